@@ -1,0 +1,62 @@
+"""`ExportSource`: what a writer reads and what a reader returns. The schema and project info
+come up front; records stream, so a source never has to hold a whole project."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from labelport.domain.model import Dataset, ItemRecord, Labelset, ProjectInfo
+from labelport.domain.schema import LabelSchema
+
+
+class ExportSource(Protocol):
+    project: ProjectInfo
+    schema: LabelSchema
+    datasets: tuple[Dataset, ...]
+    labelsets: tuple[Labelset, ...]
+
+    def __len__(self) -> int:
+        """Number of records ``records()`` yields (for progress and split sizes)."""
+        ...
+
+    def records(self) -> Iterator[ItemRecord]:
+        """The records in a stable order; may be called more than once."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemorySource:
+    """A source held in memory: tests, small files, ``labelport convert``."""
+
+    project: ProjectInfo
+    schema: LabelSchema
+    items: tuple[ItemRecord, ...] = ()
+    datasets: tuple[Dataset, ...] = ()
+    labelsets: tuple[Labelset, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def records(self) -> Iterator[ItemRecord]:
+        return iter(self.items)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamSource:
+    """A source whose records come from a callable each time they are asked for (a file read
+    line by line, a store query), so memory does not grow with the project."""
+
+    project: ProjectInfo
+    schema: LabelSchema
+    count: int
+    open_records: Callable[[], Iterable[ItemRecord]]
+    datasets: tuple[Dataset, ...] = ()
+    labelsets: tuple[Labelset, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return self.count
+
+    def records(self) -> Iterator[ItemRecord]:
+        return iter(self.open_records())

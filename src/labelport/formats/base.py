@@ -1,0 +1,103 @@
+"""What every format shares: its declaration (`FormatSpec`), the context a writer reports
+through (`WriteContext`), and the reader/writer signatures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from labelport.domain.geometry import GeometryKind
+from labelport.domain.source import ExportSource
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionSpec:
+    """A format option, as the CLI (``--option name=value``) and the API show it."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Report:
+    """What an export converted, changed or dropped, by kind, for the summary and the manifest."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    messages: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] += n
+
+    def warn(self, message: str) -> None:
+        self.messages.append(message)
+
+
+class Progress(Protocol):
+    def __call__(self, done: int) -> None: ...
+
+
+def no_progress(done: int) -> None:
+    """The progress callback for callers that do not show progress."""
+
+
+@dataclass(slots=True, kw_only=True)
+class WriteContext:
+    """Handed to a writer: where to report progress (records done) and what it changed."""
+
+    report: Report = field(default_factory=Report)
+    progress: Progress = no_progress
+
+
+Writer = Callable[[ExportSource, Path, Mapping[str, Any], WriteContext], None]
+"""``write(source, out_dir, options, ctx)``: writes the export's files under ``out_dir``."""
+
+Reader = Callable[[Path, Mapping[str, Any]], ExportSource]
+"""``read(path, options) -> source``: raises `InputError` naming the file and place."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conventions:
+    """How a format writes coordinates; documented in docs/formats.md and in every manifest."""
+
+    origin: str = "top-left corner of the top-left pixel"
+    coordinates: str = "absolute pixels"
+    index_base: str = "n/a"
+    ids: str = "n/a"
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormatSpec:
+    """A registered format: its stable name and what it can carry, so a request it cannot
+    honour is refused up front instead of losing data silently."""
+
+    name: str
+    title: str
+    extension: str
+    geometries: frozenset[GeometryKind]
+    conventions: Conventions
+    attributes: bool = False
+    scores: bool = False
+    splits: bool = False
+    media: bool = False
+    lossless: bool = False
+    options: tuple[OptionSpec, ...] = ()
+    writer: Writer | None = None
+    reader: Reader | None = None
+
+    def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The format's options with defaults filled in; unknown names are refused."""
+        from labelport.errors import InputError
+
+        known = {o.name: o for o in self.options}
+        for name in given:
+            if name not in known:
+                valid = ", ".join(known) or "none"
+                raise InputError(f"format {self.name!r} has no option {name!r}; options: {valid}")
+        return {name: given.get(name, o.default) for name, o in known.items()}
