@@ -1,0 +1,85 @@
+"""The manifest `labelport-export.json` that every export carries: what was exported, with which
+options and conventions, what was counted and changed, and a checksum of every file."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from labelport import __version__
+from labelport.formats.base import FormatSpec, Report
+
+MANIFEST_NAME = "labelport-export.json"
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Counts:
+    """Items and objects a writer consumed, objects per class in schema order."""
+
+    items: int = 0
+    empty_items: int = 0
+    annotations: int = 0
+    per_class: dict[str, int] = field(default_factory=dict)
+    per_split: dict[str, int] = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_checksums(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` by POSIX relative path, sorted, manifest excluded."""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in files}
+
+
+def content_hash(checksums: Mapping[str, str]) -> str:
+    """One hash of the whole export: equal exports give equal hashes whatever their mtimes."""
+    digest = hashlib.sha256()
+    for rel, sha in sorted(checksums.items()):
+        digest.update(f"{rel}\0{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: Mapping[str, Any],
+                   counts: Counts, report: Report, checksums: Mapping[str, str]) -> dict[str, Any]:
+    conventions = spec.conventions
+    return {
+        "labelport_version": __version__,
+        "format": spec.name,
+        "format_title": spec.title,
+        "options": dict(options),
+        "selection": dict(selection),
+        "conventions": {
+            "origin": conventions.origin,
+            "coordinates": conventions.coordinates,
+            "index_base": conventions.index_base,
+            "ids": conventions.ids,
+            "notes": conventions.notes,
+        },
+        "counts": {
+            "items": counts.items,
+            "items_without_objects": counts.empty_items,
+            "annotations": counts.annotations,
+            "per_class": [{"label": k, "objects": v} for k, v in counts.per_class.items()],
+            "per_split": counts.per_split,
+        },
+        "report": {"counts": dict(sorted(report.counts.items())), "messages": report.messages},
+        "files": dict(checksums),
+        "content_hash": content_hash(checksums),
+    }
+
+
+def write_manifest(root: Path, manifest: Mapping[str, Any]) -> None:
+    (root / MANIFEST_NAME).write_bytes(
+        orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
