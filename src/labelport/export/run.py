@@ -16,11 +16,20 @@ from labelport.domain.source import ExportSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.manifest import (
     MANIFEST_NAME,
-    Counts,     build_manifest,
+    Counts,
+    build_manifest,
     file_checksums,
     write_manifest,
 )
-from labelport.formats.base import FormatSpec, Progress, Report, WriteContext, no_progress
+from labelport.export.media import MediaMode, media_placer
+from labelport.formats.base import (
+    FormatSpec,
+    OutsidePolicy,
+    Progress,
+    Report,
+    WriteContext,
+    no_progress,
+)
 
 
 @dataclass(slots=True)
@@ -67,6 +76,8 @@ class CountingSource:
 def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                options: Mapping[str, Any] | None = None,
                selection: Mapping[str, Any] | None = None,
+               media: MediaMode = MediaMode.NONE,
+               outside: OutsidePolicy = OutsidePolicy.CLIP,
                progress: Progress = no_progress) -> ExportResult:
     """Write ``source`` as ``spec`` into the folder ``out``.
 
@@ -84,10 +95,14 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     started = time.perf_counter()
     try:
         counting = CountingSource(source, source.schema.class_names)
-        ctx = WriteContext(progress=progress)
+        report = Report()
+        ctx = WriteContext(report=report, progress=progress, outside=outside,
+                           place_media=media_placer(media, report))
         spec.writer(counting, staging, resolved, ctx)
         checksums = file_checksums(staging)
-        manifest = build_manifest(spec=spec, options=resolved, selection=selection or {},
+        pipeline_options = {"media": media.value, "outside": outside.value}
+        manifest = build_manifest(spec=spec, options=resolved | pipeline_options,
+                                  selection=selection or {},
                                   counts=counting.counts, report=ctx.report, checksums=checksums)
         write_manifest(staging, manifest)
         _publish(staging, out)

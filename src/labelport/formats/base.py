@@ -3,6 +3,7 @@ through (`WriteContext`), and the reader/writer signatures."""
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labelport.domain.geometry import GeometryKind
+from labelport.domain.model import Item
 from labelport.domain.source import ExportSource
 
 
@@ -46,12 +48,31 @@ def no_progress(done: int) -> None:
     """The progress callback for callers that do not show progress."""
 
 
+class OutsidePolicy(enum.StrEnum):
+    """What to do with geometry that reaches outside its image (chosen per export)."""
+
+    CLIP = "clip"
+    DROP = "drop"
+    KEEP = "keep"
+
+
+def no_media(item: Item, target: Path) -> None:
+    """The media stage of an export without media: nothing is copied."""
+
+
+MediaPlacer = Callable[[Item, Path], None]
+"""``place(item, target)``: put the item's image at ``target`` (copy, link, or nothing)."""
+
+
 @dataclass(slots=True, kw_only=True)
 class WriteContext:
-    """Handed to a writer: where to report progress (records done) and what it changed."""
+    """Handed to a writer: where to report progress (records done) and what it changed, the
+    out-of-image policy, and the media stage that puts images where the layout wants them."""
 
     report: Report = field(default_factory=Report)
     progress: Progress = no_progress
+    outside: OutsidePolicy = OutsidePolicy.CLIP
+    place_media: MediaPlacer = no_media
 
 
 Writer = Callable[[ExportSource, Path, Mapping[str, Any], WriteContext], None]

@@ -1,0 +1,39 @@
+"""Geometry decisions every writer makes the same way: the export's out-of-image policy, and
+the axis-aligned envelope for formats that only carry boxes. Each change is counted in the
+report, so nothing is converted or dropped silently."""
+
+from __future__ import annotations
+
+from labelport.domain.geometry import Box, Geometry, GeometryKind
+from labelport.domain.geometry_ops import bounding_box, clip_to_image, is_inside_image
+from labelport.formats.base import OutsidePolicy, WriteContext
+
+
+def fit_to_image(geometry: Geometry, *, image_wh: tuple[int, int],
+                 ctx: WriteContext) -> Geometry | None:
+    """``geometry`` after the export's out-of-image policy; None when it is dropped."""
+    if ctx.outside is OutsidePolicy.KEEP or geometry.kind is GeometryKind.NONE:
+        return geometry
+    if ctx.outside is OutsidePolicy.DROP:
+        if is_inside_image(geometry, image_wh=image_wh):
+            return geometry
+        ctx.report.count("dropped: outside the image")
+        return None
+    clipped, changed = clip_to_image(geometry, image_wh=image_wh)
+    if clipped is None:
+        ctx.report.count("dropped: entirely outside the image")
+    elif changed:
+        ctx.report.count(f"clipped to the image: {geometry.kind.value}")
+    return clipped
+
+
+def envelope(geometry: Geometry, *, ctx: WriteContext) -> Box | None:
+    """The axis-aligned box around ``geometry``, counted as a conversion unless it is one."""
+    if geometry.kind is GeometryKind.BOX:
+        return geometry  # type: ignore[return-value]
+    box = bounding_box(geometry)
+    if box is None:
+        ctx.report.count(f"not written: {geometry.kind.value} has no box")
+    else:
+        ctx.report.count(f"converted: {geometry.kind.value} to its bounding box")
+    return box

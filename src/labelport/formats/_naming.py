@@ -1,0 +1,45 @@
+"""Output file names for items: the original names (unicode included), made unique per folder
+deterministically, so two items called ``a.jpg`` in different datasets both survive."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import PurePosixPath
+
+from labelport.domain.model import Item
+
+_FORBIDDEN = str.maketrans({"/": "_", "\\": "_", "\0": "_", ":": "_"})
+
+
+def safe_file_name(name: str) -> str:
+    """A single path segment: no separators, never ``.`` or ``..``, never empty."""
+    cleaned = name.translate(_FORBIDDEN).strip()
+    if cleaned in ("", ".", ".."):
+        return "_" + cleaned.replace(".", "_")
+    return cleaned
+
+
+class FileNamer:
+    """Gives each item a file name unique within its folder.
+
+    The first item to claim a name keeps it; a later item with the same name in the same folder
+    gets its dataset, then a counter, before the extension (``a__field.jpg``, ``a__field-2.jpg``).
+    Records stream in a stable order, so the same export always names the same way."""
+
+    def __init__(self) -> None:
+        self._taken: defaultdict[str, set[str]] = defaultdict(set)
+
+    def name(self, item: Item, folder: str = "") -> str:
+        taken = self._taken[folder]
+        original = safe_file_name(item.file_name)
+        candidate = original
+        if candidate.casefold() in taken:
+            path = PurePosixPath(original)
+            stem = f"{path.stem}__{safe_file_name(item.dataset)}"
+            candidate = f"{stem}{path.suffix}"
+            counter = 2
+            while candidate.casefold() in taken:
+                candidate = f"{stem}-{counter}{path.suffix}"
+                counter += 1
+        taken.add(candidate.casefold())
+        return candidate
