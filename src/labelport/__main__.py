@@ -1,0 +1,5 @@
+"""`python -m labelport` runs the command line."""
+
+from labelport.cli import main
+
+main()
