@@ -1,0 +1,81 @@
+"""The command line end to end on a SQLite store: the demo, the native round trip, and user
+errors that print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from labelport.formats.registry import writable_formats
+
+from labelport.export.manifest import MANIFEST_NAME
+
+
+def labelport(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "labelport", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("demo")
+    run = labelport("demo", "--out", "out", cwd=root)
+    assert run.returncode == 0, run.stderr
+    return root
+
+
+def test_demo_exports_every_registered_format(demo: Path) -> None:
+    for spec in writable_formats():
+        manifest = json.loads((demo / "out" / spec.name / MANIFEST_NAME).read_text())
+        assert manifest["format"] == spec.name
+        assert manifest["counts"]["items"] > 0
+
+
+def test_native_round_trip_through_the_store_gives_the_same_files(demo: Path) -> None:
+    db = ["--db", str(demo / "out" / "demo.db")]
+    exported = demo / "out" / "labelport" / "project.labelport.json"
+    assert labelport("project", "create", "copy", *db, cwd=demo).returncode == 0
+    run = labelport("import", "copy", "labelport", str(exported), *db, cwd=demo)
+    assert run.returncode == 0, run.stderr
+    run = labelport("export", "copy", "labelport", "--export-path", "copy", *db, cwd=demo)
+    assert run.returncode == 0, run.stderr
+    again = demo / "copy" / "project.labelport.json"
+    assert again.read_bytes() == exported.read_bytes()
+
+
+def test_project_show_counts(demo: Path) -> None:
+    run = labelport("project", "show", "demo", "--db", str(demo / "out" / "demo.db"), cwd=demo)
+    assert run.returncode == 0, run.stderr
+    assert "truck" in run.stdout  # a class without annotations is listed with 0
+    assert "skipped" in run.stdout
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("export", "nope", "labelport", "--export-path", "x"), "unknown project 'nope'"),
+    (("export", "demo", "nope", "--export-path", "x"), "unknown format 'nope'"),
+    (("import", "demo", "labelport", "missing.json"), "missing.json"),
+])
+def test_user_errors_are_one_line_and_status_2(demo: Path, args: tuple[str, ...],
+                                               expected: str) -> None:
+    run = labelport(*args, "--db", str(demo / "out" / "demo.db"), cwd=demo)
+    assert run.returncode == 2
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_malformed_file_is_refused_with_its_path_and_nothing_is_imported(demo: Path) -> None:
+    db = ["--db", str(demo / "out" / "demo.db")]
+    document = json.loads((demo / "out" / "labelport" / "project.labelport.json").read_text())
+    document["items"][3]["width"] = "wide"
+    broken = demo / "broken.json"
+    broken.write_text(json.dumps(document))
+    assert labelport("project", "create", "target", *db, cwd=demo).returncode == 0
+    run = labelport("import", "target", "labelport", str(broken), *db, cwd=demo)
+    assert run.returncode == 2
+    assert "broken.json" in run.stderr and "$.items[3]" in run.stderr
+    shown = labelport("project", "list", *db, cwd=demo)
+    target_row = next(line for line in shown.stdout.splitlines() if "target" in line)
+    assert " 0 " in target_row
