@@ -1,0 +1,33 @@
+"""The registered formats, listed explicitly: a format exists for the CLI, the API and the web
+page when its module's `SPEC` is in `FORMATS`. Names are stable public ids; a test fails when a
+format module is not listed here."""
+
+from __future__ import annotations
+
+from labelport.errors import unknown
+from labelport.formats import labelport_native
+from labelport.formats.base import FormatSpec
+
+FORMATS: tuple[FormatSpec, ...] = (
+    labelport_native.SPEC,
+)
+
+
+def all_formats() -> tuple[FormatSpec, ...]:
+    return FORMATS
+
+
+def get_format(name: str) -> FormatSpec:
+    """The format called ``name``; `NotFoundError` listing the valid names otherwise."""
+    for spec in FORMATS:
+        if spec.name == name:
+            return spec
+    raise unknown("format", name, [spec.name for spec in FORMATS])
+
+
+def writable_formats() -> tuple[FormatSpec, ...]:
+    return tuple(spec for spec in FORMATS if spec.writer is not None)
+
+
+def readable_formats() -> tuple[FormatSpec, ...]:
+    return tuple(spec for spec in FORMATS if spec.reader is not None)
