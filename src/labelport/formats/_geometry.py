@@ -5,7 +5,12 @@ report, so nothing is converted or dropped silently."""
 from __future__ import annotations
 
 from labelport.domain.geometry import Box, Geometry, GeometryKind
-from labelport.domain.geometry_ops import bounding_box, clip_to_image, is_inside_image
+from labelport.domain.geometry_ops import (
+    bounding_box,
+    clip_box,
+    clip_to_image,
+    is_inside_image,
+)
 from labelport.formats.base import OutsidePolicy, WriteContext
 
 
@@ -37,3 +42,15 @@ def envelope(geometry: Geometry, *, ctx: WriteContext) -> Box | None:
     else:
         ctx.report.count(f"converted: {geometry.kind.value} to its bounding box")
     return box
+
+
+def outside_fraction(geometry: Geometry, *, image_wh: tuple[int, int]) -> float:
+    """The share of the geometry's bounding box that lies outside the image, in ``[0, 1]``:
+    KITTI's ``truncated`` and VOC's truncated flag when the annotation does not say. Computed on
+    the geometry as annotated, before the out-of-image policy changed it."""
+    box = bounding_box(geometry)
+    if box is None or box.w <= 0 or box.h <= 0:
+        return 0.0
+    inside = clip_box(box, image_wh=image_wh)
+    inside_area = 0.0 if inside is None else inside.w * inside.h
+    return max(0.0, 1.0 - inside_area / (box.w * box.h))

@@ -24,22 +24,31 @@ class FileNamer:
 
     The first item to claim a name keeps it; a later item with the same name in the same folder
     gets its dataset, then a counter, before the extension (``a__field.jpg``, ``a__field-2.jpg``).
-    Records stream in a stable order, so the same export always names the same way."""
+    Records stream in a stable order, so the same export always names the same way.
 
-    def __init__(self) -> None:
+    With ``unique_stems`` the names differ by stem too (``a.jpg`` then ``a.png`` gives
+    ``a__field.png``), for layouts that name a label file after its image's stem (VOC, KITTI,
+    YOLO)."""
+
+    def __init__(self, *, unique_stems: bool = False) -> None:
         self._taken: defaultdict[str, set[str]] = defaultdict(set)
+        self._key = _stem_key if unique_stems else str.casefold
 
     def name(self, item: Item, folder: str = "") -> str:
         taken = self._taken[folder]
         original = safe_file_name(item.file_name)
         candidate = original
-        if candidate.casefold() in taken:
+        if self._key(candidate) in taken:
             path = PurePosixPath(original)
             stem = f"{path.stem}__{safe_file_name(item.dataset)}"
             candidate = f"{stem}{path.suffix}"
             counter = 2
-            while candidate.casefold() in taken:
+            while self._key(candidate) in taken:
                 candidate = f"{stem}-{counter}{path.suffix}"
                 counter += 1
-        taken.add(candidate.casefold())
+        taken.add(self._key(candidate))
         return candidate
+
+
+def _stem_key(name: str) -> str:
+    return PurePosixPath(name).stem.casefold()
