@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as mask_utils
-from PIL import Image, ImageDraw
+from PIL import Image, ImageColor, ImageDraw
 
 from labelport.domain.geometry import (
     Box,
@@ -141,8 +141,12 @@ def _at(minutes: int) -> datetime:
 
 
 def _colour(label: str) -> RGB:
-    hex_colour = SCHEMA.get(label).color  # type: ignore[union-attr]
-    return (int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16))
+    """The class's colour in the schema, so the picture and the schema agree."""
+    label_class = SCHEMA.get(label)
+    if label_class is None or label_class.color is None:
+        raise ValueError(f"the sample schema has no colour for {label!r}")
+    r, g, b = ImageColor.getrgb(label_class.color)[:3]
+    return (r, g, b)
 
 
 def _points(ring: Ring) -> list[tuple[float, float]]:

@@ -2,7 +2,8 @@
 
 It is lossless: every labelset, task, classification and annotation field survives, so export
 -> import -> export gives identical bytes (keys sorted, store ids never written: an item's
-identity is its dataset and path). ``project.labelport.json``, one item per line::
+identity is its dataset and path). ``project.labelport.json``, one item per line (keys are
+sorted in the file; shown here in reading order)::
 
     {"datasets":[{"description":"","name":"train-pool"}],"format":"labelport",
      "labelsets":[{"description":"","name":"ground-truth"}],"project":{"description":"","name":"p"},
@@ -38,10 +39,11 @@ must be declared in the header.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import msgspec
 import orjson
@@ -82,6 +84,8 @@ FORMAT_VERSION = 1
 JSON_FILE = "project.labelport.json"
 JSONL_FILE = "project.labelport.jsonl"
 MEDIA_DIR = "media"
+
+_T = TypeVar("_T")
 
 
 # --- the layout, as msgspec validates it ----------------------------------------------------
@@ -374,11 +378,15 @@ def _header(doc: Any, origin: str, struct: type[_HeaderJ]) -> _HeaderJ:
 
 
 def _declared(doc: Json, header: _HeaderJ, origin: str) -> _Declared:
-    for kind, names in (("class", [c.name for c in header.schema.classes]),
-                        ("class id", [c.id for c in header.schema.classes]),
-                        ("dataset", [d.name for d in header.datasets]),
-                        ("labelset", [ls.name for ls in header.labelsets])):
-        repeated = sorted({str(n) for n in names if names.count(n) > 1})
+    """The header's names; one declared twice is refused (a schema would keep only the last)."""
+    names: tuple[tuple[str, list[str]], ...] = (
+        ("class", [c.name for c in header.schema.classes]),
+        ("class id", [str(c.id) for c in header.schema.classes]),
+        ("dataset", [d.name for d in header.datasets]),
+        ("labelset", [ls.name for ls in header.labelsets]),
+    )
+    for kind, declared in names:
+        repeated = sorted(name for name, times in Counter(declared).items() if times > 1)
         if repeated:
             raise InputError(f"{origin}: at $: {kind} declared more than once: "
                              f"{', '.join(repeated)}")
@@ -388,15 +396,21 @@ def _declared(doc: Json, header: _HeaderJ, origin: str) -> _Declared:
 
 def _record(obj: Json, declared: _Declared, *, origin: str, at: str) -> ItemRecord:
     """A validated item object as a record, checked against the header."""
-    try:
-        record = ItemRecord(
-            item=item_from_json(obj),
-            tasks=tuple(task_from_json(t) for t in obj.get("tasks", ())),
-            annotations=tuple(annotation_from_json(a) for a in obj.get("annotations", ())),
-            split=obj.get("split"),
-        )
-    except InputError as exc:
-        raise InputError(f"{origin}: at {at}: {exc}") from None
+
+    def decode(path: str, from_json: Callable[[Json], _T], data: Json) -> _T:
+        try:
+            return from_json(data)
+        except InputError as exc:  # what the structure cannot say: keypoint visibility, ...
+            raise InputError(f"{origin}: at {path}: {exc}") from None
+
+    record = ItemRecord(
+        item=decode(at, item_from_json, obj),
+        tasks=tuple(decode(f"{at}.tasks[{i}]", task_from_json, t)
+                    for i, t in enumerate(obj.get("tasks", ()))),
+        annotations=tuple(decode(f"{at}.annotations[{i}]", annotation_from_json, a)
+                          for i, a in enumerate(obj.get("annotations", ()))),
+        split=obj.get("split"),
+    )
     declared.check(record, origin=origin, at=at)
     return record
 
