@@ -1,0 +1,79 @@
+"""Where the store lives and how it is opened: the database URL (``--db`` / ``LABELPORT_DB``),
+the engine with SQLite's settings, and the migrations run to head on every open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
+
+from labelport.errors import LabelportError
+from labelport.store.repository import Store
+
+DEFAULT_DB = "./labelport.db"
+ENV_VAR = "LABELPORT_DB"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(url_or_path: str | None = None) -> str:
+    """The SQLAlchemy URL for ``url_or_path``, else ``$LABELPORT_DB``, else ``./labelport.db``.
+
+    A value without ``://`` is a SQLite file path. ``postgresql://`` means psycopg 3 (the
+    driver labelport installs)."""
+    value = url_or_path or os.environ.get(ENV_VAR) or DEFAULT_DB
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine; on SQLite with foreign keys on, WAL (readers never block the writer) and
+    real transactions: pysqlite's own transaction handling would start them late, after the
+    first read, so an import's reads would not be part of its transaction."""
+    if not url.startswith("sqlite"):
+        return create_engine(url)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply the migrations the database lacks, in one transaction."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def open_store(url_or_path: str | None = None) -> Store:
+    """Open (creating or upgrading as needed) the store at ``url_or_path``; see `database_url`."""
+    url = database_url(url_or_path)
+    engine = create_store_engine(url)
+    try:
+        upgrade_to_head(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise LabelportError(f"cannot open the database {shown}: {exc.orig}") from None
+    return Store(engine)

@@ -1,0 +1,67 @@
+"""`Store`: the one object the rest of labelport talks to about persisted projects. Each call
+runs in its own transaction; what comes back are domain values, never ORM objects or rows.
+Open one with `labelport.store.db.open_store`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from labelport.domain.model import ProjectInfo
+from labelport.domain.schema import LabelSchema
+from labelport.domain.source import ExportSource, StreamSource
+from labelport.store import importer, projects, streaming
+from labelport.store.importer import ImportSummary
+from labelport.store.projects import ProjectStats, ProjectSummary
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def create_project(self, name: str, schema: LabelSchema, description: str = "") -> int:
+        """Create a project; its classes keep the ids ``schema`` gives them."""
+        with self.engine.begin() as conn:
+            return projects.create_project(conn, name, schema, description)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        with self.engine.connect() as conn:
+            return projects.list_projects(conn)
+
+    def project(self, name: str) -> ProjectInfo:
+        """The project's info; a `NotFoundError` listing the valid names when there is none."""
+        with self.engine.connect() as conn:
+            row = projects.find_project(conn, name)
+        return ProjectInfo(name=row.name, description=row.description)
+
+    def project_schema(self, name: str) -> LabelSchema:
+        with self.engine.connect() as conn:
+            return projects.load_schema(conn, projects.find_project(conn, name))
+
+    def project_stats(self, name: str) -> ProjectStats:
+        with self.engine.connect() as conn:
+            return projects.project_stats(conn, name)
+
+    def delete_project(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            projects.delete_project(conn, name)
+
+    def import_source(self, project: str, source: ExportSource, *, dataset: str | None = None,
+                      progress: Callable[[int], None] | None = None) -> ImportSummary:
+        """Add ``source``'s records to ``project`` in one transaction: on any error nothing is
+        kept. See `labelport.store.importer`."""
+        with self.engine.begin() as conn:
+            return importer.import_source(conn, project, source, dataset=dataset,
+                                          progress=progress)
+
+    def source(self, project: str, *, labelsets: list[str] | None = None,
+               batch_size: int = 1000) -> StreamSource:
+        """The project as a streamed `ExportSource` (``labelsets=None``: all of them); see
+        `labelport.store.streaming`."""
+        return streaming.open_source(self.engine, project, labelsets=labelsets,
+                                     batch_size=batch_size)

@@ -1,0 +1,221 @@
+"""Rows to domain values and back: the one place that knows how a value is laid out in the
+tables (see `labelport.store.tables`). JSON payloads use `labelport.domain.codec`'s layouts,
+encoded with orjson, NULL when empty.
+
+Reading annotations is the store's hot path (millions per export), so `annotations_by_item`
+reads plain row tuples in one loop and builds the frozen values without running their
+``__init__`` (which costs about three times as much for a 15-field frozen dataclass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from labelport.domain import codec
+from labelport.domain.geometry import Box, GeometryKind, NoGeometry
+from labelport.domain.model import Annotation, Item, Source, Task, TaskStatus
+from labelport.domain.schema import ClassificationDef, LabelClass
+from labelport.store import tables as t
+
+_loads = orjson.loads
+
+
+def dump_json(value: Any) -> str | None:
+    """``value`` as JSON text, or None (SQL NULL) when it is empty."""
+    return orjson.dumps(value).decode() if value else None
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """The UTC time to store; a naive datetime is taken to be UTC already."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def from_db_time(value: str | datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime, whichever way the driver returned it (SQLite
+    returns text without offset, psycopg an aware datetime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# --- schema -----------------------------------------------------------------------------
+
+_SPEC_KEYS = ("keypoint_names", "skeleton", "flip_pairs", "attributes")
+
+
+def label_class_row(label_class: LabelClass, *, project_id: int, position: int) -> dict[str, Any]:
+    data = codec.label_class_to_json(label_class)
+    return {
+        "project_id": project_id, "local_id": label_class.id, "position": position,
+        "name": label_class.name, "geometry": label_class.geometry.value,
+        "parent": label_class.parent, "color": label_class.color,
+        "spec": dump_json({k: data[k] for k in _SPEC_KEYS if k in data}),
+    }
+
+
+LABEL_CLASS_COLUMNS = (t.label_classes.c.local_id, t.label_classes.c.name,
+                       t.label_classes.c.geometry, t.label_classes.c.parent,
+                       t.label_classes.c.color, t.label_classes.c.spec)
+
+
+def label_class_from_row(row: Sequence[Any]) -> LabelClass:
+    """A class from a row of `LABEL_CLASS_COLUMNS`."""
+    local_id, name, geometry, parent, color, spec = row
+    data = _loads(spec) if spec else {}
+    data.update(id=local_id, name=name, geometry=geometry, parent=parent, color=color)
+    return codec.label_class_from_json(data)
+
+
+def classifications_text(definitions: Iterable[ClassificationDef]) -> str | None:
+    return dump_json([codec.classification_def_to_json(d) for d in definitions])
+
+
+def classifications_from_text(text: str | None) -> tuple[ClassificationDef, ...]:
+    return tuple(codec.classification_def_from_json(d) for d in _loads(text or "[]"))
+
+
+# --- items and tasks --------------------------------------------------------------------
+
+
+def item_row(item: Item, *, project_id: int, dataset_id: int) -> dict[str, Any]:
+    return {
+        "project_id": project_id, "dataset_id": dataset_id, "path": item.path,
+        "width": item.width, "height": item.height, "media_uri": item.media_uri,
+        "frame_count": item.frame_count, "channels": item.channels,
+        "bit_depth": item.bit_depth, "metadata": dump_json(dict(item.metadata)),
+    }
+
+
+ITEM_COLUMNS = (t.items.c.id, t.items.c.dataset_id, t.items.c.path, t.items.c.width,
+                t.items.c.height, t.items.c.media_uri, t.items.c.frame_count,
+                t.items.c.channels, t.items.c.bit_depth, t.items.c.metadata)
+
+
+def item_from_row(row: Sequence[Any], dataset_names: Mapping[int, str]) -> Item:
+    """An item from a row of `ITEM_COLUMNS`."""
+    id_, dataset_id, path, width, height, media_uri, frame_count, channels, bit_depth, meta = row
+    return Item(dataset=dataset_names[dataset_id], path=path, width=width, height=height,
+                media_uri=media_uri, frame_count=frame_count, channels=channels,
+                bit_depth=bit_depth, metadata=_loads(meta) if meta else {}, id=id_)
+
+
+def task_row(task: Task, *, item_id: int, labelset_id: int) -> dict[str, Any]:
+    return {
+        "item_id": item_id, "labelset_id": labelset_id, "status": task.status.value,
+        "assignee": task.assignee, "reviewer": task.reviewer,
+        "classifications": dump_json(
+            [codec.classification_to_json(c) for c in task.classifications]),
+        "created_at": to_utc(task.created_at), "updated_at": to_utc(task.updated_at),
+    }
+
+
+TASK_COLUMNS = (t.tasks.c.item_id, t.tasks.c.labelset_id, t.tasks.c.status,
+                t.tasks.c.assignee, t.tasks.c.reviewer, t.tasks.c.classifications,
+                t.tasks.c.created_at, t.tasks.c.updated_at)
+
+
+def task_from_row(row: Sequence[Any], labelset_names: Mapping[int, str]) -> Task:
+    """A task from a row of `TASK_COLUMNS` (its item id is the caller's business)."""
+    _item_id, labelset_id, status, assignee, reviewer, answers, created_at, updated_at = row
+    return Task(
+        labelset=labelset_names[labelset_id], status=TaskStatus(status), assignee=assignee,
+        reviewer=reviewer,
+        classifications=tuple(codec.classification_from_json(c) for c in _loads(answers))
+        if answers else (),
+        created_at=from_db_time(created_at), updated_at=from_db_time(updated_at),
+    )
+
+
+# --- annotations ------------------------------------------------------------------------
+
+
+def annotation_row(annotation: Annotation, *, item_id: int, labelset_id: int,
+                   class_id: int) -> dict[str, Any]:
+    a = annotation
+    geometry = codec.geometry_to_json(a.geometry)
+    del geometry["kind"]
+    return {
+        "item_id": item_id, "labelset_id": labelset_id, "class_id": class_id,
+        "kind": a.geometry.kind.value, "geometry": dump_json(geometry),
+        "attributes": dump_json(dict(a.attributes)), "tags": dump_json(list(a.tags)),
+        "instance_id": a.instance_id, "frame": a.frame, "z_order": a.z_order,
+        "crowd": a.crowd, "source": a.source.value, "score": a.score,
+        "annotator": a.annotator, "lead_time_s": a.lead_time_s,
+        "created_at": to_utc(a.created_at), "updated_at": to_utc(a.updated_at),
+    }
+
+
+ANNOTATION_COLUMNS = (
+    t.annotations.c.item_id, t.annotations.c.labelset_id, t.annotations.c.class_id,
+    t.annotations.c.kind, t.annotations.c.geometry, t.annotations.c.attributes,
+    t.annotations.c.tags, t.annotations.c.instance_id, t.annotations.c.frame,
+    t.annotations.c.z_order, t.annotations.c.crowd, t.annotations.c.source,
+    t.annotations.c.score, t.annotations.c.annotator, t.annotations.c.lead_time_s,
+    t.annotations.c.created_at, t.annotations.c.updated_at,
+)
+
+
+def _positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+    """A constructor of the frozen slotted dataclass ``cls`` taking its fields positionally
+    in ``names`` order and setting the slots directly. Equivalent to ``cls(**fields)`` as long
+    as ``cls`` has no ``__post_init__``, which is checked here, as is the field list."""
+    if [f.name for f in fields(cls)] != list(names) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} changed: update labelport.store.rows")
+    args = ", ".join(names)
+    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in names)
+    exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
+    return namespace["construct"]  # type: ignore[no-any-return]
+
+
+_new_annotation = _positional_constructor(Annotation, (
+    "label", "geometry", "labelset", "attributes", "tags", "instance_id", "frame", "z_order",
+    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"))
+_new_box = _positional_constructor(Box, ("x", "y", "w", "h"))
+_SOURCES = {s.value: s for s in Source}
+_NO_GEOMETRY = NoGeometry()
+
+
+def annotations_by_item(rows: Iterable[Sequence[Any]], class_names: Mapping[int, str],
+                        labelset_names: Mapping[int, str]) -> dict[int, list[Annotation]]:
+    """Annotations of rows of `ANNOTATION_COLUMNS`, grouped by item id, in row order."""
+    grouped: dict[int, list[Annotation]] = {}
+    decoders = codec.GEOMETRY_DECODERS
+    box = GeometryKind.BOX.value
+    current_id = None
+    current: list[Annotation] = []
+    for (item_id, labelset_id, class_id, kind, geometry, attributes, tags, instance_id, frame,
+         z_order, crowd, source, score, annotator, lead_time_s, created_at, updated_at) in rows:
+        if kind == box:
+            g = _loads(geometry)
+            shape = _new_box(g["x"], g["y"], g["w"], g["h"])
+        elif geometry is None:
+            shape = _NO_GEOMETRY
+        else:
+            shape = decoders[kind](_loads(geometry))
+        annotation = _new_annotation(
+            class_names[class_id], shape, labelset_names[labelset_id],
+            _loads(attributes) if attributes else {},
+            tuple(_loads(tags)) if tags else (),
+            instance_id, frame, z_order, bool(crowd), _SOURCES[source], score, annotator,
+            lead_time_s,
+            None if created_at is None else from_db_time(created_at),
+            None if updated_at is None else from_db_time(updated_at),
+        )
+        if item_id != current_id:
+            current = grouped.setdefault(item_id, [])
+            current_id = item_id
+        current.append(annotation)
+    return grouped

@@ -1,0 +1,118 @@
+"""A project as an `ExportSource` whose records stream from the database in batches, so an
+export's memory does not grow with the project.
+
+Items are paged by keyset (``WHERE id > :last ORDER BY id LIMIT :batch``: every page costs
+the same, unlike OFFSET); each page's tasks and annotations come with one query each over the
+page's item-id range, restricted to the chosen labelsets (which also keeps out items of other
+projects whose ids fall in the range). Records come in item-id order, tasks in labelset
+(creation) order, annotations in id order. One connection serves a whole pass over the
+records and is released when the pass ends or is abandoned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, bindparam, func, select
+
+from labelport.domain.model import Dataset, ItemRecord, Labelset, ProjectInfo
+from labelport.domain.source import StreamSource
+from labelport.errors import InputError, unknown
+from labelport.store import projects, rows
+from labelport.store import tables as t
+
+
+def open_source(engine: Engine, project: str, *, labelsets: list[str] | None = None,
+                batch_size: int = 1000) -> StreamSource:
+    """The project as a source; ``labelsets`` (by name) restricts tasks and annotations to
+    those, ``None`` means all of them. Records are read when iterated, not here."""
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    with engine.connect() as conn:
+        row = projects.find_project(conn, project)
+        schema = projects.load_schema(conn, row)
+        dataset_rows = _named(conn, t.datasets.c, row.id)
+        labelset_rows = _named(conn, t.labelsets.c, row.id)
+        count = conn.execute(select(func.count()).where(t.items.c.project_id == row.id)
+                             ).scalar_one()
+        class_names = dict(conn.execute(
+            select(t.label_classes.c.id, t.label_classes.c.name)
+            .where(t.label_classes.c.project_id == row.id)).all())
+    by_name = {name: (id_, description) for id_, name, description in labelset_rows}
+    chosen = list(by_name) if labelsets is None else labelsets
+    for name in chosen:
+        if name not in by_name:
+            raise unknown("labelset", name, list(by_name))
+    chosen_rows = sorted((by_name[n][0], n, by_name[n][1]) for n in set(chosen))
+    stream = _Stream(
+        project_id=row.id, batch_size=batch_size, class_names=class_names,
+        dataset_names={id_: name for id_, name, _ in dataset_rows},
+        labelset_names={id_: name for id_, name, _ in chosen_rows},
+    )
+    return StreamSource(
+        project=ProjectInfo(name=row.name, description=row.description),
+        schema=schema,
+        count=count,
+        open_records=partial(_records, engine, stream),
+        datasets=tuple(Dataset(name=n, description=d) for _, n, d in dataset_rows),
+        labelsets=tuple(Labelset(name=n, description=d) for _, n, d in chosen_rows),
+    )
+
+
+def _named(conn: Connection, c: Any, project_id: int) -> Sequence[tuple[int, str, str]]:
+    """(id, name, description) of a project's datasets or labelsets, in creation order."""
+    return conn.execute(select(c.id, c.name, c.description)
+                        .where(c.project_id == project_id).order_by(c.id)).all()
+
+
+class _Stream:
+    """The queries of one source and the names their ids stand for."""
+
+    def __init__(self, *, project_id: int, batch_size: int, class_names: dict[int, str],
+                 dataset_names: dict[int, str], labelset_names: dict[int, str]) -> None:
+        self.class_names, self.dataset_names = class_names, dataset_names
+        self.labelset_names = labelset_names
+        self.params: dict[str, Any] = {
+                                       "labelsets": list(labelset_names)}
+        i, a, ts = t.items.c, t.annotations.c, t.tasks.c
+        self.items: Select[Any] = (
+            select(*rows.ITEM_COLUMNS)
+            .where(i.project_id == project_id, i.id > bindparam("last"))
+            .order_by(i.id).limit(batch_size))
+        self.tasks: Select[Any] = (
+            select(*rows.TASK_COLUMNS)
+            .where(ts.item_id.between(bindparam("first"), bindparam("last")),
+                   ts.labelset_id.in_(bindparam("labelsets", expanding=True)))
+            .order_by(ts.item_id, ts.labelset_id))
+        self.annotations: Select[Any] = (
+            select(*rows.ANNOTATION_COLUMNS)
+            .where(a.item_id.between(bindparam("first"), bindparam("last")),
+                   a.labelset_id.in_(bindparam("labelsets", expanding=True)))
+            .order_by(a.item_id, a.id))
+
+
+def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
+    with engine.connect() as conn:
+        last = 0
+        while True:
+            item_rows = conn.execute(stream.items, {**stream.params, "last": last}).all()
+            if not item_rows:
+                return
+            bounds = {**stream.params, "first": item_rows[0][0], "last": item_rows[-1][0]}
+            tasks: dict[int, list[Any]] = {}
+            for task_row in conn.execute(stream.tasks, bounds):
+                tasks.setdefault(task_row[0], []).append(
+                    rows.task_from_row(task_row, stream.labelset_names))
+            annotations = rows.annotations_by_item(
+                conn.execute(stream.annotations, bounds).all(),
+                stream.class_names, stream.labelset_names)
+            for item_row in item_rows:
+                item_id = item_row[0]
+                yield ItemRecord(
+                    item=rows.item_from_row(item_row, stream.dataset_names),
+                    tasks=tuple(tasks.get(item_id, ())),
+                    annotations=tuple(annotations.get(item_id, ())),
+                )
+            last = item_rows[-1][0]

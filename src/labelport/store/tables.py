@@ -1,0 +1,186 @@
+"""The database tables, as typed SQLAlchemy 2 mappings. Migrations in ``migrations/`` create
+exactly these (a test compares them).
+
+JSON-ish payloads (geometry, attributes, metadata, classifications, class specs) are ``Text``
+holding JSON encoded by `labelport.store.rows` with orjson, NULL when empty, rather than the JSON
+type: reading a million annotations then costs one fast decode per value and no per-row type
+processing, and SQLite and PostgreSQL store the same text. Their layouts are the ones of
+`labelport.domain.codec`. Timestamps are stored in UTC.
+
+The ORM classes describe the schema; the store's queries use their ``__table__`` with Core, so
+no ORM object leaves the store. Relationships refuse lazy loading.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit ids on PostgreSQL; on SQLite ``INTEGER PRIMARY KEY`` (the rowid, 64-bit already)."""
+
+Timestamp = DateTime(timezone=True)
+Name = String(255)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Name, unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    classifications: Mapped[str | None] = mapped_column(Text)
+    """The schema's image-level `ClassificationDef`s, a JSON list."""
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+    classes: Mapped[list["LabelClassRow"]] = relationship(
+        lazy="raise", order_by="LabelClassRow.position")
+    datasets: Mapped[list["DatasetRow"]] = relationship(lazy="raise", order_by="DatasetRow.id")
+    labelsets: Mapped[list["LabelsetRow"]] = relationship(lazy="raise", order_by="LabelsetRow.id")
+
+
+class LabelClassRow(Base):
+    """A class of a project's schema. ``local_id`` is the domain's `LabelClass.id`, stable for
+    the project's life; ``id`` is the row's key that annotations reference."""
+
+    __tablename__ = "label_classes"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        UniqueConstraint("project_id", "local_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    local_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Name)
+    geometry: Mapped[str] = mapped_column(String(20))
+    parent: Mapped[str | None] = mapped_column(Name)
+    color: Mapped[str | None] = mapped_column(String(32))
+    spec: Mapped[str | None] = mapped_column(Text)
+    """keypoint_names, skeleton, flip_pairs and attributes, as `label_class_to_json` writes."""
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(Name)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class LabelsetRow(Base):
+    __tablename__ = "labelsets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(Name)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "path"),
+        Index(None, "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    path: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    media_uri: Mapped[str | None] = mapped_column(Text)
+    frame_count: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    bit_depth: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[str | None] = mapped_column("metadata", Text)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("item_id", "labelset_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    labelset_id: Mapped[int] = mapped_column(ForeignKey("labelsets.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(Name)
+    reviewer: Mapped[str | None] = mapped_column(Name)
+    classifications: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class AnnotationRow(Base):
+    __tablename__ = "annotations"
+    __table_args__ = (
+        Index(None, "item_id", "labelset_id", "id"),
+        Index(None, "class_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    labelset_id: Mapped[int] = mapped_column(ForeignKey("labelsets.id"))
+    class_id: Mapped[int] = mapped_column(ForeignKey("label_classes.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    geometry: Mapped[str | None] = mapped_column(Text)
+    """`geometry_to_json` without its ``kind`` (that is the column above); NULL for none."""
+    attributes: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[int | None] = mapped_column(BigInteger)
+    frame: Mapped[int | None] = mapped_column(Integer)
+    z_order: Mapped[int] = mapped_column(Integer, default=0)
+    crowd: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float | None] = mapped_column(Float)
+    annotator: Mapped[str | None] = mapped_column(Name)
+    lead_time_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+def _table(mapped: type[Base]) -> Table:
+    """The Core table of a mapping, typed as one (SQLAlchemy types it as any FROM clause)."""
+    table = mapped.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+projects = _table(ProjectRow)
+label_classes = _table(LabelClassRow)
+datasets = _table(DatasetRow)
+labelsets = _table(LabelsetRow)
+items = _table(ItemRow)
+tasks = _table(TaskRow)
+annotations = _table(AnnotationRow)
