@@ -5,11 +5,12 @@ format module is not listed here."""
 from __future__ import annotations
 
 from labelport.errors import unknown
-from labelport.formats import labelport_native, tabular
+from labelport.formats import coco, labelport_native, tabular
 from labelport.formats.base import FormatSpec
 
 FORMATS: tuple[FormatSpec, ...] = (
     labelport_native.SPEC,
+    coco.SPEC,
     tabular.CSV_SPEC,
     tabular.TSV_SPEC,
 )

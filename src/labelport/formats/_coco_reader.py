@@ -1,0 +1,370 @@
+"""The reader half of `labelport.formats.coco` (the layout and conventions are documented there).
+
+``read`` takes one COCO JSON file, or an export folder holding ``annotations/instances_*.json``
+(else every ``annotations/*.json``). The split comes from the file name
+``instances_{split}.json`` (none for other names). Images become items of dataset ``default``
+named by ``file_name``, unless the file carries labelport's metadata (``dataset``, ``path``).
+
+Geometry, per annotation: ``rotated_box`` (labelport metadata) gives a rotated box; a RLE
+segmentation (compressed, or uncompressed ``counts`` lists) gives a mask; polygon rings give a
+polygon with one part per ring (rings under 3 points cover nothing and are skipped); otherwise
+``bbox`` gives a box. ``keypoints`` give a keypoints annotation; an annotation with keypoints and
+a segmentation (COCO's person files) gives both, sharing an ``instance_id``. ``score`` makes an
+annotation a model's prediction unless ``source`` says otherwise.
+
+Media: ``options["images"]`` (or, when not given, the export folder) is searched for
+``images/{split}/{file_name}``, then ``{file_name}``, then the item's ``path``; a found image
+sets ``media_uri``, and gives the size when the file lacks ``width``/``height`` (read from the
+header, never decoded). Errors name the file, the JSON path and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from PIL import Image
+
+from labelport.domain.codec import (
+    Json,
+    annotation_from_json,
+    attribute_def_from_json,
+    classification_def_from_json,
+    item_from_json,
+    task_from_json,
+)
+from labelport.domain.geometry import (
+    Box,
+    Geometry,
+    GeometryKind,
+    Keypoint,
+    Keypoints,
+    Mask,
+    Polygon,
+    PolygonPart,
+    RotatedBox,
+    Visibility,
+)
+from labelport.domain.masks import rle_from_uncompressed
+from labelport.domain.model import (
+    DEFAULT_DATASET,
+    DEFAULT_LABELSET,
+    Annotation,
+    Dataset,
+    ItemRecord,
+    Labelset,
+    ProjectInfo,
+    Source,
+)
+from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.source import MemorySource
+from labelport.errors import InputError
+
+_SPLIT_FILE = re.compile(r"^instances_(.+)\.json$")
+_SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+
+
+class _ImageJ(msgspec.Struct):
+    id: int
+    file_name: str
+    width: int | None = None
+    height: int | None = None
+    attributes: dict[str, Any] = {}
+
+
+class _RleJ(msgspec.Struct):
+    size: tuple[int, int]
+    counts: str | list[int]
+
+
+class _AnnotationJ(msgspec.Struct):
+    id: int
+    image_id: int
+    category_id: int
+    segmentation: list[list[float]] | _RleJ = []
+    bbox: tuple[float, float, float, float] | None = None
+    iscrowd: int = 0
+    keypoints: list[float] | None = None
+    score: float | None = None
+    rotated_box: RotatedBox | None = None
+
+
+class _CategoryJ(msgspec.Struct):
+    id: int
+    name: str
+    supercategory: str | None = None
+    keypoints: list[str] = []
+    skeleton: list[tuple[int, int]] = []
+    geometry: GeometryKind | None = None
+    color: str | None = None
+    attributes: list[dict[str, Any]] = []
+    flip_pairs: list[tuple[int, int]] = []
+
+
+def _convert(obj: Any, kind: type[Any], origin: Path, at: str) -> Any:
+    try:
+        return msgspec.convert(obj, kind)
+    except msgspec.ValidationError as exc:
+        what, _, where = str(exc).partition(" - at `$")
+        raise InputError(f"{origin}: at {at}{where.rstrip('`')}: {what}") from None
+
+
+def _fail(origin: Path, at: str, what: str) -> InputError:
+    return InputError(f"{origin}: at {at}: {what}")
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+
+def _pairs_from_1(pairs: list[tuple[int, int]], n: int, origin: Path, at: str
+                  ) -> tuple[tuple[int, int], ...]:
+    if any(not (1 <= i <= n) for pair in pairs for i in pair):
+        raise _fail(origin, at, f"expected 1-based keypoint indices between 1 and {n}")
+    return tuple((a - 1, b - 1) for a, b in pairs)
+
+
+def keypoints_from_coco(flat: list[float]) -> Keypoints:
+    """``[x, y, v, ...]`` as keypoints; raises ValueError for a bad length or visibility."""
+    if len(flat) % 3:
+        raise ValueError(f"expected x, y, v triplets; got {len(flat)} numbers")
+    points = []
+    for i in range(0, len(flat), 3):
+        v = flat[i + 2]
+        if v not in (0, 1, 2):
+            raise ValueError(f"visibility at index {i + 2} is {v}; expected 0, 1 or 2")
+        points.append(Keypoint(x=flat[i], y=flat[i + 1], v=Visibility(int(v))))
+    return Keypoints(points=tuple(points))
+
+
+def segmentation_geometry(segmentation: list[list[float]] | _RleJ, *,
+                          image_hw: tuple[int, int]) -> Geometry | None:
+    """A RLE as a mask, rings as a polygon (one part each); None for no usable segmentation.
+    Raises ValueError for odd rings or a RLE that does not fit the image."""
+    if isinstance(segmentation, _RleJ):
+        if tuple(segmentation.size) != image_hw:
+            raise ValueError(f"RLE size {list(segmentation.size)} differs from the image's "
+                             f"[height, width] {list(image_hw)}")
+        height, width = image_hw
+        if isinstance(segmentation.counts, list):
+            return rle_from_uncompressed(segmentation.counts, height=height, width=width)
+        return Mask(counts=segmentation.counts, height=height, width=width)
+    if any(len(ring) % 2 for ring in segmentation):
+        raise ValueError("a polygon ring needs x, y pairs (an even count of numbers)")
+    parts = tuple(PolygonPart(outer=tuple(r)) for r in segmentation if len(r) >= 6)
+    return Polygon(parts=parts) if parts else None
+
+
+def annotation_geometries(ann: _AnnotationJ, *, image_hw: tuple[int, int]) -> list[Geometry]:
+    """Every geometry one COCO annotation carries (see the module docstring)."""
+    if ann.rotated_box is not None:
+        return [ann.rotated_box]
+    found: list[Geometry] = []
+    if ann.keypoints:
+        found.append(keypoints_from_coco(ann.keypoints))
+    shape = segmentation_geometry(ann.segmentation, image_hw=image_hw)
+    if shape is not None:
+        found.append(shape)
+    elif not found and ann.bbox is not None:
+        x, y, w, h = ann.bbox
+        found.append(Box(x=x, y=y, w=w, h=h))
+    if not found:
+        raise ValueError("expected a bbox, a segmentation or keypoints")
+    return found
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def _annotation_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError(f"{path}: no such file or folder")
+    folder = path / "annotations"
+    files = sorted(folder.glob("instances_*.json")) or sorted(folder.glob("*.json"))
+    if not files:
+        raise InputError(f"{path}: expected a COCO JSON file, or a folder with "
+                         "annotations/instances_{split}.json")
+    return sorted(files, key=lambda f: (_SPLIT_ORDER.get(_split_of(f) or "", 3), f.name))
+
+
+def _split_of(file: Path) -> str | None:
+    match = _SPLIT_FILE.match(file.name)
+    return match.group(1) if match else None
+
+
+def _load(file: Path) -> Json:
+    try:
+        doc = msgspec.json.decode(file.read_bytes())
+    except msgspec.DecodeError as exc:
+        raise InputError(f"{file}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise _fail(file, "$", "expected a COCO object with images, annotations, categories")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(doc.get(key, []), list):
+            raise _fail(file, f"$.{key}", "expected an array")
+    return doc
+
+
+def _schema(doc: Json, file: Path, annotations_kinds: dict[int, GeometryKind]) -> LabelSchema:
+    classes = []
+    for i, raw in enumerate(doc.get("categories", [])):
+        at = f"$.categories[{i}]"
+        c = _convert(raw, _CategoryJ, file, at)
+        try:
+            attributes = tuple(attribute_def_from_json(a) for a in c.attributes)
+        except InputError as exc:
+            raise _fail(file, f"{at}.attributes", str(exc)) from None
+        n = len(c.keypoints)
+        geometry = c.geometry or annotations_kinds.get(c.id) or (
+            GeometryKind.KEYPOINTS if n else GeometryKind.BOX)
+        classes.append(LabelClass(
+            id=c.id, name=c.name, geometry=geometry, parent=c.supercategory or None,
+            color=c.color, keypoint_names=tuple(c.keypoints),
+            skeleton=_pairs_from_1(c.skeleton, n, file, f"{at}.skeleton"),
+            flip_pairs=_pairs_from_1(c.flip_pairs, n, file, f"{at}.flip_pairs"),
+            attributes=attributes))
+    try:
+        classifications = tuple(classification_def_from_json(c)
+                                for c in doc.get("classifications", []))
+    except InputError as exc:
+        raise _fail(file, "$.classifications", str(exc)) from None
+    return LabelSchema(classes=tuple(classes), classifications=classifications)
+
+
+class _Media:
+    """Finds an image's file under the media folder."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def find(self, split: str | None, file_name: str, path: str) -> Path | None:
+        if self.root is None:
+            return None
+        candidates = [self.root / file_name, self.root / path]
+        if split is not None:
+            candidates.insert(0, self.root / "images" / split / file_name)
+        return next((c for c in candidates if c.is_file()), None)
+
+
+def _annotation(raw: Json, ann: _AnnotationJ, label: str, geometry: Geometry) -> Annotation:
+    """A domain annotation from the COCO fields and labelport's extras beside them."""
+    base = annotation_from_json({**raw, "label": label, "geometry": {"kind": "none"},
+                                 "crowd": bool(ann.iscrowd)})
+    source = base.source if "source" in raw or ann.score is None else Source.MODEL
+    return Annotation(
+        label=label, geometry=geometry, labelset=base.labelset, attributes=base.attributes,
+        tags=base.tags, instance_id=base.instance_id, frame=base.frame, z_order=base.z_order,
+        crowd=base.crowd, source=source, score=ann.score, annotator=base.annotator,
+        lead_time_s=base.lead_time_s, created_at=base.created_at, updated_at=base.updated_at)
+
+
+def _read_file(file: Path, media: _Media, schema: LabelSchema | None
+               ) -> tuple[LabelSchema, Json, list[ItemRecord]]:
+    doc = _load(file)
+    split = _split_of(file)
+    labels = {}
+    for i, c in enumerate(doc.get("categories", [])):
+        category = _convert(c, _CategoryJ, file, f"$.categories[{i}]")
+        labels[category.id] = category.name
+    images: dict[int, tuple[Json, _ImageJ, list[Annotation]]] = {}
+    for i, raw in enumerate(doc.get("images", [])):
+        image = _convert(raw, _ImageJ, file, f"$.images[{i}]")
+        if image.id in images:
+            raise _fail(file, f"$.images[{i}].id", f"image id {image.id} appears twice")
+        images[image.id] = (raw, image, [])
+    kinds: dict[int, GeometryKind] = {}
+    sizes: dict[int, tuple[int, int]] = {}
+    for i, raw in enumerate(doc.get("annotations", [])):
+        at = f"$.annotations[{i}]"
+        ann = _convert(raw, _AnnotationJ, file, at)
+        if ann.image_id not in images:
+            raise _fail(file, f"{at}.image_id", f"no image has id {ann.image_id}")
+        if ann.category_id not in labels:
+            raise _fail(file, f"{at}.category_id", f"no category has id {ann.category_id}; "
+                        f"expected one of {sorted(labels)}")
+        image_raw, image, found = images[ann.image_id]
+        if ann.image_id not in sizes:
+            sizes[ann.image_id] = _size(image, image_raw, split, media, file)
+        width, height = sizes[ann.image_id]
+        try:
+            geometries = annotation_geometries(ann, image_hw=(height, width))
+            if len(geometries) > 1 and raw.get("instance_id") is None:
+                raw = {**raw, "instance_id": ann.id}
+            for geometry in geometries:
+                kinds.setdefault(ann.category_id, geometry.kind)
+                found.append(_annotation(raw, ann, labels[ann.category_id], geometry))
+        except (InputError, ValueError) as exc:
+            raise _fail(file, at, str(exc)) from None
+    if schema is None:
+        schema = _schema(doc, file, kinds)
+    elif [(c.id, c.name) for c in schema.classes] != list(labels.items()):
+        raise _fail(file, "$.categories", "expected the same categories as the other splits")
+    records = [_record(raw, image, found, split=split, media=media, sizes=sizes, file=file,
+                       at=f"$.images[{i}]", schema=schema)
+               for i, (raw, image, found) in enumerate(images.values())]
+    return schema, doc.get("info") or {}, records
+
+
+def _size(image: _ImageJ, raw: Json, split: str | None, media: _Media,
+          file: Path) -> tuple[int, int]:
+    if image.width is not None and image.height is not None:
+        return image.width, image.height
+    found = media.find(split, image.file_name, raw.get("path", image.file_name))
+    if found is None:
+        raise InputError(f"{file}: image {image.file_name!r} has no width and height, and no "
+                         "image file was found to read them from; pass --images DIR")
+    with Image.open(found) as opened:
+        return opened.size
+
+
+def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: str | None,
+            media: _Media, sizes: dict[int, tuple[int, int]], file: Path, at: str,
+            schema: LabelSchema) -> ItemRecord:
+    path = raw.get("path", image.file_name)
+    found = media.find(split, image.file_name, path)
+    width, height = sizes.get(image.id) or _size(image, raw, split, media, file)
+    try:
+        item = item_from_json({**raw, "dataset": raw.get("dataset", DEFAULT_DATASET),
+                               "path": path, "width": width, "height": height, "id": None,
+                               "metadata": image.attributes,
+                               "media_uri": str(found.absolute()) if found else None})
+        tasks = tuple(task_from_json(t) for t in raw.get("tasks", ()))
+        image_labels = tuple(annotation_from_json({**a, "geometry": {"kind": "none"}})
+                             for a in raw.get("image_labels", ()))
+    except InputError as exc:
+        raise _fail(file, at, str(exc)) from None
+    for label in image_labels:
+        if schema.get(label.label) is None:
+            raise _fail(file, f"{at}.image_labels", f"class {label.label!r} is not a category")
+    return ItemRecord(item=item, tasks=tasks, annotations=tuple(annotations) + image_labels,
+                      split=split)
+
+
+def read(path: Path, options: Mapping[str, Any]) -> MemorySource:
+    """Read a COCO file or export folder into memory (COCO files are read whole)."""
+    files = _annotation_files(path)
+    images = options.get("images")
+    if images is None:
+        root = path if path.is_dir() else path.parent
+        images = root.parent if root.name == "annotations" else root
+    media = _Media(Path(images))
+    schema: LabelSchema | None = None
+    info: Json = {}
+    records: list[ItemRecord] = []
+    for file in files:
+        schema, file_info, file_records = _read_file(file, media, schema)
+        info = info or file_info
+        records += file_records
+    assert schema is not None  # at least one file was read
+    datasets = dict.fromkeys(r.item.dataset for r in records)
+    labelsets = dict.fromkeys([DEFAULT_LABELSET] + [
+        x.labelset for r in records for x in (*r.tasks, *r.annotations)])
+    name = info.get("description") if isinstance(info, dict) else None
+    return MemorySource(
+        project=ProjectInfo(name=str(name or files[0].stem)), schema=schema, items=tuple(records),
+        datasets=tuple(Dataset(name=d) for d in datasets),
+        labelsets=tuple(Labelset(name=ls) for ls in labelsets))
