@@ -1,0 +1,45 @@
+"""Image files for readers of formats that do not store image sizes (YOLO, Keras): find the image
+a label file belongs to, and read its size from the file's header without decoding pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from labelport.errors import InputError
+
+IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff",
+                            ".webp", ".pfm", ".heic"})
+"""Ultralytics' image suffixes (``IMG_FORMATS``), lower case."""
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` from the image's header; Pillow opens lazily, so no pixel is decoded."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError) as error:
+        raise InputError(f"{path}: not a readable image ({error})") from None
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+class ImageFolder:
+    """The images directly in a folder, found by stem (``a`` finds ``a.jpg``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._by_stem: dict[str, Path] = {}
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if is_image(path):
+                    self._by_stem.setdefault(path.stem, path)
+
+    def stems(self) -> list[str]:
+        return list(self._by_stem)
+
+    def find(self, stem: str) -> Path | None:
+        return self._by_stem.get(stem)

@@ -1,0 +1,520 @@
+"""Ultralytics YOLO (``yolo``): detect, segment, obb and pose labels with a ``data.yaml``.
+
+Layout::
+
+    data.yaml                 train/val/test folders (relative to this file), names, nc
+                              (pose: kpt_shape, flip_idx)
+    images/{split}/a.jpg      the images (with --media copy|symlink)
+    labels/{split}/a.txt      one row per object; every image has a file, empty without objects
+
+Conventions: class index from 0 in the schema's order (every class, used or not); values are
+fractions of the image's width and height, origin at the top-left corner, 6 decimals, always
+inside [0, 1]. Rows by ``task`` (rows in `labelport.formats._yolo_rows`):
+
+- ``detect``: ``cls cx cy w h``. Other geometry becomes its bounding box (counted).
+- ``segment``: ``cls x1 y1 ... xn yn``. A polygon with holes or several parts is one row whose
+  rings are joined by zero-width bridges, as Ultralytics' own COCO converter does (counted);
+  boxes and rotated boxes become 4-point polygons (counted); lines, keypoints and masks are not
+  written (counted).
+- ``obb``: ``cls x1 y1 x2 y2 x3 y3 x4 y4``, the corners of `rotated_box_corners` (clockwise on
+  screen from the corner that is top-left before rotation); a box gives its corners from the
+  top-left one. A rotated box reaching outside the image has its corners pulled onto the border
+  when clipping (counted). Other geometry becomes its bounding box (counted).
+- ``pose``: ``cls cx cy w h`` then ``x y v`` for each of K keypoints (``kpt_shape: [K, 3]``, K the
+  largest keypoint count of the schema's classes; missing points ``0 0 0``). The box is the one
+  annotated with the same ``instance_id`` on the image when there is one, else the keypoints'
+  bounding box. Objects of classes without keypoints are written with K missing points.
+  ``flip_idx`` comes from the schema's ``flip_pairs`` when the keypoint classes agree on them.
+
+``data.yaml`` has no ``path:``: Ultralytics resolves a relative ``path`` against the working
+directory, and then resolves ``train``/``val``/``test`` against the yaml's own folder when
+``path`` is absent, so the export trains from anywhere and can be moved or unzipped. When no
+``val`` split was exported, ``val`` points at ``images/train``. Values that would leave [0, 1]
+(only possible with the ``keep`` out-of-image policy) are never written: the row is dropped and
+counted, because Ultralytics ignores a whole image for one such value.
+
+The reader takes ``data.yaml`` (or its folder), reads rows as Ultralytics does (5 columns: box;
+more: polygon; with ``kpt_shape``: pose) and, with ``task=obb``, 9 columns as rotated boxes.
+Image sizes come from image headers, from ``images/{split}/`` or the ``images`` option. Items
+get dataset ``default``, their image file name as path, and the split of the yaml key that
+listed them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labelport.domain.geometry import (
+    Box,
+    GeometryKind,
+    Keypoints,
+    Polygon,
+    Ring,
+    RotatedBox,
+)
+from labelport.domain.geometry_ops import bounding_box, rotated_box_corners
+from labelport.domain.model import (
+    DEFAULT_DATASET,
+    Annotation,
+    Item,
+    ItemRecord,
+    ProjectInfo,
+)
+from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.source import ExportSource, StreamSource
+from labelport.errors import InputError, UnsupportedError
+from labelport.formats import _yolo_rows as rows
+from labelport.formats._image_files import ImageFolder, image_size, is_image
+from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    OptionSpec,
+    OutsidePolicy,
+    WriteContext,
+)
+
+TASKS = ("detect", "segment", "obb", "pose")
+YAML_NAME = "data.yaml"
+YAML_SPLITS = ("train", "val", "test")
+PROGRESS_EVERY = 100
+OUTSIDE_UNIT = "dropped: value outside [0, 1] (Ultralytics would ignore the image)"
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoseShape:
+    """``kpt_shape: [n_keypoints, 3]`` and ``flip_idx`` (None when the schema gives none)."""
+
+    n_keypoints: int
+    flip_idx: tuple[int, ...] | None
+
+
+def pose_shape(schema: LabelSchema) -> PoseShape:
+    """K is the largest keypoint count among the schema's classes; ``flip_idx`` is written when
+    every keypoint class has the same names and flip pairs (one skeleton for the dataset)."""
+    keypoint_classes = [c for c in schema.classes if c.keypoint_names]
+    if not keypoint_classes:
+        raise UnsupportedError("yolo task 'pose' needs a class with keypoint names in the schema")
+    n = max(len(c.keypoint_names) for c in keypoint_classes)
+    skeletons = {(c.keypoint_names, c.flip_pairs) for c in keypoint_classes}
+    pairs = keypoint_classes[0].flip_pairs
+    if len(skeletons) > 1 or not pairs:
+        return PoseShape(n, None)
+    flip = list(range(n))
+    for a, b in pairs:
+        flip[a], flip[b] = b, a
+    return PoseShape(n, tuple(flip))
+
+
+def _segment_ring(annotation: Annotation, *, image_wh: tuple[int, int],
+                  ctx: WriteContext) -> Ring | None:
+    geometry = annotation.geometry
+    match geometry:
+        case Box():
+            ctx.report.count("converted: box to polygon")
+            geometry = Polygon.simple(rows.box_corners(geometry))
+        case RotatedBox():
+            ctx.report.count("converted: rotated_box to polygon")
+            geometry = Polygon.simple(rotated_box_corners(geometry))
+        case Polygon():
+            pass
+        case _:
+            if geometry.kind is not GeometryKind.NONE:
+                ctx.report.count(f"not written: {geometry.kind.value} (segment carries polygons)")
+                return None
+    placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+    if not isinstance(placed, Polygon):
+        return None
+    if len(placed.parts) > 1 or placed.parts[0].holes:
+        ctx.report.count("converted: polygon holes and parts joined into one ring")
+    return rows.polygon_to_single_ring(placed)
+
+
+def _obb_corners(annotation: Annotation, *, image_wh: tuple[int, int],
+                 ctx: WriteContext) -> Ring | None:
+    geometry = annotation.geometry
+    if isinstance(geometry, RotatedBox):
+        placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+        if not isinstance(placed, RotatedBox):
+            return None
+        corners = rotated_box_corners(placed)
+        if ctx.outside is OutsidePolicy.CLIP:
+            width, height = image_wh
+            pulled = tuple(min(max(v, 0.0), width if i % 2 == 0 else height)
+                           for i, v in enumerate(corners))
+            if pulled != corners:
+                ctx.report.count("clipped to the image: rotated_box corners")
+            corners = pulled
+        return corners
+    box = rows.detection_box(geometry, image_wh=image_wh, ctx=ctx)
+    return None if box is None else rows.box_corners(box)
+
+
+def _pose_row(annotation: Annotation, *, partner: Box | None, class_index: int,
+              shape: PoseShape, image_wh: tuple[int, int], ctx: WriteContext) -> str | None:
+    geometry = annotation.geometry
+    if not isinstance(geometry, Keypoints):
+        box = rows.detection_box(geometry, image_wh=image_wh, ctx=ctx)
+        if box is None:
+            return None
+        ctx.report.count("pose: object without keypoints")
+        return rows.pose_to_yolo_row(box, (), n_keypoints=shape.n_keypoints,
+                                     image_wh=image_wh, class_index=class_index)
+    placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+    if not isinstance(placed, Keypoints):
+        return None
+    if len(placed.points) > shape.n_keypoints:
+        ctx.report.count("not carried: keypoints beyond kpt_shape")
+    box = partner if partner is not None else bounding_box(placed)
+    if box is None:
+        return None
+    return rows.pose_to_yolo_row(box, placed.points, n_keypoints=shape.n_keypoints,
+                                 image_wh=image_wh, class_index=class_index)
+
+
+def _pose_partners(record: ItemRecord, *, image_wh: tuple[int, int],
+                   ctx: WriteContext) -> tuple[dict[int, Box], set[int]]:
+    """Boxes that share an ``instance_id`` with keypoints on the same image: the keypoints' row
+    uses the box, and the box is not written again. Returns boxes by instance id and the
+    positions of the annotations they consumed."""
+    keypoint_ids = {a.instance_id for a in record.annotations
+                    if isinstance(a.geometry, Keypoints) and a.instance_id is not None}
+    partners: dict[int, Box] = {}
+    consumed: set[int] = set()
+    for i, a in enumerate(record.annotations):
+        if (isinstance(a.geometry, Box) and a.instance_id in keypoint_ids
+                and a.instance_id not in partners):
+            consumed.add(i)
+            placed = rows.fitted(a.geometry, image_wh=image_wh, ctx=ctx)
+            if isinstance(placed, Box):
+                partners[a.instance_id] = placed  # type: ignore[index]
+    return partners, consumed
+
+
+def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
+               shape: PoseShape | None, ctx: WriteContext) -> list[str]:
+    """The label file's rows for one image, in the record's annotation order."""
+    image_wh = (record.item.width, record.item.height)
+    partners: dict[int, Box] = {}
+    consumed: set[int] = set()
+    if task == "pose":
+        partners, consumed = _pose_partners(record, image_wh=image_wh, ctx=ctx)
+    out: list[str] = []
+    for i, annotation in enumerate(record.annotations):
+        if i in consumed:
+            continue
+        if schema.get(annotation.label) is None:
+            ctx.report.count("not written: label not in the schema")
+            continue
+        class_index = schema.index_of(annotation.label)
+        row: str | None = None
+        if task == "detect":
+            box = rows.detection_box(annotation.geometry, image_wh=image_wh, ctx=ctx)
+            if box is None:
+                continue
+            row = rows.box_to_yolo_row(box, image_wh=image_wh, class_index=class_index)
+        elif task in ("segment", "obb"):
+            to_ring = _segment_ring if task == "segment" else _obb_corners
+            ring = to_ring(annotation, image_wh=image_wh, ctx=ctx)
+            if ring is None:
+                continue
+            row = rows.ring_to_yolo_row(ring, image_wh=image_wh, class_index=class_index)
+        else:
+            if annotation.geometry.kind is GeometryKind.NONE:
+                rows.fitted(annotation.geometry, image_wh=image_wh, ctx=ctx)
+                continue
+            partner = partners.get(annotation.instance_id)  # type: ignore[arg-type]
+            assert shape is not None
+            row = _pose_row(annotation, partner=partner, class_index=class_index, shape=shape,
+                            image_wh=image_wh, ctx=ctx)
+            if row is None and isinstance(annotation.geometry, Keypoints):
+                continue
+        if row is None:
+            ctx.report.count(OUTSIDE_UNIT)
+            continue
+        rows.count_not_carried(ctx, attributes=annotation.attributes, tags=annotation.tags,
+                               score=annotation.score, crowd=annotation.crowd)
+        out.append(row)
+    return out
+
+
+def data_yaml(*, schema: LabelSchema, splits: list[str], shape: PoseShape | None) -> str:
+    """The yaml text: split folders relative to the yaml (no ``path:``), ``val`` falling back to
+    train, names as ``index: name`` in schema order."""
+    data: dict[str, Any] = {}
+    for split in dict.fromkeys(["train", *splits]):
+        data[split] = f"images/{split}"
+    data.setdefault("val", "images/train")
+    ordered = {key: data[key] for key in YAML_SPLITS if key in data}
+    ordered.update((key, value) for key, value in data.items() if key not in ordered)
+    ordered["nc"] = len(schema.classes)
+    ordered["names"] = dict(enumerate(schema.class_names))
+    if shape is not None:
+        ordered["kpt_shape"] = [shape.n_keypoints, 3]
+        if shape.flip_idx is not None:
+            ordered["flip_idx"] = list(shape.flip_idx)
+    # One key at a time: names one per line as Ultralytics writes them, short lists inline.
+    return "".join(yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True,
+                                  default_flow_style=None if isinstance(value, list) else False,
+                                  width=1000)
+                   for key, value in ordered.items())
+
+
+def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
+          ctx: WriteContext) -> None:
+    task = options.get("task", "detect")
+    if task not in TASKS:
+        raise InputError(f"yolo task must be one of {', '.join(TASKS)}; got {task!r}")
+    schema = source.schema
+    shape = pose_shape(schema) if task == "pose" else None
+    namer = FileNamer(unique_stems=True)
+    splits: list[str] = []
+    done = 0
+    for record in source.records():
+        split = safe_file_name(record.split or "train")
+        images, labels = out_dir / "images" / split, out_dir / "labels" / split
+        if split not in splits:
+            splits.append(split)
+            images.mkdir(parents=True, exist_ok=True)
+            labels.mkdir(parents=True, exist_ok=True)
+        name = namer.name(record.item, split)
+        ctx.place_media(record.item, images / name)
+        text = "".join(f"{row}\n" for row in
+                       label_rows(record, schema=schema, task=task, shape=shape, ctx=ctx))
+        (labels / f"{Path(name).stem}.txt").write_text(text, encoding="utf-8")
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            ctx.progress(done)
+    for split in ("train", *splits):
+        (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
+    unknown = [s for s in splits if s not in YAML_SPLITS]
+    if unknown:
+        ctx.report.warn(f"splits {', '.join(unknown)} are written and listed in {YAML_NAME}, "
+                        "but Ultralytics trains only on train/val/test")
+    (out_dir / YAML_NAME).write_text(data_yaml(schema=schema, splits=splits, shape=shape),
+                                     encoding="utf-8")
+    ctx.progress(done)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise InputError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping with train, val and names")
+    return data
+
+
+def _names(data: dict[str, Any], path: Path) -> list[str]:
+    names = data.get("names")
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    if isinstance(names, dict):
+        if sorted(names) != list(range(len(names))):
+            raise InputError(f"{path}: names: keys must be 0..{len(names) - 1}; got "
+                             f"{sorted(names, key=str)}")
+        return [str(names[i]) for i in range(len(names))]
+    if isinstance(data.get("nc"), int):
+        return [f"class_{i}" for i in range(data["nc"])]
+    raise InputError(f"{path}: names: expected a list or an index: name mapping")
+
+
+def _labels_dir(images_dir: Path) -> Path:
+    """Ultralytics' rule: the last ``images`` folder in the path becomes ``labels``."""
+    parts = list(images_dir.parts)
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            return Path(*parts)
+    return images_dir
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    split: str
+    label: Path
+    image: Path
+
+
+def _folder_entries(split: str, images_dir: Path, extra: ImageFolder | None,
+                    yaml_path: Path) -> list[_Entry]:
+    labels_dir = _labels_dir(images_dir)
+    if not images_dir.is_dir() and not labels_dir.is_dir():
+        raise InputError(f"{yaml_path}: {split}: folder {images_dir} does not exist")
+    local = ImageFolder(images_dir)
+    stems = set(local.stems())
+    if labels_dir.is_dir():
+        stems.update(p.stem for p in labels_dir.glob("*.txt"))
+    entries = []
+    for stem in sorted(stems):
+        image = local.find(stem) or (extra.find(stem) if extra else None)
+        label = labels_dir / f"{stem}.txt"
+        if image is None:
+            raise InputError(f"{label}: its image {stem}.* is in neither {images_dir} nor the "
+                             "images folder given (option images)")
+        entries.append(_Entry(split, label, image))
+    return entries
+
+
+def _list_entries(split: str, list_file: Path) -> list[_Entry]:
+    entries = []
+    text = list_file.read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        image = (list_file.parent / line.strip()).resolve()
+        if not is_image(image):
+            raise InputError(f"{list_file}:{number}: image {line.strip()!r} not found")
+        label = _labels_dir(image.parent) / f"{image.stem}.txt"
+        entries.append(_Entry(split, label, image))
+    return entries
+
+
+def _entries(data: dict[str, Any], yaml_path: Path, extra: Path | None) -> list[_Entry]:
+    root = yaml_path.parent
+    if isinstance(data.get("path"), str) and data["path"]:
+        root = root / data["path"]
+    seen: set[Path] = set()
+    entries: list[_Entry] = []
+    for split in YAML_SPLITS:
+        value = data.get(split)
+        if not value:
+            continue
+        for target in value if isinstance(value, list) else [value]:
+            resolved = (root / str(target)).resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            if resolved.suffix == ".txt" and resolved.is_file():
+                entries += _list_entries(split, resolved)
+            else:
+                folders = [ImageFolder(extra / resolved.name), ImageFolder(extra)] if extra else []
+                found = next((f for f in folders if f.stems()), None)
+                entries += _folder_entries(split, resolved, found, yaml_path)
+    return entries
+
+
+def _read_annotations(entry: _Entry, *, names: list[str], task: str,
+                      n_keypoints: int | None, image_wh: tuple[int, int]) -> list[Annotation]:
+    if not entry.label.is_file():
+        return []
+    out: list[Annotation] = []
+    lines = entry.label.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{entry.label}:{number}"
+        class_index, values = rows.parse_row(line, where=where, n_classes=len(names))
+        label = names[class_index]
+        if n_keypoints is not None:
+            box, keypoints = rows.pose_from_row(values, n_keypoints=n_keypoints,
+                                                image_wh=image_wh, where=where)
+            if all(p.v == 0 for p in keypoints.points):
+                out.append(Annotation(label=label, geometry=box))
+            elif _same_box(box, bounding_box(keypoints), image_wh):
+                out.append(Annotation(label=label, geometry=keypoints))
+            else:
+                out += [Annotation(label=label, geometry=box, instance_id=number),
+                        Annotation(label=label, geometry=keypoints, instance_id=number)]
+        elif task == "obb" and len(values) == 8:
+            out.append(Annotation(label=label, geometry=rows.rotated_box_from_row(
+                values, image_wh=image_wh, where=where)))
+        elif len(values) == 4:
+            out.append(Annotation(label=label, geometry=rows.box_from_row(
+                values, image_wh=image_wh, where=where)))
+        else:
+            out.append(Annotation(label=label, geometry=rows.polygon_from_row(
+                values, image_wh=image_wh, where=where)))
+    return out
+
+
+def _same_box(a: Box, b: Box | None, image_wh: tuple[int, int]) -> bool:
+    """Equal within the 6 decimals of a normalised row."""
+    if b is None:
+        return False
+    width, height = image_wh
+    tolerance = (1.5e-6 * width, 1.5e-6 * height)
+    return all(abs(p - q) <= tolerance[i % 2] for i, (p, q) in enumerate(zip(a.xyxy, b.xyxy,
+                                                                           strict=True)))
+
+
+def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
+    yaml_path = path / YAML_NAME if path.is_dir() else path
+    if not yaml_path.is_file():
+        raise InputError(f"{yaml_path}: no such file; a yolo import takes data.yaml or its folder")
+    data = _load_yaml(yaml_path)
+    names = _names(data, yaml_path)
+    task = options.get("task") or "detect"
+    n_keypoints: int | None = None
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+    if "kpt_shape" in data:
+        shape = data["kpt_shape"]
+        if not (isinstance(shape, list) and len(shape) == 2 and shape[1] == 3
+                and isinstance(shape[0], int) and shape[0] > 0):
+            raise InputError(f"{yaml_path}: kpt_shape: expected [K, 3]; got {shape!r}")
+        n_keypoints = shape[0]
+        flip = data.get("flip_idx") or []
+        flip_pairs = tuple((i, int(j)) for i, j in enumerate(flip) if i < int(j))
+    images_option = options.get("images")
+    entries = _entries(data, yaml_path, Path(images_option) if images_option else None)
+    keypoint_names = tuple(f"kp{i}" for i in range(n_keypoints or 0))
+    geometry = {"segment": GeometryKind.POLYGON, "obb": GeometryKind.ROTATED_BOX}.get(
+        task, GeometryKind.KEYPOINTS if n_keypoints else GeometryKind.BOX)
+    schema = LabelSchema(classes=tuple(
+        LabelClass(id=i + 1, name=name, geometry=geometry, keypoint_names=keypoint_names,
+                   flip_pairs=flip_pairs)
+        for i, name in enumerate(names)))
+
+    def records() -> Iterator[ItemRecord]:
+        for entry in entries:
+            width, height = image_size(entry.image)
+            item = Item(dataset=DEFAULT_DATASET, path=entry.image.name, width=width,
+                        height=height, media_uri=str(entry.image.absolute()))
+            annotations = _read_annotations(entry, names=names, task=task,
+                                            n_keypoints=n_keypoints, image_wh=(width, height))
+            yield ItemRecord(item=item, annotations=tuple(annotations), split=entry.split)
+
+    return StreamSource(project=ProjectInfo(name=yaml_path.parent.name), schema=schema,
+                        count=len(entries), open_records=records)
+
+
+SPEC = FormatSpec(
+    name="yolo",
+    title="Ultralytics YOLO (detect, segment, obb, pose)",
+    extension="txt",
+    geometries=frozenset({GeometryKind.BOX, GeometryKind.ROTATED_BOX, GeometryKind.POLYGON,
+                          GeometryKind.KEYPOINTS}),
+    conventions=Conventions(
+        coordinates="fractions of the image width and height, 6 decimals, inside [0, 1]",
+        index_base="class index from 0 in the schema's order",
+        notes="detect: cls cx cy w h; segment: one ring per object (holes and parts bridged); "
+              "obb: 4 corners clockwise from the top-left one before rotation; pose: box then "
+              "x y v per keypoint, 0 0 0 when missing; data.yaml without path:",
+    ),
+    splits=True,
+    media=True,
+    options=(
+        OptionSpec(name="task", type=str, default="detect", choices=TASKS,
+                   help="label rows: detect boxes, segment polygons, obb rotated boxes, or pose "
+                        "keypoints"),
+    ),
+    writer=write,
+    reader=read,
+)
