@@ -11,8 +11,9 @@ A file (header first; the default columns)::
 
     image_id,image_name,object_id,label,x_min,y_min,x_max,y_max,width,height
     1,street_001.png,1,car,100,200,260,290,160,90
-    1,street_001.png,2,"traffic sign, temporary",440.019,85.019,519.981,154.981,79.962,69.962
+    1,street_001.png,2,"traffic sign, temporary",444.019,87.679,515.981,152.321,71.962,64.641
     6,empty_006.png,,,,,,,,
+    7,field_001.jpg,1,blurry,,,,,,
 
 Columns: the SATIn ten by default, then ``split`` when any record has a split. The option
 ``columns`` picks and orders them from `COLUMNS`, which adds ``split``, ``dataset``,
