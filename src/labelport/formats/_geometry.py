@@ -4,6 +4,9 @@ report, so nothing is converted or dropped silently."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from labelport.domain.geometry import Box, Geometry, GeometryKind
 from labelport.domain.geometry_ops import (
     bounding_box,
@@ -54,3 +57,33 @@ def outside_fraction(geometry: Geometry, *, image_wh: tuple[int, int]) -> float:
     inside = clip_box(box, image_wh=image_wh)
     inside_area = 0.0 if inside is None else inside.w * inside.h
     return max(0.0, 1.0 - inside_area / (box.w * box.h))
+
+
+def box_on_image(geometry: Geometry, *, image_wh: tuple[int, int],
+                 ctx: WriteContext) -> Box | None:
+    """The box a box-only format writes for ``geometry``: the out-of-image policy, then the
+    envelope, then the policy again (a rotated box that sticks out is kept whole by the first
+    pass, so its envelope is what gets clipped). None when nothing is written; every change is
+    counted."""
+    if geometry.kind is GeometryKind.NONE:
+        ctx.report.count("not written: none (image-level class)")
+        return None
+    fitted = fit_to_image(geometry, image_wh=image_wh, ctx=ctx)
+    if fitted is None:
+        return None
+    box = envelope(fitted, ctx=ctx)
+    if box is None or box is fitted:
+        return box
+    return fit_to_image(box, image_wh=image_wh, ctx=ctx)  # type: ignore[return-value]
+
+
+def truncation(geometry: Geometry, attributes: Mapping[str, Any], *,
+               image_wh: tuple[int, int]) -> float:
+    """How much of the object is cut off, in ``[0, 1]``: the ``truncated`` (or ``truncation``)
+    attribute when it is a number or a bool (an annotator may know the object goes on beyond
+    the image), else the share of its box outside the image (`outside_fraction`)."""
+    for name in ("truncated", "truncation"):
+        value = attributes.get(name)
+        if isinstance(value, bool | int | float):
+            return min(1.0, max(0.0, float(value)))
+    return outside_fraction(geometry, image_wh=image_wh)
