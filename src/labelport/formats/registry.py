@@ -5,7 +5,7 @@ format module is not listed here."""
 from __future__ import annotations
 
 from labelport.errors import unknown
-from labelport.formats import coco, labelport_native, tabular
+from labelport.formats import coco, kitti, labelport_native, tabular, voc
 from labelport.formats.base import FormatSpec
 
 FORMATS: tuple[FormatSpec, ...] = (
@@ -13,6 +13,8 @@ FORMATS: tuple[FormatSpec, ...] = (
     coco.SPEC,
     tabular.CSV_SPEC,
     tabular.TSV_SPEC,
+    voc.SPEC,
+    kitti.SPEC,
 )
 
 
