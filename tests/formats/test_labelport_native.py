@@ -4,13 +4,14 @@ file, the place in it and what was expected."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from labelport.domain.model import ItemRecord
 from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError
 from labelport.formats.base import WriteContext
@@ -219,3 +220,28 @@ def test_missing_file_and_folder_without_a_project(tmp_path: Path) -> None:
         read(tmp_path / "nope.json", {})
     with pytest.raises(InputError, match=JSON_FILE):
         read(tmp_path, {})
+
+
+def test_jsonl_streams_in_bounded_memory(sample_source: MemorySource, tmp_path: Path) -> None:
+    """Write and read 3,000 items lazily: peak memory stays far below the file's size."""
+    import tracemalloc
+
+    template = sample_source.items[1]
+
+    def many() -> Iterator[ItemRecord]:
+        for i in range(3000):
+            yield replace(template, item=replace(template.item, path=f"many/{i:05}.jpg"))
+
+    big = StreamSource(project=sample_source.project, schema=sample_source.schema, count=3000,
+                       open_records=many, datasets=sample_source.datasets,
+                       labelsets=sample_source.labelsets)
+    tracemalloc.start()
+    try:
+        path = _write(big, tmp_path, jsonl=True)
+        source = read(path, {})
+        tracemalloc.reset_peak()
+        assert sum(1 for _ in source.records()) == 3000
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < path.stat().st_size / 10
