@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from labelport.domain.geometry import (
     Box,
@@ -457,3 +458,26 @@ def test_image_level_and_empty_rows_read_back(tmp_path: Path) -> None:
     a, b = CSV_SPEC.reader(path, {}).records()  # type: ignore[misc]
     assert a.annotations[0].geometry == NoGeometry() and a.split == "val"
     assert b.annotations == () and b.split is None
+
+
+def test_same_file_name_in_two_datasets_both_survive(tmp_path: Path) -> None:
+    """T7: names stay unique per export; image_id keeps the two images apart on reading."""
+    media = tmp_path / "media"
+    items = []
+    for dataset, colour in (("a", "red"), ("b", "blue")):
+        path = media / dataset / "001.jpg"
+        path.parent.mkdir(parents=True)
+        Image.new("RGB", (40, 30), colour).save(path)
+        items.append(ItemRecord(
+            item=Item(dataset=dataset, path="001.jpg", width=40, height=30,
+                      media_uri=str(path)),
+            annotations=(Annotation(label="c", geometry=Box(x=1, y=2, w=3, h=4)),)))
+    source = MemorySource(project=ProjectInfo(name="p"),
+                          schema=LabelSchema(classes=(LabelClass(id=1, name="c"),)),
+                          items=tuple(items))
+    result = run_export(source, CSV_SPEC, tmp_path / "out", media=MediaMode.COPY)
+    rows = _rows(result.path / "annotations.csv", ",")
+    assert [(r[0], r[1]) for r in rows[1:]] == [("1", "001.jpg"), ("2", "001__b.jpg")]
+    assert sorted(p.name for p in (result.path / "images").iterdir()) == ["001.jpg", "001__b.jpg"]
+    read = CSV_SPEC.reader(result.path, {"images": None})  # type: ignore[misc]
+    assert [r.item.path for r in read.records()] == ["001.jpg", "001__b.jpg"]
