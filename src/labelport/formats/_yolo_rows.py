@@ -16,14 +16,16 @@ drops a whole image for one such value. Keras rows are absolute integer pixel co
 ``x_min,y_min,x_max,y_max,cls`` (``x_max = x + w``, each rounded to the nearest pixel, halves up).
 
 Also here, because every YOLO writer needs them: one ring from a polygon with holes or several
-parts (`polygon_to_single_ring`), the detection box of any geometry (`detection_box`), and the
-count of what a row cannot carry (`count_not_carried`).
+parts (`polygon_to_single_ring`), the detection box of any geometry (`detection_box`), the
+count of what a row cannot carry (`count_not_carried`), and reading one label file
+(`read_label_file`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from labelport.domain.geometry import (
     Box,
@@ -37,6 +39,7 @@ from labelport.domain.geometry import (
     Visibility,
 )
 from labelport.domain.geometry_ops import (
+    bounding_box,
     box_from_cxcywh_norm,
     box_to_cxcywh_norm,
     denormalize_xy,
@@ -44,11 +47,14 @@ from labelport.domain.geometry_ops import (
     normalize_xy,
     rotated_box_from_corners,
 )
+from labelport.domain.model import Annotation, ItemRecord
+from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError
 from labelport.formats._geometry import envelope, fit_to_image
 from labelport.formats.base import WriteContext
 
 DECIMALS = 6
+OUTSIDE_UNIT = "dropped: value outside [0, 1] (Ultralytics would ignore the image)"
 _TOLERANCE = 1e-9
 """Float noise allowed around [0, 1] before a value counts as outside (it is then clamped)."""
 
@@ -175,16 +181,52 @@ def detection_box(geometry: Geometry, *, image_wh: tuple[int, int],
     return box
 
 
-def count_not_carried(ctx: WriteContext, *, attributes: object, tags: object, score: object,
-                      crowd: bool) -> None:
+def class_index(annotation: Annotation, *, schema: LabelSchema, ctx: WriteContext) -> int | None:
+    """The annotation's 0-based index in the schema's order; None (counted) for a label the
+    schema does not know."""
+    if schema.get(annotation.label) is None:
+        ctx.report.count("not written: label not in the schema")
+        return None
+    return schema.index_of(annotation.label)
+
+
+def detection_boxes(record: ItemRecord, *, schema: LabelSchema,
+                    ctx: WriteContext) -> Iterator[tuple[int, Box, Annotation]]:
+    """``(class index, box, annotation)`` for each object of the record a detection row can
+    carry, in the record's order (`detection_box` for each)."""
+    image_wh = (record.item.width, record.item.height)
+    for annotation in record.annotations:
+        index = class_index(annotation, schema=schema, ctx=ctx)
+        if index is None:
+            continue
+        box = detection_box(annotation.geometry, image_wh=image_wh, ctx=ctx)
+        if box is not None:
+            yield index, box, annotation
+
+
+def detect_rows(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContext) -> list[str]:
+    """The ``cls cx cy w h`` rows of one image (Ultralytics detect, Darknet)."""
+    out = []
+    image_wh = (record.item.width, record.item.height)
+    for index, box, annotation in detection_boxes(record, schema=schema, ctx=ctx):
+        row = box_to_yolo_row(box, image_wh=image_wh, class_index=index)
+        if row is None:
+            ctx.report.count(OUTSIDE_UNIT)
+            continue
+        count_not_carried(ctx, annotation)
+        out.append(row)
+    return out
+
+
+def count_not_carried(ctx: WriteContext, annotation: Annotation) -> None:
     """Count what a YOLO row has no place for, per kind."""
-    if attributes:
+    if annotation.attributes:
         ctx.report.count("not carried: attributes")
-    if tags:
+    if annotation.tags:
         ctx.report.count("not carried: tags")
-    if score is not None:
+    if annotation.score is not None:
         ctx.report.count("not carried: score")
-    if crowd:
+    if annotation.crowd:
         ctx.report.count("not carried: crowd flag")
 
 
@@ -260,6 +302,57 @@ def pose_from_row(values: Sequence[float], *, n_keypoints: int, image_wh: tuple[
     return box, Keypoints(points=tuple(points))
 
 
+def read_label_file(path: Path, *, names: Sequence[str], obb: bool, n_keypoints: int | None,
+                    image_wh: tuple[int, int]) -> list[Annotation]:
+    """The objects of one label file (none when it does not exist: a background image), read
+    as Ultralytics does: 5 columns are a box, more a polygon, with ``n_keypoints`` a pose row,
+    and with ``obb`` 9 columns a rotated box. A pose row whose box is its keypoints' bounding box
+    gives the keypoints alone; another box is kept beside them with a shared ``instance_id``."""
+    if not path.is_file():
+        return []
+    out: list[Annotation] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        class_index, values = parse_row(line, where=where, n_classes=len(names))
+        label = names[class_index]
+        if n_keypoints is not None:
+            box, keypoints = pose_from_row(values, n_keypoints=n_keypoints,
+                                                image_wh=image_wh, where=where)
+            if all(p.v == 0 for p in keypoints.points):
+                out.append(Annotation(label=label, geometry=box))
+            elif _same_box(box, bounding_box(keypoints), image_wh):
+                out.append(Annotation(label=label, geometry=keypoints))
+            else:
+                out += [Annotation(label=label, geometry=box, instance_id=number),
+                        Annotation(label=label, geometry=keypoints, instance_id=number)]
+        elif obb and len(values) == 8:
+            out.append(Annotation(label=label, geometry=rotated_box_from_row(
+                values, image_wh=image_wh, where=where)))
+        elif len(values) == 4:
+            out.append(Annotation(label=label, geometry=box_from_row(
+                values, image_wh=image_wh, where=where)))
+        else:
+            out.append(Annotation(label=label, geometry=polygon_from_row(
+                values, image_wh=image_wh, where=where)))
+    return out
+
+
+def _same_box(a: Box, b: Box | None, image_wh: tuple[int, int]) -> bool:
+    """Equal within the 6 decimals of a normalised row."""
+    if b is None:
+        return False
+    width, height = image_wh
+    tolerance = (1.5e-6 * width, 1.5e-6 * height)
+    return all(abs(p - q) <= tolerance[i % 2] for i, (p, q) in enumerate(zip(a.xyxy, b.xyxy,
+                                                                           strict=True)))
+
+
 # --- keras rows (absolute pixel corners) -------------------------------------------------------
 
 
@@ -285,4 +378,4 @@ def box_from_keras_field(field: str, *, n_classes: int, where: str) -> tuple[int
         raise InputError(f"{where}: class index {class_index} is outside 0..{n_classes - 1}")
     if x1 < x0 or y1 < y0:
         raise InputError(f"{where}: x_max/y_max below x_min/y_min in {field!r}")
-    return class_index, Box.from_xyxy(x0, y0, x1, y1)
+    return class_index, Box.from_xyxy(float(x0), float(y0), float(x1), float(y1))

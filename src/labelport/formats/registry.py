@@ -5,7 +5,16 @@ format module is not listed here."""
 from __future__ import annotations
 
 from labelport.errors import unknown
-from labelport.formats import coco, kitti, labelport_native, tabular, voc
+from labelport.formats import (
+    coco,
+    kitti,
+    labelport_native,
+    tabular,
+    voc,
+    yolo,
+    yolo_darknet,
+    yolo_keras,
+)
 from labelport.formats.base import FormatSpec
 
 FORMATS: tuple[FormatSpec, ...] = (
@@ -15,6 +24,9 @@ FORMATS: tuple[FormatSpec, ...] = (
     tabular.TSV_SPEC,
     voc.SPEC,
     kitti.SPEC,
+    yolo.SPEC,
+    yolo_darknet.SPEC,
+    yolo_keras.SPEC,
 )
 
 

@@ -52,6 +52,7 @@ import yaml
 from labelport.domain.geometry import (
     Box,
     GeometryKind,
+    Keypoint,
     Keypoints,
     Polygon,
     Ring,
@@ -83,7 +84,6 @@ TASKS = ("detect", "segment", "obb", "pose")
 YAML_NAME = "data.yaml"
 YAML_SPLITS = ("train", "val", "test")
 PROGRESS_EVERY = 100
-OUTSIDE_UNIT = "dropped: value outside [0, 1] (Ultralytics would ignore the image)"
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -160,24 +160,28 @@ def _obb_corners(annotation: Annotation, *, image_wh: tuple[int, int],
 
 def _pose_row(annotation: Annotation, *, partner: Box | None, class_index: int,
               shape: PoseShape, image_wh: tuple[int, int], ctx: WriteContext) -> str | None:
+    """The pose row, or None with the reason counted."""
     geometry = annotation.geometry
-    if not isinstance(geometry, Keypoints):
+    keypoints: tuple[Keypoint, ...] = ()
+    if isinstance(geometry, Keypoints):
+        placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+        if not isinstance(placed, Keypoints):
+            return None
+        if len(placed.points) > shape.n_keypoints:
+            ctx.report.count("not carried: keypoints beyond kpt_shape")
+        keypoints = placed.points
+        box = partner if partner is not None else bounding_box(placed)
+    else:
         box = rows.detection_box(geometry, image_wh=image_wh, ctx=ctx)
         if box is None:
             return None
         ctx.report.count("pose: object without keypoints")
-        return rows.pose_to_yolo_row(box, (), n_keypoints=shape.n_keypoints,
-                                     image_wh=image_wh, class_index=class_index)
-    placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
-    if not isinstance(placed, Keypoints):
-        return None
-    if len(placed.points) > shape.n_keypoints:
-        ctx.report.count("not carried: keypoints beyond kpt_shape")
-    box = partner if partner is not None else bounding_box(placed)
-    if box is None:
-        return None
-    return rows.pose_to_yolo_row(box, placed.points, n_keypoints=shape.n_keypoints,
-                                 image_wh=image_wh, class_index=class_index)
+    row = None if box is None else rows.pose_to_yolo_row(
+        box, keypoints, n_keypoints=shape.n_keypoints, image_wh=image_wh,
+        class_index=class_index)
+    if row is None:
+        ctx.report.count(rows.OUTSIDE_UNIT)
+    return row
 
 
 def _pose_partners(record: ItemRecord, *, image_wh: tuple[int, int],
@@ -202,6 +206,8 @@ def _pose_partners(record: ItemRecord, *, image_wh: tuple[int, int],
 def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
                shape: PoseShape | None, ctx: WriteContext) -> list[str]:
     """The label file's rows for one image, in the record's annotation order."""
+    if task == "detect":
+        return rows.detect_rows(record, schema=schema, ctx=ctx)
     image_wh = (record.item.width, record.item.height)
     partners: dict[int, Box] = {}
     consumed: set[int] = set()
@@ -209,39 +215,31 @@ def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
         partners, consumed = _pose_partners(record, image_wh=image_wh, ctx=ctx)
     out: list[str] = []
     for i, annotation in enumerate(record.annotations):
-        if i in consumed:
+        index = None if i in consumed else rows.class_index(annotation, schema=schema, ctx=ctx)
+        if index is None:
             continue
-        if schema.get(annotation.label) is None:
-            ctx.report.count("not written: label not in the schema")
-            continue
-        class_index = schema.index_of(annotation.label)
-        row: str | None = None
-        if task == "detect":
-            box = rows.detection_box(annotation.geometry, image_wh=image_wh, ctx=ctx)
-            if box is None:
-                continue
-            row = rows.box_to_yolo_row(box, image_wh=image_wh, class_index=class_index)
-        elif task in ("segment", "obb"):
+        row: str | None
+        if task in ("segment", "obb"):
             to_ring = _segment_ring if task == "segment" else _obb_corners
             ring = to_ring(annotation, image_wh=image_wh, ctx=ctx)
             if ring is None:
                 continue
-            row = rows.ring_to_yolo_row(ring, image_wh=image_wh, class_index=class_index)
+            row = rows.ring_to_yolo_row(ring, image_wh=image_wh, class_index=index)
         else:
             if annotation.geometry.kind is GeometryKind.NONE:
                 rows.fitted(annotation.geometry, image_wh=image_wh, ctx=ctx)
                 continue
-            partner = partners.get(annotation.instance_id)  # type: ignore[arg-type]
             assert shape is not None
-            row = _pose_row(annotation, partner=partner, class_index=class_index, shape=shape,
+            partner = (partners.get(annotation.instance_id)
+                       if annotation.instance_id is not None else None)
+            row = _pose_row(annotation, partner=partner, class_index=index, shape=shape,
                             image_wh=image_wh, ctx=ctx)
-            if row is None and isinstance(annotation.geometry, Keypoints):
+            if row is None:
                 continue
         if row is None:
-            ctx.report.count(OUTSIDE_UNIT)
+            ctx.report.count(rows.OUTSIDE_UNIT)
             continue
-        rows.count_not_carried(ctx, attributes=annotation.attributes, tags=annotation.tags,
-                               score=annotation.score, crowd=annotation.crowd)
+        rows.count_not_carried(ctx, annotation)
         out.append(row)
     return out
 
@@ -411,50 +409,6 @@ def _entries(data: dict[str, Any], yaml_path: Path, extra: Path | None) -> list[
     return entries
 
 
-def _read_annotations(entry: _Entry, *, names: list[str], task: str,
-                      n_keypoints: int | None, image_wh: tuple[int, int]) -> list[Annotation]:
-    if not entry.label.is_file():
-        return []
-    out: list[Annotation] = []
-    lines = entry.label.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{entry.label}:{number}"
-        class_index, values = rows.parse_row(line, where=where, n_classes=len(names))
-        label = names[class_index]
-        if n_keypoints is not None:
-            box, keypoints = rows.pose_from_row(values, n_keypoints=n_keypoints,
-                                                image_wh=image_wh, where=where)
-            if all(p.v == 0 for p in keypoints.points):
-                out.append(Annotation(label=label, geometry=box))
-            elif _same_box(box, bounding_box(keypoints), image_wh):
-                out.append(Annotation(label=label, geometry=keypoints))
-            else:
-                out += [Annotation(label=label, geometry=box, instance_id=number),
-                        Annotation(label=label, geometry=keypoints, instance_id=number)]
-        elif task == "obb" and len(values) == 8:
-            out.append(Annotation(label=label, geometry=rows.rotated_box_from_row(
-                values, image_wh=image_wh, where=where)))
-        elif len(values) == 4:
-            out.append(Annotation(label=label, geometry=rows.box_from_row(
-                values, image_wh=image_wh, where=where)))
-        else:
-            out.append(Annotation(label=label, geometry=rows.polygon_from_row(
-                values, image_wh=image_wh, where=where)))
-    return out
-
-
-def _same_box(a: Box, b: Box | None, image_wh: tuple[int, int]) -> bool:
-    """Equal within the 6 decimals of a normalised row."""
-    if b is None:
-        return False
-    width, height = image_wh
-    tolerance = (1.5e-6 * width, 1.5e-6 * height)
-    return all(abs(p - q) <= tolerance[i % 2] for i, (p, q) in enumerate(zip(a.xyxy, b.xyxy,
-                                                                           strict=True)))
-
-
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     yaml_path = path / YAML_NAME if path.is_dir() else path
     if not yaml_path.is_file():
@@ -487,8 +441,9 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
             width, height = image_size(entry.image)
             item = Item(dataset=DEFAULT_DATASET, path=entry.image.name, width=width,
                         height=height, media_uri=str(entry.image.absolute()))
-            annotations = _read_annotations(entry, names=names, task=task,
-                                            n_keypoints=n_keypoints, image_wh=(width, height))
+            annotations = rows.read_label_file(entry.label, names=names, obb=task == "obb",
+                                               n_keypoints=n_keypoints,
+                                               image_wh=(width, height))
             yield ItemRecord(item=item, annotations=tuple(annotations), split=entry.split)
 
     return StreamSource(project=ProjectInfo(name=yaml_path.parent.name), schema=schema,

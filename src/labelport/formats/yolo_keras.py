@@ -1,0 +1,160 @@
+"""YOLO Keras (``yolo_keras``): the annotation file of qqwweee/keras-yolo3, with the file names
+of the Innotescus seed.
+
+Layout::
+
+    yolokeras.annotations.txt   one line per image: path then its boxes, space-separated
+                                images/train/a.jpg 100,200,260,290,0 190,40,270,90,0
+    yolokeras.classes.txt       one class name per line, line i = class index i
+    images/{split}/a.jpg        the images (with --media copy|symlink)
+
+Each box is ``x_min,y_min,x_max,y_max,class`` with no spaces: absolute pixels, origin at the
+top-left corner of the image, ``x_max = x + w`` and ``y_max = y + h`` (the edge after the box, as
+labelport's boxes and the seed's other formats), each corner rounded to the nearest whole pixel
+with halves up. Class index from 0 in the schema's order (every class). An image without
+objects is a line with its path alone. Paths are relative to the annotation file; whitespace in
+file names becomes ``_`` (the line is split on whitespace), counted. Any other geometry becomes
+its bounding box (counted); image-level classes, attributes, tags and scores are not carried
+(counted).
+
+The reader takes the folder (or the annotation file); image sizes come from the images'
+headers, at the path of the line or, by file name, in the ``images`` option's folder. Items get
+dataset ``default``, their file name as path, and the split of an ``images/{split}/`` path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from labelport.domain.geometry import Box, GeometryKind
+from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
+from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.source import ExportSource, StreamSource
+from labelport.errors import InputError
+from labelport.formats import _yolo_rows as rows
+from labelport.formats._image_files import ImageFolder, image_size
+from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats.base import Conventions, FormatSpec, WriteContext
+
+ANNOTATIONS_FILE = "yolokeras.annotations.txt"
+CLASSES_FILE = "yolokeras.classes.txt"
+PROGRESS_EVERY = 100
+_WHITESPACE = re.compile(r"\s")
+
+
+def no_whitespace(name: str) -> str:
+    return _WHITESPACE.sub("_", name)
+
+
+def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
+          ctx: WriteContext) -> None:
+    schema = source.schema
+    namer = FileNamer()
+    done = 0
+    with (out_dir / ANNOTATIONS_FILE).open("w", encoding="utf-8") as annotations:
+        for record in source.records():
+            split = no_whitespace(safe_file_name(record.split or "train"))
+            item = record.item
+            if _WHITESPACE.search(item.file_name):
+                ctx.report.count("renamed: whitespace in file name")
+                item = replace(item, path=no_whitespace(item.file_name))
+            name = namer.name(item, split)
+            ctx.place_media(record.item, out_dir / "images" / split / name)
+            fields = [f"images/{split}/{name}"]
+            for index, box, annotation in rows.detection_boxes(record, schema=schema, ctx=ctx):
+                fields.append(rows.box_to_keras_field(box, class_index=index))
+                rows.count_not_carried(ctx, annotation)
+            annotations.write(" ".join(fields) + "\n")
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                ctx.progress(done)
+    (out_dir / CLASSES_FILE).write_text("".join(f"{n}\n" for n in schema.class_names),
+                                        encoding="utf-8")
+    ctx.progress(done)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
+
+
+def _split_of(relative: PurePosixPath) -> str | None:
+    parts = relative.parts
+    return parts[1] if len(parts) == 3 and parts[0] == "images" else None
+
+
+def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
+    file = path / ANNOTATIONS_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise InputError(f"{file}: no such file; a yolo_keras import takes "
+                         f"{ANNOTATIONS_FILE} or its folder")
+    root = file.parent
+    classes_file = root / CLASSES_FILE
+    if not classes_file.is_file():
+        raise InputError(f"{classes_file}: no such file (the class names, one per line)")
+    names = [line.strip() for line in _lines(classes_file)]
+    while names and not names[-1]:
+        names.pop()
+    images_option = options.get("images")
+    extra = ImageFolder(Path(images_option)) if images_option else None
+    parsed: list[tuple[str | None, Path, list[tuple[int, Box]]]] = []
+    for number, line in enumerate(_lines(file), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{file}:{number}"
+        relative = PurePosixPath(fields[0])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise InputError(f"{where}: image path {fields[0]!r} is outside the dataset folder")
+        image = root / relative
+        if not image.is_file():
+            found = extra.find(image.stem) if extra else None
+            if found is None:
+                raise InputError(f"{where}: image {fields[0]!r} not found beside the annotation "
+                                 "file nor in the images folder given")
+            image = found
+        boxes = [rows.box_from_keras_field(f, n_classes=len(names), where=where)
+                 for f in fields[1:]]
+        parsed.append((_split_of(relative), image, boxes))
+
+    def records() -> Iterator[ItemRecord]:
+        for split, image, boxes in parsed:
+            width, height = image_size(image)
+            item = Item(dataset=DEFAULT_DATASET, path=image.name, width=width, height=height,
+                        media_uri=str(image.absolute()))
+            annotations = tuple(Annotation(label=names[index], geometry=box)
+                                for index, box in boxes)
+            yield ItemRecord(item=item, annotations=annotations, split=split)
+
+    schema = LabelSchema(classes=tuple(LabelClass(id=i + 1, name=name)
+                                       for i, name in enumerate(names)))
+    return StreamSource(project=ProjectInfo(name=root.name), schema=schema, count=len(parsed),
+                        open_records=records)
+
+
+SPEC = FormatSpec(
+    name="yolo_keras",
+    title="YOLO Keras (keras-yolo3 annotation file)",
+    extension="txt",
+    geometries=frozenset({GeometryKind.BOX}),
+    conventions=Conventions(
+        coordinates="absolute whole pixels, nearest pixel (halves up)",
+        index_base="class index from 0 in the schema's order",
+        notes="one line per image: path x_min,y_min,x_max,y_max,class ...; x_max = x + w",
+    ),
+    splits=True,
+    media=True,
+    writer=write,
+    reader=read,
+)
