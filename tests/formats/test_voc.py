@@ -29,8 +29,6 @@ from labelport.export.select import restrict_labelsets
 from labelport.formats.base import OutsidePolicy, WriteContext
 from labelport.formats.voc import (
     SPEC,
-    attribute_text,
-    attribute_value,
     box_to_voc_xyxy,
     read,
     rgb_of,
@@ -74,22 +72,6 @@ def test_a_box_under_one_pixel_is_widened_to_the_pixel_holding_its_centre(
 def test_corners_invert(box: Box, one_based: bool) -> None:
     xyxy, _ = box_to_voc_xyxy(box, one_based=one_based)
     assert voc_xyxy_to_box(xyxy, one_based=one_based) == box
-
-
-@pytest.mark.parametrize(("value", "text"), [
-    ("red", "red"), ("2", "2"), (2, "2"), (0.25, "0.25"), (True, "true"), (None, "null"),
-    ([1.5, 2], "[1.5, 2]"), ("straße", "straße"),
-])
-def test_attribute_values_as_text(value: object, text: str) -> None:
-    assert attribute_text(value) == text
-
-
-@pytest.mark.parametrize(("text", "value"), [
-    ("red", "red"), ("2", 2), ("0.25", 0.25), ("true", True), ("True", True), ("False", False),
-    ("LP-2024", "LP-2024"), ("[1.5, 2]", [1.5, 2]),
-])
-def test_attribute_values_from_text(text: str, value: object) -> None:
-    assert attribute_value(text) == value
 
 
 def test_labelmap_colours() -> None:
@@ -320,6 +302,21 @@ def test_a_rotated_box_sticking_out_is_clipped_as_its_envelope(tmp_path: Path) -
     assert (xmin, xmax) == (81, 100)
     assert ctx.report.counts["converted: rotated_box to its bounding box"] == 1
     assert ctx.report.counts["clipped to the image: box"] == 1
+
+
+def test_attribute_values_keep_their_types(tmp_path: Path) -> None:
+    attributes = {"plate": "2", "seats": 2, "ratio": 0.25, "ok": True, "note": "LP-2024",
+                  "empty": "", "size": [1.5, 2], "straße": "ü"}
+    annotation = Annotation(label="car", geometry=Box(x=1, y=1, w=5, h=5), attributes=attributes)
+    _write(_source(_record("a.jpg", annotation)), tmp_path)
+    root = ET.parse(tmp_path / "Annotations" / "a.xml").getroot()
+    values = {a.findtext("name"): a.findtext("value")
+              for a in root.iterfind("object/attributes/attribute")}
+    assert values == {"plate": '"2"', "seats": "2", "ratio": "0.25", "ok": "true",
+                      "note": "LP-2024", "empty": '""', "size": "[1.5,2]", "straße": "ü"}
+    (record,) = read(tmp_path, {}).records()
+    assert record.annotations[0].attributes == attributes | {"truncated": False,
+                                                             "difficult": False}
 
 
 def test_attributes_option_off_drops_and_counts_them(tmp_path: Path) -> None:

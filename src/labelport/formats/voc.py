@@ -38,8 +38,9 @@ Conventions:
   ``Unspecified``, difficult 0 otherwise). ``truncated`` is 1 when the ``truncated`` or
   ``truncation`` attribute is above 0, or, when neither is given, when the box reaches outside
   the image; ``occluded`` is written when the attribute is present. Other attributes go into
-  Datumaro's ``<attributes>`` block (option ``attributes``): strings verbatim, other values as
-  JSON (``true``, ``2``, ``0.25``).
+  Datumaro's ``<attributes>`` block (option ``attributes``), values encoded as the CSV
+  format's cells: text as is, other values as JSON (``true``, ``2``, ``0.25``), and text that
+  would read as JSON (``"2"``) as a JSON string, so every value reads back with its type.
 - ``labelmap.txt`` is Datumaro's and CVAT's (``name:r,g,b::``), no ``background`` line; a class
   name with ``:`` or a line break cannot be written there and is refused.
 - Only boxes are carried. Rotated boxes, polygons, polylines, masks and keypoints are written as
@@ -51,12 +52,11 @@ image's header when ``<size>`` is missing or zero. A ``background`` line with co
 in ``labelmap.txt`` (CVAT writes one) is not a class. Splits come from
 ``ImageSets/Main/<split>.txt``; items get the dataset ``default`` and the file name as their path.
 The flags are read as bools, ``pose`` when it is not ``Unspecified``, ``<attributes>`` values as
-JSON where they parse.
+JSON where they parse, else as text.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -78,6 +78,7 @@ from labelport.formats._geometry import box_on_image, truncation
 from labelport.formats._image_files import image_size
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.tabular import decode_value, encode_value
 
 ANNOTATIONS_DIR = "Annotations"
 IMAGES_DIR = "JPEGImages"
@@ -133,22 +134,6 @@ def _flag(value: Any) -> int:
     if isinstance(value, str):
         return int(value.strip().lower() in {"1", "true", "yes"})
     return int(bool(value))
-
-
-def attribute_text(value: Any) -> str:
-    """An attribute value as ``<value>`` text: a string verbatim, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def attribute_value(text: str) -> Any:
-    """The inverse of `attribute_text` where the text parses as JSON (and Datumaro's
-    ``True``/``False``); any other text stays a string."""
-    if text in ("True", "False"):
-        return text == "True"
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -207,7 +192,7 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
     if others and options["attributes"]:
         lines.append("    <attributes>")
         lines += (f"      <attribute><name>{text(k)}</name>"
-                  f"<value>{text(attribute_text(v))}</value></attribute>"
+                  f"<value>{text(encode_value(v))}</value></attribute>"
                   for k, v in others.items())
         lines.append("    </attributes>")
     elif others:
@@ -324,7 +309,7 @@ def _object_attributes(element: Element) -> dict[str, Any]:
     for attribute in element.iterfind("attributes/attribute"):
         name = attribute.findtext("name")
         if name:
-            attributes[name] = attribute_value(attribute.findtext("value") or "")
+            attributes[name] = decode_value(attribute.findtext("value") or "")
     return attributes
 
 
