@@ -35,12 +35,14 @@ def test_demo_exports_every_registered_format(demo: Path) -> None:
 
 
 def test_native_round_trip_through_the_store_gives_the_same_files(demo: Path) -> None:
-    db = ["--db", str(demo / "out" / "demo.db")]
+    db = ["--db", str(demo / "fresh.db")]
     exported = demo / "out" / "labelport" / "project.labelport.json"
-    assert labelport("project", "create", "copy", *db, cwd=demo).returncode == 0
-    run = labelport("import", "copy", "labelport", str(exported), *db, cwd=demo)
+    create = labelport("project", "create", "demo", "--description",
+                       "Every kind of label, small.", *db, cwd=demo)
+    assert create.returncode == 0, create.stderr
+    run = labelport("import", "demo", "labelport", str(exported), *db, cwd=demo)
     assert run.returncode == 0, run.stderr
-    run = labelport("export", "copy", "labelport", "--export-path", "copy", *db, cwd=demo)
+    run = labelport("export", "demo", "labelport", "--export-path", "copy", *db, cwd=demo)
     assert run.returncode == 0, run.stderr
     again = demo / "copy" / "project.labelport.json"
     assert again.read_bytes() == exported.read_bytes()

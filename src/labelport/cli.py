@@ -136,10 +136,9 @@ def project_create(
 @project_app.command("list")
 def project_list(db: DbOption = None) -> None:
     """List the projects of the store."""
-    table = Table("project", "items", "annotations", "classes")
+    table = Table("project", "items", "description")
     for summary in open_store(db).list_projects():
-        table.add_row(summary.name, str(summary.items), str(summary.annotations),
-                      str(summary.classes))
+        table.add_row(summary.name, str(summary.items), summary.description)
     console.print(table)
 
 
@@ -261,7 +260,7 @@ def demo(
     db_path.unlink(missing_ok=True)
     store = open_store(str(db_path))
     sample = build_sample(out / "media")
-    store.create_project("demo", LabelSchema())
+    store.create_project("demo", LabelSchema(), description=sample.project.description)
     store.import_source("demo", sample)
     table = Table("format", "files", "objects", "seconds", title="labelport demo")
     for spec in all_formats():

@@ -12,10 +12,17 @@ from labelport.domain.schema import LabelSchema
 
 
 class ExportSource(Protocol):
-    project: ProjectInfo
-    schema: LabelSchema
-    datasets: tuple[Dataset, ...]
-    labelsets: tuple[Labelset, ...]
+    @property
+    def project(self) -> ProjectInfo: ...
+
+    @property
+    def schema(self) -> LabelSchema: ...
+
+    @property
+    def datasets(self) -> tuple[Dataset, ...]: ...
+
+    @property
+    def labelsets(self) -> tuple[Labelset, ...]: ...
 
     def __len__(self) -> int:
         """Number of records ``records()`` yields (for progress and split sizes)."""
