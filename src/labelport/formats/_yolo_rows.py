@@ -11,8 +11,9 @@ fractions of the image's width (x) and height (y), written with 6 decimals:
   corner that is top-left before rotation);
 - pose: ``cls cx cy w h`` then ``x y v`` per keypoint, ``0 0 0`` for a missing point.
 
-A row whose values fall outside ``[0, 1]`` is never produced (the builders return None): Ultralytics
-drops a whole image for one such value. Keras rows are absolute integer pixel corners
+A row whose values fall outside ``[0, 1]`` is never produced (the builders return None; for a box,
+its edges are checked, not only its centre and size): Ultralytics drops a whole image for one
+such value. Keras rows are absolute integer pixel corners
 ``x_min,y_min,x_max,y_max,cls`` (``x_max = x + w``, each rounded to the nearest pixel, halves up).
 
 Also here, because every YOLO writer needs them: one ring from a polygon with holes or several
@@ -82,7 +83,12 @@ def _row(class_index: int, values: Sequence[float]) -> str | None:
 
 
 def box_to_yolo_row(box: Box, *, image_wh: tuple[float, float], class_index: int) -> str | None:
-    """``cls cx cy w h`` normalised; None when a value is outside [0, 1]."""
+    """``cls cx cy w h`` normalised; None when an edge of the box is outside [0, 1] (its
+    centre and size could still be, but the row would describe a box off the image)."""
+    width, height = image_wh
+    x0, y0, x1, y1 = box.xyxy
+    if _unit_values((x0 / width, y0 / height, x1 / width, y1 / height)) is None:
+        return None
     return _row(class_index, box_to_cxcywh_norm(box, image_wh=image_wh))
 
 
