@@ -214,6 +214,9 @@ def convert(
     output: Path,
     images: Annotated[Path | None, typer.Option(help="Folder holding the media.")] = None,
     option: OptionsOption = None,
+    read_option: Annotated[list[str] | None, typer.Option(
+        "--read-option", "-r", help="An option of the input format as NAME=VALUE "
+                                    "(repeatable), e.g. -r normalized=true.")] = None,
 ) -> None:
     """Convert a file from one format to another, without a store."""
     reader_spec, writer_spec = get_format(from_format), get_format(to_format)
@@ -221,7 +224,7 @@ def convert(
         raise InputError(f"format {from_format!r} can be written but not read")
     if not input.exists():
         raise InputError(f"{input}: no such file or folder")
-    source = reader_spec.reader(input, {"images": images})
+    source = reader_spec.reader(input, parse_options(reader_spec, read_option) | {"images": images})
     with progress_bar(f"converting to {to_format}", len(source)) as progress:
         result = run_export(source, writer_spec, output,
                             options=parse_options(writer_spec, option),
