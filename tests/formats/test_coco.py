@@ -366,6 +366,21 @@ def test_round_trip_keeps_every_record(sample_source: MemorySource, tmp_path: Pa
             assert got == want
 
 
+@pytest.mark.parametrize("metadata", [True, False])
+def test_export_read_export_gives_the_same_bytes(sample_source: MemorySource, tmp_path: Path,
+                                                metadata: bool) -> None:
+    options = {"metadata": metadata}
+    first = run_export(_with_splits(sample_source), SPEC, tmp_path / "first", options=options)
+    read = SPEC.reader(first.path, {"images": None})  # type: ignore[misc]
+    second = run_export(read, SPEC, tmp_path / "second", options=options)
+    for split in ("train", "val"):
+        name = f"annotations/instances_{split}.json"
+        before, after = (first.path / name).read_bytes(), (second.path / name).read_bytes()
+        if not metadata:  # the timestamps info's date comes from are not carried
+            before, after = before.split(b"\n", 1)[1], after.split(b"\n", 1)[1]
+        assert before == after
+
+
 def test_plain_round_trip_reads_scores_as_predictions(sample_source: MemorySource,
                                                       tmp_path: Path) -> None:
     result = run_export(sample_source, SPEC, tmp_path / "out", options={"metadata": False})

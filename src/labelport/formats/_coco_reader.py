@@ -389,8 +389,10 @@ def _read(path: Path, options: Mapping[str, Any]) -> MemorySource:
         records += file_records
     assert schema is not None  # at least one file was read
     datasets = dict.fromkeys(r.item.dataset for r in records)
-    labelsets = dict.fromkeys([DEFAULT_LABELSET] + [
-        x.labelset for r in records for x in (*r.tasks, *r.annotations)])
+    labelsets = dict.fromkeys([DEFAULT_LABELSET])
+    for r in records:
+        labelsets.update(dict.fromkeys(t.labelset for t in r.tasks))
+        labelsets.update(dict.fromkeys(a.labelset for a in r.annotations))
     name = info.get("description") if isinstance(info, dict) else None
     return MemorySource(
         project=ProjectInfo(name=str(name or files[0].stem)), schema=schema, items=tuple(records),

@@ -243,7 +243,8 @@ def _extras(annotation: Annotation) -> Json:
     out = _fields(annotation, skip=_NATIVE_KEYS)
     if isinstance(annotation.geometry, RotatedBox):
         g = annotation.geometry
-        out["rotated_box"] = {"cx": g.cx, "cy": g.cy, "w": g.w, "h": g.h, "angle_deg": g.angle_deg}
+        out["rotated_box"] = {"cx": float(g.cx), "cy": float(g.cy), "w": float(g.w),
+                              "h": float(g.h), "angle_deg": float(g.angle_deg)}
     return out
 
 
