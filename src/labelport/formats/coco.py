@@ -56,7 +56,7 @@ Reading is documented in `labelport.formats._coco_reader`.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -377,7 +377,7 @@ class _CocoWriter:
                     f.write(b",\n" if key == "images" else b"}\n")
 
 
-def _write_array(f: IO[bytes], key: str, entries: Any) -> None:
+def _write_array(f: IO[bytes], key: str, entries: Iterable[bytes]) -> None:
     f.write(orjson.dumps(key) + b": [")
     for i, entry in enumerate(entries):
         f.write((b"\n" if i == 0 else b",\n") + entry)
