@@ -87,6 +87,7 @@ LABELMAP_FILE = "labelmap.txt"
 _LABELMAP_HEADER = "# label:color_rgb:parts:actions\n"
 _BUILTIN = frozenset({"pose", "truncated", "difficult", "occluded"})
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PROGRESS_EVERY = 200
 
 XyxyInt = tuple[int, int, int, int]
@@ -146,6 +147,8 @@ class _Text:
         self._ctx = ctx
 
     def __call__(self, value: str) -> str:
+        if not _SPECIAL.search(value):
+            return value
         if _NOT_XML.search(value):
             self._ctx.report.count("converted: characters XML cannot hold replaced by U+FFFD")
             value = _NOT_XML.sub("\ufffd", value)
@@ -171,22 +174,22 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
     if widened:
         ctx.report.count("converted: box under one pixel widened to one pixel")
     truncated = int(truncation(annotation.geometry, attributes, image_wh=image_wh) > 0)
+    pose = text(str(attributes.get("pose", "Unspecified")))
+    occluded = (f"    <occluded>{_flag(attributes['occluded'])}</occluded>\n"
+                if "occluded" in attributes else "")
     lines = [
-        "  <object>",
-        f"    <name>{text(annotation.label)}</name>",
-        f"    <pose>{text(str(attributes.get('pose', 'Unspecified')))}</pose>",
-        f"    <truncated>{truncated}</truncated>",
-        f"    <difficult>{_flag(attributes.get('difficult', 0))}</difficult>",
-    ]
-    if "occluded" in attributes:
-        lines.append(f"    <occluded>{_flag(attributes['occluded'])}</occluded>")
-    lines += [
-        "    <bndbox>",
-        f"      <xmin>{xmin}</xmin>",
-        f"      <ymin>{ymin}</ymin>",
-        f"      <xmax>{xmax}</xmax>",
-        f"      <ymax>{ymax}</ymax>",
-        "    </bndbox>",
+        f"  <object>\n"
+        f"    <name>{text(annotation.label)}</name>\n"
+        f"    <pose>{pose}</pose>\n"
+        f"    <truncated>{truncated}</truncated>\n"
+        f"    <difficult>{_flag(attributes.get('difficult', 0))}</difficult>\n"
+        f"{occluded}"
+        f"    <bndbox>\n"
+        f"      <xmin>{xmin}</xmin>\n"
+        f"      <ymin>{ymin}</ymin>\n"
+        f"      <xmax>{xmax}</xmax>\n"
+        f"      <ymax>{ymax}</ymax>\n"
+        f"    </bndbox>"
     ]
     others = {k: v for k, v in attributes.items() if k not in _BUILTIN}
     if others and options["attributes"]:
