@@ -442,3 +442,18 @@ def test_records_match_the_written_items(tmp_path: Path) -> None:
     assert record.item == replace(want.item, dataset="default", channels=3)
     assert record.annotations == (replace(want.annotations[0],
                                           attributes={"truncated": False, "difficult": False}),)
+
+
+def test_devkit_split_lists_prefer_train_and_val_over_trainval(tmp_path: Path) -> None:
+    for stem in ("a", "b", "c 1"):
+        (tmp_path / f"{stem}.xml").write_text(
+            f"<annotation><filename>{stem}.jpg</filename><size><width>9</width>"
+            "<height>9</height></size></annotation>")
+    lists = tmp_path / "ImageSets" / "Main"
+    lists.mkdir(parents=True)
+    (lists / "trainval.txt").write_text("a\nb\nc 1\n")
+    (lists / "train.txt").write_text("a\n")
+    (lists / "val.txt").write_text("b\n")
+    (lists / "car_train.txt").write_text("a  1\nb -1\n")
+    splits = {r.item.path: r.split for r in read(tmp_path, {}).records()}
+    assert splits == {"a.jpg": "train", "b.jpg": "val", "c 1.jpg": "trainval"}

@@ -348,18 +348,20 @@ class _Layout:
         self.splits = self._splits()
 
     def _splits(self) -> dict[str, str]:
-        """stem -> split, from the split lists (per-class lists such as ``car_train.txt``,
-        two columns, are skipped)."""
+        """stem -> split, from the split lists. Per-class lists (``car_train.txt``: a stem and
+        -1/0/1 on every line) are skipped, and the devkit's ``trainval.txt`` only names the
+        stems no other list has."""
         splits: dict[str, str] = {}
         folder = self.root / SPLITS_DIR
-        for lst in sorted(folder.glob("*.txt")) if folder.is_dir() else ():
-            lines = lst.read_text(encoding="utf-8").splitlines()
-            if any(len(line.split()) > 1 and line.split()[-1] in ("-1", "0", "1")
-                   for line in lines):
+        lists = sorted(folder.glob("*.txt")) if folder.is_dir() else []
+        for lst in sorted(lists, key=lambda p: (p.stem == "trainval", p.name)):
+            lines = [line.strip() for line in lst.read_text(encoding="utf-8").splitlines()
+                     if line.strip()]
+            if lines and all(line.rsplit(maxsplit=1)[-1] in ("-1", "0", "1") and " " in line
+                             for line in lines):
                 continue
             for line in lines:
-                if line.strip():
-                    splits.setdefault(line.strip(), lst.stem)
+                splits.setdefault(line, lst.stem)
         return splits
 
     def image(self, file_name: str) -> Path | None:
