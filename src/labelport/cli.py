@@ -20,7 +20,7 @@ from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, LabelportError
-from labelport.export.run import run_export
+from labelport.export.run import ExportResult, run_export
 from labelport.formats.base import FormatSpec
 from labelport.formats.registry import all_formats, get_format
 from labelport.store.db import DEFAULT_DB, open_store
@@ -202,8 +202,7 @@ def export(
                             progress=progress)
     console.print(f"exported {result.counts.items} items and {result.counts.annotations} "
                   f"objects to {result.path} in {result.seconds:.2f}s")
-    for message in result.report.messages:
-        err_console.print(f"[yellow]warning:[/] {message}")
+    print_report(result)
 
 
 @app.command()
@@ -231,6 +230,19 @@ def convert(
                             selection={"converted_from": from_format}, progress=progress)
     console.print(f"wrote {result.counts.items} items and {result.counts.annotations} objects "
                   f"to {result.path}")
+    print_report(result)
+
+
+def print_report(result: ExportResult) -> None:
+    """What the format converted, changed or could not carry, as the manifest records it."""
+    if result.report.counts:
+        table = Table("what the format changed or could not carry", "count",
+                      title_justify="left")
+        for kind, count in sorted(result.report.counts.items()):
+            table.add_row(kind, str(count))
+        console.print(table)
+    for message in result.report.messages:
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 @app.command()
