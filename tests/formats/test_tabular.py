@@ -35,6 +35,7 @@ from labelport.errors import InputError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.select import restrict_labelsets
+from labelport.formats._values import decode_value, encode_value
 from labelport.formats.base import FormatSpec, OutsidePolicy
 from labelport.formats.registry import get_format
 from labelport.formats.tabular import (
@@ -43,8 +44,6 @@ from labelport.formats.tabular import (
     SATIN_COLUMNS,
     TSV_SPEC,
     box_cells,
-    decode_value,
-    encode_value,
     format_number,
     parse_columns,
     points_json,

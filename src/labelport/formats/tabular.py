@@ -91,6 +91,7 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._geometry import envelope, fit_to_image
 from labelport.formats._naming import FileNamer
+from labelport.formats._values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 SATIN_COLUMNS = ("image_id", "image_name", "object_id", "label",
@@ -115,27 +116,6 @@ def format_number(value: float, decimals: int) -> str:
     """``value`` rounded to ``decimals``, without trailing zeros or a negative zero."""
     text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
-
-
-def _reads_as_json(text: str) -> bool:
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-def encode_value(value: Any) -> str:
-    """An attribute or metadata value as a cell: text as is unless it would read back as
-    something else (``"true"``, ``"5"``, empty), everything else as JSON."""
-    if isinstance(value, str) and value and not _reads_as_json(value):
-        return value
-    return orjson.dumps(value, default=str).decode()
-
-
-def decode_value(cell: str) -> Any:
-    """The inverse of `encode_value` (for a non-empty cell)."""
-    return orjson.loads(cell) if _reads_as_json(cell) else cell
 
 
 def _number_json(value: float, decimals: int) -> float | int:

@@ -77,8 +77,8 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import box_on_image, truncation
 from labelport.formats._image_files import image_size
 from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
-from labelport.formats.tabular import decode_value, encode_value
 
 ANNOTATIONS_DIR = "Annotations"
 IMAGES_DIR = "JPEGImages"

@@ -1,0 +1,30 @@
+"""Attribute and metadata values as text, for formats whose fields hold only strings (CSV/TSV
+cells, VOC's ``<attributes>`` block): text stays as is, anything else is JSON, so every value
+reads back with its type and all such formats agree on the encoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+def _reads_as_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def encode_value(value: Any) -> str:
+    """``value`` as text: text as is unless it would read back as something else (``"true"``,
+    ``"5"``, empty), everything else as JSON."""
+    if isinstance(value, str) and value and not _reads_as_json(value):
+        return value
+    return orjson.dumps(value, default=str).decode()
+
+
+def decode_value(text: str) -> Any:
+    """The inverse of `encode_value` (for non-empty text)."""
+    return orjson.loads(text) if _reads_as_json(text) else text
