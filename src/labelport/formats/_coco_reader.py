@@ -20,10 +20,8 @@ header, never decoded). Errors name the file, the JSON path and what was expecte
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +63,7 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import MemorySource
 from labelport.errors import InputError
+from labelport.formats._json import convert, decode_json, gc_paused
 
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
                                                                   "score"}
@@ -108,14 +107,6 @@ class _CategoryJ(msgspec.Struct):
     color: str | None = None
     attributes: list[dict[str, Any]] = []
     flip_pairs: list[tuple[int, int]] = []
-
-
-def _convert(obj: Any, kind: type[Any], origin: Path, at: str) -> Any:
-    try:
-        return msgspec.convert(obj, kind)
-    except msgspec.ValidationError as exc:
-        what, _, where = str(exc).partition(" - at `$")
-        raise InputError(f"{origin}: at {at}{where.rstrip('`')}: {what}") from None
 
 
 def _fail(origin: Path, at: str, what: str) -> InputError:
@@ -203,10 +194,7 @@ def _split_of(file: Path) -> str | None:
 
 
 def _load(file: Path) -> Json:
-    try:
-        doc = msgspec.json.decode(file.read_bytes())
-    except msgspec.DecodeError as exc:
-        raise InputError(f"{file}: not valid JSON: {exc}") from None
+    doc = decode_json(file.read_bytes(), file)
     if not isinstance(doc, dict):
         raise _fail(file, "$", "expected a COCO object with images, annotations, categories")
     for key in ("images", "annotations", "categories"):
@@ -219,7 +207,7 @@ def _schema(doc: Json, file: Path, annotations_kinds: dict[int, GeometryKind]) -
     classes = []
     for i, raw in enumerate(doc.get("categories", [])):
         at = f"$.categories[{i}]"
-        c = _convert(raw, _CategoryJ, file, at)
+        c = convert(raw, _CategoryJ, file, at=at)
         try:
             attributes = tuple(attribute_def_from_json(a) for a in c.attributes)
         except InputError as exc:
@@ -278,11 +266,11 @@ def _read_file(file: Path, media: _Media, schema: LabelSchema | None
     split = _split_of(file)
     labels = {}
     for i, c in enumerate(doc.get("categories", [])):
-        category = _convert(c, _CategoryJ, file, f"$.categories[{i}]")
+        category = convert(c, _CategoryJ, file, at=f"$.categories[{i}]")
         labels[category.id] = category.name
     images: dict[int, tuple[Json, _ImageJ, list[Annotation]]] = {}
     for i, raw in enumerate(doc.get("images", [])):
-        image = _convert(raw, _ImageJ, file, f"$.images[{i}]")
+        image = convert(raw, _ImageJ, file, at=f"$.images[{i}]")
         if image.id in images:
             raise _fail(file, f"$.images[{i}].id", f"image id {image.id} appears twice")
         images[image.id] = (raw, image, [])
@@ -290,7 +278,7 @@ def _read_file(file: Path, media: _Media, schema: LabelSchema | None
     sizes: dict[int, tuple[int, int]] = {}
     for i, raw in enumerate(doc.get("annotations", [])):
         at = f"$.annotations[{i}]"
-        ann = _convert(raw, _AnnotationJ, file, at)
+        ann = convert(raw, _AnnotationJ, file, at=at)
         if ann.image_id not in images:
             raise _fail(file, f"{at}.image_id", f"no image has id {ann.image_id}")
         if ann.category_id not in labels:
@@ -354,22 +342,9 @@ def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: 
                       split=split)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building millions of small objects triggers the cyclic collector over and over (it halves
-    the reading time here) though nothing built is garbage; it runs again afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def read(path: Path, options: Mapping[str, Any]) -> MemorySource:
     """Read a COCO file or export folder into memory (COCO files are read whole)."""
-    with _gc_paused():
+    with gc_paused():
         return _read(path, options)
 
 

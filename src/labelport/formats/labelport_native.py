@@ -76,6 +76,7 @@ from labelport.domain.schema import (
 )
 from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError
+from labelport.formats._json import convert, decode_json
 from labelport.formats._naming import safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
@@ -350,19 +351,6 @@ def _fail(origin: str, at: str, what: str) -> None:
     raise InputError(f"{origin}: at {at}: {what}")
 
 
-def _invalid(origin: str, exc: msgspec.ValidationError) -> InputError:
-    """msgspec's ``Expected `int`, got `str` - at `$.x``` as ``origin: at $.x: Expected ...``."""
-    what, _, at = str(exc).partition(" - at `")
-    return InputError(f"{origin}: at {at.rstrip('`') or '$'}: {what}")
-
-
-def _decode(raw: bytes, origin: str) -> Any:
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InputError(f"{origin}: not valid JSON: {exc}") from None
-
-
 def _header(doc: Any, origin: str, struct: type[_HeaderJ]) -> _HeaderJ:
     """Validate the header (and, for ``_FileJ``, the items) after checking this is our file."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
@@ -371,10 +359,7 @@ def _header(doc: Any, origin: str, struct: type[_HeaderJ]) -> _HeaderJ:
     if doc.get("version") != FORMAT_VERSION:
         raise InputError(f"{origin}: at $.version: format version {doc.get('version')!r} "
                          f"cannot be read; this labelport reads version {FORMAT_VERSION}")
-    try:
-        return msgspec.convert(doc, struct)
-    except msgspec.ValidationError as exc:
-        raise _invalid(origin, exc) from None
+    return convert(doc, struct, origin)
 
 
 def _declared(doc: Json, header: _HeaderJ, origin: str) -> _Declared:
@@ -437,7 +422,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
 
 def _read_json(file: Path) -> MemorySource:
     origin = str(file)
-    doc = _decode(file.read_bytes(), origin)
+    doc = decode_json(file.read_bytes(), origin)
     validated = _header(doc, origin, _FileJ)
     declared = _declared(doc, validated, origin)
     items = tuple(_record(obj, declared, origin=origin, at=f"$.items[{i}]")
@@ -451,7 +436,7 @@ def _read_jsonl(file: Path) -> StreamSource:
         first = f.readline()
         count = sum(1 for line in f if line.strip())
     origin = f"{file}, line 1"
-    doc = _decode(first, origin)
+    doc = decode_json(first, origin)
     header = _header(doc, origin, _HeaderJ)
     declared = _declared(doc, header, origin)
 
@@ -468,11 +453,8 @@ def _read_jsonl(file: Path) -> StreamSource:
 
 
 def _item_line(line: bytes, declared: _Declared, *, origin: str) -> ItemRecord:
-    obj = _decode(line, origin)
-    try:
-        msgspec.convert(obj, _ItemJ)
-    except msgspec.ValidationError as exc:
-        raise _invalid(origin, exc) from None
+    obj = decode_json(line, origin)
+    convert(obj, _ItemJ, origin)
     return _record(obj, declared, origin=origin, at="$")
 
 
