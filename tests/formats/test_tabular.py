@@ -397,6 +397,26 @@ def test_chosen_columns_and_normalized_values(tmp_path: Path) -> None:
     assert counts["not written: attribute not defined in the schema"] == 1
 
 
+def test_clip_policy_clips_the_envelope_of_a_rotated_box_reaching_outside(
+        tmp_path: Path) -> None:
+    """The clip policy keeps a rotated box whole; its box columns are its envelope clipped to
+    the image, not corners outside it."""
+    item = Item(dataset="d", path="a.png", width=100, height=100)
+    sticking_out = RotatedBox(cx=95, cy=50, w=20, h=10, angle_deg=45)  # x up to ~105.6
+    source = MemorySource(
+        project=ProjectInfo(name="p"), schema=LabelSchema(classes=(LabelClass(id=1, name="c"),)),
+        items=(ItemRecord(item=item, annotations=(Annotation(label="c",
+                                                             geometry=sticking_out),)),))
+    result = run_export(source, CSV_SPEC, tmp_path / "out", outside=OutsidePolicy.CLIP)
+    header, row = _rows(result.path / "annotations.csv", ",")
+    cells = dict(zip(header, row, strict=True))
+    x_min, y_min, x_max, y_max = (float(cells[c]) for c in ("x_min", "y_min", "x_max", "y_max"))
+    assert 0 <= x_min < x_max <= 100 and 0 <= y_min < y_max <= 100
+    assert x_max == 100
+    assert float(cells["width"]) == pytest.approx(x_max - x_min, abs=1e-3)
+    assert result.report.counts["clipped to the image: box"] == 1
+
+
 def test_registered_by_name() -> None:
     assert get_format("csv") is CSV_SPEC and get_format("tsv") is TSV_SPEC
     assert set(COLUMNS) >= set(SATIN_COLUMNS)

@@ -370,6 +370,32 @@ def test_keep_policy_never_writes_values_outside_the_unit_range(tmp_path: Path) 
     assert all(0 <= float(v) <= 1 for line in text for v in line.split()[1:])
 
 
+def test_clip_policy_clips_the_envelope_of_a_rotated_box_reaching_outside(
+        tmp_path: Path) -> None:
+    """The clip policy keeps a rotated box whole; the box rows carry its envelope clipped to
+    the image, not an envelope that leaves [0, 1] (dropped by the unit check)."""
+    schema = LabelSchema(classes=(LabelClass(id=1, name="a"),))
+    item = Item(dataset="d", path="a.png", width=100, height=100)
+    sticking_out = RotatedBox(cx=95, cy=50, w=20, h=10, angle_deg=45)  # x up to ~105.6
+    source = MemorySource(project=ProjectInfo(name="p"), schema=schema, items=(ItemRecord(
+        item=item, annotations=(Annotation(label="a", geometry=sticking_out),)),))
+    for spec, label in ((yolo.SPEC, "labels/train/a.txt"),
+                        (yolo_darknet.SPEC, "obj_train_data/a.txt")):
+        result = run_export(source, spec, tmp_path / spec.name, outside=OutsidePolicy.CLIP)
+        lines = (tmp_path / spec.name / label).read_text().splitlines()
+        assert len(lines) == 1, spec.name
+        cx, cy, w, h = (float(v) for v in lines[0].split()[1:])
+        assert all(0 <= v <= 1 for v in (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        assert cx + w / 2 == pytest.approx(1.0)
+        assert result.report.counts["clipped to the image: box"] == 1
+        assert rows.OUTSIDE_UNIT not in result.report.counts
+    run_export(source, yolo_keras.SPEC, tmp_path / "keras", outside=OutsidePolicy.CLIP)
+    line = (tmp_path / "keras" / yolo_keras.ANNOTATIONS_FILE).read_text().split()
+    x0, y0, x1, y1, _ = (int(v) for v in line[1].split(","))
+    assert 0 <= x0 < x1 <= 100 and 0 <= y0 < y1 <= 100
+    assert x1 == 100
+
+
 def test_pose_uses_the_box_of_the_same_instance(tmp_path: Path) -> None:
     schema = LabelSchema(classes=(LabelClass(id=1, name="person",
                                              geometry=GeometryKind.KEYPOINTS,

@@ -51,7 +51,7 @@ from labelport.domain.geometry_ops import (
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError
-from labelport.formats._geometry import envelope, fit_to_image
+from labelport.formats._geometry import box_on_image, fit_to_image
 from labelport.formats.base import WriteContext
 
 DECIMALS = 6
@@ -175,12 +175,10 @@ def fitted(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContext) 
 
 def detection_box(geometry: Geometry, *, image_wh: tuple[int, int],
                   ctx: WriteContext) -> Box | None:
-    """The box a detection row carries for any geometry: fitted to the image, then its envelope
-    (counted unless it is a box). A box with no area is not written (counted)."""
-    placed = fitted(geometry, image_wh=image_wh, ctx=ctx)
-    if placed is None:
-        return None
-    box = envelope(placed, ctx=ctx)
+    """The box a detection row carries for any geometry: `box_on_image` (the policy, the
+    envelope, the policy again, so a rotated box reaching outside is clipped as its envelope).
+    A box with no area is not written (counted)."""
+    box = box_on_image(geometry, image_wh=image_wh, ctx=ctx)
     if box is not None and is_degenerate_box(box):
         ctx.report.count("not written: box with no area")
         return None

@@ -33,7 +33,8 @@ Conventions:
   ``object_id`` is the annotation's 1-based position on its image, so an annotation that is
   not written leaves a gap rather than renumbering the others;
 - an object that is not an axis-aligned box (rotated box, polyline, keypoints, mask, or a
-  polygon without ``polygon``) is written as its axis-aligned envelope and counted; an
+  polygon without ``polygon``) is written as its axis-aligned envelope and counted (clipped to
+  the image like any box under the clip policy, so a rotated box reaching outside stays in); an
   image-level label is a row with the label and empty coordinates; an image without written
   objects is one row with empty object fields (``empty_rows=false`` leaves it out, counted);
 - ``points`` is JSON: a list of parts, each a list of rings (outer first, then holes), each
@@ -89,7 +90,7 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._geometry import envelope, fit_to_image
+from labelport.formats._geometry import box_on_image, fit_to_image
 from labelport.formats._naming import FileNamer
 from labelport.formats._values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
@@ -224,27 +225,38 @@ class _RowMaker:
         return rows if rows else [image]
 
     def _object(self, annotation: Annotation, image_wh: tuple[int, int]) -> dict[str, str] | None:
-        geometry = fit_to_image(annotation.geometry, image_wh=image_wh, ctx=self.ctx)
-        if geometry is None:
-            return None
-        decimals = NORMALIZED_DECIMALS if self.normalized else PIXEL_DECIMALS
-        scale = (1 / image_wh[0], 1 / image_wh[1]) if self.normalized else (1.0, 1.0)
         cells = {"label": annotation.label}
-        if geometry.kind is not GeometryKind.NONE:
-            if self.polygon and isinstance(geometry, Polygon):
-                cells[POINTS] = points_json(geometry, scale=scale, decimals=decimals)
-                box = bounding_box(geometry)
-            else:
-                box = envelope(geometry, ctx=self.ctx)
-            if box is None:
+        if annotation.geometry.kind is not GeometryKind.NONE:
+            coordinates = self._coordinates(annotation.geometry, image_wh)
+            if coordinates is None:
                 return None
-            cells |= box_cells(box, scale=scale, decimals=decimals)
+            cells |= coordinates
         if annotation.score is not None:
             cells["score"] = format_number(annotation.score, NORMALIZED_DECIMALS)
         self._attributes(annotation, cells)
         if annotation.tags:
             self.ctx.report.count("not written: tags")
         return cells
+
+    def _coordinates(self, geometry: Geometry,
+                     image_wh: tuple[int, int]) -> dict[str, str] | None:
+        """The box cells (and ``points`` for a polygon with the option) under the out-of-image
+        policy; None when the object is not written (counted). Other geometries go through
+        `box_on_image`, so a rotated box reaching outside is clipped as its envelope."""
+        decimals = NORMALIZED_DECIMALS if self.normalized else PIXEL_DECIMALS
+        scale = (1 / image_wh[0], 1 / image_wh[1]) if self.normalized else (1.0, 1.0)
+        cells: dict[str, str] = {}
+        if self.polygon and isinstance(geometry, Polygon):
+            fitted = fit_to_image(geometry, image_wh=image_wh, ctx=self.ctx)
+            if not isinstance(fitted, Polygon):
+                return None
+            cells[POINTS] = points_json(fitted, scale=scale, decimals=decimals)
+            box = bounding_box(fitted)
+        else:
+            box = box_on_image(geometry, image_wh=image_wh, ctx=self.ctx)
+        if box is None:
+            return None
+        return cells | box_cells(box, scale=scale, decimals=decimals)
 
     def _attributes(self, annotation: Annotation, cells: dict[str, str]) -> None:
         if not annotation.attributes:
