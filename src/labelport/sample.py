@@ -15,14 +15,12 @@ by a pixel shows it on the picture as well as in the numbers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pycocotools.mask as mask_utils
 from PIL import Image, ImageColor, ImageDraw
 
 from labelport.domain.geometry import (
@@ -39,6 +37,8 @@ from labelport.domain.geometry import (
     RotatedBox,
     Visibility,
 )
+from labelport.domain.geometry_ops import rotated_box_corners
+from labelport.domain.masks import bitmap_to_rle
 from labelport.domain.model import (
     DEFAULT_LABELSET,
     Annotation,
@@ -171,27 +171,9 @@ def _draw_polygon(image: Image.Image, polygon: Polygon, colour: RGB) -> None:
     image.paste(colour, (0, 0), stencil)
 
 
-def _rotated_corners(box: RotatedBox) -> Ring:
-    """The four corners, clockwise on screen from the top-left one before rotation."""
-    a = math.radians(box.angle_deg)
-    cos, sin = math.cos(a), math.sin(a)
-    corners: list[float] = []
-    for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-        ox, oy = dx * box.w / 2, dy * box.h / 2
-        corners += [box.cx + ox * cos - oy * sin, box.cy + ox * sin + oy * cos]
-    return tuple(corners)
-
-
-def _mask(bitmap: np.ndarray) -> Mask:
-    """``bitmap`` (rows x columns of 0/1) as COCO's compressed RLE, encoded by pycocotools."""
-    rle = mask_utils.encode(np.asfortranarray(bitmap.astype(np.uint8)))
-    height, width = rle["size"]
-    return Mask(counts=rle["counts"].decode("ascii"), height=int(height), width=int(width))
-
-
 def _draw_mask(image: Image.Image, bitmap: np.ndarray, colour: RGB) -> Mask:
     image.paste(colour, (0, 0), Image.fromarray(bitmap.astype(np.uint8) * 255, "L"))
-    return _mask(bitmap)
+    return bitmap_to_rle(bitmap)
 
 
 def _draw_keypoints(image: Image.Image, points: Sequence[Keypoint], colour: RGB) -> None:
@@ -226,7 +208,8 @@ def _street(media_dir: Path) -> ItemRecord:
     sign = RotatedBox(cx=480, cy=120, w=60, h=40, angle_deg=30)
     lane = Polyline(points=(0, 340, 320, 300, 639, 280))
     _draw_box(image, car, _colour("car"))
-    _draw_polygon(image, Polygon.simple(_rotated_corners(sign)), _colour("traffic sign, temporary"))
+    _draw_polygon(image, Polygon.simple(rotated_box_corners(sign)),
+                  _colour("traffic sign, temporary"))
     ImageDraw.Draw(image).line(_points(lane.points), fill=_colour('lane "dashed"'), width=3)
     item = _save(image, spec, media_dir)
     return ItemRecord(
@@ -355,7 +338,7 @@ def _crossing(media_dir: Path) -> ItemRecord:
     road_mask = _draw_mask(image, road, _colour("road"))
     crowd = Box(x=10, y=10, w=60, h=30)
     _draw_box(image, crowd, _colour("car"))
-    predicted_mask = _mask((rows >= 60) & (cols >= 110) & (cols < 210))
+    predicted_mask = bitmap_to_rle((rows >= 60) & (cols >= 110) & (cols < 210))
     item = _save(image, spec, media_dir)
     return ItemRecord(
         item=item,
