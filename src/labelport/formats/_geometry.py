@@ -35,6 +35,16 @@ def fit_to_image(geometry: Geometry, *, image_wh: tuple[int, int],
     return clipped
 
 
+def object_on_image(geometry: Geometry, *, image_wh: tuple[int, int],
+                    ctx: WriteContext) -> Geometry | None:
+    """`fit_to_image` for formats that write objects only: an image-level class has no geometry
+    to write, so it is not written (counted)."""
+    if geometry.kind is GeometryKind.NONE:
+        ctx.report.count("not written: none (image-level class)")
+        return None
+    return fit_to_image(geometry, image_wh=image_wh, ctx=ctx)
+
+
 def envelope(geometry: Geometry, *, ctx: WriteContext) -> Box | None:
     """The axis-aligned box around ``geometry``, counted as a conversion unless it is one."""
     if geometry.kind is GeometryKind.BOX:
@@ -65,10 +75,7 @@ def box_on_image(geometry: Geometry, *, image_wh: tuple[int, int],
     envelope, then the policy again (a rotated box that sticks out is kept whole by the first
     pass, so its envelope is what gets clipped). None when nothing is written; every change is
     counted."""
-    if geometry.kind is GeometryKind.NONE:
-        ctx.report.count("not written: none (image-level class)")
-        return None
-    fitted = fit_to_image(geometry, image_wh=image_wh, ctx=ctx)
+    fitted = object_on_image(geometry, image_wh=image_wh, ctx=ctx)
     if fitted is None:
         return None
     box = envelope(fitted, ctx=ctx)

@@ -1,5 +1,6 @@
-"""Image files for readers of formats that do not store image sizes (YOLO, Keras): find the image
-a label file belongs to, and read its size from the file's header without decoding pixels."""
+"""Image files for readers of formats that do not store image sizes (YOLO, Keras, KITTI): find
+the image a label file belongs to, and read its size from the file's header without decoding
+pixels."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
 
 IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff",
@@ -21,6 +23,14 @@ def image_size(path: Path) -> tuple[int, int]:
             return image.size
     except (OSError, UnidentifiedImageError) as error:
         raise InputError(f"{path}: not a readable image ({error})") from None
+
+
+def image_item(image: Path) -> Item:
+    """The item of an image file these formats name by file alone: dataset ``default``, the
+    file name as path, the size from its header, the file as media."""
+    width, height = image_size(image)
+    return Item(dataset=DEFAULT_DATASET, path=image.name, width=width, height=height,
+                media_uri=str(image.absolute()))
 
 
 def is_image(path: Path) -> bool:
@@ -43,3 +53,11 @@ class ImageFolder:
 
     def find(self, stem: str) -> Path | None:
         return self._by_stem.get(stem)
+
+
+def find_image(path: Path, fallback: ImageFolder | None) -> Path | None:
+    """``path`` when that file exists, else the image with its stem in ``fallback`` (the folder
+    a reader's ``images`` option names); None when neither has it."""
+    if path.is_file():
+        return path
+    return fallback.find(path.stem) if fallback is not None else None

@@ -16,10 +16,11 @@ its edges are checked, not only its centre and size): Ultralytics drops a whole 
 such value. Keras rows are absolute integer pixel corners
 ``x_min,y_min,x_max,y_max,cls`` (``x_max = x + w``, each rounded to the nearest pixel, halves up).
 
-Also here, because every YOLO writer needs them: one ring from a polygon with holes or several
-parts (`polygon_to_single_ring`), the detection box of any geometry (`detection_box`), the
-count of what a row cannot carry (`count_not_carried`), and reading one label file
-(`read_label_file`).
+Also here, because every YOLO writer or reader needs them: one ring from a polygon with holes or
+several parts (`polygon_to_single_ring`), the detection box of any geometry (`detection_box`),
+the count of what a row cannot carry (`count_not_carried`), reading text files
+(`read_lines`), class-name files (`read_class_names`) and one label file (`read_label_file`),
+and the schema of a list of class names (`schema_from_names`).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ from labelport.domain.geometry_ops import (
     rotated_box_from_corners,
 )
 from labelport.domain.model import Annotation, ItemRecord
-from labelport.domain.schema import LabelSchema
+from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError
-from labelport.formats._geometry import box_on_image, fit_to_image
+from labelport.formats._geometry import box_on_image
 from labelport.formats.base import WriteContext
 
 DECIMALS = 6
@@ -164,15 +165,6 @@ def polygon_to_single_ring(polygon: Polygon) -> Ring:
 # --- geometry a box-only row can carry ----------------------------------------------------------
 
 
-def fitted(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContext) -> Geometry | None:
-    """The geometry after the export's out-of-image policy, or None (counted) when nothing that
-    a YOLO row can carry is left: an image-level class has no geometry at all."""
-    if geometry.kind is GeometryKind.NONE:
-        ctx.report.count("not written: none (image-level class)")
-        return None
-    return fit_to_image(geometry, image_wh=image_wh, ctx=ctx)
-
-
 def detection_box(geometry: Geometry, *, image_wh: tuple[int, int],
                   ctx: WriteContext) -> Box | None:
     """The box a detection row carries for any geometry: `box_on_image` (the policy, the
@@ -235,6 +227,36 @@ def count_not_carried(ctx: WriteContext, annotation: Annotation) -> None:
 
 
 # --- reading -----------------------------------------------------------------------------------
+
+
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; `InputError` naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
+
+
+def read_class_names(path: Path) -> list[str]:
+    """One class name per line (line i is class index i), stripped; blank lines at the end are
+    not classes."""
+    names = [line.strip() for line in read_lines(path)]
+    while names and not names[-1]:
+        names.pop()
+    return names
+
+
+def schema_from_names(names: Sequence[str], *, geometry: GeometryKind = GeometryKind.BOX,
+                      keypoint_names: tuple[str, ...] = (),
+                      flip_pairs: tuple[tuple[int, int], ...] = ()) -> LabelSchema:
+    """The schema a YOLO file implies: its classes in index order, ids from 1, all of one
+    geometry (the file does not say more)."""
+    return LabelSchema(classes=tuple(
+        LabelClass(id=i + 1, name=name, geometry=geometry, keypoint_names=keypoint_names,
+                   flip_pairs=flip_pairs)
+        for i, name in enumerate(names)))
 
 
 def parse_row(line: str, *, where: str, n_classes: int) -> tuple[int, list[float]]:
@@ -315,11 +337,7 @@ def read_label_file(path: Path, *, names: Sequence[str], obb: bool, n_keypoints:
     if not path.is_file():
         return []
     out: list[Annotation] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -49,9 +49,7 @@ from typing import Any
 
 from labelport.domain.geometry import Box, GeometryKind
 from labelport.domain.model import (
-    DEFAULT_DATASET,
     Annotation,
-    Item,
     ItemRecord,
     ProjectInfo,
     Source,
@@ -60,7 +58,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import box_on_image, truncation
-from labelport.formats._image_files import ImageFolder, image_size
+from labelport.formats._image_files import ImageFolder, image_item
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
@@ -309,12 +307,10 @@ def _record(labels: Path, split: _Split, names: Mapping[str, str]) -> ItemRecord
     if image is None:
         raise InputError(f"{labels}: KITTI stores no image size and no image "
                          f"{labels.stem}.* was found in {IMAGES_DIR}/ or the images folder")
-    width, height = image_size(image)
+    item = image_item(image)
     lines = labels.read_text(encoding="utf-8").splitlines()
     annotations = tuple(parse_line(labels, number, line, names)
                         for number, line in enumerate(lines, start=1) if line.strip())
-    item = Item(dataset=DEFAULT_DATASET, path=image.name, width=width, height=height,
-                media_uri=str(image.absolute()))
     return ItemRecord(item=item, annotations=annotations, split=split.split)
 
 

@@ -60,17 +60,16 @@ from labelport.domain.geometry import (
 )
 from labelport.domain.geometry_ops import bounding_box, rotated_box_corners
 from labelport.domain.model import (
-    DEFAULT_DATASET,
     Annotation,
-    Item,
     ItemRecord,
     ProjectInfo,
 )
-from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import ImageFolder, image_size, is_image
+from labelport.formats._geometry import object_on_image
+from labelport.formats._image_files import ImageFolder, image_item, is_image
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import (
     Conventions,
@@ -130,7 +129,7 @@ def _segment_ring(annotation: Annotation, *, image_wh: tuple[int, int],
             if geometry.kind is not GeometryKind.NONE:
                 ctx.report.count(f"not written: {geometry.kind.value} (segment carries polygons)")
                 return None
-    placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+    placed = object_on_image(geometry, image_wh=image_wh, ctx=ctx)
     if not isinstance(placed, Polygon):
         return None
     if len(placed.parts) > 1 or placed.parts[0].holes:
@@ -142,7 +141,7 @@ def _obb_corners(annotation: Annotation, *, image_wh: tuple[int, int],
                  ctx: WriteContext) -> Ring | None:
     geometry = annotation.geometry
     if isinstance(geometry, RotatedBox):
-        placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+        placed = object_on_image(geometry, image_wh=image_wh, ctx=ctx)
         if not isinstance(placed, RotatedBox):
             return None
         corners = rotated_box_corners(placed)
@@ -164,7 +163,7 @@ def _pose_row(annotation: Annotation, *, partner: Box | None, class_index: int,
     geometry = annotation.geometry
     keypoints: tuple[Keypoint, ...] = ()
     if isinstance(geometry, Keypoints):
-        placed = rows.fitted(geometry, image_wh=image_wh, ctx=ctx)
+        placed = object_on_image(geometry, image_wh=image_wh, ctx=ctx)
         if not isinstance(placed, Keypoints):
             return None
         if len(placed.points) > shape.n_keypoints:
@@ -197,7 +196,7 @@ def _pose_partners(record: ItemRecord, *, image_wh: tuple[int, int],
         if (isinstance(a.geometry, Box) and a.instance_id in keypoint_ids
                 and a.instance_id not in partners):
             consumed.add(i)
-            placed = rows.fitted(a.geometry, image_wh=image_wh, ctx=ctx)
+            placed = object_on_image(a.geometry, image_wh=image_wh, ctx=ctx)
             if isinstance(placed, Box):
                 partners[a.instance_id] = placed  # type: ignore[index]
     return partners, consumed
@@ -227,7 +226,7 @@ def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
             row = rows.ring_to_yolo_row(ring, image_wh=image_wh, class_index=index)
         else:
             if annotation.geometry.kind is GeometryKind.NONE:
-                rows.fitted(annotation.geometry, image_wh=image_wh, ctx=ctx)
+                object_on_image(annotation.geometry, image_wh=image_wh, ctx=ctx)
                 continue
             assert shape is not None
             partner = (partners.get(annotation.instance_id)
@@ -373,8 +372,7 @@ def _folder_entries(split: str, images_dir: Path, extra: ImageFolder | None,
 
 def _list_entries(split: str, list_file: Path) -> list[_Entry]:
     entries = []
-    text = list_file.read_text(encoding="utf-8")
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(rows.read_lines(list_file), 1):
         if not line.strip():
             continue
         image = (list_file.parent / line.strip()).resolve()
@@ -431,19 +429,15 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     keypoint_names = tuple(f"kp{i}" for i in range(n_keypoints or 0))
     geometry = {"segment": GeometryKind.POLYGON, "obb": GeometryKind.ROTATED_BOX}.get(
         task, GeometryKind.KEYPOINTS if n_keypoints else GeometryKind.BOX)
-    schema = LabelSchema(classes=tuple(
-        LabelClass(id=i + 1, name=name, geometry=geometry, keypoint_names=keypoint_names,
-                   flip_pairs=flip_pairs)
-        for i, name in enumerate(names)))
+    schema = rows.schema_from_names(names, geometry=geometry, keypoint_names=keypoint_names,
+                                    flip_pairs=flip_pairs)
 
     def records() -> Iterator[ItemRecord]:
         for entry in entries:
-            width, height = image_size(entry.image)
-            item = Item(dataset=DEFAULT_DATASET, path=entry.image.name, width=width,
-                        height=height, media_uri=str(entry.image.absolute()))
+            item = image_item(entry.image)
             annotations = rows.read_label_file(entry.label, names=names, obb=task == "obb",
                                                n_keypoints=n_keypoints,
-                                               image_wh=(width, height))
+                                               image_wh=(item.width, item.height))
             yield ItemRecord(item=item, annotations=tuple(annotations), split=entry.split)
 
     return StreamSource(project=ProjectInfo(name=yaml_path.parent.name), schema=schema,

@@ -35,12 +35,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labelport.domain.geometry import GeometryKind
-from labelport.domain.model import DEFAULT_DATASET, Item, ItemRecord, ProjectInfo
-from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.model import ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import ImageFolder, image_size
+from labelport.formats._image_files import ImageFolder, find_image, image_item
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
@@ -100,15 +99,6 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-
-
 def _local(root: Path, value: str) -> Path:
     """A path from obj.data or a list, inside the export: Darknet's ``data/`` prefix is the
     export's own folder."""
@@ -122,7 +112,7 @@ def _local(root: Path, value: str) -> Path:
 
 def _data_entries(data_file: Path) -> dict[str, str]:
     entries: dict[str, str] = {}
-    for number, line in enumerate(_read_lines(data_file), 1):
+    for number, line in enumerate(rows.read_lines(data_file), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, sep, value = line.partition("=")
@@ -140,9 +130,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     root = data_file.parent
     entries = _data_entries(data_file)
     names_file = _local(root, entries.get("names", NAMES_FILE))
-    names = [line.strip() for line in _read_lines(names_file)]
-    while names and not names[-1]:
-        names.pop()
+    names = rows.read_class_names(names_file)
     if "" in names:
         raise InputError(f"{names_file}:{names.index('') + 1}: empty class name")
     images_option = options.get("images")
@@ -153,31 +141,25 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
             continue
         split = "val" if key == "valid" else key
         list_file = _local(root, value)
-        for number, line in enumerate(_read_lines(list_file), 1):
+        for number, line in enumerate(rows.read_lines(list_file), 1):
             if not line.strip():
                 continue
-            image = _local(root, line)
-            label = image.with_suffix(".txt")
-            if not image.is_file():
-                found = extra.find(image.stem) if extra else None
-                if found is None:
-                    raise InputError(f"{list_file}:{number}: image {line.strip()!r} not found "
-                                     "beside its labels nor in the images folder given")
-                image = found
-            items.append((split, label, image))
+            listed = _local(root, line)
+            image = find_image(listed, extra)
+            if image is None:
+                raise InputError(f"{list_file}:{number}: image {line.strip()!r} not found "
+                                 "beside its labels nor in the images folder given")
+            items.append((split, listed.with_suffix(".txt"), image))
 
     def records() -> Iterator[ItemRecord]:
         for split, label, image in items:
-            width, height = image_size(image)
+            item = image_item(image)
             annotations = rows.read_label_file(label, names=names, obb=False, n_keypoints=None,
-                                               image_wh=(width, height))
-            item = Item(dataset=DEFAULT_DATASET, path=image.name, width=width, height=height,
-                        media_uri=str(image.absolute()))
+                                               image_wh=(item.width, item.height))
             yield ItemRecord(item=item, annotations=tuple(annotations), split=split)
 
-    schema = LabelSchema(classes=tuple(LabelClass(id=i + 1, name=name)
-                                       for i, name in enumerate(names)))
-    return StreamSource(project=ProjectInfo(name=root.name), schema=schema, count=len(items),
+    return StreamSource(project=ProjectInfo(name=root.name),
+                        schema=rows.schema_from_names(names), count=len(items),
                         open_records=records)
 
 

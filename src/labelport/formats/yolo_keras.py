@@ -31,12 +31,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labelport.domain.geometry import Box, GeometryKind
-from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
-from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.model import Annotation, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import ImageFolder, image_size
+from labelport.formats._image_files import ImageFolder, find_image, image_item
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
@@ -80,15 +79,6 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
-
-
 def _split_of(relative: PurePosixPath) -> str | None:
     parts = relative.parts
     return parts[1] if len(parts) == 3 and parts[0] == "images" else None
@@ -103,13 +93,11 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     classes_file = root / CLASSES_FILE
     if not classes_file.is_file():
         raise InputError(f"{classes_file}: no such file (the class names, one per line)")
-    names = [line.strip() for line in _lines(classes_file)]
-    while names and not names[-1]:
-        names.pop()
+    names = rows.read_class_names(classes_file)
     images_option = options.get("images")
     extra = ImageFolder(Path(images_option)) if images_option else None
     parsed: list[tuple[str | None, Path, list[tuple[int, Box]]]] = []
-    for number, line in enumerate(_lines(file), 1):
+    for number, line in enumerate(rows.read_lines(file), 1):
         fields = line.split()
         if not fields:
             continue
@@ -117,29 +105,23 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         relative = PurePosixPath(fields[0])
         if relative.is_absolute() or ".." in relative.parts:
             raise InputError(f"{where}: image path {fields[0]!r} is outside the dataset folder")
-        image = root / relative
-        if not image.is_file():
-            found = extra.find(image.stem) if extra else None
-            if found is None:
-                raise InputError(f"{where}: image {fields[0]!r} not found beside the annotation "
-                                 "file nor in the images folder given")
-            image = found
+        image = find_image(root / relative, extra)
+        if image is None:
+            raise InputError(f"{where}: image {fields[0]!r} not found beside the annotation "
+                             "file nor in the images folder given")
         boxes = [rows.box_from_keras_field(f, n_classes=len(names), where=where)
                  for f in fields[1:]]
         parsed.append((_split_of(relative), image, boxes))
 
     def records() -> Iterator[ItemRecord]:
         for split, image, boxes in parsed:
-            width, height = image_size(image)
-            item = Item(dataset=DEFAULT_DATASET, path=image.name, width=width, height=height,
-                        media_uri=str(image.absolute()))
+            item = image_item(image)
             annotations = tuple(Annotation(label=names[index], geometry=box)
                                 for index, box in boxes)
             yield ItemRecord(item=item, annotations=annotations, split=split)
 
-    schema = LabelSchema(classes=tuple(LabelClass(id=i + 1, name=name)
-                                       for i, name in enumerate(names)))
-    return StreamSource(project=ProjectInfo(name=root.name), schema=schema, count=len(parsed),
+    return StreamSource(project=ProjectInfo(name=root.name),
+                        schema=rows.schema_from_names(names), count=len(parsed),
                         open_records=records)
 
 
