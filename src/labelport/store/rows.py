@@ -2,23 +2,24 @@
 tables (see `labelport.store.tables`). JSON payloads use `labelport.domain.codec`'s layouts,
 encoded with orjson, NULL when empty.
 
-Reading annotations is the store's hot path (millions per export), so `annotations_by_item`
-reads plain row tuples in one loop and builds the frozen values without running their
-``__init__`` (which costs about three times as much for a 15-field frozen dataclass).
+Reading annotations is the store's hot path (millions per export), so `annotations_per_item`
+reads the driver's plain row tuples in one loop and builds the frozen values without running
+their ``__init__`` (which costs about three times as much for a 15-field frozen dataclass).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from labelport.domain import codec
-from labelport.domain.geometry import Box, GeometryKind, NoGeometry
-from labelport.domain.model import Annotation, Item, Source, Task, TaskStatus
+from labelport.domain.geometry import Box, GeometryKind
+from labelport.domain.model import Annotation, Item, ItemRecord, Source, Task, TaskStatus
 from labelport.domain.schema import ClassificationDef, LabelClass
 from labelport.store import tables as t
 
@@ -47,6 +48,32 @@ def from_db_time(value: str | datetime | None) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+    """A constructor of the frozen slotted dataclass ``cls`` taking its fields positionally
+    in ``names`` order and setting the slots directly. Equivalent to ``cls(**fields)`` as long
+    as ``cls`` has no ``__post_init__``, which is checked here, as is the field list."""
+    if [f.name for f in fields(cls)] != list(names) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} changed: update labelport.store.rows")
+    args = ", ".join(names)
+    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in names)
+    exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
+    return namespace["construct"]  # type: ignore[no-any-return]
+
+
+_new_annotation = _positional_constructor(Annotation, (
+    "label", "geometry", "labelset", "attributes", "tags", "instance_id", "frame", "z_order",
+    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"))
+_new_box = _positional_constructor(Box, ("x", "y", "w", "h"))
+_new_item = _positional_constructor(Item, (
+    "dataset", "path", "width", "height", "media_uri", "frame_count", "channels", "bit_depth",
+    "metadata", "id"))
+_new_record = _positional_constructor(ItemRecord, ("item", "tasks", "annotations", "split"))
+_SOURCES = {s.value: s for s in Source}
+_STATUSES = {s.value: s for s in TaskStatus}
 
 
 # --- schema -----------------------------------------------------------------------------
@@ -105,9 +132,14 @@ ITEM_COLUMNS = (t.items.c.id, t.items.c.dataset_id, t.items.c.path, t.items.c.wi
 def item_from_row(row: Sequence[Any], dataset_names: Mapping[int, str]) -> Item:
     """An item from a row of `ITEM_COLUMNS`."""
     id_, dataset_id, path, width, height, media_uri, frame_count, channels, bit_depth, meta = row
-    return Item(dataset=dataset_names[dataset_id], path=path, width=width, height=height,
-                media_uri=media_uri, frame_count=frame_count, channels=channels,
-                bit_depth=bit_depth, metadata=_loads(meta) if meta else {}, id=id_)
+    return _new_item(dataset_names[dataset_id], path, width, height, media_uri, frame_count,
+                     channels, bit_depth, _loads(meta) if meta else {}, id_)
+
+
+def item_record(item: Item, tasks: tuple[Task, ...],
+                annotations: tuple[Annotation, ...]) -> ItemRecord:
+    """A record as the store streams it (no split: the export pipeline assigns those)."""
+    return _new_record(item, tasks, annotations, None)  # type: ignore[no-any-return]
 
 
 def task_row(task: Task, *, item_id: int, labelset_id: int) -> dict[str, Any]:
@@ -129,7 +161,7 @@ def task_from_row(row: Sequence[Any], labelset_names: Mapping[int, str]) -> Task
     """A task from a row of `TASK_COLUMNS` (its item id is the caller's business)."""
     _item_id, labelset_id, status, assignee, reviewer, answers, created_at, updated_at = row
     return Task(
-        labelset=labelset_names[labelset_id], status=TaskStatus(status), assignee=assignee,
+        labelset=labelset_names[labelset_id], status=_STATUSES[status], assignee=assignee,
         reviewer=reviewer,
         classifications=tuple(codec.classification_from_json(c) for c in _loads(answers))
         if answers else (),
@@ -143,79 +175,93 @@ def task_from_row(row: Sequence[Any], labelset_names: Mapping[int, str]) -> Task
 def annotation_row(annotation: Annotation, *, item_id: int, labelset_id: int,
                    class_id: int) -> dict[str, Any]:
     a = annotation
-    geometry = codec.geometry_to_json(a.geometry)
-    del geometry["kind"]
     return {
         "item_id": item_id, "labelset_id": labelset_id, "class_id": class_id,
-        "kind": a.geometry.kind.value, "geometry": dump_json(geometry),
-        "attributes": dump_json(dict(a.attributes)), "tags": dump_json(list(a.tags)),
-        "instance_id": a.instance_id, "frame": a.frame, "z_order": a.z_order,
-        "crowd": a.crowd, "source": a.source.value, "score": a.score,
+        "kind": a.geometry.kind.value, "geometry": dump_json(codec.geometry_to_json(a.geometry)),
+        "attributes": dump_json(dict(a.attributes)), "extras": has_extras(a),
+        "source": a.source.value, "score": a.score, "tags": dump_json(list(a.tags)),
+        "instance_id": a.instance_id, "frame": a.frame, "z_order": a.z_order, "crowd": a.crowd,
         "annotator": a.annotator, "lead_time_s": a.lead_time_s,
         "created_at": to_utc(a.created_at), "updated_at": to_utc(a.updated_at),
     }
 
 
+def has_extras(a: Annotation) -> bool:
+    """Whether a field of `ANNOTATION_EXTRA_COLUMNS` differs from its default (the value of
+    the ``extras`` column)."""
+    return bool(a.source is not Source.HUMAN or a.score is not None or a.tags
+                or a.instance_id is not None or a.frame is not None or a.z_order or a.crowd
+                or a.annotator is not None or a.lead_time_s is not None
+                or a.created_at is not None or a.updated_at is not None)
+
+
+_a = t.annotations.c
 ANNOTATION_COLUMNS = (
-    t.annotations.c.item_id, t.annotations.c.labelset_id, t.annotations.c.class_id,
-    t.annotations.c.kind, t.annotations.c.geometry, t.annotations.c.attributes,
-    t.annotations.c.tags, t.annotations.c.instance_id, t.annotations.c.frame,
-    t.annotations.c.z_order, t.annotations.c.crowd, t.annotations.c.source,
-    t.annotations.c.score, t.annotations.c.annotator, t.annotations.c.lead_time_s,
-    t.annotations.c.created_at, t.annotations.c.updated_at,
-)
+    _a.id, _a.item_id, _a.labelset_id, _a.class_id, _a.geometry, _a.attributes, _a.extras)
+"""What every annotation needs. Reading a column costs about as much as decoding it, so the
+fields that usually hold their defaults (human-made annotations without timestamps) are read
+with a second query, `ANNOTATION_EXTRA_COLUMNS`, for the rows whose ``extras`` is true."""
+
+ANNOTATION_EXTRA_COLUMNS = (
+    _a.id, _a.source, _a.score, _a.tags, _a.instance_id, _a.frame, _a.z_order, _a.crowd,
+    _a.annotator, _a.lead_time_s, _a.created_at, _a.updated_at)
 
 
-def _positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
-    """A constructor of the frozen slotted dataclass ``cls`` taking its fields positionally
-    in ``names`` order and setting the slots directly. Equivalent to ``cls(**fields)`` as long
-    as ``cls`` has no ``__post_init__``, which is checked here, as is the field list."""
-    if [f.name for f in fields(cls)] != list(names) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} changed: update labelport.store.rows")
-    args = ", ".join(names)
-    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in names)
-    exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
-    return namespace["construct"]  # type: ignore[no-any-return]
 
 
-_new_annotation = _positional_constructor(Annotation, (
-    "label", "geometry", "labelset", "attributes", "tags", "instance_id", "frame", "z_order",
-    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"))
-_new_box = _positional_constructor(Box, ("x", "y", "w", "h"))
-_SOURCES = {s.value: s for s in Source}
-_NO_GEOMETRY = NoGeometry()
+def annotations_per_item(
+        rows: Iterable[Sequence[Any]], extras: Mapping[int, Sequence[Any]],
+        class_names: Mapping[int, str], labelset_names: Mapping[int, str],
+) -> Iterator[tuple[int, list[Annotation]]]:
+    """``(item id, its annotations in id order)`` for each item of rows of
+    `ANNOTATION_COLUMNS` ordered by item, then labelset, then id; ``extras`` holds the rows of
+    `ANNOTATION_EXTRA_COLUMNS` of the rows that have extras, by annotation id.
 
-
-def annotations_by_item(rows: Iterable[Sequence[Any]], class_names: Mapping[int, str],
-                        labelset_names: Mapping[int, str]) -> dict[int, list[Annotation]]:
-    """Annotations of rows of `ANNOTATION_COLUMNS`, grouped by item id, in row order."""
-    grouped: dict[int, list[Annotation]] = {}
-    decoders = codec.GEOMETRY_DECODERS
-    box = GeometryKind.BOX.value
-    current_id = None
+    Lazy, so only the item being read is decoded: the objects of a whole batch alive at once
+    would make every garbage collection walk them all."""
+    attribute_maps: dict[str, dict[str, Any]] = {}  # few distinct texts: decode each once
+    # locals: this loop runs once per annotation, millions of times per export
+    loads, new_box, new_annotation, sources = _loads, _new_box, _new_annotation, _SOURCES
+    decoders, box, human = codec.GEOMETRY_DECODERS, GeometryKind.BOX.value, Source.HUMAN
+    current_item = current_labelset = -1  # ids are positive
     current: list[Annotation] = []
-    for (item_id, labelset_id, class_id, kind, geometry, attributes, tags, instance_id, frame,
-         z_order, crowd, source, score, annotator, lead_time_s, created_at, updated_at) in rows:
-        if kind == box:
-            g = _loads(geometry)
-            shape = _new_box(g["x"], g["y"], g["w"], g["h"])
-        elif geometry is None:
-            shape = _NO_GEOMETRY
+    current_ids: list[int] = []
+    mixed = False  # annotations from several labelsets: rows are not in id order
+    for id_, item_id, labelset_id, class_id, geometry, attributes, extra in rows:
+        g = loads(geometry)
+        kind = g["kind"]
+        shape = new_box(g["x"], g["y"], g["w"], g["h"]) if kind == box else decoders[kind](g)
+        if attributes is None:
+            attribute_map: dict[str, Any] = {}
         else:
-            shape = decoders[kind](_loads(geometry))
-        annotation = _new_annotation(
-            class_names[class_id], shape, labelset_names[labelset_id],
-            _loads(attributes) if attributes else {},
-            tuple(_loads(tags)) if tags else (),
-            instance_id, frame, z_order, bool(crowd), _SOURCES[source], score, annotator,
-            lead_time_s,
-            None if created_at is None else from_db_time(created_at),
-            None if updated_at is None else from_db_time(updated_at),
-        )
-        if item_id != current_id:
-            current = grouped.setdefault(item_id, [])
-            current_id = item_id
+            decoded = attribute_maps.get(attributes)
+            if decoded is None:
+                decoded = attribute_maps[attributes] = loads(attributes)
+            attribute_map = decoded.copy()
+        if not extra:
+            annotation = new_annotation(
+                class_names[class_id], shape, labelset_names[labelset_id], attribute_map, (),
+                None, None, 0, False, human, None, None, None, None, None)
+        else:
+            (_, source, score, tags, instance_id, frame, z_order, crowd, annotator, lead_time_s,
+             created_at, updated_at) = extras[id_]
+            annotation = new_annotation(
+                class_names[class_id], shape, labelset_names[labelset_id], attribute_map,
+                tuple(loads(tags)) if tags else (), instance_id, frame, z_order, bool(crowd),
+                sources[source], score, annotator, lead_time_s, from_db_time(created_at),
+                from_db_time(updated_at))
+        if item_id != current_item:
+            if current:
+                yield current_item, _in_id_order(current, current_ids) if mixed else current
+            current, current_ids, mixed = [], [], False
+            current_item, current_labelset = item_id, labelset_id
+        elif labelset_id != current_labelset:
+            mixed, current_labelset = True, labelset_id
         current.append(annotation)
-    return grouped
+        current_ids.append(id_)
+    if current:
+        yield current_item, _in_id_order(current, current_ids) if mixed else current
+
+
+def _in_id_order(annotations: list[Annotation], ids: list[int]) -> list[Annotation]:
+    return [a for _, a in sorted(zip(ids, annotations, strict=True), key=itemgetter(0))]

@@ -4,9 +4,14 @@ export's memory does not grow with the project.
 Items are paged by keyset (``WHERE id > :last ORDER BY id LIMIT :batch``: every page costs
 the same, unlike OFFSET); each page's tasks and annotations come with one query each over the
 page's item-id range, restricted to the chosen labelsets (which also keeps out items of other
-projects whose ids fall in the range). Records come in item-id order, tasks in labelset
-(creation) order, annotations in id order. One connection serves a whole pass over the
-records and is released when the pass ends or is abandoned.
+projects whose ids fall in the range), plus one for the annotations whose less common fields
+are set (see `rows.ANNOTATION_COLUMNS`). Records come in item-id order, tasks in labelset
+(creation) order, annotations in id order. A page's annotations are decoded one item at a
+time, as records are read. One connection (one transaction: a consistent snapshot on SQLite)
+serves a whole pass over the records and is released when the pass ends or is abandoned.
+
+The queries are built with Core but run on the driver's cursor (`_RawQuery`): at millions of
+rows SQLAlchemy's per-row result processing would cost more than the decoding itself.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select
 
-from labelport.domain.model import Dataset, ItemRecord, Labelset, ProjectInfo
+from labelport.domain.model import (
+    Annotation,
+    Dataset,
+    ItemRecord,
+    Labelset,
+    ProjectInfo,
+    Task,
+)
 from labelport.domain.source import StreamSource
 from labelport.errors import InputError, unknown
 from labelport.store import projects, rows
@@ -68,15 +80,14 @@ def _named(conn: Connection, c: Any, project_id: int) -> Sequence[tuple[int, str
 
 
 class _Stream:
-    """The queries of one source and the names their ids stand for."""
+    """The three queries of one source, and the names their ids stand for."""
 
     def __init__(self, *, project_id: int, batch_size: int, class_names: dict[int, str],
                  dataset_names: dict[int, str], labelset_names: dict[int, str]) -> None:
         self.class_names, self.dataset_names = class_names, dataset_names
         self.labelset_names = labelset_names
-        self.params: dict[str, Any] = {
-                                       "labelsets": list(labelset_names)}
         i, a, ts = t.items.c, t.annotations.c, t.tasks.c
+        chosen = list(labelset_names)
         self.items: Select[Any] = (
             select(*rows.ITEM_COLUMNS)
             .where(i.project_id == project_id, i.id > bindparam("last"))
@@ -84,35 +95,61 @@ class _Stream:
         self.tasks: Select[Any] = (
             select(*rows.TASK_COLUMNS)
             .where(ts.item_id.between(bindparam("first"), bindparam("last")),
-                   ts.labelset_id.in_(bindparam("labelsets", expanding=True)))
+                   ts.labelset_id.in_(chosen))
             .order_by(ts.item_id, ts.labelset_id))
+        in_range = (a.item_id.between(bindparam("first"), bindparam("last")),
+                    a.labelset_id.in_(chosen))
         self.annotations: Select[Any] = (
-            select(*rows.ANNOTATION_COLUMNS)
-            .where(a.item_id.between(bindparam("first"), bindparam("last")),
-                   a.labelset_id.in_(bindparam("labelsets", expanding=True)))
-            .order_by(a.item_id, a.id))
+            select(*rows.ANNOTATION_COLUMNS).where(*in_range)
+            .order_by(a.item_id, a.labelset_id, a.id))  # the index's order: no sort
+        self.extras: Select[Any] = (
+            select(*rows.ANNOTATION_EXTRA_COLUMNS)
+            .where(*in_range, a.extras))
+
+
+class _RawQuery:
+    """A Core select compiled once for the connection's driver and run on the driver's own
+    cursor: rows come back as the driver's plain tuples, with none of SQLAlchemy's per-row
+    processing (`rows` decodes what needs decoding)."""
+
+    def __init__(self, statement: Select[Any], conn: Connection) -> None:
+        self._compiled = statement.compile(dialect=conn.dialect)
+
+    def fetch(self, conn: Connection, **params: Any) -> Sequence[tuple[Any, ...]]:
+        state = self._compiled.construct_expanded_state(params)
+        args = state.positional_parameters if self._compiled.positional else state.parameters
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(state.statement, args)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
 
 def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
-    with engine.connect() as conn:
+    with engine.connect() as conn, conn.begin():
+        items, tasks, annotations, extras = (
+            _RawQuery(q, conn)
+            for q in (stream.items, stream.tasks, stream.annotations, stream.extras))
         last = 0
-        while True:
-            item_rows = conn.execute(stream.items, {**stream.params, "last": last}).all()
-            if not item_rows:
-                return
-            bounds = {**stream.params, "first": item_rows[0][0], "last": item_rows[-1][0]}
-            tasks: dict[int, list[Any]] = {}
-            for task_row in conn.execute(stream.tasks, bounds):
-                tasks.setdefault(task_row[0], []).append(
-                    rows.task_from_row(task_row, stream.labelset_names))
-            annotations = rows.annotations_by_item(
-                conn.execute(stream.annotations, bounds).all(),
-                stream.class_names, stream.labelset_names)
-            for item_row in item_rows:
-                item_id = item_row[0]
-                yield ItemRecord(
-                    item=rows.item_from_row(item_row, stream.dataset_names),
-                    tasks=tuple(tasks.get(item_id, ())),
-                    annotations=tuple(annotations.get(item_id, ())),
-                )
-            last = item_rows[-1][0]
+        while item_rows := items.fetch(conn, last=last):
+            bounds = {"first": item_rows[0][0], "last": item_rows[-1][0]}
+            last = bounds["last"]
+            tasks_by_item: dict[int, list[Task]] = {}
+            for row in tasks.fetch(conn, **bounds):
+                tasks_by_item.setdefault(row[0], []).append(
+                    rows.task_from_row(row, stream.labelset_names))
+            annotation_rows = annotations.fetch(conn, **bounds)
+            extra_rows = (extras.fetch(conn, **bounds)
+                          if any(r[-1] for r in annotation_rows) else ())
+            groups = rows.annotations_per_item(annotation_rows, {r[0]: r for r in extra_rows},
+                                               stream.class_names, stream.labelset_names)
+            group = next(groups, None)
+            for row in item_rows:
+                item_annotations: list[Annotation] = []
+                if group is not None and group[0] == row[0]:
+                    item_annotations = group[1]
+                    group = next(groups, None)
+                yield rows.item_record(rows.item_from_row(row, stream.dataset_names),
+                                       tuple(tasks_by_item.get(row[0], ())),
+                                       tuple(item_annotations))

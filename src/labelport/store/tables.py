@@ -154,16 +154,20 @@ class AnnotationRow(Base):
     labelset_id: Mapped[int] = mapped_column(ForeignKey("labelsets.id"))
     class_id: Mapped[int] = mapped_column(ForeignKey("label_classes.id"))
     kind: Mapped[str] = mapped_column(String(20))
-    geometry: Mapped[str | None] = mapped_column(Text)
-    """`geometry_to_json` without its ``kind`` (that is the column above); NULL for none."""
+    """The geometry's kind, for queries; the geometry below carries it too."""
+    geometry: Mapped[str] = mapped_column(Text)
+    """`geometry_to_json`, as JSON."""
     attributes: Mapped[str | None] = mapped_column(Text)
+    extras: Mapped[bool] = mapped_column(Boolean)
+    """Whether a column below holds a value other than its default: readers fetch those
+    columns only for such rows (see `labelport.store.rows`)."""
+    source: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[str | None] = mapped_column(Text)
     instance_id: Mapped[int | None] = mapped_column(BigInteger)
     frame: Mapped[int | None] = mapped_column(Integer)
     z_order: Mapped[int] = mapped_column(Integer, default=0)
     crowd: Mapped[bool] = mapped_column(Boolean, default=False)
-    source: Mapped[str] = mapped_column(String(10))
-    score: Mapped[float | None] = mapped_column(Float)
     annotator: Mapped[str | None] = mapped_column(Name)
     lead_time_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime | None] = mapped_column(Timestamp)
