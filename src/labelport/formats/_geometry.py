@@ -47,8 +47,8 @@ def object_on_image(geometry: Geometry, *, image_wh: tuple[int, int],
 
 def envelope(geometry: Geometry, *, ctx: WriteContext) -> Box | None:
     """The axis-aligned box around ``geometry``, counted as a conversion unless it is one."""
-    if geometry.kind is GeometryKind.BOX:
-        return geometry  # type: ignore[return-value]
+    if isinstance(geometry, Box):
+        return geometry
     box = bounding_box(geometry)
     if box is None:
         ctx.report.count(f"not written: {geometry.kind.value} has no box")
@@ -81,7 +81,8 @@ def box_on_image(geometry: Geometry, *, image_wh: tuple[int, int],
     box = envelope(fitted, ctx=ctx)
     if box is None or box is fitted:
         return box
-    return fit_to_image(box, image_wh=image_wh, ctx=ctx)  # type: ignore[return-value]
+    clipped = fit_to_image(box, image_wh=image_wh, ctx=ctx)
+    return clipped if isinstance(clipped, Box) else None
 
 
 def truncation(geometry: Geometry, attributes: Mapping[str, Any], *,

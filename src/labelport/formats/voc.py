@@ -269,7 +269,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 
 def _parse_xml(path: Path) -> Element:
     try:
-        return SafeET.parse(path).getroot()
+        root: Element = SafeET.parse(path).getroot()  # defusedxml has no type hints
     except ParseError as error:
         line, column = error.position
         raise InputError(f"{path}: line {line}, column {column}: not well-formed XML "
@@ -277,6 +277,7 @@ def _parse_xml(path: Path) -> Element:
     except DefusedXmlException as error:
         raise InputError(f"{path}: refused XML with {error} (entities and DTDs are not "
                          "accepted)") from None
+    return root
 
 
 def _read_flag(raw: str) -> bool:
@@ -324,9 +325,10 @@ def _object(path: Path, index: int, element: Element, *, one_based: bool) -> Ann
     bndbox = element.find("bndbox")
     if bndbox is None:
         raise InputError(f"{path}: {where} ({label!r}): expected <bndbox>")
-    xyxy = tuple(_number(path, bndbox, tag, where=where)
-                 for tag in ("xmin", "ymin", "xmax", "ymax"))
-    box = voc_xyxy_to_box(xyxy, one_based=one_based)  # type: ignore[arg-type]
+    xmin, ymin, xmax, ymax = (_number(path, bndbox, tag, where=where)
+                              for tag in ("xmin", "ymin", "xmax", "ymax"))
+    xyxy = (xmin, ymin, xmax, ymax)
+    box = voc_xyxy_to_box(xyxy, one_based=one_based)
     if box.w < 0 or box.h < 0:
         raise InputError(f"{path}: {where} ({label!r}): expected xmin <= xmax and ymin <= ymax, "
                          f"got {xyxy}")

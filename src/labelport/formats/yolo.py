@@ -198,7 +198,7 @@ def _pose_partners(record: ItemRecord, *, image_wh: tuple[int, int],
             consumed.add(i)
             placed = object_on_image(a.geometry, image_wh=image_wh, ctx=ctx)
             if isinstance(placed, Box):
-                partners[a.instance_id] = placed  # type: ignore[index]
+                partners[a.instance_id] = placed
     return partners, consumed
 
 
