@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from labelport.formats.registry import writable_formats
 
 from labelport.export.manifest import MANIFEST_NAME
+from labelport.formats.registry import writable_formats
 
 
 def labelport(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

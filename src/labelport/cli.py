@@ -116,7 +116,8 @@ def load_schema(path: Path) -> LabelSchema:
 def init(db: DbOption = None) -> None:
     """Create the store (or bring an existing one up to date)."""
     store = open_store(db)
-    console.print(f"store ready: {store.url}")
+    shown = store.engine.url.render_as_string(hide_password=True)
+    console.print(f"store ready: {shown}")
 
 
 @project_app.command("create")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from labelport.formats.registry import writable_formats
 
 from labelport.domain.model import DEFAULT_LABELSET, ProjectInfo
 from labelport.domain.source import ExportSource, MemorySource
@@ -15,6 +14,7 @@ from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.select import restrict_labelsets
 from labelport.formats.base import FormatSpec
+from labelport.formats.registry import writable_formats
 from labelport.sample import build_sample
 
 WRITERS = [pytest.param(spec, id=spec.name) for spec in writable_formats()]
