@@ -20,6 +20,7 @@ from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, LabelportError
+from labelport.export.media import MediaMode
 from labelport.export.run import ExportResult, run_export
 from labelport.formats.base import FormatSpec
 from labelport.formats.registry import all_formats, get_format
@@ -278,16 +279,18 @@ def demo(
     sample = build_sample(out / "media")
     store.create_project("demo", LabelSchema(), description=sample.project.description)
     store.import_source("demo", sample)
-    table = Table("format", "files", "objects", "seconds", title="labelport demo")
+    table = Table("format", "files", "objects", "converted or not carried", "seconds",
+                  title="labelport demo")
     for spec in all_formats():
         if spec.writer is None:
             continue
         target = out / spec.name
         labelsets = None if spec.lossless else [DEFAULT_LABELSET]
         result = run_export(store.source("demo", labelsets=labelsets), spec, target,
-                            selection={"project": "demo", "labelsets": labelsets})
+                            selection={"project": "demo", "labelsets": labelsets},
+                            media=MediaMode.COPY)
         table.add_row(spec.name, str(result.files), str(result.counts.annotations),
-                      f"{result.seconds:.2f}")
+                      str(sum(result.report.counts.values())), f"{result.seconds:.2f}")
     console.print(table)
     console.print(f"store: {db_path}   exports: {out}/<format>/")
 

@@ -289,8 +289,6 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             declared.check(record, origin=f"record {record.item.key!r}", at="$")
             _write_item(f, _dumps(record_to_item_json(record)), jsonl=jsonl, first=done == 1)
             _place_media(record, out_dir, ctx)
-            ctx.report.count("items")
-            ctx.report.count("annotations", len(record.annotations))
             ctx.progress(done)
         if not jsonl:
             f.write(b"\n]}\n")
