@@ -53,7 +53,7 @@ from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
-from labelport.export.select import restrict_labelsets
+from labelport.export.selection import restrict_labelsets
 from labelport.formats._coco_reader import _RleJ, keypoints_from_coco, segmentation_geometry
 from labelport.formats.base import OutsidePolicy
 from labelport.formats.coco import (

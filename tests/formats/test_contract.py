@@ -12,7 +12,7 @@ from labelport.domain.model import DEFAULT_LABELSET, ProjectInfo
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
-from labelport.export.select import restrict_labelsets
+from labelport.export.selection import restrict_labelsets
 from labelport.formats.base import FormatSpec
 from labelport.formats.registry import writable_formats
 from labelport.sample import build_sample

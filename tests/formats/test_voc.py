@@ -25,7 +25,7 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
-from labelport.export.select import restrict_labelsets
+from labelport.export.selection import restrict_labelsets
 from labelport.formats.base import OutsidePolicy, WriteContext
 from labelport.formats.voc import (
     SPEC,
