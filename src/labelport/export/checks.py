@@ -49,9 +49,10 @@ from labelport.domain.geometry import Box, Mask, Polygon, RotatedBox
 from labelport.domain.geometry_ops import is_inside_image, polygon_problem
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import AttributeDef, AttributeType, LabelSchema
-from labelport.domain.source import ExportSource, StreamSource
+from labelport.domain.source import ExportSource
 from labelport.errors import InputError
 from labelport.export.media import MediaMode, local_media_path
+from labelport.export.stage import PassCounter, StageReport, StageSource
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Report
 
@@ -236,35 +237,23 @@ def check(source: ExportSource, policies: CheckPolicies, report: Report) -> Expo
     """The records of ``source`` after the checks, as a stream.
 
     A problem under ``fail`` raises `ExportCheckError` at once. What was kept or fixed is
-    counted in ``report`` (``check degenerate: dropped``, ...) with one line per check, once,
-    when the first pass over the records completes (a stage that reads twice does not count
-    twice). With ``missing_media=fix`` the count of records takes one extra pass that only
-    looks for the files."""
+    counted in ``report`` (``check degenerate: dropped``, ...), and a pass that reads every
+    record adds one line per check with examples; a stage that reads twice counts once. With
+    ``missing_media=fix`` (which drops items) ``len()`` reads the records once more."""
 
-    reported = False
-
-    def records() -> Iterator[ItemRecord]:
-        nonlocal reported
-        checker = _Checker(source.schema, policies, stop_on_fail=True)
+    def stage(counter: PassCounter) -> Iterator[ItemRecord]:
+        checker = _Checker(source.schema, policies, stop_on_fail=True, counter=counter)
         for record in source.records():
             kept = checker.record(record)
             if kept is not None:
                 yield kept
-        if not reported:
-            reported = True
-            summary = checker.summary()
-            for check_name, outcomes in summary.counts.items():
-                for outcome, n in outcomes.items():
-                    report.count(f"check {check_name.value}: {outcome.value}", n)
-            for line in summary.lines():
-                report.warn(line)
+        for line in checker.summary().lines():
+            counter.warn(line)
 
-    count = len(source)
-    if policies.missing_media is Policy.FIX:
-        count = sum(_media_problem(r) in (None, _REMOTE) for r in source.records())
-    return StreamSource(project=source.project, schema=source.schema, count=count,
-                        open_records=records, datasets=source.datasets,
-                        labelsets=source.labelsets)
+    drops_items = policies.missing_media is Policy.FIX
+    return StageSource(project=source.project, schema=source.schema, datasets=source.datasets,
+                       labelsets=source.labelsets, stage=stage, report=StageReport(report),
+                       count=None if drops_items else source.__len__)
 
 
 def run_checks(source: ExportSource, policies: CheckPolicies, *,
@@ -339,6 +328,8 @@ class _Checker:
     annotations: int = 0
     counts: dict[Check, dict[Outcome, int]] = field(default_factory=dict)
     found: dict[Check, list[CheckProblem]] = field(default_factory=dict)
+    counter: PassCounter | None = None
+    """Where an export's stage counts each problem as it is found."""
     namer: FileNamer = field(default_factory=lambda: FileNamer(unique_stems=True))
 
     def summary(self) -> CheckSummary:
@@ -348,10 +339,17 @@ class _Checker:
             examples={c: tuple(self.found[c]) for c in Check if c in self.found})
 
     def _problem(self, check: Check, record: ItemRecord, index: int | None, message: str,
-                 fixed: Outcome) -> Policy:
-        """Tally one problem (raising under ``fail`` in an export) and return the policy."""
+                 resolved: Outcome) -> Policy:
+        """Tally one problem (raising under ``fail`` in an export) and return the policy.
+        ``resolved`` is the outcome under ``fix``, and under ``warn`` for the checks the writers
+        resolve themselves (a duplicate name is renamed whatever the policy)."""
         policy = self.policies.policy(check)
-        outcome = {Policy.FAIL: Outcome.FAILED, Policy.WARN: Outcome.WARNED}.get(policy, fixed)
+        if policy is Policy.FAIL:
+            outcome = Outcome.FAILED
+        elif policy is Policy.FIX or check in _NO_FIX:
+            outcome = resolved
+        else:
+            outcome = Outcome.WARNED
         problem = CheckProblem(check=check, item=record.item.key, annotation=index,
                                message=message, outcome=outcome)
         if policy is Policy.FAIL and self.stop_on_fail:
@@ -359,12 +357,17 @@ class _Checker:
                                    f"choose --check {check.value}="
                                    f"{'|'.join(p for p in _valid_policies(check) if p != 'fail')}"
                                    " to export anyway")
-        outcomes = self.counts.setdefault(check, {})
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        self._tally(check, outcome)
         kept = self.found.setdefault(check, [])
         if len(kept) < self.examples:
             kept.append(problem)
         return policy
+
+    def _tally(self, check: Check, outcome: Outcome) -> None:
+        outcomes = self.counts.setdefault(check, {})
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if self.counter is not None:
+            self.counter.count(f"check {check.value}: {outcome.value}")
 
     def _on(self, check: Check) -> bool:
         return self.policies.policy(check) is not Policy.SKIP
@@ -375,7 +378,7 @@ class _Checker:
         if self._on(Check.MISSING_MEDIA):
             problem = _media_problem(record)
             if problem == _REMOTE:
-                self._count_remote(record)
+                self._tally(Check.MISSING_MEDIA, Outcome.NOT_CHECKED_REMOTE)
             elif problem is not None and self._problem(
                     Check.MISSING_MEDIA, record, None, problem, Outcome.DROPPED) is Policy.FIX:
                 return None
@@ -391,10 +394,6 @@ class _Checker:
                 a is b for a, b in zip(annotations, record.annotations, strict=True)):
             return record
         return replace(record, annotations=tuple(annotations))
-
-    def _count_remote(self, record: ItemRecord) -> None:
-        outcomes = self.counts.setdefault(Check.MISSING_MEDIA, {})
-        outcomes[Outcome.NOT_CHECKED_REMOTE] = outcomes.get(Outcome.NOT_CHECKED_REMOTE, 0) + 1
 
     def _duplicate_name(self, record: ItemRecord) -> None:
         item = record.item
