@@ -4,16 +4,18 @@ Open one with `labelport.store.db.open_store`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Engine
 
 from labelport.domain.model import ProjectInfo
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.store import importer, projects, streaming
+from labelport.store import importer, projects, releases, streaming
 from labelport.store.importer import ImportSummary
 from labelport.store.projects import ProjectStats, ProjectSummary
+from labelport.store.releases import ReleaseDiff, ReleaseInfo
 
 
 class Store:
@@ -49,6 +51,7 @@ class Store:
 
     def delete_project(self, name: str) -> None:
         with self.engine.begin() as conn:
+            releases.delete_releases(conn, projects.find_project(conn, name).id)
             projects.delete_project(conn, name)
 
     def import_source(self, project: str, source: ExportSource, *, dataset: str | None = None,
@@ -65,3 +68,38 @@ class Store:
         `labelport.store.streaming`."""
         return streaming.open_source(self.engine, project, labelsets=labelsets,
                                      batch_size=batch_size)
+
+    def create_release(self, project: str, name: str, source: ExportSource, *,
+                       description: str = "", selection: Mapping[str, Any] | None = None,
+                       batch_size: int = 1000) -> ReleaseInfo:
+        """Freeze ``source`` (the project's selected records) as the immutable release
+        ``name``, in one transaction; see `labelport.store.releases`."""
+        with self.engine.begin() as conn:
+            return releases.create_release(conn, project, name, source,
+                                           description=description, selection=selection,
+                                           batch_size=batch_size)
+
+    def list_releases(self, project: str) -> list[ReleaseInfo]:
+        with self.engine.connect() as conn:
+            return releases.list_releases(conn, project)
+
+    def release(self, project: str, name: str) -> ReleaseInfo:
+        """The release's info; a `NotFoundError` listing the project's releases if none."""
+        with self.engine.connect() as conn:
+            return releases.release_info(conn, project, name)
+
+    def release_source(self, project: str, name: str, *, batch_size: int = 1000
+                       ) -> StreamSource:
+        """The release's records, exactly as frozen, as a streamed `ExportSource`."""
+        return releases.open_release_source(self.engine, project, name, batch_size=batch_size)
+
+    def release_hashes(self, project: str, name: str) -> dict[str, str]:
+        """Content hash by item key of the release's items, for a delta export
+        (`labelport.export.releases.delta_source`)."""
+        with self.engine.connect() as conn:
+            return releases.release_hashes(conn, project, name)
+
+    def release_diff(self, project: str, a: str, b: str) -> ReleaseDiff:
+        """Items added, removed and changed from release ``a`` to release ``b``."""
+        with self.engine.connect() as conn:
+            return releases.release_diff(conn, project, a, b)

@@ -174,6 +174,49 @@ class AnnotationRow(Base):
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
+class ReleaseRow(Base):
+    """A release: an immutable snapshot of a project's selection (see
+    `labelport.store.releases`). ``header`` is the native format's header as of the release
+    (project, schema, datasets, labelsets); rows are inserted once and never updated after."""
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        UniqueConstraint("project_id", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(Name)
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    selection: Mapped[str | None] = mapped_column(Text)
+    """The selection that chose the release's items, a JSON object (what a manifest shows)."""
+    header: Mapped[str] = mapped_column(Text)
+    item_count: Mapped[int] = mapped_column(Integer)
+    annotation_count: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class ReleaseItemRow(Base):
+    """One item of a release: the native format's item JSON and its content hash. ``item_id``
+    is the store id the item had (no foreign key: the item may be deleted later)."""
+
+    __tablename__ = "release_items"
+    __table_args__ = (
+        UniqueConstraint("release_id", "key"),
+        Index(None, "release_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    key: Mapped[str] = mapped_column(Text)
+    """`Item.key`, ``dataset/path``."""
+    item_id: Mapped[int | None] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+
+
 def _table(mapped: type[Base]) -> Table:
     """The Core table of a mapping, typed as one (SQLAlchemy types it as any FROM clause)."""
     table = mapped.__table__
@@ -188,3 +231,5 @@ labelsets = _table(LabelsetRow)
 items = _table(ItemRow)
 tasks = _table(TaskRow)
 annotations = _table(AnnotationRow)
+releases = _table(ReleaseRow)
+release_items = _table(ReleaseItemRow)
