@@ -205,10 +205,10 @@ def parse_statuses(values: Iterable[str]) -> frozenset[TaskStatus]:
 
 def parse_names(values: Iterable[str]) -> tuple[str, ...]:
     """Comma lists, CSV-quoted so a name may hold a comma, flattened in order."""
-    names: list[str] = []
+    names: dict[str, None] = {}
     for value in values:
         for row in csv.reader([value], skipinitialspace=True):
-            names.extend(n.strip() for n in row if n.strip() and n.strip() not in names)
+            names.update((n.strip(), None) for n in row if n.strip())
     return tuple(names)
 
 
