@@ -33,8 +33,10 @@ from labelport.export.checks import (
     run_checks,
 )
 from labelport.export.media import MediaMode
+from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
-from labelport.formats.base import Report
+from labelport.formats.base import FormatSpec, Report
+from labelport.formats.registry import writable_formats
 from labelport.sample import build_sample
 
 SCHEMA = LabelSchema(classes=(
@@ -319,6 +321,13 @@ def test_parse_errors_say_what_is_valid(spec: str, message: str) -> None:
         CheckPolicies.parse([spec])
 
 
+def test_policies_from_strings_are_checked() -> None:
+    """The API builds policies from JSON strings: they become `Policy` values, or an error."""
+    assert _every(Policy.WARN, degenerate="fail").degenerate is Policy.FAIL
+    with pytest.raises(InputError, match="degenerate has no policy 'ignore'"):
+        _every(Policy.WARN, degenerate="ignore")
+
+
 @pytest.mark.parametrize("min_box_px", [0.0, -1.0, float("nan")])
 def test_minimum_box_size_must_be_positive(min_box_px: float) -> None:
     with pytest.raises(InputError, match="positive number of pixels"):
@@ -430,3 +439,17 @@ def test_sample_with_every_check_failing_fails_on_the_prediction(tmp_path: Path)
         for r in sample.items))
     assert run_checks(moved, CheckPolicies(missing_media=Policy.WARN)).counts[
         Check.MISSING_MEDIA] == {Outcome.WARNED: 9}
+
+
+@pytest.mark.parametrize("spec", writable_formats(), ids=lambda spec: spec.name)
+def test_every_writer_reads_the_checked_stream(spec: FormatSpec, tmp_path: Path) -> None:
+    sample = build_sample(tmp_path / "media")
+    fixed = replace(sample, items=(
+        *sample.items, _record(Annotation(label="car", geometry=Box(x=1, y=1, w=0, h=3),
+                                          attributes={"occluded": True}),
+                               item=_item("degenerate.png", dataset="field"))))
+    report = Report()
+    result = run_export(check(fixed, CheckPolicies(), report), spec, tmp_path / "out")
+    assert result.counts.items == len(fixed.items)
+    assert result.counts.annotations == sum(len(r.annotations) for r in sample.items)
+    assert report.counts["check degenerate: dropped"] == 1

@@ -120,10 +120,10 @@ class CheckPolicies:
 
     def __post_init__(self) -> None:
         for check in Check:
-            policy = Policy(getattr(self, check.value))
-            if policy not in _valid_policies(check):
-                raise InputError(_policy_error(check, policy.value))
-            object.__setattr__(self, check.value, policy)
+            given = getattr(self, check.value)
+            if given not in _POLICY_NAMES or Policy(given) not in _valid_policies(check):
+                raise InputError(_policy_error(check, str(given)))
+            object.__setattr__(self, check.value, Policy(given))
         if not (math.isfinite(self.min_box_px) and self.min_box_px > 0):
             raise InputError(f"minimum box size must be a positive number of pixels; "
                              f"got {self.min_box_px!r}")
