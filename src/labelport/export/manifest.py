@@ -1,10 +1,13 @@
 """The manifest `labelport-export.json` that every export carries: what was exported, with which
-options and conventions, what was counted and changed, and a checksum of every file."""
+options and conventions, what was counted and changed, and a checksum of every file.
+
+The same data and options give a byte-identical manifest: no wall-clock time, no machine path,
+keys sorted, sets sorted; the other stages' summaries arrive as JSON-able mappings."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,14 +55,24 @@ def content_hash(checksums: Mapping[str, str]) -> str:
 
 
 def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: Mapping[str, Any],
-                   counts: Counts, report: Report, checksums: Mapping[str, str]) -> dict[str, Any]:
+                   counts: Counts, report: Report, checksums: Mapping[str, str],
+                   name: str | None = None, class_mapping: Mapping[str, Any] | None = None,
+                   splits: Mapping[str, Any] | None = None,
+                   checks: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest as a JSON-able dict. ``selection``, ``class_mapping``, ``splits`` (sizes and
+    class counts per split) and ``checks`` are the summaries of the stages that ran, as they
+    give them (``{}`` when a stage did not run); ``name`` is the sanitised export name."""
     conventions = spec.conventions
     return {
         "labelport_version": __version__,
+        "name": name,
         "format": spec.name,
         "format_title": spec.title,
-        "options": dict(options),
-        "selection": dict(selection),
+        "options": _plain(options),
+        "selection": _plain(selection),
+        "class_mapping": _plain(class_mapping or {}),
+        "splits": _plain(splits or {}),
+        "checks": _plain(checks or {}),
         "conventions": {
             "origin": conventions.origin,
             "coordinates": conventions.coordinates,
@@ -78,6 +91,18 @@ def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: M
         "files": dict(checksums),
         "content_hash": content_hash(checksums),
     }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with mappings as dicts and sets as sorted lists, so orjson writes any stage's
+    summary and writes it the same way every time."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def write_manifest(root: Path, manifest: Mapping[str, Any]) -> None:

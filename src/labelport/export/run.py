@@ -1,5 +1,6 @@
 """Run one export: a writer consumes a source into a folder written aside, the manifest is
-added, and the folder is moved into place only when complete."""
+added, and the packager publishes it (a folder moved into place, or an archive renamed into
+place) only when complete."""
 
 from __future__ import annotations
 
@@ -13,15 +14,11 @@ from typing import Any
 
 from labelport.domain.model import ItemRecord
 from labelport.domain.source import ExportSource
-from labelport.errors import InputError, UnsupportedError
-from labelport.export.manifest import (
-    MANIFEST_NAME,
-    Counts,
-    build_manifest,
-    file_checksums,
-    write_manifest,
-)
-from labelport.export.media import MediaMode, media_placer
+from labelport.errors import UnsupportedError
+from labelport.export import package as packager
+from labelport.export.manifest import Counts, build_manifest, file_checksums, write_manifest
+from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
+from labelport.export.package import PackageKind, PackageResult
 from labelport.formats.base import (
     FormatSpec,
     OutsidePolicy,
@@ -40,6 +37,7 @@ class ExportResult:
     files: int
     seconds: float
     manifest: dict[str, Any]
+    package: PackageResult
 
 
 class CountingSource:
@@ -77,18 +75,24 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                options: Mapping[str, Any] | None = None,
                selection: Mapping[str, Any] | None = None,
                media: MediaMode = MediaMode.NONE,
+               paths: PathMode = PathMode.RELATIVE,
                outside: OutsidePolicy = OutsidePolicy.CLIP,
+               package: PackageKind = PackageKind.DIR,
+               password: str | None = None,
+               name: str | None = None,
                progress: Progress = no_progress) -> ExportResult:
-    """Write ``source`` as ``spec`` into the folder ``out``.
+    """Write ``source`` as ``spec`` into ``out``: a folder, or the archive file ``package`` names.
 
     Everything is written into a hidden sibling folder first; ``out`` is replaced only once the
-    writer and the manifest have finished, so a failed export never leaves a folder that looks
-    complete."""
+    writer, the manifest and the packager have finished, so a failed export never leaves an
+    artifact that looks complete. ``name`` is sanitised (`package.export_name`) and recorded."""
     if spec.writer is None:
         raise UnsupportedError(f"format {spec.name!r} can be read but not written")
     resolved = spec.resolve_options(options or {})
+    packager.refuse_impossible(package, media=media, paths=paths, password=password)
+    export_name = packager.export_name(name) if name is not None else None
     out = out.resolve()
-    _refuse_foreign_folder(out)
+    packager.refuse_foreign_target(out, package)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -97,37 +101,22 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
         counting = CountingSource(source, source.schema.class_names)
         report = Report()
         ctx = WriteContext(report=report, progress=progress, outside=outside,
-                           place_media=media_placer(media, report))
+                           place_media=media_placer(media, report),
+                           media_reference=media_referencer(media, paths, staging=staging,
+                                                            published=out, report=report))
         spec.writer(counting, staging, resolved, ctx)
         checksums = file_checksums(staging)
-        pipeline_options = {"media": media.value, "outside": outside.value}
+        pipeline_options = {"media": media.value, "paths": paths.value,
+                            "outside": outside.value, "package": package.value,
+                            "encrypted": password is not None}
         manifest = build_manifest(spec=spec, options=resolved | pipeline_options,
-                                  selection=selection or {},
+                                  selection=selection or {}, name=export_name,
                                   counts=counting.counts, report=ctx.report, checksums=checksums)
         write_manifest(staging, manifest)
-        _publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        packaged = packager.package(staging, package, out, password=password)
+    finally:
+        if staging.exists():  # an archive was written from it, or the export failed
+            shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(path=out, counts=counting.counts, report=ctx.report,
                         files=len(checksums), seconds=time.perf_counter() - started,
-                        manifest=manifest)
-
-
-def _refuse_foreign_folder(out: Path) -> None:
-    """Only an empty folder or an earlier export may be replaced: never a user's own files."""
-    if out.is_file() or (out.is_dir() and any(out.iterdir())
-                         and not (out / MANIFEST_NAME).is_file()):
-        raise InputError(f"export path {out} exists and is not an earlier labelport export; "
-                         "choose a new or empty folder")
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Move the finished folder into place, replacing an earlier export at the same path."""
-    if out.exists():
-        retired = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        out.rename(retired)
-        staging.rename(out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(out)
+                        manifest=manifest, package=packaged)

@@ -1,12 +1,12 @@
 """Image files for readers of formats that do not store image sizes (YOLO, Keras, KITTI): find
 the image a label file belongs to, and read its size from the file's header without decoding
-pixels."""
+pixels, as a viewer shows it (EXIF orientation applied)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
@@ -16,13 +16,24 @@ IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".t
 """Ultralytics' image suffixes (``IMG_FORMATS``), lower case."""
 
 
+_TRANSPOSED_ORIENTATIONS = frozenset({5, 6, 7, 8})
+"""EXIF orientations that rotate by 90 degrees (with or without a mirror): the stored pixels are
+``height x width`` of the upright image every viewer and training loader shows."""
+
+
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the image's header; Pillow opens lazily, so no pixel is decoded."""
+    """``(width, height)`` of the upright image, from the file's header: Pillow opens lazily and
+    reads EXIF from the header, so no pixel is decoded. Width and height are swapped for EXIF
+    orientations 5-8, because annotations are drawn on the image as shown, not as stored."""
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
+            orientation = image.getexif().get(ExifTags.Base.Orientation)
     except (OSError, UnidentifiedImageError) as error:
         raise InputError(f"{path}: not a readable image ({error})") from None
+    if orientation in _TRANSPOSED_ORIENTATIONS:
+        return height, width
+    return width, height
 
 
 def image_item(image: Path) -> Item:

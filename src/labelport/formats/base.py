@@ -63,16 +63,30 @@ def no_media(item: Item, target: Path) -> None:
 MediaPlacer = Callable[[Item, Path], None]
 """``place(item, target)``: put the item's image at ``target`` (copy, link, or nothing)."""
 
+MediaReference = Callable[[Item, Path, str], str]
+"""``reference(item, target, relative) -> str``: the image path a writer puts in its annotation
+files for the image it placed (or would place) at ``target``. ``relative`` is what the layout
+writes by its own convention (COCO's name inside ``images/{split}/``, a list file's
+``data/obj_train_data/a.jpg``); it comes back unchanged unless the export asks for absolute
+paths (`labelport.export.media.PathMode`)."""
+
+
+def relative_reference(item: Item, target: Path, relative: str) -> str:
+    """The reference of an export with relative paths: the layout's own."""
+    return relative
+
 
 @dataclass(slots=True, kw_only=True)
 class WriteContext:
     """Handed to a writer: where to report progress (records done) and what it changed, the
-    out-of-image policy, and the media stage that puts images where the layout wants them."""
+    out-of-image policy, the media stage that puts images where the layout wants them, and how
+    the writer names an image inside its annotation files (`MediaReference`)."""
 
     report: Report = field(default_factory=Report)
     progress: Progress = no_progress
     outside: OutsidePolicy = OutsidePolicy.CLIP
     place_media: MediaPlacer = no_media
+    media_reference: MediaReference = relative_reference
 
 
 Writer = Callable[[ExportSource, Path, Mapping[str, Any], WriteContext], None]

@@ -1,0 +1,270 @@
+"""The packager: seals a finished export folder as a folder, a zip, an AES-256 zip or a tar.gz
+and publishes it atomically.
+
+Archives are byte-reproducible: the same folder gives the same bytes. Entries come in a fixed
+order (the manifest ``labelport-export.json`` first, so a reader finds it without scanning, then
+every folder and file by path), with fixed times (1980-01-01 in a zip, 0 in a tar), modes
+0o644/0o755, uid/gid 0 and no user names, and a gzip header without time or file name. Already
+compressed images (JPEG, PNG, WebP...) are stored, not deflated again. An AES zip cannot be
+reproducible (its salts are random), but what it holds is: the manifest's content hash is the
+same for every kind.
+
+Entry names are the folder's relative POSIX paths, each checked (`archive_entry_name`) so none
+can escape the folder it is extracted into; a symbolic link is refused, because a link in an
+archive points at the extracting machine (export media with ``copy`` to package it)."""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import os
+import re
+import shutil
+import stat
+import tarfile
+import unicodedata
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from labelport.errors import InputError
+from labelport.export.manifest import MANIFEST_NAME, sha256_file
+from labelport.export.media import MediaMode, PathMode
+
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a zip can hold, for every entry."""
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+_CHUNK = 1 << 20
+_STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".mp4",
+                              ".zip", ".gz", ".npz"})
+"""Files that deflate would only slow down: they are compressed already."""
+_NAME_LIMIT = 120
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_DOTS = re.compile(r"\.{2,}")
+
+
+class PackageKind(enum.StrEnum):
+    DIR = "dir"
+    ZIP = "zip"
+    TAR_GZ = "tar.gz"
+
+    @property
+    def suffix(self) -> str:
+        """What an artifact of this kind is called after its export name."""
+        return "" if self is PackageKind.DIR else f".{self.value}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageResult:
+    """The published artifact. ``sha256`` and ``size_bytes`` are the archive file's own (None
+    for a folder, which the manifest's content hash describes)."""
+
+    path: Path
+    kind: PackageKind
+    sha256: str | None
+    size_bytes: int | None
+    encrypted: bool
+
+
+def export_name(raw: str) -> str:
+    """A user's export name made safe as one file name: path separators join its parts with
+    ``_``, ``.``/``..`` parts and control or invisible format characters are dropped, runs of
+    dots become one, and leading/trailing dots and spaces go (no hidden or Windows-trailing
+    names); at most 120 characters. Raises `InputError` when nothing is left."""
+    text = "".join(c for c in unicodedata.normalize("NFC", raw)
+                   if unicodedata.category(c) not in ("Cc", "Cf"))
+    parts = (p.strip(" .") for p in re.split(r"[/\\:]", text))
+    name = _DOTS.sub(".", "_".join(p for p in parts if p))[:_NAME_LIMIT].strip(" .")
+    if not name:
+        raise InputError(f"export name {raw!r} has nothing left once separators, '.'/'..' and "
+                         "control characters are removed; give a name with letters or digits")
+    return name
+
+
+def artifact_path(folder: Path, name: str, kind: PackageKind) -> Path:
+    """Where an export called ``name`` is published inside ``folder``: never outside it."""
+    return folder / f"{export_name(name)}{kind.suffix}"
+
+
+def archive_entry_name(relative: PurePosixPath) -> str:
+    """``relative`` as an archive entry name, refused (`InputError`) unless it stays inside the
+    folder it is extracted into on any system: no absolute path or drive, no ``.``/``..`` or
+    empty part, no backslash (a separator on Windows) or NUL."""
+    name = relative.as_posix()
+    parts = name.split("/")
+    if (relative.is_absolute() or _DRIVE.match(name) or "\\" in name or "\0" in name
+            or any(p in ("", ".", "..") for p in parts)):
+        raise InputError(f"{name!r} cannot be an archive entry: entries are relative paths "
+                         "that stay inside their folder")
+    return name
+
+
+def refuse_impossible(kind: PackageKind, *, media: MediaMode, paths: PathMode,
+                      password: str | None) -> None:
+    """Refuse, before anything is written, a request this packaging cannot honour."""
+    if password is not None and kind is not PackageKind.ZIP:
+        raise InputError(f"a password needs --package zip, not {kind.value}")
+    if password == "":
+        raise InputError("the password is empty; give one, or leave --password out")
+    if kind is PackageKind.DIR:
+        return
+    if media is MediaMode.SYMLINK:
+        raise InputError(f"--media symlink links to files on this machine, which a {kind.value} "
+                         "cannot carry; use --media copy, or --package dir")
+    if paths is PathMode.ABSOLUTE and media is not MediaMode.NONE:
+        raise InputError(f"--paths absolute names images inside the export folder, which a "
+                         f"{kind.value} does not have; use --paths relative, --package dir, or "
+                         "--media none (absolute paths then name the sources)")
+
+
+def refuse_foreign_target(target: Path, kind: PackageKind) -> None:
+    """Only an empty folder or an earlier export may be replaced: never a user's own files.
+    Called before the export starts, so a refused target costs nothing."""
+    if kind is PackageKind.DIR:
+        if target.is_file() or (target.is_dir() and any(target.iterdir())
+                                and not (target / MANIFEST_NAME).is_file()):
+            raise InputError(f"export path {target} exists and is not an earlier labelport "
+                             "export; choose a new or empty folder")
+    elif target.is_dir() or (target.exists() and not _is_labelport_archive(target, kind)):
+        raise InputError(f"export path {target} exists and is not an earlier labelport "
+                         f"{kind.value} export; choose a new file name")
+
+
+def package(folder: Path, kind: PackageKind, archive_path: Path, *,
+            password: str | None = None) -> PackageResult:
+    """Publish the finished export ``folder`` at ``archive_path`` as ``kind``.
+
+    A folder is moved into place (replacing an earlier export there); an archive is written to
+    a temporary file beside ``archive_path`` and renamed over it only once complete, and
+    ``folder`` is left for the caller to remove. ``password`` (zip only) encrypts every entry
+    with AES-256 (WinZip AE-2, which 7-Zip and pyzipper open)."""
+    refuse_impossible(kind, media=MediaMode.NONE, paths=PathMode.RELATIVE, password=password)
+    if kind is PackageKind.DIR:
+        _publish_folder(folder, archive_path)
+        return PackageResult(path=archive_path, kind=kind, sha256=None, size_bytes=None,
+                             encrypted=False)
+    entries = list(_entries(folder))
+    archive_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive_path.parent / f".{archive_path.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        if kind is PackageKind.ZIP:
+            _write_zip(partial, entries, password)
+        else:
+            _write_tar_gz(partial, entries)
+        sha256 = sha256_file(partial)
+        os.replace(partial, archive_path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return PackageResult(path=archive_path, kind=kind, sha256=sha256,
+                         size_bytes=archive_path.stat().st_size, encrypted=password is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: str
+    path: Path
+    is_dir: bool
+
+
+def _entries(folder: Path) -> Iterator[_Entry]:
+    """The folder's contents in archive order: the manifest, then by path parts (a folder right
+    before what it holds)."""
+    found: list[tuple[tuple[str, ...], _Entry]] = []
+    for path in folder.rglob("*"):
+        relative = PurePosixPath(path.relative_to(folder).as_posix())
+        name = archive_entry_name(relative)
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise InputError(f"{name} is a symbolic link, which an archive cannot carry safely "
+                             "(it would point at the extracting machine); export media with "
+                             "copy to package it, or use --package dir")
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            raise InputError(f"{name} is neither a file nor a folder and cannot be archived")
+        key = ("",) if name == MANIFEST_NAME else ("/", *relative.parts)
+        found.append((key, _Entry(name=name, path=path, is_dir=stat.S_ISDIR(mode))))
+    found.sort(key=lambda pair: pair[0])
+    for _, entry in found:
+        yield entry
+
+
+def _write_zip(target: Path, entries: list[_Entry], password: str | None) -> None:
+    archive: Any
+    if password is None:
+        archive = zipfile.ZipFile(target, "w", allowZip64=True)
+        info_cls: Any = zipfile.ZipInfo
+    else:
+        import pyzipper
+
+        archive = pyzipper.AESZipFile(target, "w", allowZip64=True,
+                                      encryption=pyzipper.WZ_AES)
+        archive.setpassword(password.encode())
+        archive.setencryption(pyzipper.WZ_AES, nbits=256)
+        info_cls = archive.zipinfo_cls
+    with archive:
+        for entry in entries:
+            info = info_cls(entry.name + "/" if entry.is_dir else entry.name,
+                            date_time=ZIP_DATE_TIME)
+            info.create_system = 3  # Unix, so the modes below are read, on every platform
+            if entry.is_dir:
+                info.external_attr = ((stat.S_IFDIR | DIR_MODE) << 16) | 0x10
+                archive.writestr(info, b"")
+                continue
+            info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
+            info.compress_type = (zipfile.ZIP_STORED
+                                  if entry.path.suffix.lower() in _STORED_SUFFIXES
+                                  else zipfile.ZIP_DEFLATED)
+            info.file_size = entry.path.stat().st_size  # lets zipfile choose zip64 up front
+            with entry.path.open("rb") as source, archive.open(info, "w") as sink:
+                shutil.copyfileobj(source, sink, _CHUNK)
+
+
+def _write_tar_gz(target: Path, entries: list[_Entry]) -> None:
+    with target.open("wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                          compresslevel=6) as compressed, \
+            tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT,
+                         encoding="utf-8") as archive:
+        for entry in entries:
+            info = tarfile.TarInfo(entry.name)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if entry.is_dir:
+                info.type = tarfile.DIRTYPE
+                info.mode = DIR_MODE
+                archive.addfile(info)
+                continue
+            info.mode = FILE_MODE
+            info.size = entry.path.stat().st_size
+            with entry.path.open("rb") as source:
+                archive.addfile(info, source)
+
+
+def _is_labelport_archive(path: Path, kind: PackageKind) -> bool:
+    """Whether ``path`` is an archive this packager wrote (its first entry is the manifest)."""
+    try:
+        if kind is PackageKind.ZIP:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                return bool(names) and names[0] == MANIFEST_NAME
+        with tarfile.open(path, "r:gz") as archive:
+            first = archive.next()
+            return first is not None and first.name == MANIFEST_NAME
+    except (OSError, zipfile.BadZipFile, tarfile.TarError):
+        return False
+
+
+def _publish_folder(staging: Path, out: Path) -> None:
+    """Move the finished folder into place, replacing an earlier export at the same path."""
+    if out.exists():
+        retired = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(retired)
+        staging.rename(out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(out)
