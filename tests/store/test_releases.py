@@ -20,6 +20,7 @@ from labelport.export.releases import delta_source
 from labelport.store import Store, open_store
 from labelport.store import tables as t
 from labelport.store.db import MIGRATIONS, create_store_engine, database_url
+from labelport.store.releases import content_hash
 
 BoxesFactory = Callable[..., MemorySource]
 
@@ -92,6 +93,8 @@ def test_splits_and_memory_sources_come_back_equal(store: Store,
 
     assert list(store.release_source("sample", "split", batch_size=2).records()) == list(
         split.records())
+    assert store.release_hashes("sample", "split") == {
+        r.item.key: content_hash(replace(r, split=None)) for r in every_value.records()}
 
 
 def test_later_imports_never_change_a_release(store: Store, make_boxes: BoxesFactory) -> None:

@@ -84,19 +84,17 @@ class ReleaseDiff:
                 "unchanged": self.unchanged}
 
 
-def item_data(record: ItemRecord) -> bytes:
-    """The item JSON a release stores for ``record``: the native format's, keys sorted."""
-    return orjson.dumps(record_to_item_json(record), option=_SORTED)
-
-
 def content_hash(record: ItemRecord) -> str:
     """sha256 (hex) of ``record``'s canonical item JSON without its split; see the module."""
     return _hash(record_to_item_json(record))
 
 
-def _hash(item_json: Json) -> str:
-    content = {k: v for k, v in item_json.items() if k != "split"}
-    return hashlib.sha256(orjson.dumps(content, option=_SORTED)).hexdigest()
+def _hash(item_json: Json, data: bytes | None = None) -> str:
+    """The hash of ``item_json``; ``data``, its encoding, is reused when it has no split."""
+    if data is None or "split" in item_json:
+        content = {k: v for k, v in item_json.items() if k != "split"}
+        data = orjson.dumps(content, option=_SORTED)
+    return hashlib.sha256(data).hexdigest()
 
 
 def create_release(conn: Connection, project: str, name: str, source: ExportSource, *,
@@ -125,10 +123,10 @@ def create_release(conn: Connection, project: str, name: str, source: ExportSour
     try:
         for record in source.records():
             item_json = record_to_item_json(record)
+            data = orjson.dumps(item_json, option=_SORTED)
             pending.append({
                 "release_id": release_id, "key": record.item.key, "item_id": record.item.id,
-                "content_hash": _hash(item_json),
-                "data": orjson.dumps(item_json, option=_SORTED).decode(),
+                "content_hash": _hash(item_json, data), "data": data.decode(),
             })
             items += 1
             annotations += len(record.annotations)
