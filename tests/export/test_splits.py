@@ -109,6 +109,7 @@ def test_parse_split(text: str, expected: dict[str, float]) -> None:
     ("train=1.2,val=-0.2", "above 0"),
     ("train=7,val=0", "above 0"),
     ("train=abc", "not a number"),
+    ("train=\u00b2", "not a number"),
     ("train=nan", "finite"),
     ("train=inf", "finite"),
     ("train", "NAME=FRACTION"),

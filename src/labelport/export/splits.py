@@ -220,8 +220,8 @@ def assign_splits(source: ExportSource, spec: SplitSpec,
             summary)
 
 
-Assign = Callable[[ItemRecord], str]
-_Planner = Callable[[ExportSource, SplitSpec, Report], tuple[Assign, SplitSummary]]
+_Assign = Callable[[ItemRecord], str]
+_Planner = Callable[[ExportSource, SplitSpec, Report], tuple[_Assign, SplitSummary]]
 
 
 # --- hashing -------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ class _Tally:
 # --- the strategies ------------------------------------------------------------------------
 
 def _plan_random(source: ExportSource, spec: SplitSpec,
-                 report: Report) -> tuple[Assign, SplitSummary]:
+                 report: Report) -> tuple[_Assign, SplitSummary]:
     names, bounds = spec.names, _bounds(spec.fractions.values())
     rescue = _Rescue(bounds)
     tally = _Tally(names, source.schema.class_names)
@@ -402,15 +402,19 @@ class _Group:
 
 
 def _plan_stratified(source: ExportSource, spec: SplitSpec,
-                     report: Report) -> tuple[Assign, SplitSummary]:
+                     report: Report) -> tuple[_Assign, SplitSummary]:
     names = spec.names
     class_index: dict[str, int] = {c: i for i, c in enumerate(source.schema.class_names)}
     groups: dict[int, _Group] = {}
     shared: dict[_Group, _Group] = {}
     for record in source.records():
         h, _ = _group_hash(record, spec)
-        counts = Counter(class_index.setdefault(a.label, len(class_index))
-                         for a in record.annotations)
+        counts: Counter[int] = Counter()
+        for annotation in record.annotations:
+            index = class_index.get(annotation.label)
+            if index is None:
+                index = class_index[annotation.label] = len(class_index)
+            counts[index] += 1
         old = groups.get(h)
         if old is None:  # many single images share one shape: keep one copy of it
             group = _Group(1, tuple(sorted(counts.items())))
@@ -451,6 +455,7 @@ def _stratify(groups: Mapping[int, _Group], fractions: tuple[float, ...], *,
     considered. Groups without objects fill the splits that still want most items."""
     rng = random.Random(seed)
     k = len(fractions)
+    splits = list(range(k))
     total_items = sum(g.items for g in groups.values())
     want_items = [f * total_items for f in fractions]
     totals: Counter[int] = Counter()
@@ -479,12 +484,15 @@ def _stratify(groups: Mapping[int, _Group], fractions: tuple[float, ...], *,
         for h in sorted(members.pop(label)):
             if h in assigned:
                 continue
-            wanted = want[label]
-            lacking = [s for s in range(k) if not present[label][s]]
-            candidates = lacking if remaining[label] <= len(lacking) else range(k)
+            wanted, covered = want[label], present[label]
+            candidates = splits
+            if not all(covered):
+                lacking = [s for s in splits if not covered[s]]
+                if remaining[label] <= len(lacking):
+                    candidates = lacking
             place(h, _best([((wanted[s], want_items[s]), s) for s in candidates], rng))
     for h in sorted(h for h, g in groups.items() if not g.labels):
-        place(h, _best([((want_items[s], 0.0), s) for s in range(k)], rng))
+        place(h, _best([((want_items[s], 0.0), s) for s in splits], rng))
     return assigned
 
 
@@ -496,7 +504,7 @@ def _best(scored: list[tuple[tuple[float, float], int]], rng: random.Random) -> 
 
 
 def _plan_named(source: ExportSource, spec: SplitSpec,
-                report: Report) -> tuple[Assign, SplitSummary]:
+                report: Report) -> tuple[_Assign, SplitSummary]:
     """``field`` and ``predefined``: the data names the split."""
     allowed = set(spec.fractions)
     field = spec.split_field
@@ -544,7 +552,7 @@ _PLANNERS: dict[SplitStrategy, _Planner] = {
 
 
 def _is_whole(value: str) -> bool:
-    return value.isdigit()
+    return value.isascii() and value.isdigit()
 
 
 def _number(name: str, value: str) -> float:
