@@ -16,13 +16,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labelport import __version__
+from labelport.cli_selection import with_selection
 from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
+from labelport.domain.source import ExportSource
 from labelport.errors import InputError, LabelportError
-from labelport.export.media import MediaMode
+from labelport.export.checks import Check, CheckPolicies, Policy, run_checks
+from labelport.export.mapping import ClassMapping
+from labelport.export.media import MediaMode, PathMode
+from labelport.export.package import PackageKind, artifact_path
+from labelport.export.pipeline import ExportRequest, ReleaseHashes, prepare, run_pipeline
 from labelport.export.run import ExportResult, run_export
-from labelport.formats.base import FormatSpec
+from labelport.export.selection import Selection, select
+from labelport.export.splits import SplitSpec
+from labelport.formats.base import FormatSpec, OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
 from labelport.store.db import DEFAULT_DB, open_store
 
@@ -34,6 +42,12 @@ app = typer.Typer(
 )
 project_app = typer.Typer(help="Create, list and inspect projects.", no_args_is_help=True)
 app.add_typer(project_app, name="project")
+release_app = typer.Typer(help="Immutable, versioned snapshots of a project.",
+                          no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+LOSSLESS_CHECKS = CheckPolicies(degenerate=Policy.WARN, polygon=Policy.WARN)
+"""A lossless export changes nothing by default: its checks only warn."""
 
 console = Console()
 err_console = Console(stderr=True)
@@ -183,28 +197,123 @@ def import_(
                   f"into {project!r}")
 
 
+_PIPELINE = "Export pipeline"
+
+
 @app.command()
+@with_selection
 def export(
     project: str,
     format: str,
-    export_path: Annotated[Path, typer.Option("--export-path", help="Folder to write.")],
-    labelset: Annotated[list[str] | None, typer.Option(
-        help="Labelset to export (repeatable); default: all for lossless formats, "
-             f"{DEFAULT_LABELSET} otherwise.")] = None,
+    export_path: Annotated[Path, typer.Option(
+        "--export-path", help="The folder, or with --package zip|tar.gz the archive file, to "
+                              "write (a folder when --name is given and it exists).")],
+    selection: Selection | None,
     option: OptionsOption = None,
+    map: Annotated[list[str] | None, typer.Option(
+        "--map", help="Rename a class OLD=NEW (repeatable; several olds to one new merge).",
+        rich_help_panel=_PIPELINE)] = None,
+    drop_class: Annotated[list[str] | None, typer.Option(
+        help="Leave out a class and its objects (repeatable).", rich_help_panel=_PIPELINE)] = None,
+    class_ids: Annotated[Path | None, typer.Option(
+        help="File of NAME=ID lines: explicit target class ids.",
+        rich_help_panel=_PIPELINE)] = None,
+    check: Annotated[list[str] | None, typer.Option(
+        "--check", help="Check policy NAME=fail|warn|fix|skip (repeatable); `labelport check "
+                        "--help` lists the checks.", rich_help_panel=_PIPELINE)] = None,
+    split: Annotated[str | None, typer.Option(
+        help="Named subsets: train=0.7,val=0.2,test=0.1.", rich_help_panel=_PIPELINE)] = None,
+    split_strategy: Annotated[str, typer.Option(
+        help="random, stratified, field or predefined.", rich_help_panel=_PIPELINE)] = "random",
+    split_seed: Annotated[int, typer.Option(rich_help_panel=_PIPELINE)] = 0,
+    split_field: Annotated[str | None, typer.Option(
+        help="Metadata key naming each item's split (strategy field).",
+        rich_help_panel=_PIPELINE)] = None,
+    group_by: Annotated[str | None, typer.Option(
+        help="Metadata key: items sharing it land in the same split.",
+        rich_help_panel=_PIPELINE)] = None,
+    media: Annotated[MediaMode, typer.Option(
+        help="Put the images in the export.", rich_help_panel=_PIPELINE)] = MediaMode.NONE,
+    paths: Annotated[PathMode, typer.Option(
+        help="Image paths written in annotation files.", rich_help_panel=_PIPELINE)] =
+    PathMode.RELATIVE,
+    outside: Annotated[OutsidePolicy, typer.Option(
+        help="Geometry outside its image.", rich_help_panel=_PIPELINE)] = OutsidePolicy.CLIP,
+    package: Annotated[PackageKind, typer.Option(rich_help_panel=_PIPELINE)] = PackageKind.DIR,
+    password: Annotated[str | None, typer.Option(
+        help="AES-256 zip password (with --package zip).", rich_help_panel=_PIPELINE)] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Name of the export (sanitised).", rich_help_panel=_PIPELINE)] = None,
+    release: Annotated[str | None, typer.Option(
+        help="Export this release instead of the live project.",
+        rich_help_panel=_PIPELINE)] = None,
+    since_release: Annotated[str | None, typer.Option(
+        help="Only items added or changed since this release; removed ones are listed in "
+             "the manifest.", rich_help_panel=_PIPELINE)] = None,
     db: DbOption = None,
 ) -> None:
-    """Export a project in a format, with a manifest labelport-export.json."""
+    """Export a project (or a release) in a format, with a manifest labelport-export.json."""
     spec = get_format(format)
-    labelsets = labelset or (None if spec.lossless else [DEFAULT_LABELSET])
-    source = open_store(db).source(project, labelsets=labelsets)
-    with progress_bar(f"exporting {format}", len(source)) as progress:
-        result = run_export(source, spec, export_path, options=parse_options(spec, option),
-                            selection={"project": project, "labelsets": labelsets},
-                            progress=progress)
+    store = open_store(db)
+    if release is not None:
+        source: ExportSource = store.release_source(project, release)
+    else:
+        labelsets = None if selection is None and spec.lossless else [
+            selection.labelset if selection else DEFAULT_LABELSET]
+        source = store.source(project, labelsets=labelsets)
+    since = None if since_release is None else ReleaseHashes(
+        name=since_release, hashes=store.release_hashes(project, since_release))
+    request = ExportRequest(
+        format=format, options=parse_options(spec, option),
+        selection=selection if selection is not None else (None if spec.lossless
+                                                             else Selection()),
+        mapping=ClassMapping.from_cli(maps=map or (), drops=drop_class or (),
+                                      class_ids=class_ids),
+        checks=CheckPolicies.parse(check or (), media=media) if check or not spec.lossless
+        else LOSSLESS_CHECKS,
+        split=SplitSpec.parse(split, strategy=split_strategy, seed=split_seed,
+                              split_field=split_field, group_by=group_by)
+        if split or split_field or split_strategy != "random" else None,
+        media=media, paths=paths, outside=outside, package=package, password=password,
+        name=name, since=since)
+    if name is not None and export_path.is_dir():
+        export_path = artifact_path(export_path, name, package)
+    prepared = prepare(source, request)
+    with progress_bar(f"exporting {format}", len(prepared.source)) as progress:
+        result = run_pipeline(source, request, export_path,
+                              extra_selection={"project": project, "release": release},
+                              prepared=prepared, progress=progress)
     console.print(f"exported {result.counts.items} items and {result.counts.annotations} "
                   f"objects to {result.path} in {result.seconds:.2f}s")
+    if prepared.split is not None:
+        sizes = ", ".join(f"{k}={v}" for k, v in prepared.split.items.items())
+        console.print(f"splits ({prepared.split.strategy}): {sizes}; largest class-share "
+                      f"deviation {prepared.split.max_deviation:.4f}")
     print_report(result)
+
+
+@app.command("check")
+@with_selection
+def check_(
+    project: str,
+    selection: Selection | None,
+    check: Annotated[list[str] | None, typer.Option(
+        "--check", help="Policy NAME=fail|warn|fix|skip (repeatable). Checks: "
+                        + ", ".join(c.value for c in Check) + ".")] = None,
+    media: Annotated[MediaMode, typer.Option(
+        help="Check media as an export with this media mode would.")] = MediaMode.NONE,
+    db: DbOption = None,
+) -> None:
+    """Run the checks an export runs, without exporting; exit status 1 when one would fail."""
+    chosen = selection or Selection()
+    source = select(open_store(db).source(project, labelsets=[chosen.labelset]), chosen,
+                    Report())
+    summary = run_checks(source, CheckPolicies.parse(check or (), media=media))
+    console.print(f"checked {summary.items} items and {summary.annotations} annotations")
+    for line in summary.lines() or ["no problems found"]:
+        console.print(line, highlight=False)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -238,7 +347,7 @@ def convert(
 def print_report(result: ExportResult) -> None:
     """What the format converted, changed or could not carry, as the manifest records it."""
     if result.report.counts:
-        table = Table("what the format changed or could not carry", "count",
+        table = Table("what the export filtered, changed or could not carry", "count",
                       title_justify="left")
         for kind, count in sorted(result.report.counts.items()):
             table.add_row(kind, str(count))
@@ -262,6 +371,54 @@ def formats() -> None:
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "-"
+
+
+@release_app.command("create")
+@with_selection
+def release_create(
+    project: str,
+    name: str,
+    selection: Selection | None,
+    description: str = "",
+    db: DbOption = None,
+) -> None:
+    """Freeze what the selection picks as an immutable, versioned release."""
+    chosen = selection or Selection()
+    store = open_store(db)
+    source = select(store.source(project, labelsets=[chosen.labelset]), chosen, Report())
+    info = store.create_release(project, name, source, description=description,
+                                selection=chosen.to_json())
+    console.print(f"release {info.name!r} (version {info.version}) of {project!r}: "
+                  f"{info.items} items, {info.annotations} annotations")
+
+
+@release_app.command("list")
+def release_list(project: str, db: DbOption = None) -> None:
+    """The releases of a project, oldest first."""
+    table = Table("release", "version", "items", "annotations", "created", "description")
+    for info in open_store(db).list_releases(project):
+        table.add_row(info.name, str(info.version), str(info.items), str(info.annotations),
+                      info.created_at.isoformat() if info.created_at else "", info.description)
+    console.print(table)
+
+
+@release_app.command("show")
+def release_show(project: str, name: str, db: DbOption = None) -> None:
+    """One release, with the selection that made it."""
+    info = open_store(db).release(project, name)
+    console.print_json(data=info.to_json())
+
+
+@release_app.command("diff")
+def release_diff(project: str, a: str, b: str, db: DbOption = None) -> None:
+    """Items added, removed and changed from release A to release B."""
+    diff = open_store(db).release_diff(project, a, b)
+    console.print(f"{len(diff.added)} added, {len(diff.removed)} removed, "
+                  f"{len(diff.changed)} changed, {diff.unchanged} unchanged")
+    for title, keys in (("added", diff.added), ("removed", diff.removed),
+                        ("changed", diff.changed)):
+        for key in keys:
+            console.print(f"{title}: {key}", highlight=False)
 
 
 @app.command()

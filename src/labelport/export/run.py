@@ -80,12 +80,16 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                package: PackageKind = PackageKind.DIR,
                password: str | None = None,
                name: str | None = None,
+               report: Report | None = None,
+               summaries: Mapping[str, Mapping[str, Any]] | None = None,
                progress: Progress = no_progress) -> ExportResult:
     """Write ``source`` as ``spec`` into ``out``: a folder, or the archive file ``package`` names.
 
     Everything is written into a hidden sibling folder first; ``out`` is replaced only once the
     writer, the manifest and the packager have finished, so a failed export never leaves an
-    artifact that looks complete. ``name`` is sanitised (`package.export_name`) and recorded."""
+    artifact that looks complete. ``name`` is sanitised (`package.export_name`) and recorded.
+    ``report`` collects what earlier stages changed; ``summaries`` are their manifest sections
+    (``class_mapping``, ``splits``, ``checks``)."""
     if spec.writer is None:
         raise UnsupportedError(f"format {spec.name!r} can be read but not written")
     resolved = spec.resolve_options(options or {})
@@ -99,7 +103,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     started = time.perf_counter()
     try:
         counting = CountingSource(source, source.schema.class_names)
-        report = Report()
+        report = report if report is not None else Report()
         ctx = WriteContext(report=report, progress=progress, outside=outside,
                            place_media=media_placer(media, report),
                            media_reference=media_referencer(media, paths, staging=staging,
@@ -111,7 +115,8 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                             "encrypted": password is not None}
         manifest = build_manifest(spec=spec, options=resolved | pipeline_options,
                                   selection=selection or {}, name=export_name,
-                                  counts=counting.counts, report=ctx.report, checksums=checksums)
+                                  counts=counting.counts, report=ctx.report, checksums=checksums,
+                                  **(summaries or {}))
         write_manifest(staging, manifest)
         packaged = packager.package(staging, package, out, password=password)
     finally:

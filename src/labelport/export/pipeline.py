@@ -1,0 +1,108 @@
+"""The export pipeline as one call: selection -> class mapping -> checks -> split -> write ->
+media -> package -> manifest. Every stage streams, so memory stays bounded whatever the size
+of the source (the store, a release, or a file)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelport.domain.source import ExportSource
+from labelport.export.checks import CheckPolicies, check
+from labelport.export.mapping import ClassMapping, apply_mapping
+from labelport.export.media import MediaMode, PathMode
+from labelport.export.package import PackageKind
+from labelport.export.releases import Delta, delta_source
+from labelport.export.run import ExportResult, run_export
+from labelport.export.selection import Selection, select
+from labelport.export.splits import SplitSpec, SplitSummary, assign_splits
+from labelport.formats.base import OutsidePolicy, Progress, Report, no_progress
+from labelport.formats.registry import get_format
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportRequest:
+    """Everything one export asks for; the CLI and the API build it from their options.
+
+    ``selection=None`` exports the source as it is: the default of a lossless format, which
+    carries every labelset, status and prediction."""
+
+    format: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    selection: Selection | None = field(default_factory=Selection)
+    mapping: ClassMapping = field(default_factory=ClassMapping)
+    checks: CheckPolicies = field(default_factory=CheckPolicies)
+    split: SplitSpec | None = None
+    media: MediaMode = MediaMode.NONE
+    paths: PathMode = PathMode.RELATIVE
+    outside: OutsidePolicy = OutsidePolicy.CLIP
+    package: PackageKind = PackageKind.DIR
+    password: str | None = None
+    name: str | None = None
+    since: ReleaseHashes | None = None
+    """A delta export: only items added or changed since this release."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseHashes:
+    """A release's name and its items' content hashes (`Store.release_hashes`)."""
+
+    name: str
+    hashes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedExport:
+    """The source after every stage before the writer, with what the stages will record."""
+
+    source: ExportSource
+    report: Report
+    split: SplitSummary | None
+    delta: Delta | None
+
+
+def prepare(source: ExportSource, request: ExportRequest) -> PreparedExport:
+    """Chain the stages over ``source``; only the split's light first pass runs here."""
+    report = Report()
+    staged = source
+    if request.selection is not None:
+        staged = select(staged, request.selection, report)
+    delta = None
+    if request.since is not None:  # compared as selected, as the release froze its items
+        delta = delta_source(staged, request.since.name, request.since.hashes)
+        staged = delta.source
+    staged = apply_mapping(staged, request.mapping, report)
+    staged = check(staged, request.checks, report)
+    summary = None
+    if request.split is not None:
+        staged, summary = assign_splits(staged, request.split, report)
+    return PreparedExport(source=staged, report=report, split=summary, delta=delta)
+
+
+def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
+                 extra_selection: Mapping[str, Any] | None = None,
+                 prepared: PreparedExport | None = None,
+                 progress: Progress = no_progress) -> ExportResult:
+    """Export ``source`` as ``request`` asks into ``out`` (a folder or an archive file).
+
+    ``extra_selection`` adds to the manifest's selection what the caller chose before the
+    pipeline (the project, a release, a delta); pass ``prepared`` when the caller already ran
+    `prepare` (to show progress against its size)."""
+    spec = get_format(request.format)
+    ready = prepared or prepare(source, request)
+    selection = dict(request.selection.to_json() if request.selection else {"all": True})
+    selection.update(extra_selection or {})
+    if ready.delta is not None:
+        selection["delta"] = ready.delta.to_json()
+    summaries = {
+        "class_mapping": request.mapping.to_json(),
+        "splits": ({"spec": request.split.to_json(), **ready.split.to_json()}
+                   if request.split is not None and ready.split is not None else {}),
+        "checks": request.checks.to_json(),
+    }
+    return run_export(ready.source, spec, out, options=request.options, selection=selection,
+                      media=request.media, paths=request.paths, outside=request.outside,
+                      package=request.package, password=request.password, name=request.name,
+                      report=ready.report, summaries=summaries, progress=progress)
