@@ -15,7 +15,11 @@ annotation a model's prediction unless ``source`` says otherwise.
 Media: ``options["images"]`` (or, when not given, the export folder) is searched for
 ``images/{split}/{file_name}``, then ``{file_name}``, then the item's ``path``; a found image
 sets ``media_uri``, and gives the size when the file lacks ``width``/``height`` (read from the
-header, never decoded). Errors name the file, the JSON path and what was expected.
+header as a viewer shows it, EXIF orientation applied, never decoded). A ``file_name`` that is
+an absolute path or a URL (``--paths absolute``) names the image itself: that file when it
+exists, else its file name is searched as above; the item's path is then that file name, and a
+URL with no local copy becomes the media URI as it is. Errors name the file, the JSON path and
+what was expected.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from PIL import Image
 
 from labelport.domain.codec import (
     Json,
@@ -63,6 +66,13 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import MemorySource
 from labelport.errors import InputError
+from labelport.formats._image_files import (
+    image_size,
+    is_absolute_reference,
+    is_url,
+    local_reference,
+    reference_name,
+)
 from labelport.formats._json import convert, decode_json, gc_paused
 
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
@@ -236,12 +246,24 @@ class _Media:
         self.root = root
 
     def find(self, split: str | None, file_name: str, path: str) -> Path | None:
+        """The image ``file_name`` names: itself when it is an absolute path to a file, else
+        looked up by name under the media folder."""
+        local = local_reference(file_name)
+        if local is not None and local.is_file():
+            return local
         if self.root is None:
             return None
-        candidates = [self.root / file_name, self.root / path]
+        name = image_path(file_name)
+        candidates = [self.root / name, self.root / path]
         if split is not None:
-            candidates.insert(0, self.root / "images" / split / file_name)
+            candidates.insert(0, self.root / "images" / split / name)
         return next((c for c in candidates if c.is_file()), None)
+
+
+def image_path(file_name: str) -> str:
+    """The item path a ``file_name`` gives: the name as written, or the file name at the end of
+    an absolute path or URL (where the export put the image is not part of its identity)."""
+    return reference_name(file_name) if is_absolute_reference(file_name) else file_name
 
 
 def _annotation(raw: Json, ann: _AnnotationJ, label: str, geometry: Geometry) -> Annotation:
@@ -311,25 +333,25 @@ def _size(image: _ImageJ, raw: Json, split: str | None, media: _Media,
           file: Path) -> tuple[int, int]:
     if image.width is not None and image.height is not None:
         return image.width, image.height
-    found = media.find(split, image.file_name, raw.get("path", image.file_name))
+    found = media.find(split, image.file_name, raw.get("path", image_path(image.file_name)))
     if found is None:
         raise InputError(f"{file}: image {image.file_name!r} has no width and height, and no "
                          "image file was found to read them from; pass --images DIR")
-    with Image.open(found) as opened:
-        return opened.size
+    return image_size(found)
 
 
 def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: str | None,
             media: _Media, sizes: dict[int, tuple[int, int]], file: Path, at: str,
             schema: LabelSchema) -> ItemRecord:
-    path = raw.get("path", image.file_name)
+    path = raw.get("path", image_path(image.file_name))
     found = media.find(split, image.file_name, path)
     width, height = sizes.get(image.id) or _size(image, raw, split, media, file)
+    remote = image.file_name if is_url(image.file_name) else None
     try:
         item = item_from_json({**raw, "dataset": raw.get("dataset", DEFAULT_DATASET),
                                "path": path, "width": width, "height": height, "id": None,
                                "metadata": image.attributes,
-                               "media_uri": str(found.absolute()) if found else None})
+                               "media_uri": str(found.absolute()) if found else remote})
         tasks = tuple(task_from_json(t) for t in raw.get("tasks", ()))
         image_labels = tuple(annotation_from_json({**a, "geometry": {"kind": "none"}})
                              for a in raw.get("image_labels", ()))

@@ -1,10 +1,12 @@
-"""Image files for readers of formats that do not store image sizes (YOLO, Keras, KITTI): find
-the image a label file belongs to, and read its size from the file's header without decoding
-pixels, as a viewer shows it (EXIF orientation applied)."""
+"""Image files for readers: find the image a label file belongs to, read its size from the
+file's header without decoding pixels, as a viewer shows it (EXIF orientation applied), and
+understand the image paths an export with ``--paths absolute`` writes (absolute paths, URLs)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
@@ -34,6 +36,37 @@ def image_size(path: Path) -> tuple[int, int]:
     if orientation in _TRANSPOSED_ORIENTATIONS:
         return height, width
     return width, height
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(reference: str) -> bool:
+    """``scheme://...``: what ``--paths absolute`` writes for media it did not copy and whose
+    source is remote (``https://``, ``s3://``), or a ``file://`` URI as the item had it."""
+    return _URL.match(reference) is not None
+
+
+def is_absolute_reference(reference: str) -> bool:
+    """An absolute path or a URL, as opposed to a name relative to the annotation file."""
+    return is_url(reference) or PurePosixPath(reference).is_absolute()
+
+
+def local_reference(reference: str) -> Path | None:
+    """The local file an absolute path or ``file://`` URL names; None for a relative name or a
+    remote URL."""
+    if is_url(reference):
+        parsed = urlparse(reference)
+        return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+    path = Path(reference)
+    return path if path.is_absolute() else None
+
+
+def reference_name(reference: str) -> str:
+    """The file name an image reference ends with (a URL's decoded, without query)."""
+    if is_url(reference):
+        return PurePosixPath(unquote(urlparse(reference).path)).name
+    return PurePosixPath(reference).name
 
 
 def image_item(image: Path) -> Item:

@@ -28,7 +28,8 @@ one image, annotation or category per line so diffs read well. Conventions:
   points; boxes and keypoints have ``"segmentation": []``;
 - ``score`` is written for every annotation that has one (predictions);
 - ``file_name`` is the image's name inside ``images/{split}/`` (the original name, made unique
-  per split), the same whether or not media is included;
+  per split), the same whether or not media is included; with ``--paths absolute`` it is what
+  `WriteContext.media_reference` gives instead (an absolute path, or the source's URL);
 - ``info`` carries the project name, the labelport version and, as ``date_created``, the
   latest timestamp found in the data (never the clock), so the same data gives the same bytes.
 
@@ -297,8 +298,10 @@ class _CocoWriter:
         item = record.item
         split.image_id += 1
         file_name = self.namer.name(item, f"{IMAGES_DIR}/{split_name}")
-        self.ctx.place_media(item, self.out_dir / IMAGES_DIR / split_name / file_name)
-        image: Json = {"id": split.image_id, "file_name": file_name,
+        target = self.out_dir / IMAGES_DIR / split_name / file_name
+        self.ctx.place_media(item, target)
+        image: Json = {"id": split.image_id,
+                       "file_name": self.ctx.media_reference(item, target, file_name),
                        "width": item.width, "height": item.height}
         for task in record.tasks:
             self._seen(task.created_at, task.updated_at)

@@ -15,12 +15,16 @@ A file (header first; the default columns)::
     6,empty_006.png,,,,,,,,
     7,field_001.jpg,1,blurry,,,,,,
 
-Columns: the SATIn ten by default, then ``split`` when any record has a split. The option
-``columns`` picks and orders them from `COLUMNS`, which adds ``split``, ``dataset``,
-``image_path`` (the item's path inside its dataset), ``image_width``, ``image_height`` and
-``score``. Options append ``attr.<name>`` (``attributes``: one per attribute the schema
-defines, in schema order), ``meta.<key>`` (``metadata``: one per item-metadata key met, sorted)
-and ``points`` (``polygon``), in that order.
+Columns: the SATIn ten by default, then ``split`` when any record has a split, then
+``image_file`` when any image is named otherwise than relatively (``--paths absolute``). The
+option ``columns`` picks and orders them from `COLUMNS`, which adds ``split``, ``dataset``,
+``image_path`` (the item's path inside its dataset), ``image_width``, ``image_height``,
+``score`` and ``image_file``: where the image is, ``images/<image_name>`` relative to the table,
+or `WriteContext.media_reference`'s absolute path or URL. ``image_name`` stays the file name and
+``image_path`` the item's identity, whatever ``--paths`` says. Options append ``attr.<name>``
+(``attributes``: one per attribute the schema defines, in schema order), ``meta.<key>``
+(``metadata``: one per item-metadata key met, sorted) and ``points`` (``polygon``), in that
+order.
 
 Conventions:
 - absolute pixels, origin at the top-left corner of the top-left pixel; ``x_max = x_min +
@@ -48,11 +52,13 @@ Conventions:
   adds one, which Excel needs to detect UTF-8). Cells are never altered, so a label starting
   with ``=`` is not defused against spreadsheet formulas.
 
-Reading takes the file or the export folder. Image sizes come from ``image_width`` /
-``image_height`` when present, else from the image headers in ``images`` (the option, or the
-export's own ``images/`` folder). ``normalized`` must be given as it was written. Items get
-dataset ``default`` unless a ``dataset`` column says otherwise; a row with a ``score`` is a
-model's annotation. Classes follow their first appearance in the file.
+Reading takes the file or the export folder. Media is the ``image_file`` column's file when it
+exists (absolute, or relative to the table), else found in ``images`` (the option, or the
+export's own ``images/`` folder); an ``image_file`` URL with no local file becomes the media URI.
+Image sizes come from ``image_width`` / ``image_height`` when present, else from the found
+image's header as a viewer shows it (EXIF orientation applied). ``normalized`` must be given
+as it was written. Items get dataset ``default`` unless a ``dataset`` column says otherwise; a
+row with a ``score`` is a model's annotation. Classes follow their first appearance in the file.
 """
 
 from __future__ import annotations
@@ -67,7 +73,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PIL import Image
 
 from labelport.domain.geometry import (
     Box,
@@ -91,14 +96,16 @@ from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, Lab
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._geometry import box_on_image, fit_to_image
+from labelport.formats._image_files import image_size, is_url, local_reference
 from labelport.formats._naming import FileNamer
 from labelport.formats._values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 SATIN_COLUMNS = ("image_id", "image_name", "object_id", "label",
                  "x_min", "y_min", "x_max", "y_max", "width", "height")
+IMAGE_FILE = "image_file"
 COLUMNS = SATIN_COLUMNS + ("split", "dataset", "image_path", "image_width", "image_height",
-                           "score")
+                           "score", IMAGE_FILE)
 """Every column ``columns`` may name, SATIn's first."""
 ATTR = "attr."
 META = "meta."
@@ -284,6 +291,7 @@ def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     empty_rows = bool(options.get("empty_rows", True))
     namer = FileNamer()
     done = 0
+    any_absolute = False
     with tempfile.TemporaryFile(dir=out_dir) as spool:
         for image_id, record in enumerate(source.records(), start=1):
             done = image_id
@@ -292,15 +300,25 @@ def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             if "label" not in rows[0] and not empty_rows:
                 ctx.report.count("not written: image without objects (empty_rows is off)")
                 continue
-            ctx.place_media(record.item, out_dir / IMAGES_DIR / image_name)
-            spool.writelines(orjson.dumps(row) + b"\n" for row in rows)
+            target = out_dir / IMAGES_DIR / image_name
+            ctx.place_media(record.item, target)
+            relative = f"{IMAGES_DIR}/{image_name}"
+            image_file = ctx.media_reference(record.item, target, relative)
+            any_absolute = any_absolute or image_file != relative
+            spool.writelines(orjson.dumps(row | {IMAGE_FILE: image_file}) + b"\n"
+                             for row in rows)
             if image_id % _PROGRESS_EVERY == 0:
                 ctx.progress(image_id)
         ctx.progress(done)
         if chosen is None:
-            chosen = SATIN_COLUMNS + (("split",) if maker.any_split else ())
-        elif "split" not in chosen and maker.any_split:
-            ctx.report.count("not written: split (not among the chosen columns)")
+            chosen = (SATIN_COLUMNS + (("split",) if maker.any_split else ())
+                      + ((IMAGE_FILE,) if any_absolute else ()))
+        else:
+            if "split" not in chosen and maker.any_split:
+                ctx.report.count("not written: split (not among the chosen columns)")
+            if IMAGE_FILE not in chosen and any_absolute:
+                ctx.report.count("not written: absolute image paths (image_file is not among "
+                                 "the chosen columns)")
         header = (*chosen, *(ATTR + n for n in attr_names),
                   *(META + k for k in sorted(maker.meta_keys)),
                   *((POINTS,) if maker.polygon else ()))
@@ -339,6 +357,8 @@ class _PendingImage:
     split: str | None
     size: tuple[int, int] | None
     metadata: dict[str, Any]
+    file: str | None = None
+    """The ``image_file`` cell: where the image is, relative to the table or absolute."""
     objects: list[_PendingObject] = field(default_factory=list)
 
 
@@ -465,6 +485,7 @@ def _read_rows(rows: _Rows) -> list[_PendingImage]:
             image = images[key] = _PendingImage(
                 line=rows.line, name=name, dataset=dataset, path=path,
                 split=cells.get("split") or None, size=_image_size(rows, cells),
+                file=cells.get(IMAGE_FILE) or None,
                 metadata={n[len(META):]: decode_value(v) for n, v in cells.items()
                           if n.startswith(META) and v})
         elif (image.name, image.dataset, image.path) != (name, dataset, path):
@@ -476,14 +497,23 @@ def _read_rows(rows: _Rows) -> list[_PendingImage]:
     return list(images.values())
 
 
-def _find_media(images_dir: Path | None, image: _PendingImage) -> Path | None:
-    if images_dir is None:
-        return None
-    for candidate in (images_dir / image.dataset / image.path, images_dir / image.path,
-                      images_dir / image.name):
-        if candidate.is_file():
-            return candidate
-    return None
+def _find_media(table_dir: Path, images_dir: Path | None, image: _PendingImage) -> Path | None:
+    """The ``image_file`` when it is a local file (absolute, or relative to the table), else
+    the image by path or name in ``images_dir``."""
+    candidates: list[Path] = []
+    if image.file is not None and not is_url(image.file):
+        candidates.append(local_reference(image.file) or table_dir / image.file)
+    if images_dir is not None:
+        candidates += (images_dir / image.dataset / image.path, images_dir / image.path,
+                       images_dir / image.name)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _media_uri(media: Path | None, image: _PendingImage) -> str | None:
+    """The found file, else an ``image_file`` URL as it is (remote media is fetched later)."""
+    if media is not None:
+        return str(media.absolute())
+    return image.file if image.file is not None and is_url(image.file) else None
 
 
 def _geometry(pending: _PendingObject, scale: tuple[float, float]) -> Geometry:
@@ -552,11 +582,10 @@ def read_table(path: Path, options: Mapping[str, Any], *, delimiter: str,
         raise InputError(f"{file}: not UTF-8 text ({error})") from None
     records = []
     for image in pending_images:
-        media = _find_media(images_dir, image)
+        media = _find_media(file.parent, images_dir, image)
         size = image.size
         if size is None and media is not None:
-            with Image.open(media) as opened:
-                size = opened.size
+            size = image_size(media)
         if size is None:
             raise InputError(
                 f"{file} line {image.line}: no size for image {image.path!r}; add the "
@@ -568,7 +597,7 @@ def read_table(path: Path, options: Mapping[str, Any], *, delimiter: str,
                        score=p.score, source=Source.HUMAN if p.score is None else Source.MODEL)
             for p in image.objects)
         item = Item(dataset=image.dataset, path=image.path, width=size[0], height=size[1],
-                    media_uri=str(media.absolute()) if media is not None else None,
+                    media_uri=_media_uri(media, image),
                     metadata=image.metadata)
         records.append(ItemRecord(item=item, annotations=annotations, split=image.split))
     datasets = tuple(Dataset(name=n) for n in dict.fromkeys(r.item.dataset for r in records))

@@ -41,14 +41,19 @@ Conventions:
   Datumaro's ``<attributes>`` block (option ``attributes``), values encoded as the CSV
   format's cells: text as is, other values as JSON (``true``, ``2``, ``0.25``), and text that
   would read as JSON (``"2"``) as a JSON string, so every value reads back with its type.
+- ``<path>`` (LabelImg's) is written only with ``--paths absolute``: the image's absolute path
+  in the published export, or without media where the source is
+  (`WriteContext.media_reference`); ``<filename>`` stays the file name.
 - ``labelmap.txt`` is Datumaro's and CVAT's (``name:r,g,b::``), no ``background`` line; a class
   name with ``:`` or a line break cannot be written there and is refused.
 - Only boxes are carried. Rotated boxes, polygons, polylines, masks and keypoints are written as
   their axis-aligned envelope (counted); image-level labels, image classifications and scores are
   not written (counted). Tags, instance ids and z-order are not carried.
 
-Reading accepts this layout or a folder of XML files; sizes come from ``<size>``, or from the
-image's header when ``<size>`` is missing or zero. A ``background`` line with colour ``0,0,0``
+Reading accepts this layout or a folder of XML files. The image is ``<filename>`` in the
+``images`` option's folder or ``JPEGImages/``, else the file ``<path>`` names (a ``<path>`` URL
+becomes the media URI as it is); sizes come from ``<size>``, or from the image's header when
+``<size>`` is missing or zero. A ``background`` line with colour ``0,0,0``
 in ``labelmap.txt`` (CVAT writes one) is not a class. Splits come from
 ``ImageSets/Main/<split>.txt``; items get the dataset ``default`` and the file name as their path.
 The flags are read as bools, ``pose`` when it is not ``Unspecified``, ``<attributes>`` values as
@@ -75,7 +80,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import box_on_image, truncation
-from labelport.formats._image_files import image_size
+from labelport.formats._image_files import image_size, is_url, local_reference
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats._values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
@@ -204,14 +209,16 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
     return "\n".join(lines)
 
 
-def _annotation_xml(record: ItemRecord, file_name: str, *, project: ProjectInfo,
-                    options: Mapping[str, Any], text: _Text, ctx: WriteContext) -> str:
+def _annotation_xml(record: ItemRecord, file_name: str, *, path: str | None,
+                    project: ProjectInfo, options: Mapping[str, Any], text: _Text,
+                    ctx: WriteContext) -> str:
     item = record.item
     image_wh = (item.width, item.height)
     parts = [
         "<annotation>",
         f"  <folder>{IMAGES_DIR}</folder>",
         f"  <filename>{text(file_name)}</filename>",
+        *([f"  <path>{text(path)}</path>"] if path is not None else []),
         f"  <source><database>{text(project.name)}</database>"
         "<annotation>labelport</annotation></source>",
         f"  <size><width>{item.width}</width><height>{item.height}</height>"
@@ -250,9 +257,13 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         for done, record in enumerate(source.records(), start=1):
             file_name = namer.name(record.item)
             stem = PurePosixPath(file_name).stem
-            ctx.place_media(record.item, out_dir / IMAGES_DIR / file_name)
-            xml = _annotation_xml(record, file_name, project=source.project, options=options,
-                                  text=text, ctx=ctx)
+            target = out_dir / IMAGES_DIR / file_name
+            ctx.place_media(record.item, target)
+            relative = f"{IMAGES_DIR}/{file_name}"
+            reference = ctx.media_reference(record.item, target, relative)
+            xml = _annotation_xml(record, file_name,
+                                  path=None if reference == relative else reference,
+                                  project=source.project, options=options, text=text, ctx=ctx)
             (annotations_dir / f"{stem}.xml").write_text(xml, encoding="utf-8")
             split = safe_file_name(record.split or "train")
             if split not in split_files:
@@ -397,6 +408,12 @@ def _labelmap_classes(path: Path) -> list[LabelClass]:
     return classes
 
 
+def _file_at(written_path: str) -> Path | None:
+    """The image ``<path>`` names, when it is an absolute path (or file URL) to a file here."""
+    local = local_reference(written_path)
+    return local if local is not None and local.is_file() else None
+
+
 def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
     root = _parse_xml(path)
     if root.tag != "annotation":
@@ -404,7 +421,8 @@ def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
     file_name = (root.findtext("filename") or "").strip()
     if not file_name:
         raise InputError(f"{path}: expected the image's file name in <filename>")
-    image = layout.image(file_name)
+    written_path = (root.findtext("path") or "").strip()
+    image = layout.image(file_name) or _file_at(written_path)
     size = root.find("size")
     width = height = 0
     depth: int | None = None
@@ -421,7 +439,9 @@ def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
     annotations = tuple(_object(path, index, element, one_based=one_based)
                         for index, element in enumerate(root.iterfind("object"), start=1))
     item = Item(dataset=DEFAULT_DATASET, path=file_name, width=width, height=height,
-                media_uri=str(image.absolute()) if image else None, channels=depth)
+                media_uri=(str(image.absolute()) if image
+                           else written_path if is_url(written_path) else None),
+                channels=depth)
     return ItemRecord(item=item, annotations=annotations, split=layout.splits.get(path.stem))
 
 

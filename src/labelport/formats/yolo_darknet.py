@@ -13,7 +13,11 @@ Layout::
 
 Paths start with ``data/`` because Darknet runs from its own folder with the dataset copied to
 ``data/`` (Datumaro's default). Other splits get ``{split}.txt``, ``obj_{split}_data/`` and a
-``{split} =`` line, which Darknet ignores.
+``{split} =`` line, which Darknet ignores. With ``--paths absolute`` the lists name each image by
+`WriteContext.media_reference` instead: its absolute path in the published export, or without
+media where the source is. Darknet finds a label file beside its image, so a list naming images
+outside the export is counted (the labels stay in ``obj_{split}_data/``); ``obj.data`` keeps
+its ``data/`` paths.
 
 Rows are ``cls cx cy w h``: class index from 0 in the schema's order (every class), centre and
 size as fractions of the image, 6 decimals, inside [0, 1] (Darknet's own definition; the
@@ -24,7 +28,10 @@ bounding box (counted); image-level classes, attributes, tags and scores are not
 
 The reader takes the folder (or ``obj.data``), reads ``obj.names`` and every list named in
 ``obj.data`` (``valid`` becomes split ``val``); image sizes come from the images' headers, found
-beside the labels or in the ``images`` option's folder. Items get dataset ``default`` and their
+beside the labels or in the ``images`` option's folder. A list line that is an absolute path or
+URL names the image where it is (else it is found by name in ``obj_{split}_data/`` or the
+``images`` folder); its labels are ``obj_{split}_data/{stem}.txt``, else beside the image, and
+two lines that would share one label file are refused. Items get dataset ``default`` and their
 image file name as path.
 """
 
@@ -35,11 +42,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from labelport.domain.geometry import GeometryKind
-from labelport.domain.model import ItemRecord, ProjectInfo
+from labelport.domain.model import Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.errors import InputError
+from labelport.errors import InputError, UnsupportedError
 from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import ImageFolder, find_image, image_item
+from labelport.formats._image_files import (
+    ImageFolder,
+    find_image,
+    image_item,
+    is_absolute_reference,
+    local_reference,
+    reference_name,
+)
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
@@ -72,7 +86,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                 lists[subset] = (out_dir / f"{subset}.txt").open("w", encoding="utf-8")
             name = namer.name(record.item, subset)
             ctx.place_media(record.item, folder / name)
-            lists[subset].write(f"{PREFIX}/obj_{subset}_data/{name}\n")
+            lists[subset].write(f"{_list_line(record.item, folder / name, ctx)}\n")
             text = "".join(f"{row}\n" for row in
                            rows.detect_rows(record, schema=schema, ctx=ctx))
             (folder / f"{PurePosixPath(name).stem}.txt").write_text(text, encoding="utf-8")
@@ -94,6 +108,22 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     lines += [f"names = {PREFIX}/{NAMES_FILE}", "backup = backup/"]
     (out_dir / DATA_FILE).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     ctx.progress(done)
+
+
+def _list_line(item: Item, target: Path, ctx: WriteContext) -> str:
+    """The line naming the image placed at ``target``: ``data/obj_{subset}_data/{name}`` unless
+    the export asks for absolute paths. One outside the export is counted, since Darknet looks
+    for the labels beside it; a line break would split the line and is refused."""
+    relative = f"{PREFIX}/{target.parent.name}/{target.name}"
+    reference = ctx.media_reference(item, target, relative)
+    if "\n" in reference or "\r" in reference:
+        raise UnsupportedError(f"yolo_darknet cannot list the image of {item.key} at "
+                               f"{reference!r}: a line break would split its line; use "
+                               "--paths relative")
+    if reference != relative and PurePosixPath(reference).parts[-2:] != target.parts[-2:]:
+        ctx.report.count("image path outside the export: Darknet looks for its labels "
+                         "beside it")
+    return reference
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -122,6 +152,24 @@ def _data_entries(data_file: Path) -> dict[str, str]:
     return entries
 
 
+def _absolute_entry(reference: str, labels_dir: Path, extra: ImageFolder | None, *,
+                    where: str) -> tuple[Path | None, Path]:
+    """The image and label file of a list line that is an absolute path or URL: the image
+    where it names, else by name beside the labels or in ``extra``; the labels in the export's
+    folder by the image's stem, else beside the image."""
+    name = reference_name(reference)
+    local = local_reference(reference)
+    image = local if local is not None and local.is_file() else None
+    image = image or find_image(labels_dir / name, extra)
+    label = labels_dir / f"{PurePosixPath(name).stem}.txt"
+    if not label.is_file() and image is not None and image.with_suffix(".txt").is_file():
+        label = image.with_suffix(".txt")
+    if not label.is_file():
+        raise InputError(f"{where}: no label file for {reference!r}: neither {label} nor one "
+                         "beside the image")
+    return image, label
+
+
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     data_file = path / DATA_FILE if path.is_dir() else path
     if not data_file.is_file():
@@ -141,15 +189,27 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
             continue
         split = "val" if key == "valid" else key
         list_file = _local(root, value)
+        labelled_by: dict[Path, int] = {}
         for number, line in enumerate(rows.read_lines(list_file), 1):
-            if not line.strip():
+            text = line.strip()
+            if not text:
                 continue
-            listed = _local(root, line)
-            image = find_image(listed, extra)
+            where = f"{list_file}:{number}"
+            if is_absolute_reference(text):
+                image, label = _absolute_entry(text, root / f"obj_{list_file.stem}_data", extra,
+                                               where=where)
+                if label in labelled_by:
+                    raise InputError(f"{where}: image {text!r} would take the labels "
+                                     f"{label.name} of line {labelled_by[label]}; rename the "
+                                     "images apart or export with --paths relative")
+                labelled_by[label] = number
+            else:
+                listed = _local(root, text)
+                image, label = find_image(listed, extra), listed.with_suffix(".txt")
             if image is None:
-                raise InputError(f"{list_file}:{number}: image {line.strip()!r} not found "
-                                 "beside its labels nor in the images folder given")
-            items.append((split, listed.with_suffix(".txt"), image))
+                raise InputError(f"{where}: image {text!r} not found beside its labels nor in "
+                                 "the images folder given")
+            items.append((split, label, image))
 
     def records() -> Iterator[ItemRecord]:
         for split, label, image in items:

@@ -17,9 +17,17 @@ file names becomes ``_`` (the line is split on whitespace), counted. Any other g
 its bounding box (counted); image-level classes, attributes, tags and scores are not carried
 (counted).
 
+With ``--paths absolute`` the path is `WriteContext.media_reference`'s: the image's absolute
+path in the published export, or without media where the source is. keras-yolo3 splits the line
+on whitespace and opens the first field as it is, so no escape would reach it: an absolute path
+with whitespace is refused (`UnsupportedError`: use ``--paths relative`` or an export folder
+without spaces); a URL's whitespace is percent-encoded (the same URL), counted.
+
 The reader takes the folder (or the annotation file); image sizes come from the images'
-headers, at the path of the line or, by file name, in the ``images`` option's folder. Items get
-dataset ``default``, their file name as path, and the split of an ``images/{split}/`` path.
+headers, at the path of the line (absolute paths and URLs as written, else relative to the
+annotation file) or, by file name, in the export's ``images/{split}/`` and the ``images``
+option's folder. Items get dataset ``default``, their file name as path, and the split of an
+``images/{split}/`` path inside the export.
 """
 
 from __future__ import annotations
@@ -29,13 +37,22 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from labelport.domain.geometry import Box, GeometryKind
-from labelport.domain.model import Annotation, ItemRecord, ProjectInfo
+from labelport.domain.model import Annotation, Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.errors import InputError
+from labelport.errors import InputError, UnsupportedError
 from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import ImageFolder, find_image, image_item
+from labelport.formats._image_files import (
+    ImageFolder,
+    find_image,
+    image_item,
+    is_absolute_reference,
+    is_url,
+    local_reference,
+    reference_name,
+)
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
@@ -62,8 +79,9 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                 ctx.report.count("renamed: whitespace in file name")
                 item = replace(item, path=no_whitespace(item.file_name))
             name = namer.name(item, split)
-            ctx.place_media(record.item, out_dir / "images" / split / name)
-            fields = [f"images/{split}/{name}"]
+            target = out_dir / "images" / split / name
+            ctx.place_media(record.item, target)
+            fields = [_line_path(record.item, target, f"images/{split}/{name}", ctx)]
             for index, box, annotation in rows.detection_boxes(record, schema=schema, ctx=ctx):
                 fields.append(rows.box_to_keras_field(box, class_index=index))
                 rows.count_not_carried(ctx, annotation)
@@ -76,12 +94,51 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     ctx.progress(done)
 
 
+def url_without_whitespace(url: str) -> str:
+    """``url`` with whitespace percent-encoded: the same resource, one field of the line."""
+    return _WHITESPACE.sub(lambda match: quote(match.group()), url)
+
+
+def _line_path(item: Item, target: Path, relative: str, ctx: WriteContext) -> str:
+    """The first field of the image's line (see the module docstring for whitespace)."""
+    reference = ctx.media_reference(item, target, relative)
+    if not _WHITESPACE.search(reference):
+        return reference
+    if is_url(reference):
+        ctx.report.count("converted: whitespace in an image URL percent-encoded")
+        return url_without_whitespace(reference)
+    raise UnsupportedError(f"yolo_keras cannot name the image of {item.key} as {reference!r}: "
+                           "keras-yolo3 splits each line on whitespace; use --paths relative, "
+                           "or export to a folder whose path has no spaces")
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
 def _split_of(relative: PurePosixPath) -> str | None:
     parts = relative.parts
     return parts[1] if len(parts) == 3 and parts[0] == "images" else None
+
+
+def _absolute_image(reference: str, root: Path,
+                    extra: ImageFolder | None) -> tuple[str | None, Path | None]:
+    """The split and image of a line whose path is absolute or a URL: the file it names, else
+    by name in the export's ``images/{split}/`` (an export that moved) or ``extra``. The split
+    is known only for an image inside the export."""
+    local = local_reference(reference)
+    parts = PurePosixPath(local or "").parts
+    image = local if local is not None and local.is_file() else None
+    if image is None and len(parts) >= 3 and parts[-3] == "images":
+        image = find_image(root.joinpath(*parts[-3:]), None)
+    if image is None and extra is not None:
+        image = extra.find(PurePosixPath(reference_name(reference)).stem)
+    if image is None:
+        return None, None
+    try:
+        inside = PurePosixPath(image.resolve().relative_to(root.resolve()).as_posix())
+    except ValueError:
+        return None, image
+    return _split_of(inside), image
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
@@ -102,16 +159,20 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         if not fields:
             continue
         where = f"{file}:{number}"
-        relative = PurePosixPath(fields[0])
-        if relative.is_absolute() or ".." in relative.parts:
-            raise InputError(f"{where}: image path {fields[0]!r} is outside the dataset folder")
-        image = find_image(root / relative, extra)
+        if is_absolute_reference(fields[0]):
+            split, image = _absolute_image(fields[0], root, extra)
+        else:
+            relative = PurePosixPath(fields[0])
+            if ".." in relative.parts:
+                raise InputError(f"{where}: image path {fields[0]!r} is outside the dataset "
+                                 "folder")
+            split, image = _split_of(relative), find_image(root / relative, extra)
         if image is None:
             raise InputError(f"{where}: image {fields[0]!r} not found beside the annotation "
                              "file nor in the images folder given")
         boxes = [rows.box_from_keras_field(f, n_classes=len(names), where=where)
                  for f in fields[1:]]
-        parsed.append((_split_of(relative), image, boxes))
+        parsed.append((split, image, boxes))
 
     def records() -> Iterator[ItemRecord]:
         for split, image, boxes in parsed:
