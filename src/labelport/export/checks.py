@@ -283,9 +283,12 @@ def _media_problem(record: ItemRecord) -> str | None:
 
 
 def _box_problem(geometry: Box | RotatedBox, min_px: float) -> str | None:
-    values = (geometry.w, geometry.h, *((geometry.x, geometry.y) if isinstance(geometry, Box)
-                                        else (geometry.cx, geometry.cy, geometry.angle_deg)))
-    if not all(math.isfinite(v) for v in values):
+    if isinstance(geometry, Box):
+        finite = math.isfinite(geometry.x + geometry.y + geometry.w + geometry.h)
+    else:
+        finite = math.isfinite(geometry.cx + geometry.cy + geometry.w + geometry.h
+                               + geometry.angle_deg)
+    if not finite:
         return f"{geometry.kind.value} has a non-finite value"
     if geometry.w < min_px or geometry.h < min_px:
         return (f"{geometry.kind.value} of {geometry.w:g} x {geometry.h:g} px is below the "
@@ -331,6 +334,11 @@ class _Checker:
     counter: PassCounter | None = None
     """Where an export's stage counts each problem as it is found."""
     namer: FileNamer = field(default_factory=lambda: FileNamer(unique_stems=True))
+    active: frozenset[Check] = field(init=False)
+    """The checks not skipped, looked up once: `_on` runs for every annotation."""
+
+    def __post_init__(self) -> None:
+        self.active = frozenset(c for c in Check if self.policies.policy(c) is not Policy.SKIP)
 
     def summary(self) -> CheckSummary:
         return CheckSummary(
@@ -370,7 +378,7 @@ class _Checker:
             self.counter.count(f"check {check.value}: {outcome.value}")
 
     def _on(self, check: Check) -> bool:
-        return self.policies.policy(check) is not Policy.SKIP
+        return check in self.active
 
     def record(self, record: ItemRecord) -> ItemRecord | None:
         """The record after the checks, or None when ``missing_media=fix`` drops it."""
