@@ -69,7 +69,8 @@ def main() -> None:
     present = any(p.name == project for p in store.list_projects())
     store.close()
     if args.fresh or not present:
-        print(f"importing {args.annotations:,} annotations: {import_size(db, args.annotations):.1f} s")
+        seconds = import_size(db, args.annotations)
+        print(f"imported {args.annotations:,} annotations in {seconds:.1f} s")
     child = subprocess.run([sys.executable, __file__, "--format", args.format, "--child", db,
                             project], capture_output=True, text=True, check=True)
     figures = json.loads(child.stdout.strip().splitlines()[-1])
