@@ -11,18 +11,29 @@ Tasks, each on the same generated input for every tool:
   to read from, so this task is compared against the floor only.
 
 Tools: ``floor`` (`formats_floor.py`, a minimal standard-library loop that writes the same
-files), ``labelport`` (the Python API in a fresh process), ``labelport-cli`` (``labelport
-convert``, progress bar and all), ``datumaro`` and ``globox`` (`formats_peers.py`, each in its
-own virtualenv under ``bench/out/venvs``, created and ``pip install``-ed on first use, reused
-after). Every run is a fresh subprocess writing into an empty folder; its wall time covers the
-whole process (interpreter start, imports, reading, writing), and its peak RSS is the child's
-own ``ru_maxrss`` from ``os.wait4``. The median of ``--runs`` runs is reported (a tool whose first
-run takes over ``--slow`` seconds runs once). Outputs are checked: every tool writes one label
-file per image, and one image's file is compared with the floor's (same objects, coordinates
-within 1e-4 for YOLO and 1 pixel for VOC); for store->coco, labelport's JSON must equal the
-floor's value for value.
+files, no manifest), ``labelport`` (`formats_labelport.py`: the public Python API, nothing
+else), ``labelport-cli`` (``labelport convert``), ``datumaro`` and ``globox``
+(`formats_peers.py`, each in its own virtualenv under ``bench/out/venvs``, created and
+``pip install``-ed on first use, reused after).
 
-    .venv/bin/python bench/formats_bench.py                       # everything (about 15 min)
+How it measures:
+- every run is a fresh subprocess writing into an empty folder; ``wall s`` covers the whole
+  process (interpreter start, imports, reading, writing); ``CPU s`` is its user + system time
+  (all threads), the steadier figure on a shared machine; ``work s`` is what the tool reported
+  for the conversion alone, after its imports; peak RSS is GNU time's ``%M`` for the child;
+- the median of ``--runs`` runs is reported; a tool whose first run takes over ``--slow``
+  seconds runs once;
+- outputs go to tmpfs (``/dev/shm``) unless ``--disk``: this machine's disk takes about
+  0.6 ms to create a small file, which would dominate every tool's time alike;
+- labelport runs from ``git archive`` of ``--labelport REF`` (default HEAD), extracted and
+  compiled under ``bench/out/formats/``, because other engineers edit the working tree while the
+  benchmark runs (``--labelport worktree`` runs the installed working tree instead);
+- outputs are checked: every tool writes one label file per image, and one image's file is
+  compared with the floor's (same objects, coordinates within 1e-4 for YOLO and 1 pixel for
+  VOC: Datumaro and globox write other rounding); for store->coco labelport's JSON must equal
+  the floor's value for value.
+
+    .venv/bin/python bench/formats_bench.py                       # everything (~20 min)
     .venv/bin/python bench/formats_bench.py --tasks coco-yolo --sizes 40000 --runs 5
     .venv/bin/python bench/formats_bench.py --profile coco-voc --sizes 40000   # cProfile labelport
 
@@ -53,6 +64,10 @@ import formats_floor as floor  # noqa: E402
 
 OUT = BENCH / "out"
 WORK = OUT / "formats"
+RUNS = Path("/dev/shm/labelport-formats-bench") if Path("/dev/shm").is_dir() else WORK / "runs"
+"""Where the tools write (tmpfs by default: see --disk)."""
+LABELPORT_SRC: Path | None = None
+"""The labelport source the labelport runs import (PYTHONPATH), None for the installed one."""
 VENVS = OUT / "venvs"
 PEERS = {"datumaro": "datumaro==1.13.12", "globox": "globox==2.9.0"}
 FILE_TASKS = ("coco-yolo", "coco-voc")
@@ -71,8 +86,9 @@ def coco_input(annotations: int) -> Path:
     root = WORK / f"coco-{annotations}"
     path = root / "annotations" / "instances_train.json"
     (root / "images" / "train").mkdir(parents=True, exist_ok=True)
-    if not path.is_file():
-        floor.generate(path, images)
+    if not path.is_file():  # in a child, so this process stays small (see run_child)
+        subprocess.run([sys.executable, BENCH / "formats_floor.py", "generate", path,
+                        str(images)], check=True)
     return path
 
 
@@ -95,8 +111,18 @@ def _store_records(images: int) -> Iterator[object]:
 
 
 def store_input(annotations: int) -> Path:
-    """A SQLite store holding project ``formats-bench`` with ``annotations`` boxes (imported
-    once through ``Store.import_source``; reused while its marker file matches)."""
+    """A SQLite store holding project ``formats-bench`` with ``annotations`` boxes, imported
+    once (in a child, with the labelport under test) and reused while its marker matches."""
+    db = WORK / f"store-{annotations}.db"
+    marker = db.with_suffix(".ok")
+    if not (db.is_file() and marker.is_file()
+            and marker.read_text() == STORE_GENERATOR_VERSION):
+        subprocess.run([sys.executable, Path(__file__).resolve(), "--make-store",
+                        str(annotations)], check=True, env=labelport_env())
+    return db
+
+
+def make_store(annotations: int) -> None:
     from labelport.domain.model import ProjectInfo
     from labelport.domain.schema import LabelClass, LabelSchema
     from labelport.domain.source import StreamSource
@@ -104,8 +130,6 @@ def store_input(annotations: int) -> Path:
 
     db = WORK / f"store-{annotations}.db"
     marker = db.with_suffix(".ok")
-    if db.is_file() and marker.is_file() and marker.read_text() == STORE_GENERATOR_VERSION:
-        return db
     db.unlink(missing_ok=True)
     marker.unlink(missing_ok=True)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -125,7 +149,31 @@ def store_input(annotations: int) -> Path:
     finally:
         store.close()
     marker.write_text(STORE_GENERATOR_VERSION)
-    return db
+
+
+def labelport_snapshot(ref: str) -> tuple[Path, str]:
+    """``src/`` of labelport at git ``ref``, extracted once under bench/out (other engineers
+    edit the working tree while this runs; a commit does not move)."""
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    target = WORK / f"labelport-{sha}"
+    if not (target / "src" / "labelport" / "__init__.py").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", sha, "src/labelport"], cwd=ROOT,
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+        # compiled now, so no timed run pays for the .pyc files
+        subprocess.run([sys.executable, "-m", "compileall", "-q", target / "src"], check=True)
+    return target / "src", sha
+
+
+def labelport_env() -> dict[str, str]:
+    env = os.environ | {"PYTHONHASHSEED": "0"}
+    if LABELPORT_SRC is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LABELPORT_SRC),
+                                                          env.get("PYTHONPATH")]))
+    return env
 
 
 # --- peers' virtualenvs ----------------------------------------------------------------------
@@ -158,6 +206,7 @@ def peer_version(tool: str) -> str:
 @dataclass
 class Run:
     wall_s: float
+    cpu_s: float
     rss_mb: float
     work_s: float | None
     load: float
@@ -176,6 +225,10 @@ class Result:
         return statistics.median(r.wall_s for r in self.runs)
 
     @property
+    def cpu_s(self) -> float:
+        return statistics.median(r.cpu_s for r in self.runs)
+
+    @property
     def rss_mb(self) -> float:
         return max(r.rss_mb for r in self.runs)
 
@@ -185,37 +238,48 @@ class Result:
         return statistics.median(works) if works else None
 
 
+TIME = Path("/usr/bin/time")
+
+
 def run_child(argv: list[str | Path], log: Path) -> Run:
     """Run ``argv`` as a fresh process; its wall seconds, its own peak RSS, and the ``work_s``
-    it printed (the last JSON line of its stdout), if any."""
+    it printed (the last JSON line of its stdout), if any.
+
+    Peak RSS comes from GNU time (``%M``) when installed: Linux carries a parent's high-water
+    RSS into a child started with vfork, so ``os.wait4`` here would report at least this
+    process's own RSS; this process also keeps itself small (inputs are made in children)."""
     load = os.getloadavg()[0]
+    rss_file = log.with_suffix(".rss")
+    timed = [TIME, "-f", "%M", "-o", rss_file, *argv] if TIME.is_file() else argv
     with open(log, "w") as out:
         started = time.perf_counter()
-        process = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=ROOT, env=os.environ | {"PYTHONHASHSEED": "0"})
+        process = subprocess.Popen([str(a) for a in timed], stdout=out, stderr=subprocess.STDOUT,
+                                   cwd=ROOT, env=labelport_env())
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"{argv} failed ({process.returncode}); see {log}:\n"
                            + log.read_text()[-3000:])
+    rss_mb = (int(rss_file.read_text().split()[-1]) if TIME.is_file()
+              else usage.ru_maxrss) / 1024
     work = None
     for line in reversed(log.read_text().splitlines()):
         if line.startswith("{") and "work_s" in line:
             work = json.loads(line)["work_s"]
             break
-    return Run(wall_s=wall, rss_mb=usage.ru_maxrss / 1024, work_s=work, load=load)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall_s=wall, cpu_s=cpu, rss_mb=rss_mb, work_s=work, load=load)
 
 
 def command(tool: str, task: str, src: Path, out: Path, project: str = STORE_PROJECT
             ) -> list[str | Path]:
-    me = Path(__file__).resolve()
     if tool == "floor":
         if task == STORE_TASK:
             return [sys.executable, BENCH / "formats_floor.py", "store-coco", src, project, out]
         return [sys.executable, BENCH / "formats_floor.py", task.split("-")[1], src, out]
     if tool == "labelport":
-        return [sys.executable, me, "--child", task, src, out]
+        return [sys.executable, BENCH / "formats_labelport.py", task, src, out]
     if tool == "labelport-cli":
         cli = Path(sys.executable).parent / "labelport"
         return [cli, "convert", "coco", src, task.split("-")[1], out]
@@ -224,8 +288,9 @@ def command(tool: str, task: str, src: Path, out: Path, project: str = STORE_PRO
 
 def measure(task: str, size: int, tool: str, src: Path, runs: int, slow: float) -> Result:
     result = Result(task, size, tool)
-    out = WORK / "runs" / f"{task}-{size}-{tool}"
-    log = WORK / "runs" / f"{task}-{size}-{tool}.log"
+    out = RUNS / f"{task}-{size}-{tool}"
+    log = WORK / "logs" / f"{task}-{size}-{tool}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(runs):
         shutil.rmtree(out, ignore_errors=True)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -283,11 +348,11 @@ def same_objects(task: str, mine: Path, reference: Path) -> bool:
 
 def check_file_task(task: str, size: int, tool: str) -> str:
     images = size // floor.BOXES_PER_IMAGE
-    out = WORK / "runs" / f"{task}-{size}-{tool}"
+    out = RUNS / f"{task}-{size}-{tool}"
     files = label_files(tool, task, out)
     if len(files) != images:
         return f"FAIL: {len(files)} label files for {images} images"
-    reference = label_files("floor", task, WORK / "runs" / f"{task}-{size}-floor")
+    reference = label_files("floor", task, RUNS / f"{task}-{size}-floor")
     spot = images // 2
     if not same_objects(task, files[spot], reference[spot]):
         return f"FAIL: {files[spot].name} differs from the floor's"
@@ -295,8 +360,15 @@ def check_file_task(task: str, size: int, tool: str) -> str:
 
 
 def check_store_task(size: int) -> str:
+    """Run in a child (``--check-store``): loading two 1M-annotation JSONs here would raise this
+    process's RSS, which children started later would inherit."""
+    return subprocess.run([sys.executable, Path(__file__).resolve(), "--check-store", str(size)],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _check_store_task(size: int) -> str:
     def load(tool: str) -> dict[str, object]:
-        path = WORK / "runs" / f"{STORE_TASK}-{size}-{tool}" / "annotations" / "instances_train.json"
+        path = RUNS / f"{STORE_TASK}-{size}-{tool}" / "annotations" / "instances_train.json"
         with open(path, encoding="utf-8") as f:
             return json.load(f)  # type: ignore[no-any-return]
 
@@ -307,31 +379,6 @@ def check_store_task(size: int) -> str:
     return f"ok: {len(mine['annotations']):,} annotations equal the floor's"  # type: ignore[arg-type]
 
 
-# --- the labelport child ---------------------------------------------------------------------
-
-
-def child(task: str, src: Path, out: Path) -> None:
-    """What the ``labelport`` tool runs in its fresh process: the public Python API."""
-    started = time.perf_counter()
-    from labelport.export.run import run_export
-    from labelport.formats.registry import get_format
-
-    imported = time.perf_counter()
-    if task == STORE_TASK:
-        from labelport.store import open_store
-
-        store = open_store(str(src))
-        try:
-            run_export(store.source(STORE_PROJECT, labelsets=["ground-truth"]),
-                       get_format("coco"), out)
-        finally:
-            store.close()
-    else:
-        source = get_format("coco").reader(src, {"images": None})  # type: ignore[misc]
-        run_export(source, get_format(task.split("-")[1]), out)
-    print(json.dumps({"import_s": imported - started, "work_s": time.perf_counter() - imported}))
-
-
 def profile(task: str, size: int, top: int) -> None:
     """cProfile the labelport child in this process and print the functions by own time and by
     cumulative time."""
@@ -339,11 +386,13 @@ def profile(task: str, size: int, top: int) -> None:
     import pstats
 
     src = store_input(size) if task == STORE_TASK else coco_input(size)
-    out = WORK / "runs" / f"profile-{task}-{size}"
+    out = RUNS / f"profile-{task}-{size}"
     shutil.rmtree(out, ignore_errors=True)
     profiler = cProfile.Profile()
     started = time.perf_counter()
-    profiler.runcall(child, task, src, out)
+    import formats_labelport
+
+    profiler.runcall(formats_labelport.main, task, str(src), str(out))
     print(f"wall {time.perf_counter() - started:.2f} s under cProfile")
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(top)
@@ -355,17 +404,19 @@ def profile(task: str, size: int, top: int) -> None:
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| task | annotations | tool | median s | runs | work s | peak RSS MB | x floor "
-             "| load | output |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    floors = {(r.task, r.size): r.median_s for r in results if r.tool == "floor"}
+    lines = ["| task | annotations | tool | median wall s | x floor | CPU s | x floor CPU "
+             "| work s | peak RSS MB | runs | load | output |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    floors = {(r.task, r.size): r for r in results if r.tool == "floor"}
     for r in results:
         base = floors.get((r.task, r.size))
-        ratio = f"{r.median_s / base:.2f}" if base else ""
+        ratio = f"{r.median_s / base.median_s:.2f}" if base else ""
+        cpu_ratio = f"{r.cpu_s / base.cpu_s:.2f}" if base else ""
         work = f"{r.work_s:.2f}" if r.work_s is not None else ""
         load = statistics.mean(run.load for run in r.runs)
-        lines.append(f"| {r.task} | {r.size:,} | {r.tool} | {r.median_s:.2f} | {len(r.runs)} | "
-                     f"{work} | {r.rss_mb:.0f} | {ratio} | {load:.1f} | {r.check} |")
+        lines.append(f"| {r.task} | {r.size:,} | {r.tool} | {r.median_s:.2f} | {ratio} | "
+                     f"{r.cpu_s:.2f} | {cpu_ratio} | {work} | {r.rss_mb:.0f} | {len(r.runs)} | "
+                     f"{load:.1f} | {r.check} |")
     return "\n".join(lines)
 
 
@@ -384,12 +435,29 @@ def main() -> None:
     parser.add_argument("--profile", metavar="TASK", choices=[*FILE_TASKS, STORE_TASK],
                         help="cProfile labelport on TASK (at the first size) instead")
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--child", nargs=3, metavar=("TASK", "SRC", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--labelport", default="HEAD", metavar="REF",
+                        help="git ref of labelport to run (extracted under bench/out), or "
+                             "'worktree' for the working tree as installed in .venv")
+    parser.add_argument("--disk", action="store_true",
+                        help="write outputs under bench/out/formats/runs instead of tmpfs")
+    parser.add_argument("--make-store", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--check-store", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+    if args.make_store:
+        make_store(args.make_store)
         return
+    if args.check_store:
+        print(_check_store_task(args.check_store))
+        return
+    global LABELPORT_SRC, RUNS
+    if args.disk:
+        RUNS = WORK / "runs"
+    labelport_ref = "working tree"
+    if args.labelport != "worktree":
+        LABELPORT_SRC, sha = labelport_snapshot(args.labelport)
+        labelport_ref = f"commit {sha}"
+    if LABELPORT_SRC is not None and args.profile:
+        sys.path.insert(0, str(LABELPORT_SRC))
     if args.profile:
         profile(args.profile, args.store_size if args.profile == STORE_TASK else args.sizes[0],
                 args.top)
@@ -417,7 +485,8 @@ def main() -> None:
                 results.append(result)
                 print(table(results[-1:]).splitlines()[-1], file=sys.stderr)
 
-    print(f"\n{os.cpu_count()} cores; python {sys.version.split()[0]}; "
+    print(f"\nlabelport {labelport_ref}; outputs on {RUNS}; "
+          f"{os.cpu_count()} cores; python {sys.version.split()[0]}; "
           + ", ".join(f"{t} {v}" for t, v in versions.items())
           + f"; load average at the end {os.getloadavg()[0]:.1f}\n")
     print(table(results))

@@ -113,7 +113,8 @@ def coco_to_voc(src: Path, out: Path) -> None:
         stems.append(stem)
         parts = [f"<annotation>\n  <folder>JPEGImages</folder>\n"
                  f"  <filename>{_esc(image['file_name'])}</filename>\n"
-                 f"  <source><database>{database}</database><annotation>labelport</annotation></source>\n"
+                 f"  <source><database>{database}</database>"
+                 f"<annotation>labelport</annotation></source>\n"
                  f"  <size><width>{image['width']}</width><height>{image['height']}</height>"
                  f"<depth>3</depth></size>\n  <segmented>0</segmented>\n"]
         for ann in by_image.get(image["id"], ()):
