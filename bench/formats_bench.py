@@ -490,6 +490,8 @@ def main() -> None:
           + ", ".join(f"{t} {v}" for t, v in versions.items())
           + f"; load average at the end {os.getloadavg()[0]:.1f}\n")
     print(table(results))
+    if not args.disk:  # the outputs (1.7 GB for everything) would hold that much RAM on tmpfs
+        shutil.rmtree(RUNS, ignore_errors=True)
 
 
 if __name__ == "__main__":
