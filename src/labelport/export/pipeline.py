@@ -1,5 +1,5 @@
-"""The export pipeline as one call: selection -> class mapping -> checks -> split -> write ->
-media -> package -> manifest. Every stage streams, so memory stays bounded whatever the size
+"""The export pipeline as one call: selection -> delta -> class mapping -> split -> checks ->
+write -> media -> package -> manifest. Every stage streams, so memory stays bounded whatever the size
 of the source (the store, a release, or a file)."""
 
 from __future__ import annotations
@@ -74,10 +74,12 @@ def prepare(source: ExportSource, request: ExportRequest) -> PreparedExport:
         delta = delta_source(staged, request.since.name, request.since.hashes)
         staged = delta.source
     staged = apply_mapping(staged, request.mapping, report)
-    staged = check(staged, request.checks, report)
     summary = None
     if request.split is not None:
+        # Before the checks, so the split's first pass does not run them too: the summary's
+        # class counts include objects a check drops later (the manifest's counts do not).
         staged, summary = assign_splits(staged, request.split, report)
+    staged = check(staged, request.checks, report)
     return PreparedExport(source=staged, report=report, split=summary, delta=delta)
 
 
