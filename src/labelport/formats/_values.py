@@ -28,3 +28,11 @@ def encode_value(value: Any) -> str:
 def decode_value(text: str) -> Any:
     """The inverse of `encode_value` (for non-empty text)."""
     return orjson.loads(text) if _reads_as_json(text) else text
+
+
+def flag_value(value: Any) -> int:
+    """0 or 1 for a flag given as a bool, a number or text (``1``, ``true``, ``yes`` are set),
+    as VOC's and CVAT's ``occluded`` want it."""
+    if isinstance(value, str):
+        return int(value.strip().lower() in {"1", "true", "yes"})
+    return int(bool(value))

@@ -68,11 +68,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
-from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from xml.etree.ElementTree import Element
 
 from labelport.domain.geometry import Box, GeometryKind
 from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
@@ -82,7 +78,8 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import box_on_image, truncation
 from labelport.formats._image_files import image_size, is_url, local_reference
 from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._values import decode_value, encode_value
+from labelport.formats._values import decode_value, encode_value, flag_value
+from labelport.formats._xml import XmlText, parse_xml
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 ANNOTATIONS_DIR = "Annotations"
@@ -91,8 +88,6 @@ SPLITS_DIR = "ImageSets/Main"
 LABELMAP_FILE = "labelmap.txt"
 _LABELMAP_HEADER = "# label:color_rgb:parts:actions\n"
 _BUILTIN = frozenset({"pose", "truncated", "difficult", "occluded"})
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PROGRESS_EVERY = 200
 
 XyxyInt = tuple[int, int, int, int]
@@ -135,29 +130,7 @@ def rgb_of(color: str | None) -> str:
     return ",".join(str(int(color[i:i + 2], 16)) for i in (1, 3, 5))
 
 
-def _flag(value: Any) -> int:
-    """VOC's 0/1 for a bool, a number or a yes/no string."""
-    if isinstance(value, str):
-        return int(value.strip().lower() in {"1", "true", "yes"})
-    return int(bool(value))
-
-
 # --- writing ---------------------------------------------------------------------------------
-
-
-class _Text:
-    """Escapes text for XML content, replacing characters XML 1.0 cannot hold (counted)."""
-
-    def __init__(self, ctx: WriteContext) -> None:
-        self._ctx = ctx
-
-    def __call__(self, value: str) -> str:
-        if not _SPECIAL.search(value):
-            return value
-        if _NOT_XML.search(value):
-            self._ctx.report.count("converted: characters XML cannot hold replaced by U+FFFD")
-            value = _NOT_XML.sub("\ufffd", value)
-        return escape(value, {"\r": "&#13;"})
 
 
 def _check_labelmap_names(schema: LabelSchema) -> None:
@@ -173,21 +146,21 @@ def _labelmap(schema: LabelSchema) -> str:
 
 
 def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
-                options: Mapping[str, Any], text: _Text, ctx: WriteContext) -> str:
+                options: Mapping[str, Any], text: XmlText, ctx: WriteContext) -> str:
     attributes = annotation.attributes
     (xmin, ymin, xmax, ymax), widened = box_to_voc_xyxy(box, one_based=options["one_based"])
     if widened:
         ctx.report.count("converted: box under one pixel widened to one pixel")
     truncated = int(truncation(annotation.geometry, attributes, image_wh=image_wh) > 0)
     pose = text(str(attributes.get("pose", "Unspecified")))
-    occluded = (f"    <occluded>{_flag(attributes['occluded'])}</occluded>\n"
+    occluded = (f"    <occluded>{flag_value(attributes['occluded'])}</occluded>\n"
                 if "occluded" in attributes else "")
     lines = [
         f"  <object>\n"
         f"    <name>{text(annotation.label)}</name>\n"
         f"    <pose>{pose}</pose>\n"
         f"    <truncated>{truncated}</truncated>\n"
-        f"    <difficult>{_flag(attributes.get('difficult', 0))}</difficult>\n"
+        f"    <difficult>{flag_value(attributes.get('difficult', 0))}</difficult>\n"
         f"{occluded}"
         f"    <bndbox>\n"
         f"      <xmin>{xmin}</xmin>\n"
@@ -210,7 +183,7 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
 
 
 def _annotation_xml(record: ItemRecord, file_name: str, *, path: str | None,
-                    project: ProjectInfo, options: Mapping[str, Any], text: _Text,
+                    project: ProjectInfo, options: Mapping[str, Any], text: XmlText,
                     ctx: WriteContext) -> str:
     item = record.item
     image_wh = (item.width, item.height)
@@ -250,7 +223,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     splits_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / LABELMAP_FILE).write_text(_labelmap(source.schema), encoding="utf-8")
     namer = FileNamer(unique_stems=True)
-    text = _Text(ctx)
+    text = XmlText(ctx)
     done = 0
     with ExitStack() as stack:
         split_files: dict[str, IO[str]] = {}
@@ -278,20 +251,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _parse_xml(path: Path) -> Element:
-    try:
-        root: Element = SafeET.parse(path).getroot()  # defusedxml has no type hints
-    except ParseError as error:
-        line, column = error.position
-        raise InputError(f"{path}: line {line}, column {column}: not well-formed XML "
-                         f"({error})") from None
-    except DefusedXmlException as error:
-        raise InputError(f"{path}: refused XML with {error} (entities and DTDs are not "
-                         "accepted)") from None
-    return root
-
-
-def _read_flag(raw: str) -> bool:
+def _readflag_value(raw: str) -> bool:
     """A flag as tools write it: ``0``/``1``, ``0.0``/``1.0`` or ``false``/``true``."""
     try:
         return float(raw) != 0
@@ -320,7 +280,7 @@ def _object_attributes(element: Element) -> dict[str, Any]:
     for flag in ("truncated", "difficult", "occluded"):
         raw = element.findtext(flag)
         if raw is not None and raw.strip():
-            attributes[flag] = _read_flag(raw)
+            attributes[flag] = _readflag_value(raw)
     for attribute in element.iterfind("attributes/attribute"):
         name = attribute.findtext("name")
         if name:
@@ -415,7 +375,7 @@ def _file_at(written_path: str) -> Path | None:
 
 
 def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
-    root = _parse_xml(path)
+    root = parse_xml(path)
     if root.tag != "annotation":
         raise InputError(f"{path}: expected <annotation> as the root element, got <{root.tag}>")
     file_name = (root.findtext("filename") or "").strip()
