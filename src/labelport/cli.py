@@ -20,17 +20,17 @@ from labelport.cli_selection import with_selection
 from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
-from labelport.domain.source import ExportSource
 from labelport.errors import InputError, LabelportError
-from labelport.export.checks import Check, CheckPolicies, Policy, run_checks
+from labelport.export.checks import Check, CheckPolicies, run_checks
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.package import PackageKind, artifact_path
-from labelport.export.pipeline import ExportRequest, ReleaseHashes, prepare, run_pipeline
+from labelport.export.pipeline import prepare, run_pipeline
+from labelport.export.request import ExportOptions, parse_options, plan_export
 from labelport.export.run import ExportResult, run_export
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
-from labelport.formats.base import FormatSpec, OutsidePolicy, Report
+from labelport.formats.base import OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
 from labelport.store.db import DEFAULT_DB, open_store
 
@@ -45,9 +45,6 @@ app.add_typer(project_app, name="project")
 release_app = typer.Typer(help="Immutable, versioned snapshots of a project.",
                           no_args_is_help=True)
 app.add_typer(release_app, name="release")
-
-LOSSLESS_CHECKS = CheckPolicies(degenerate=Policy.WARN, polygon=Policy.WARN)
-"""A lossless export changes nothing by default: its checks only warn."""
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,37 +71,6 @@ def progress_bar(title: str, total: int) -> Iterator[Any]:
                   disable=not err_console.is_terminal) as bar:
         task = bar.add_task(title, total=total)
         yield lambda done: bar.update(task, completed=done)
-
-
-def parse_options(spec: FormatSpec, pairs: list[str] | None) -> dict[str, Any]:
-    """``NAME=VALUE`` pairs, converted to the types the format declares."""
-    declared = {o.name: o for o in spec.options}
-    parsed: dict[str, Any] = {}
-    for pair in pairs or []:
-        name, sep, raw = pair.partition("=")
-        if not sep:
-            raise InputError(f"option {pair!r} is not NAME=VALUE")
-        option = declared.get(name)
-        if option is None:
-            valid = ", ".join(declared) or "none"
-            raise InputError(f"format {spec.name!r} has no option {name!r}; options: {valid}")
-        parsed[name] = _convert(name, raw, option.type, option.choices)
-    return parsed
-
-
-def _convert(name: str, raw: str, kind: type, choices: tuple[str, ...]) -> Any:
-    if choices and raw not in choices:
-        raise InputError(f"option {name}={raw!r}: expected one of {', '.join(choices)}")
-    if kind is bool:
-        if raw.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if raw.lower() in {"0", "false", "no", "off"}:
-            return False
-        raise InputError(f"option {name}={raw!r}: expected true or false")
-    try:
-        return kind(raw)
-    except ValueError:
-        raise InputError(f"option {name}={raw!r}: expected {kind.__name__}") from None
 
 
 def load_schema(path: Path) -> LabelSchema:
@@ -253,35 +219,23 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Export a project (or a release) in a format, with a manifest labelport-export.json."""
-    spec = get_format(format)
-    store = open_store(db)
-    if release is not None:
-        source: ExportSource = store.release_source(project, release)
-    else:
-        labelsets = None if selection is None and spec.lossless else [
-            selection.labelset if selection else DEFAULT_LABELSET]
-        source = store.source(project, labelsets=labelsets)
-    since = None if since_release is None else ReleaseHashes(
-        name=since_release, hashes=store.release_hashes(project, since_release))
-    request = ExportRequest(
-        format=format, options=parse_options(spec, option),
-        selection=selection if selection is not None else (None if spec.lossless
-                                                             else Selection()),
+    planned = plan_export(open_store(db), project, ExportOptions(
+        format=format, options=parse_options(get_format(format), option), selection=selection,
         mapping=ClassMapping.from_cli(maps=map or (), drops=drop_class or (),
                                       class_ids=class_ids),
-        checks=CheckPolicies.parse(check or (), media=media) if check or not spec.lossless
-        else LOSSLESS_CHECKS,
+        checks=tuple(check or ()),
         split=SplitSpec.parse(split, strategy=split_strategy, seed=split_seed,
                               split_field=split_field, group_by=group_by)
         if split or split_field or split_strategy != "random" else None,
         media=media, paths=paths, outside=outside, package=package, password=password,
-        name=name, since=since)
+        name=name, release=release, since_release=since_release))
+    source, request = planned.source, planned.request
     if name is not None and export_path.is_dir():
         export_path = artifact_path(export_path, name, package)
     prepared = prepare(source, request)
     with progress_bar(f"exporting {format}", len(prepared.source)) as progress:
         result = run_pipeline(source, request, export_path,
-                              extra_selection={"project": project, "release": release},
+                              extra_selection=planned.extra_selection,
                               prepared=prepared, progress=progress)
     console.print(f"exported {result.counts.items} items and {result.counts.annotations} "
                   f"objects to {result.path} in {result.seconds:.2f}s")
