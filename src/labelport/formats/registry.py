@@ -9,6 +9,7 @@ from labelport.formats import (
     coco,
     kitti,
     labelport_native,
+    parquet,
     tabular,
     voc,
     yolo,
@@ -27,6 +28,7 @@ FORMATS: tuple[FormatSpec, ...] = (
     yolo.SPEC,
     yolo_darknet.SPEC,
     yolo_keras.SPEC,
+    parquet.SPEC,
 )
 
 
