@@ -15,6 +15,10 @@ class NotFoundError(LabelportError):
     """A named thing (project, format, dataset, ...) does not exist."""
 
 
+class ConflictError(LabelportError):
+    """The request clashes with what is stored (a name taken, a class still in use)."""
+
+
 class UnsupportedError(LabelportError):
     """The request asks a format for something it cannot carry."""
 

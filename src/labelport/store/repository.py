@@ -12,15 +12,19 @@ from sqlalchemy import Engine
 from labelport.domain.model import ProjectInfo
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.store import importer, projects, releases, streaming
+from labelport.store import importer, projects, releases, streaming, users
 from labelport.store.importer import ImportSummary
 from labelport.store.projects import ProjectStats, ProjectSummary
+from labelport.store.project_settings import ProjectSettingsStore
 from labelport.store.releases import ReleaseDiff, ReleaseInfo
+from labelport.store.users import UserStore
 
 
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.users = UserStore(engine)
+        self.project_settings = ProjectSettingsStore(engine)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -51,7 +55,9 @@ class Store:
 
     def delete_project(self, name: str) -> None:
         with self.engine.begin() as conn:
-            releases.delete_releases(conn, projects.find_project(conn, name).id)
+            project_id = projects.find_project(conn, name).id
+            releases.delete_releases(conn, project_id)
+            users.delete_memberships(conn, project_id)
             projects.delete_project(conn, name)
 
     def import_source(self, project: str, source: ExportSource, *, dataset: str | None = None,

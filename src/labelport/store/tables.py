@@ -58,6 +58,8 @@ class ProjectRow(Base):
     classifications: Mapped[str | None] = mapped_column(Text)
     """The schema's image-level `ClassificationDef`s, a JSON list."""
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    export_role: Mapped[str] = mapped_column(String(20), server_default="manager")
+    """The least member role allowed to export (`labelport.store.users.Role`)."""
 
     classes: Mapped[list["LabelClassRow"]] = relationship(
         lazy="raise", order_by="LabelClassRow.position")
@@ -217,6 +219,36 @@ class ReleaseItemRow(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Name, unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class ApiTokenRow(Base):
+    """An API token of a user, kept as the SHA-256 of the token (see `labelport.store.users`)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class MembershipRow(Base):
+    """A user's role in a project."""
+
+    __tablename__ = "memberships"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
 def _table(mapped: type[Base]) -> Table:
     """The Core table of a mapping, typed as one (SQLAlchemy types it as any FROM clause)."""
     table = mapped.__table__
@@ -233,3 +265,6 @@ tasks = _table(TaskRow)
 annotations = _table(AnnotationRow)
 releases = _table(ReleaseRow)
 release_items = _table(ReleaseItemRow)
+users = _table(UserRow)
+api_tokens = _table(ApiTokenRow)
+memberships = _table(MembershipRow)

@@ -1,0 +1,40 @@
+"""`create_app`: the FastAPI application over one store. Every route under ``/api`` needs a
+token (see `labelport.api.auth`); OpenAPI is at ``/docs``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from labelport import __version__
+from labelport.api.deps import current_user
+from labelport.api.errors import install_error_handlers
+from labelport.api.routers import formats, members, projects, users
+from labelport.api.settings import Settings
+from labelport.store import open_store
+
+ROUTERS = (users.router, formats.router, projects.router, members.router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service over the store ``settings.db`` (opened, and migrated, here)."""
+    settings = settings or Settings()
+    store = open_store(settings.db)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="labelport", version=__version__, lifespan=lifespan,
+                  description="Labeled computer-vision data in and out, in every format.")
+    app.state.store = store
+    app.state.settings = settings
+    install_error_handlers(app)
+    api = APIRouter(prefix="/api", dependencies=[Depends(current_user)])
+    for router in ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    return app

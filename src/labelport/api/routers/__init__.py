@@ -1,0 +1,1 @@
+"""One router per resource; `labelport.api.app` includes them under ``/api``."""

@@ -1,0 +1,291 @@
+"""Request and response bodies: ``XxxCreate`` / ``XxxUpdate`` / ``XxxPublic``. Ids are the
+store's. Geometries, label classes and answers use the JSON layouts of
+`labelport.domain.codec` (the native format's), validated there into domain values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labelport.domain.model import DEFAULT_DATASET, DEFAULT_LABELSET, TaskStatus
+from labelport.store.users import Role
+
+Json = dict[str, Any]
+
+_GEOMETRY_HELP = ('A geometry in absolute pixels with its `kind`: {"kind": "box", "x", "y", '
+                  '"w", "h"}, rotated_box, polygon, polyline, keypoints, mask (COCO RLE) or '
+                  "none; see docs/formats.md (labelport native).")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- users and members ------------------------------------------------------------------
+
+class UserPublic(BaseModel):
+    id: int
+    name: str
+    is_admin: bool
+
+
+class MemberCreate(Strict):
+    user: str = Field(description="The user's name.")
+    role: Role
+
+
+class MemberUpdate(Strict):
+    role: Role
+
+
+class MemberPublic(BaseModel):
+    user: UserPublic
+    role: Role
+
+
+# --- projects and schema ----------------------------------------------------------------
+
+class ProjectCreate(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    label_schema: Json | None = Field(
+        default=None, alias="schema",
+        description='{"classes": [...], "classifications": [...]}; classes without an `id` '
+                    "are numbered from 1 in order.")
+
+
+class ProjectUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = None
+    export_role: Role | None = Field(
+        default=None, description="The least role allowed to export (default manager).")
+
+
+class ProjectPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    export_role: Role
+    created_at: datetime | None
+    role: Role = Field(description="The caller's role in the project.")
+
+
+class SchemaPut(Strict):
+    classes: list[Json] = Field(
+        default_factory=list,
+        description="Label classes in order. A class sent with the `id` it has keeps it (and "
+                    "its annotations); one without an id gets the next free id; a class left "
+                    "out is removed (refused while annotations use it).")
+    classifications: list[Json] = Field(default_factory=list)
+
+
+class SchemaPublic(BaseModel):
+    classes: list[Json]
+    classifications: list[Json]
+
+
+# --- datasets, labelsets, items, tasks --------------------------------------------------
+
+class DatasetCreate(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+
+
+class DatasetUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = None
+
+
+class DatasetPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    items: int
+
+
+class LabelsetCreate(DatasetCreate):
+    pass
+
+
+class LabelsetPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+
+
+class ItemCreate(Strict):
+    dataset: str = Field(default=DEFAULT_DATASET, min_length=1, max_length=255,
+                         description="The dataset's name; created when missing.")
+    path: str = Field(min_length=1, description="The item's path inside its dataset.")
+    width: int = Field(gt=0, lt=2**31)
+    height: int = Field(gt=0, lt=2**31)
+    media_uri: str | None = Field(default=None, description="Where the image is: a path or "
+                                                            "a URL (http, s3, gs, ...).")
+    metadata: Json = Field(default_factory=dict)
+
+
+class ItemUpdate(Strict):
+    width: int | None = Field(default=None, gt=0, lt=2**31)
+    height: int | None = Field(default=None, gt=0, lt=2**31)
+    media_uri: str | None = None
+    metadata: Json | None = None
+
+
+class ItemPublic(BaseModel):
+    id: int
+    dataset: str
+    dataset_id: int
+    path: str
+    width: int
+    height: int
+    media_uri: str | None
+    metadata: Json
+
+
+class TaskUpdate(Strict):
+    status: TaskStatus | None = None
+    assignee: str | None = None
+    reviewer: str | None = None
+    classifications: list[Json] | None = Field(
+        default=None, description='Answers: [{"name", "values": [...], "children": [...]}].')
+
+
+class TaskPublic(BaseModel):
+    id: int
+    item: int
+    labelset: str
+    status: TaskStatus
+    assignee: str | None
+    reviewer: str | None
+    classifications: list[Json]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+# --- annotations and predictions --------------------------------------------------------
+
+class AnnotationCreate(Strict):
+    item: int = Field(description="The item's id.")
+    label: str = Field(description="A class name of the project's schema.")
+    geometry: Json = Field(description=_GEOMETRY_HELP)
+    labelset: str = Field(default=DEFAULT_LABELSET, min_length=1, max_length=255)
+    attributes: Json = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    instance_id: int | None = Field(default=None, ge=-(2**63), lt=2**63)
+    frame: int | None = Field(default=None, ge=0, lt=2**31)
+    z_order: int = Field(default=0, ge=-(2**31), lt=2**31)
+    crowd: bool = False
+    annotator: str | None = Field(default=None, max_length=255,
+                                  description="Defaults to the caller's name.")
+    lead_time_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+class PredictionCreate(Strict):
+    item: int
+    label: str
+    geometry: Json = Field(description=_GEOMETRY_HELP)
+    score: float = Field(ge=0, le=1, allow_inf_nan=False)
+    model: str | None = Field(default=None, max_length=255,
+                              description="The model that predicted it (kept as annotator).")
+    labelset: str = Field(default="predictions", min_length=1, max_length=255)
+    attributes: Json = Field(default_factory=dict)
+
+
+class AnnotationUpdate(Strict):
+    label: str | None = None
+    geometry: Json | None = Field(default=None, description=_GEOMETRY_HELP)
+    attributes: Json | None = None
+    tags: list[str] | None = None
+    score: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    z_order: int | None = Field(default=None, ge=-(2**31), lt=2**31)
+    crowd: bool | None = None
+
+
+class AnnotationPublic(BaseModel):
+    id: int
+    item: int
+    labelset: str
+    label: str
+    geometry: Json
+    attributes: Json
+    tags: list[str]
+    instance_id: int | None
+    frame: int | None
+    z_order: int
+    crowd: bool
+    source: str
+    score: float | None
+    annotator: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class BulkResult(BaseModel):
+    created: int
+    ids: list[int]
+
+
+# --- releases, formats, import ----------------------------------------------------------
+
+class ReleaseCreate(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    selection: Json = Field(default_factory=dict,
+                            description="The export selection: datasets, labelset, statuses, "
+                                        "labels, ... (as an export's `selection`).")
+
+
+class ReleasePublic(BaseModel):
+    name: str
+    version: int
+    description: str
+    selection: Json
+    items: int
+    annotations: int
+    created_at: datetime | None
+
+
+class ReleaseDiffPublic(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class FormatOptionPublic(BaseModel):
+    name: str
+    type: str
+    default: Any
+    help: str
+    choices: list[str]
+
+
+class FormatPublic(BaseModel):
+    name: str
+    title: str
+    extension: str
+    read: bool
+    write: bool
+    geometries: list[str]
+    attributes: bool
+    scores: bool
+    splits: bool
+    media: bool
+    lossless: bool
+    options: list[FormatOptionPublic]
+    conventions: dict[str, str]
+
+
+class ImportPublic(BaseModel):
+    items: int
+    tasks: int
+    annotations: int
+    classes_added: list[str]
+    datasets_added: list[str]
+    labelsets_added: list[str]

@@ -1,0 +1,195 @@
+"""Users, their API tokens and their roles in projects.
+
+A token is 32 random bytes (``secrets.token_urlsafe``) shown once when created; the store keeps
+only its SHA-256. A slow password hash (argon2, pbkdf2) guards guessable secrets; a 256-bit
+random token cannot be guessed, so one fast hash suffices and lets a request find its token by
+an indexed lookup instead of trying every stored hash.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from labelport.errors import ConflictError, InputError, NotFoundError
+from labelport.store import tables as t
+
+
+class Role(enum.StrEnum):
+    """A member's role in a project; each role can do what the roles below it can."""
+
+    VIEWER = "viewer"
+    ANNOTATOR = "annotator"
+    REVIEWER = "reviewer"
+    MANAGER = "manager"
+    OWNER = "owner"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_RANKS = {role: rank for rank, role in enumerate(Role)}
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise InputError(f"unknown role {value!r}; valid roles: "
+                         f"{', '.join(r.value for r in Role)}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    id: int
+    name: str
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    user: User
+    role: Role
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_USER_COLUMNS = (t.users.c.id, t.users.c.name, t.users.c.is_admin)
+
+
+def _user(row: tuple[int, str, bool]) -> User:
+    return User(id=row[0], name=row[1], is_admin=bool(row[2]))
+
+
+class UserStore:
+    """The users part of `labelport.store.Store` (``store.users``); one transaction a call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_user(self, name: str, *, admin: bool = False) -> User:
+        if not name.strip():
+            raise InputError("a user needs a name")
+        with self.engine.begin() as conn:
+            if conn.execute(select(t.users.c.id).where(t.users.c.name == name)).first():
+                raise ConflictError(f"user {name!r} already exists")
+            user_id = conn.execute(insert(t.users).values(name=name, is_admin=admin)
+                                   .returning(t.users.c.id)).scalar_one()
+        return User(id=user_id, name=name, is_admin=admin)
+
+    def list_users(self) -> list[User]:
+        with self.engine.connect() as conn:
+            return [_user(r._tuple()) for r in conn.execute(
+                select(*_USER_COLUMNS).order_by(t.users.c.name))]
+
+    def user(self, name: str) -> User:
+        """The user named ``name``; a `NotFoundError` when there is none."""
+        with self.engine.connect() as conn:
+            return _find_user(conn, name)
+
+    def create_token(self, name: str) -> str:
+        """A new token for user ``name``; only its digest is stored, so this is the one time
+        it can be shown."""
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            user = _find_user(conn, name)
+            conn.execute(insert(t.api_tokens).values(user_id=user.id, digest=token_digest(token)))
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_USER_COLUMNS)
+                .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+                .where(t.api_tokens.c.digest == token_digest(token))
+            ).first()
+        return None if row is None else _user(row._tuple())
+
+    def role(self, project_id: int, user_id: int) -> Role | None:
+        """The user's role in the project, None when not a member."""
+        with self.engine.connect() as conn:
+            role = conn.execute(select(t.memberships.c.role).where(
+                t.memberships.c.project_id == project_id,
+                t.memberships.c.user_id == user_id)).scalar()
+        return None if role is None else Role(role)
+
+    def memberships(self, user_id: int) -> dict[int, Role]:
+        """The user's role by project id, in the projects they are a member of."""
+        with self.engine.connect() as conn:
+            return {project_id: Role(role) for project_id, role in conn.execute(
+                select(t.memberships.c.project_id, t.memberships.c.role)
+                .where(t.memberships.c.user_id == user_id))}
+
+    def members(self, project_id: int) -> list[Member]:
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                select(*_USER_COLUMNS, t.memberships.c.role)
+                .join(t.memberships, t.memberships.c.user_id == t.users.c.id)
+                .where(t.memberships.c.project_id == project_id)
+                .order_by(t.users.c.name))
+            return [Member(user=_user((id_, name, admin)), role=Role(role))
+                    for id_, name, admin, role in result]
+
+    def set_member(self, project_id: int, user_name: str, role: Role) -> Member:
+        """Add the user to the project with ``role``, or change the role they have. The last
+        owner cannot be demoted: a project always has one."""
+        with self.engine.begin() as conn:
+            user = _find_user(conn, user_name)
+            current = conn.execute(select(t.memberships.c.role).where(
+                t.memberships.c.project_id == project_id,
+                t.memberships.c.user_id == user.id)).scalar()
+            if current is None:
+                conn.execute(insert(t.memberships).values(
+                    project_id=project_id, user_id=user.id, role=role.value))
+            else:
+                if current == Role.OWNER and role is not Role.OWNER:
+                    _keep_an_owner(conn, project_id)
+                conn.execute(update(t.memberships).values(role=role.value).where(
+                    t.memberships.c.project_id == project_id,
+                    t.memberships.c.user_id == user.id))
+        return Member(user=user, role=role)
+
+    def remove_member(self, project_id: int, user_name: str) -> None:
+        with self.engine.begin() as conn:
+            user = _find_user(conn, user_name)
+            role = conn.execute(select(t.memberships.c.role).where(
+                t.memberships.c.project_id == project_id,
+                t.memberships.c.user_id == user.id)).scalar()
+            if role is None:
+                raise NotFoundError(f"user {user_name!r} is not a member of the project")
+            if role == Role.OWNER:
+                _keep_an_owner(conn, project_id)
+            conn.execute(delete(t.memberships).where(
+                t.memberships.c.project_id == project_id, t.memberships.c.user_id == user.id))
+
+
+def _find_user(conn: Connection, name: str) -> User:
+    row = conn.execute(select(*_USER_COLUMNS).where(t.users.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"no user named {name!r}")
+    return _user(row._tuple())
+
+
+def _keep_an_owner(conn: Connection, project_id: int) -> None:
+    """Refuse to take away the project's last owner."""
+    owners = conn.execute(select(func.count()).where(
+        t.memberships.c.project_id == project_id,
+        t.memberships.c.role == Role.OWNER.value)).scalar_one()
+    if owners <= 1:
+        raise ConflictError("a project keeps at least one owner: make another member owner "
+                            "first")
+
+
+def delete_memberships(conn: Connection, project_id: int) -> None:
+    """Forget who was a member of the project (deleting it)."""
+    conn.execute(delete(t.memberships).where(t.memberships.c.project_id == project_id))
