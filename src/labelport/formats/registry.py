@@ -7,6 +7,7 @@ from __future__ import annotations
 from labelport.errors import unknown
 from labelport.formats import (
     coco,
+    cvat,
     kitti,
     labelport_native,
     parquet,
@@ -29,6 +30,7 @@ FORMATS: tuple[FormatSpec, ...] = (
     yolo_darknet.SPEC,
     yolo_keras.SPEC,
     parquet.SPEC,
+    cvat.SPEC,
 )
 
 
