@@ -471,8 +471,8 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         schema = _schema(classes, [a for entry in loaded for a in entry[2]], definitions,
                          folders[0] / ANNOTATION_DEFINITIONS)
     records: list[ItemRecord] = []
-    for folder, classes, annotations, _, items in loaded:
-        records += _records(folder, root, images, items, annotations,
+    for folder, classes, objects, _, items in loaded:
+        records += _records(folder, root, images, items, objects,
                             {c.id: c.name for c in classes})
     return MemorySource(project=ProjectInfo(name=root.name), schema=schema,
                         items=tuple(records),

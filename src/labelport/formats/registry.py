@@ -8,9 +8,13 @@ from labelport.errors import unknown
 from labelport.formats import (
     coco,
     cvat,
+    datagym,
+    innotescus,
     kitti,
     labelport_native,
+    masks,
     parquet,
+    segments,
     tabular,
     voc,
     yolo,
@@ -31,6 +35,14 @@ FORMATS: tuple[FormatSpec, ...] = (
     yolo_keras.SPEC,
     parquet.SPEC,
     cvat.SPEC,
+    masks.SEMANTIC_SPEC,
+    masks.INSTANCE_SPEC,
+    masks.SEMANTIC_COLOR_SPEC,
+    masks.INSTANCE_COLOR_SPEC,
+    masks.PER_CLASS_SPEC,
+    datagym.SPEC,
+    segments.SPEC,
+    innotescus.SPEC,
 )
 
 
