@@ -75,7 +75,7 @@ class ExportOptions:
             return cls(
                 format=document["format"],
                 options=_mapping(document, "options"),
-                selection=_selection(document.get("selection")),
+                selection=selection_from_json(document.get("selection")),
                 mapping=ClassMapping(
                     renames=tuple(_mapping(document, "map").items()),
                     drops=tuple(dict.fromkeys(_strings(document, "drop_class"))),
@@ -197,7 +197,9 @@ def _convert(name: str, raw: str, kind: type, choices: tuple[str, ...]) -> Any:
         raise InputError(f"option {name}={raw!r}: expected {kind.__name__}") from None
 
 
-def _selection(value: Any) -> Selection | None:
+def selection_from_json(value: Any) -> Selection | None:
+    """A selection from the service's JSON (an export's or a release's `selection`), keys as
+    `SELECTION_KEYS`; None stays None."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
