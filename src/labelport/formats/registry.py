@@ -12,6 +12,7 @@ from labelport.formats import (
     innotescus,
     kitti,
     labelport_native,
+    labelstudio,
     masks,
     parquet,
     segments,
@@ -43,6 +44,8 @@ FORMATS: tuple[FormatSpec, ...] = (
     datagym.SPEC,
     segments.SPEC,
     innotescus.SPEC,
+    labelstudio.SPEC,
+    labelstudio.MIN_SPEC,
 )
 
 

@@ -1,0 +1,443 @@
+"""Label maps for the mask formats (masks_*, voc_segmentation, coco_panoptic, and any other
+format that writes PNG masks): one rasteriser, one painting rule, one PNG encoder.
+
+Rasterising: every area is drawn by pycocotools' rasteriser, the rule `labelport.domain.masks`
+uses for COCO RLE, so a mask PNG and a COCO RLE of the same object hold the same pixels. A box
+is rasterised as pycocotools rasterises a COCO ``bbox`` (its four corners), a rotated box as the
+polygon of its four corners, a polygon part as its outer ring AND NOT its holes, the parts
+unioned; a mask is its RLE decoded (cut or padded to the image at the top-left when its size
+differs). The rasteriser runs in a window around the object (translating by whole pixels does
+not change pycocotools' result; the tests check it against the full-image raster), so the cost
+grows with the object, not the image. Polylines, keypoints and image-level classes have no area
+and are never rasterised (`raster_objects` counts them as not written).
+
+Painting: objects are painted in z-order, lowest first, so the higher ``z_order`` is on top;
+between equal ``z_order`` the later annotation of the record is on top. A pixel holds the value
+of the object painted last on it; 0 is background.
+
+PNG: ``uint8`` maps are mode ``L`` (or ``P`` when a palette is given: index = value, the palette
+shows the colour), ``uint16`` maps are 16-bit grey (Pillow's ``I;16``), and ``rgb_id`` maps are
+COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. Pillow reads each back with the same mode and
+values. Encoding runs on a small thread pool (`render_all`): zlib and numpy release the GIL, so
+both cores work while results come back in input order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+from pycocotools import mask as coco_mask
+
+from labelport.domain.geometry import (
+    Box,
+    GeometryKind,
+    Mask,
+    Polygon,
+    Ring,
+    RotatedBox,
+)
+from labelport.domain.geometry_ops import rotated_box_corners
+from labelport.domain.model import Annotation, ItemRecord
+from labelport.domain.schema import LabelSchema
+from labelport.errors import UnsupportedError
+from labelport.formats._geometry import object_on_image
+from labelport.formats.base import WriteContext
+
+RGB = tuple[int, int, int]
+Area = Box | RotatedBox | Polygon | Mask
+"""The geometries that cover pixels."""
+
+AREA_KINDS = frozenset({GeometryKind.BOX, GeometryKind.ROTATED_BOX, GeometryKind.POLYGON,
+                        GeometryKind.MASK})
+
+
+@dataclass(frozen=True, slots=True)
+class Raster:
+    """An object's pixels: ``bitmap`` (bool) placed with its top-left pixel at ``top, left``."""
+
+    top: int
+    left: int
+    bitmap: npt.NDArray[np.bool_]
+
+
+# --- rasterising -----------------------------------------------------------------------------
+
+
+def _box_ring(box: Box) -> Ring:
+    """The polygon pycocotools draws for a COCO ``bbox`` (``rleFrBbox``)."""
+    x0, y0, x1, y1 = box.xyxy
+    return (x0, y0, x0, y1, x1, y1, x1, y0)
+
+
+def _rings(geometry: Box | RotatedBox | Polygon) -> list[tuple[Ring, tuple[Ring, ...]]]:
+    """``(outer, holes)`` per part; rings under three points cover nothing and are left out
+    (pycocotools would read four numbers as a box)."""
+    if isinstance(geometry, Box):
+        return [(_box_ring(geometry), ())]
+    if isinstance(geometry, RotatedBox):
+        return [(rotated_box_corners(geometry), ())]
+    return [(p.outer, tuple(h for h in p.holes if len(h) >= 6))
+            for p in geometry.parts if len(p.outer) >= 6]
+
+
+def _window(rings: Sequence[Ring], *, height: int, width: int) -> tuple[int, int, int, int]:
+    """``left, top, right, bottom`` (exclusive) of the pixels the rasteriser may set."""
+    xs = [v for ring in rings for v in ring[0::2]]
+    ys = [v for ring in rings for v in ring[1::2]]
+    left = max(0, math.floor(min(xs)))
+    top = max(0, math.floor(min(ys)))
+    right = min(width, math.ceil(max(xs)) + 1)
+    bottom = min(height, math.ceil(max(ys)) + 1)
+    return left, top, right, bottom
+
+
+def rle_counts(compressed: bytes) -> npt.NDArray[np.int64]:
+    """The run lengths of COCO's compressed RLE string (``rleFrString`` of pycocotools'
+    ``maskApi.c``, vectorised): 6-bit groups, 5 data bits each, bit 0x20 continues a number,
+    bit 0x10 of the last group is the sign, and from the fourth count on each is a difference
+    to the count two before."""
+    chars = np.frombuffer(compressed, dtype=np.uint8).astype(np.int64) - 48
+    if chars.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.flatnonzero((chars & 0x20) == 0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    shift = 5 * (np.arange(chars.size) - np.repeat(starts, lengths))
+    values = np.add.reduceat((chars & 0x1F) << shift, starts)
+    negative = (chars[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * lengths[negative])
+    counts = values.copy()
+    counts[1::2] = np.cumsum(values[1::2])
+    counts[2::2] = np.cumsum(values[2::2])
+    return counts
+
+
+def _decode_window(compressed: bytes, *, height: int, left: int, top: int, right: int,
+                   bottom: int) -> npt.NDArray[np.bool_]:
+    """The ``[top, bottom) x [left, right)`` window of a column-major RLE of an image
+    ``height`` pixels high, without decoding the rest of the image."""
+    bounds = np.concatenate(([0], np.cumsum(rle_counts(compressed))))
+    lo, hi = left * height, right * height
+    clipped = np.clip(bounds, lo, hi) - lo
+    runs = np.diff(clipped)
+    values = (np.arange(runs.size) % 2).astype(bool)
+    columns = np.repeat(values, runs)
+    if columns.size < hi - lo:  # RLE shorter than the window: the rest is background
+        columns = np.concatenate((columns, np.zeros(hi - lo - columns.size, dtype=bool)))
+    return columns.reshape(right - left, height).T[top:bottom]
+
+
+def _polygon_raster(geometry: Box | RotatedBox | Polygon, *, height: int,
+                    width: int) -> Raster | None:
+    """pycocotools draws each ring on the whole image (its cost follows the ring's length, not
+    the image's area), and only the window around the rings is decoded. Drawing on a smaller,
+    shifted image would not do: pycocotools' rounding of ``y + slope * t`` depends on how large
+    ``y`` is, so a shifted drawing differs at exact half-pixel ties."""
+    parts = _rings(geometry)
+    if not parts:
+        return None
+    rings = [ring for outer, holes in parts for ring in (outer, *holes)]
+    left, top, right, bottom = _window(rings, height=height, width=width)
+    if bottom <= top or right <= left:
+        return None
+    rles = coco_mask.frPyObjects([list(ring) for ring in rings], height, width)
+    decoded = [_decode_window(rle["counts"], height=height, left=left, top=top, right=right,
+                              bottom=bottom) for rle in rles]
+    bitmap = np.zeros((bottom - top, right - left), dtype=bool)
+    at = 0
+    for _, holes in parts:
+        part = decoded[at]
+        for k in range(len(holes)):
+            part = part & ~decoded[at + 1 + k]
+        bitmap |= part
+        at += 1 + len(holes)
+    return Raster(top=top, left=left, bitmap=bitmap)
+
+
+def _mask_raster(mask: Mask, *, height: int, width: int) -> Raster | None:
+    counts = mask.counts.encode("ascii")
+    rle = {"size": [mask.height, mask.width], "counts": counts}
+    x, y, w, h = (int(v) for v in coco_mask.toBbox(rle))
+    left, top = x, y
+    right, bottom = min(width, mask.width, x + w), min(height, mask.height, y + h)
+    if w == 0 or right <= left or bottom <= top:
+        return None
+    bitmap = _decode_window(counts, height=mask.height, left=left, top=top,
+                            right=right, bottom=bottom)
+    return Raster(top=top, left=left, bitmap=bitmap)
+
+
+def rasterise(geometry: Area, *, height: int, width: int) -> Raster | None:
+    """The pixels ``geometry`` covers on a ``height x width`` image; None when it covers none."""
+    if isinstance(geometry, Mask):
+        return _mask_raster(geometry, height=height, width=width)
+    return _polygon_raster(geometry, height=height, width=width)
+
+
+def full_bitmap(raster: Raster | None, *, height: int, width: int) -> npt.NDArray[np.bool_]:
+    """The raster as a whole-image bool array (tests, readers' comparisons)."""
+    out = np.zeros((height, width), dtype=bool)
+    if raster is not None:
+        h, w = raster.bitmap.shape
+        out[raster.top:raster.top + h, raster.left:raster.left + w] = raster.bitmap
+    return out
+
+
+# --- which objects are painted, in which order -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RasterObject:
+    """An annotation kept for a label map: its geometry after the out-of-image policy, its class
+    index in the schema (0-based) and its instance number (1-based, in annotation order)."""
+
+    annotation: Annotation
+    geometry: Area
+    class_index: int
+    instance: int
+
+
+def raster_objects(record: ItemRecord, schema: LabelSchema, *, ctx: WriteContext,
+                   carries_attributes: bool = False) -> list[RasterObject]:
+    """The record's objects that have an area, numbered in annotation order and returned in
+    paint order (z-order, then annotation order: the last one is on top). What cannot be
+    painted is counted: image-level classes, polylines, keypoints, classes missing from the
+    schema, geometry dropped by the out-of-image policy; scores, attributes (unless the format
+    carries them elsewhere) and image classifications are counted as not written."""
+    image_wh = (record.item.width, record.item.height)
+    kept: list[RasterObject] = []
+    for annotation in record.annotations:
+        geometry = object_on_image(annotation.geometry, image_wh=image_wh, ctx=ctx)
+        if geometry is None:
+            continue
+        if geometry.kind not in AREA_KINDS:
+            ctx.report.count(f"not written: {geometry.kind.value} (no area to paint)")
+            continue
+        if schema.get(annotation.label) is None:
+            ctx.report.count("not written: annotation whose class is not in the schema")
+            continue
+        if annotation.score is not None:
+            ctx.report.count("not written: score")
+        if annotation.attributes and not carries_attributes:
+            ctx.report.count("not written: attributes")
+        kept.append(RasterObject(annotation=annotation, geometry=geometry,  # type: ignore[arg-type]
+                                 class_index=schema.index_of(annotation.label),
+                                 instance=len(kept) + 1))
+    for task in record.tasks:
+        if task.classifications:
+            ctx.report.count("not written: image classification", len(task.classifications))
+    return sorted(kept, key=lambda o: o.annotation.z_order)
+
+
+def check_class_count(schema: LabelSchema, *, limit: int, format_name: str) -> None:
+    """Refuse a schema whose classes do not fit in a label map's values ``1..limit``."""
+    if len(schema.classes) > limit:
+        raise UnsupportedError(
+            f"{format_name} writes each class as a pixel value 1..{limit} and the schema has "
+            f"{len(schema.classes)} classes; drop or merge classes (--drop-class, --map) or use "
+            "a format with more values (masks_instance, coco_panoptic)")
+
+
+# --- colours ---------------------------------------------------------------------------------
+
+
+def voc_color(index: int) -> RGB:
+    """Colour ``index`` of the Pascal VOC palette (the devkit's ``labelcolormap``: the index's
+    bits spread over the high bits of R, G and B); index 0 is black, 255 is VOC's void colour
+    (224, 224, 192)."""
+    r = g = b = 0
+    c = index
+    for shift in range(7, -1, -1):
+        r |= (c & 1) << shift
+        g |= ((c >> 1) & 1) << shift
+        b |= ((c >> 2) & 1) << shift
+        c >>= 3
+    return r, g, b
+
+
+def parse_color(color: str | None) -> RGB | None:
+    """``#e6194b`` as ``(230, 25, 75)``; None for no colour or another spelling."""
+    if not color or len(color) != 7 or color[0] != "#":
+        return None
+    try:
+        return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+    except ValueError:
+        return None
+
+
+def class_colors(schema: LabelSchema) -> list[RGB]:
+    """Each class's colour in schema order: its own, or, when it has none, the VOC palette's
+    colour of its pixel value (class index + 1), so a colour never depends on the export."""
+    return [parse_color(c.color) or voc_color(i) for i, c in enumerate(schema.classes, start=1)]
+
+
+def palette_bytes(colors: Sequence[RGB]) -> bytes:
+    """A 256-entry PNG palette: entry ``i`` is ``colors[i]``, black after the given ones."""
+    flat = bytearray(768)
+    for i, (r, g, b) in enumerate(colors[:256]):
+        flat[3 * i:3 * i + 3] = bytes((r, g, b))
+    return bytes(flat)
+
+
+# --- painting and encoding -------------------------------------------------------------------
+
+Encoding = Literal["uint8", "uint16", "rgb_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class PngOut:
+    """One PNG of an image: ``values[k]`` is painted for the job's ``k``-th geometry (None:
+    not painted in this PNG)."""
+
+    path: Path
+    values: tuple[int | None, ...]
+    encoding: Encoding = "uint8"
+    palette: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RasterJob:
+    """What one image needs: its size, its geometries in paint order, the PNGs to write."""
+
+    height: int
+    width: int
+    geometries: tuple[Area, ...]
+    outputs: tuple[PngOut, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Visible:
+    """What is left of a value once everything is painted: its pixel count and its tight box
+    ``x, y, w, h`` in whole pixels."""
+
+    pixels: int
+    box_xywh: tuple[int, int, int, int]
+
+
+_DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "rgb_id": np.uint32}
+
+
+def paint(rasters: Iterable[tuple[Raster | None, int | None]], *, height: int, width: int,
+          encoding: Encoding = "uint8") -> npt.NDArray[np.integer]:
+    """A ``height x width`` label map with each raster's value painted in the given order."""
+    out = np.zeros((height, width), dtype=_DTYPES[encoding])
+    for raster, value in rasters:
+        if raster is None or value is None:
+            continue
+        h, w = raster.bitmap.shape
+        out[raster.top:raster.top + h, raster.left:raster.left + w][raster.bitmap] = value
+    return out
+
+
+def visible_values(label_map: npt.NDArray[np.integer],
+                   rasters: Iterable[tuple[Raster | None, int | None]]) -> dict[int, Visible]:
+    """Pixel count and box of every painted value still visible in ``label_map``. A value's
+    pixels lie inside the windows of the rasters painted with it, so only those are scanned."""
+    windows: dict[int, list[int]] = {}
+    for raster, value in rasters:
+        if raster is None or value is None:
+            continue
+        h, w = raster.bitmap.shape
+        box = [raster.left, raster.top, raster.left + w, raster.top + h]
+        seen = windows.setdefault(value, box)
+        seen[:] = [min(seen[0], box[0]), min(seen[1], box[1]),
+                   max(seen[2], box[2]), max(seen[3], box[3])]
+    found: dict[int, Visible] = {}
+    for value, (x0, y0, x1, y1) in windows.items():
+        hit = label_map[y0:y1, x0:x1] == value
+        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+        if rows.size:
+            found[value] = Visible(pixels=int(np.count_nonzero(hit)),
+                                   box_xywh=(x0 + int(cols[0]), y0 + int(rows[0]),
+                                             int(cols[-1] - cols[0]) + 1,
+                                             int(rows[-1] - rows[0]) + 1))
+    return found
+
+
+def id_to_rgb(ids: npt.NDArray[np.integer]) -> npt.NDArray[np.uint8]:
+    """COCO panoptic's colour of each segment id: ``R = id % 256``, ``G = id // 256 % 256``,
+    ``B = id // 256^2 % 256`` (panopticapi's ``id2rgb``)."""
+    ids = ids.astype(np.uint32)
+    return np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], axis=-1).astype(np.uint8)
+
+
+def rgb_to_id(rgb: npt.NDArray[np.integer]) -> npt.NDArray[np.uint32]:
+    """The inverse of `id_to_rgb` (panopticapi's ``rgb2id``)."""
+    rgb = rgb.astype(np.uint32)
+    return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
+
+
+def png_image(label_map: npt.NDArray[np.integer], *, encoding: Encoding = "uint8",
+              palette: bytes | None = None) -> Image.Image:
+    """The Pillow image of a label map: ``L`` (``P`` with a palette), ``I;16`` or ``RGB``."""
+    if encoding == "rgb_id":
+        return Image.fromarray(id_to_rgb(label_map))  # (h, w, 3) uint8: RGB
+    if encoding == "uint16":
+        return Image.fromarray(label_map.astype(np.uint16))  # I;16
+    image = Image.fromarray(label_map.astype(np.uint8))  # L
+    if palette is not None:
+        image = image.convert("P")
+        image.putpalette(palette)
+    return image
+
+
+def save_png(label_map: npt.NDArray[np.integer], path: Path, *, encoding: Encoding = "uint8",
+             palette: bytes | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    png_image(label_map, encoding=encoding, palette=palette).save(path, "PNG")
+
+
+def render(job: RasterJob) -> list[dict[int, Visible]]:
+    """Rasterise the job's geometries once, then paint, encode and write each of its PNGs;
+    returns, per PNG, what each value kept visible."""
+    rasters = [rasterise(g, height=job.height, width=job.width) for g in job.geometries]
+    results: list[dict[int, Visible]] = []
+    for out in job.outputs:
+        painted = list(zip(rasters, out.values, strict=True))
+        label_map = paint(painted, height=job.height, width=job.width, encoding=out.encoding)
+        save_png(label_map, out.path, encoding=out.encoding, palette=out.palette)
+        results.append(visible_values(label_map, painted))
+    return results
+
+
+_K = TypeVar("_K")
+
+
+def default_workers() -> int:
+    """Threads for `render_all`: the CPUs this process may use, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
+def render_all(jobs: Iterable[tuple[_K, RasterJob]], *,
+               workers: int = 0) -> Iterator[tuple[_K, list[dict[int, Visible]]]]:
+    """`render` every job, yielding ``(key, result)`` in the jobs' order. At most a few jobs per
+    worker are in flight, so memory stays flat however many images stream through."""
+    workers = workers or default_workers()
+    if workers == 1:
+        for key, job in jobs:
+            yield key, render(job)
+        return
+    pending: deque[tuple[_K, Future[list[dict[int, Visible]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="raster") as pool:
+        for key, job in jobs:
+            pending.append((key, pool.submit(render, job)))
+            if len(pending) >= 4 * workers:
+                done_key, future = pending.popleft()
+                yield done_key, future.result()
+        while pending:
+            done_key, future = pending.popleft()
+            yield done_key, future.result()
