@@ -26,7 +26,7 @@ and the schema of a list of class names (`schema_from_names`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from labelport.domain.geometry import (
@@ -87,6 +87,13 @@ def box_to_yolo_row(box: Box, *, image_wh: tuple[float, float], class_index: int
     """``cls cx cy w h`` normalised; None when an edge of the box is outside [0, 1] (its
     centre and size could still be, but the row would describe a box off the image)."""
     width, height = image_wh
+    x, y, w, h = box.x, box.y, box.w, box.h
+    if x >= 0.0 and y >= 0.0 and w >= 0.0 and h >= 0.0 and x + w <= width and y + h <= height:
+        # On the image (NaN fails every comparison): each value is in [0, 1] already, so the
+        # clamp and the range checks below change nothing; ``+ 0.0`` turns -0.0 into 0.0.
+        return (f"{class_index} {(x + w / 2) / width + 0.0:.6f} "
+                f"{(y + h / 2) / height + 0.0:.6f} {w / width + 0.0:.6f} "
+                f"{h / height + 0.0:.6f}")
     x0, y0, x1, y1 = box.xyxy
     if _unit_values((x0 / width, y0 / height, x1 / width, y1 / height)) is None:
         return None
@@ -177,22 +184,35 @@ def detection_box(geometry: Geometry, *, image_wh: tuple[int, int],
     return box
 
 
-def class_index(annotation: Annotation, *, schema: LabelSchema, ctx: WriteContext) -> int | None:
+def class_indices(schema: LabelSchema) -> dict[str, int]:
+    """Each class name's `LabelSchema.index_of`, computed once for a whole export."""
+    indices = {c.name: i for i, c in enumerate(schema.classes)}
+    if len(indices) < len(schema.classes):  # a repeated name: index_of's own answer
+        indices = {name: schema.index_of(name) for name in indices}
+    return indices
+
+
+def class_index(annotation: Annotation, *, schema: LabelSchema, ctx: WriteContext,
+                indices: Mapping[str, int] | None = None) -> int | None:
     """The annotation's 0-based index in the schema's order; None (counted) for a label the
-    schema does not know."""
-    if schema.get(annotation.label) is None:
+    schema does not know. ``indices`` is `class_indices` of ``schema``, built once by a writer
+    that asks for every annotation."""
+    index = (indices if indices is not None else class_indices(schema)).get(annotation.label)
+    if index is None:
         ctx.report.count("not written: label not in the schema")
-        return None
-    return schema.index_of(annotation.label)
+    return index
 
 
-def detection_boxes(record: ItemRecord, *, schema: LabelSchema,
-                    ctx: WriteContext) -> Iterator[tuple[int, Box, Annotation]]:
+def detection_boxes(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContext,
+                    indices: Mapping[str, int] | None = None,
+                    ) -> Iterator[tuple[int, Box, Annotation]]:
     """``(class index, box, annotation)`` for each object of the record a detection row can
-    carry, in the record's order (`detection_box` for each)."""
+    carry, in the record's order (`detection_box` for each); ``indices`` as in `class_index`."""
     image_wh = (record.item.width, record.item.height)
+    if indices is None:
+        indices = class_indices(schema)
     for annotation in record.annotations:
-        index = class_index(annotation, schema=schema, ctx=ctx)
+        index = class_index(annotation, schema=schema, ctx=ctx, indices=indices)
         if index is None:
             continue
         box = detection_box(annotation.geometry, image_wh=image_wh, ctx=ctx)
@@ -200,11 +220,14 @@ def detection_boxes(record: ItemRecord, *, schema: LabelSchema,
             yield index, box, annotation
 
 
-def detect_rows(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContext) -> list[str]:
-    """The ``cls cx cy w h`` rows of one image (Ultralytics detect, Darknet)."""
+def detect_rows(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContext,
+                indices: Mapping[str, int] | None = None) -> list[str]:
+    """The ``cls cx cy w h`` rows of one image (Ultralytics detect, Darknet); ``indices`` as in
+    `class_index`."""
     out = []
     image_wh = (record.item.width, record.item.height)
-    for index, box, annotation in detection_boxes(record, schema=schema, ctx=ctx):
+    for index, box, annotation in detection_boxes(record, schema=schema, ctx=ctx,
+                                                  indices=indices):
         row = box_to_yolo_row(box, image_wh=image_wh, class_index=index)
         if row is None:
             ctx.report.count(OUTSIDE_UNIT)

@@ -203,10 +203,14 @@ def _pose_partners(record: ItemRecord, *, image_wh: tuple[int, int],
 
 
 def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
-               shape: PoseShape | None, ctx: WriteContext) -> list[str]:
-    """The label file's rows for one image, in the record's annotation order."""
+               shape: PoseShape | None, ctx: WriteContext,
+               indices: Mapping[str, int] | None = None) -> list[str]:
+    """The label file's rows for one image, in the record's annotation order; ``indices`` is
+    `rows.class_indices` of ``schema`` (built once per export by the writer)."""
+    if indices is None:
+        indices = rows.class_indices(schema)
     if task == "detect":
-        return rows.detect_rows(record, schema=schema, ctx=ctx)
+        return rows.detect_rows(record, schema=schema, ctx=ctx, indices=indices)
     image_wh = (record.item.width, record.item.height)
     partners: dict[int, Box] = {}
     consumed: set[int] = set()
@@ -214,7 +218,8 @@ def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
         partners, consumed = _pose_partners(record, image_wh=image_wh, ctx=ctx)
     out: list[str] = []
     for i, annotation in enumerate(record.annotations):
-        index = None if i in consumed else rows.class_index(annotation, schema=schema, ctx=ctx)
+        index = None if i in consumed else rows.class_index(annotation, schema=schema, ctx=ctx,
+                                                            indices=indices)
         if index is None:
             continue
         row: str | None
@@ -272,6 +277,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         raise InputError(f"yolo task must be one of {', '.join(TASKS)}; got {task!r}")
     schema = source.schema
     shape = pose_shape(schema) if task == "pose" else None
+    indices = rows.class_indices(schema)
     namer = FileNamer(unique_stems=True)
     splits: list[str] = []
     done = 0
@@ -285,7 +291,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         name = namer.name(record.item, split)
         ctx.place_media(record.item, images / name)
         text = "".join(f"{row}\n" for row in
-                       label_rows(record, schema=schema, task=task, shape=shape, ctx=ctx))
+                       label_rows(record, schema=schema, task=task, shape=shape, ctx=ctx,
+                                  indices=indices))
         (labels / f"{Path(name).stem}.txt").write_text(text, encoding="utf-8")
         done += 1
         if done % PROGRESS_EVERY == 0:

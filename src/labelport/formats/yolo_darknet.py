@@ -72,6 +72,7 @@ def subset_name(split: str) -> str:
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     schema = source.schema
+    indices = rows.class_indices(schema)
     namer = FileNamer(unique_stems=True)
     lists: dict[str, Any] = {}
     done = 0
@@ -88,7 +89,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             ctx.place_media(record.item, folder / name)
             lists[subset].write(f"{_list_line(record.item, folder / name, ctx)}\n")
             text = "".join(f"{row}\n" for row in
-                           rows.detect_rows(record, schema=schema, ctx=ctx))
+                           rows.detect_rows(record, schema=schema, ctx=ctx, indices=indices))
             (folder / f"{PurePosixPath(name).stem}.txt").write_text(text, encoding="utf-8")
             done += 1
             if done % PROGRESS_EVERY == 0:

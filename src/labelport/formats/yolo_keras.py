@@ -69,6 +69,7 @@ def no_whitespace(name: str) -> str:
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     schema = source.schema
+    indices = rows.class_indices(schema)
     namer = FileNamer()
     done = 0
     with (out_dir / ANNOTATIONS_FILE).open("w", encoding="utf-8") as annotations:
@@ -82,7 +83,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             target = out_dir / "images" / split / name
             ctx.place_media(record.item, target)
             fields = [_line_path(record.item, target, f"images/{split}/{name}", ctx)]
-            for index, box, annotation in rows.detection_boxes(record, schema=schema, ctx=ctx):
+            for index, box, annotation in rows.detection_boxes(record, schema=schema, ctx=ctx,
+                                                               indices=indices):
                 fields.append(rows.box_to_keras_field(box, class_index=index))
                 rows.count_not_carried(ctx, annotation)
             annotations.write(" ".join(fields) + "\n")
