@@ -69,6 +69,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image, UnidentifiedImageError
 
@@ -97,13 +98,14 @@ from labelport.domain.model import (
     Labelset,
     ProjectInfo,
 )
-from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import fit_to_image
 from labelport.formats._image_files import image_size, local_reference
 from labelport.formats._json import decode_json
 from labelport.formats._naming import FileNamer
+from labelport.formats._yolo_rows import schema_from_names
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -514,7 +516,6 @@ class _Header:
     schema: LabelSchema
     datasets: list[str]
     labelsets: list[str]
-    names_from_numbers: bool = False
 
 
 def _header(files: list[_File]) -> _Header:
@@ -538,9 +539,35 @@ def _header(files: list[_File]) -> _Header:
                        schema=schema, datasets=list(own.get("datasets") or []),
                        labelsets=list(own.get("labelsets") or []))
     names = _class_names(features)
-    return _Header(project=ProjectInfo(name=first.root.name),
-                   schema=LabelSchema(classes=tuple(LabelClass(name=n) for n in names or ())),
-                   datasets=[], labelsets=[], names_from_numbers=names is None)
+    if names is None:  # no names anywhere: the category numbers, 0 to the largest one used
+        names = [str(i) for i in range(_largest_category(files) + 1)]
+    return _Header(project=ProjectInfo(name=first.root.name), schema=schema_from_names(names),
+                   datasets=[], labelsets=[])
+
+
+def _largest_category(files: list[_File]) -> int:
+    """The largest ``objects.category`` in ``files`` (-1 when there is none), read from that
+    column alone."""
+    largest = -1
+    for file in files:
+        if file.jsonl:
+            with file.path.open("rb") as lines:
+                for number, line in enumerate(lines, start=1):
+                    row = decode_json(line, f"{file.path}:{number}") if line.strip() else {}
+                    objects = row.get("objects") if isinstance(row, dict) else None
+                    values = objects.get("category") if isinstance(objects, dict) else None
+                    for value in values if isinstance(values, list) else ():
+                        if isinstance(value, int):
+                            largest = max(largest, value)
+            continue
+        try:
+            column = pq.read_table(file.path, columns=["objects"]).column("objects")
+        except (pa.ArrowException, OSError, KeyError) as error:
+            raise InputError(f"{file.path}: expected an 'objects' column ({error})") from None
+        categories = pc.list_flatten(pc.struct_field(column, "category"))
+        if len(categories):
+            largest = max(largest, int(pc.max(categories).as_py()))
+    return largest
 
 
 def _card(root: Path) -> tuple[Json | None, Json | None]:
@@ -663,9 +690,6 @@ class _Reader:
     def label(self, category: Any, place: str) -> str:
         if not isinstance(category, int) or isinstance(category, bool) or category < 0:
             raise InputError(f"{place}.category: expected a class index >= 0, got {category!r}")
-        if self.header.names_from_numbers:
-            while len(self.classes) <= category:
-                self.classes.append(str(len(self.classes)))
         if category >= len(self.classes):
             raise InputError(f"{place}.category: {category} is not a class index (the schema "
                              f"has {len(self.classes)} classes)")
