@@ -506,11 +506,15 @@ class _Questions:
             if a.children:
                 self.answers(a.children, (a.name, a.values[0] if a.values else ""))
 
-    def attribute(self, label: str, name: str, value: Any) -> None:
-        self.attributes.setdefault(label, {}).setdefault(name, []).append(value)
+    def attribute(self, label: str, name: str, values: list[Any]) -> None:
+        """``values`` given to attribute ``name`` of a ``label`` object (none: unanswered)."""
+        self.attributes.setdefault(label, {}).setdefault(name, []).extend(values)
 
 
 def _attribute_def(name: str, values: list[Any], declared: str | None) -> AttributeDef:
+    if not values:
+        kind = AttributeType.SELECT if declared in (RADIO, SELECT) else AttributeType.STRING
+        return AttributeDef(name=name, type=kind)
     if all(isinstance(v, bool) for v in values):
         return AttributeDef(name=name, type=AttributeType.BOOL)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -617,11 +621,11 @@ def _annotations(task: _Task, at: str, types: Mapping[str, str], questions: _Que
                 if not isinstance(values, list):
                     raise InputError(f"{origin}: at {where}.classifications.{name}: expected "
                                      f"a list of values")
-                chosen = [v for v in values if v is not None and not isinstance(v, dict)]
+                chosen = [decode_value(v) if isinstance(v, str) else v for v in values
+                          if v is not None and not isinstance(v, dict)]
                 if chosen:
-                    value = decode_value(chosen[0]) if isinstance(chosen[0], str) else chosen[0]
-                    attributes[name] = value
-                    questions.attribute(label, name, value)
+                    attributes[name] = chosen[0]
+                questions.attribute(label, name, chosen[:1])
             for geometry in geometry_from_json(entry.geometry, kind, origin, f"{where}.geometry"):
                 yield Annotation(label=label, geometry=geometry, attributes=attributes)
 
