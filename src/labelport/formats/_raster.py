@@ -35,7 +35,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as coco_mask
 
 from labelport.domain.geometry import (
@@ -49,7 +49,7 @@ from labelport.domain.geometry import (
 from labelport.domain.geometry_ops import rotated_box_corners
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
-from labelport.errors import UnsupportedError
+from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import object_on_image
 from labelport.formats.base import WriteContext
 
@@ -395,6 +395,29 @@ def save_png(label_map: npt.NDArray[np.integer], path: Path, *, encoding: Encodi
              palette: bytes | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     png_image(label_map, encoding=encoding, palette=palette).save(path, "PNG")
+
+
+def read_png(path: Path, modes: tuple[str, ...]) -> npt.NDArray[np.integer]:
+    """A label-map PNG's values (palette indices for ``P``, not colours); `InputError` naming
+    the file when it is not a PNG of one of ``modes``."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in modes:
+                raise InputError(f"{path}: expected a PNG of mode {' or '.join(modes)}, got "
+                                 f"{image.mode}")
+            return np.asarray(image)
+    except (OSError, UnidentifiedImageError) as error:
+        raise InputError(f"{path}: not a readable PNG ({error})") from None
+
+
+def read_split_lists(folder: Path) -> dict[str, str]:
+    """``<split>.txt`` files of one name per line, as name -> split (first list wins)."""
+    splits: dict[str, str] = {}
+    for lst in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
+        for line in lst.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                splits.setdefault(line.strip(), lst.stem)
+    return splits
 
 
 def render(job: RasterJob) -> list[dict[int, Visible]]:

@@ -56,9 +56,6 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
-
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.masks import bitmap_to_rle
 from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
@@ -76,6 +73,8 @@ from labelport.formats._raster import (
     class_colors,
     palette_bytes,
     raster_objects,
+    read_png,
+    read_split_lists,
     render_all,
 )
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
@@ -107,6 +106,11 @@ class _Variant:
     @property
     def mode(self) -> str:
         return "P" if self.color else "I;16" if self.encoding == "uint16" else "L"
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The modes the reader accepts: Pillow opens some 16-bit PNGs as ``I``."""
+        return ("I;16", "I") if self.mode == "I;16" else (self.mode,)
 
 
 SEMANTIC = _Variant(name="masks_semantic", title="Semantic masks (8-bit PNG)", instances=False)
@@ -277,17 +281,6 @@ def _write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _open_png(path: Path, expected_mode: str) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            mode = image.mode
-            if mode not in (expected_mode, *(("I",) if expected_mode == "I;16" else ())):
-                raise InputError(f"{path}: expected a PNG of mode {expected_mode}, got {mode}")
-            return np.asarray(image)
-    except (OSError, UnidentifiedImageError) as error:
-        raise InputError(f"{path}: not a readable PNG ({error})") from None
-
-
 def _schema(root: Path, images: list[tuple[str, list[tuple[int, str]]]]) -> LabelSchema:
     labelmap = root / LABELMAP_FILE
     classes: tuple[LabelClass, ...] = ()
@@ -296,16 +289,6 @@ def _schema(root: Path, images: list[tuple[str, list[tuple[int, str]]]]) -> Labe
                         for c in _labelmap_classes(labelmap))
     seen = [name for _, rows in images for _, name in rows]
     return LabelSchema(classes=classes).with_classes(seen, GeometryKind.MASK)
-
-
-def _splits(root: Path) -> dict[str, str]:
-    folder = root / SPLITS_DIR
-    splits: dict[str, str] = {}
-    for lst in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
-        for line in lst.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                splits.setdefault(line.strip(), lst.stem)
-    return splits
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,8 +328,8 @@ class _Layout:
     def record(self, file_name: str, rows: list[tuple[int, str]]) -> ItemRecord:
         files = self.mask_files(file_name, rows)
         image = self.image(file_name)
-        arrays = [_open_png(f, "L" if self.variant.per_class else self.variant.mode)
-                  for f in files]
+        modes = ("L",) if self.variant.per_class else self.variant.modes
+        arrays = [read_png(f, modes) for f in files]
         height, width = arrays[0].shape[:2]
         annotations: list[Annotation] = []
         for k, (value, name) in enumerate(rows):
@@ -376,7 +359,7 @@ def _read(path: Path, options: Mapping[str, Any], *, variant: _Variant) -> Expor
     given = options.get("images")
     folders = tuple(ImageFolder(Path(d)) for d in (given, root / IMAGES_DIR) if d)
     layout = _Layout(root=root, variant=variant, images=images, folders=folders,
-                     splits=_splits(root))
+                     splits=read_split_lists(root / SPLITS_DIR))
     for file_name, rows in images:
         layout.mask_files(file_name, rows)
 

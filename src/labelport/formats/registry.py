@@ -7,6 +7,7 @@ from __future__ import annotations
 from labelport.errors import unknown
 from labelport.formats import (
     coco,
+    coco_panoptic,
     cvat,
     datagym,
     innotescus,
@@ -18,6 +19,7 @@ from labelport.formats import (
     segments,
     tabular,
     voc,
+    voc_segmentation,
     yolo,
     yolo_darknet,
     yolo_keras,
@@ -41,6 +43,8 @@ FORMATS: tuple[FormatSpec, ...] = (
     masks.SEMANTIC_COLOR_SPEC,
     masks.INSTANCE_COLOR_SPEC,
     masks.PER_CLASS_SPEC,
+    voc_segmentation.SPEC,
+    coco_panoptic.SPEC,
     datagym.SPEC,
     segments.SPEC,
     innotescus.SPEC,
