@@ -1,8 +1,6 @@
 """`create_app`: the FastAPI application over one store. Every route under ``/api`` needs a
 token (see `labelport.api.auth`); OpenAPI is at ``/docs``."""
 
-from __future__ import annotations
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,11 +9,23 @@ from fastapi import APIRouter, Depends, FastAPI
 from labelport import __version__
 from labelport.api.deps import current_user
 from labelport.api.errors import install_error_handlers
-from labelport.api.routers import formats, members, projects, users
+from labelport.api.routers import (
+    annotations,
+    datasets,
+    formats,
+    imports,
+    items,
+    members,
+    projects,
+    releases,
+    tasks,
+    users,
+)
 from labelport.api.settings import Settings
 from labelport.store import open_store
 
-ROUTERS = (users.router, formats.router, projects.router, members.router)
+ROUTERS = (users.router, formats.router, projects.router, members.router, datasets.router,
+           items.router, tasks.router, annotations.router, releases.router, imports.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

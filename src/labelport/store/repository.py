@@ -13,7 +13,9 @@ from labelport.domain.model import ProjectInfo
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.store import importer, projects, releases, streaming, users
+from labelport.store.annotations import AnnotationStore
 from labelport.store.importer import ImportSummary
+from labelport.store.items import ItemStore
 from labelport.store.projects import ProjectStats, ProjectSummary
 from labelport.store.project_settings import ProjectSettingsStore
 from labelport.store.releases import ReleaseDiff, ReleaseInfo
@@ -25,6 +27,8 @@ class Store:
         self.engine = engine
         self.users = UserStore(engine)
         self.project_settings = ProjectSettingsStore(engine)
+        self.items = ItemStore(engine)
+        self.annotations = AnnotationStore(engine)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -89,7 +89,7 @@ class UserStore:
 
     def list_users(self) -> list[User]:
         with self.engine.connect() as conn:
-            return [_user(r._tuple()) for r in conn.execute(
+            return [_user(tuple(r)) for r in conn.execute(
                 select(*_USER_COLUMNS).order_by(t.users.c.name))]
 
     def user(self, name: str) -> User:
@@ -113,7 +113,7 @@ class UserStore:
                 .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
                 .where(t.api_tokens.c.digest == token_digest(token))
             ).first()
-        return None if row is None else _user(row._tuple())
+        return None if row is None else _user(tuple(row))
 
     def role(self, project_id: int, user_id: int) -> Role | None:
         """The user's role in the project, None when not a member."""
@@ -177,7 +177,7 @@ def _find_user(conn: Connection, name: str) -> User:
     row = conn.execute(select(*_USER_COLUMNS).where(t.users.c.name == name)).first()
     if row is None:
         raise NotFoundError(f"no user named {name!r}")
-    return _user(row._tuple())
+    return _user(tuple(row))
 
 
 def _keep_an_owner(conn: Connection, project_id: int) -> None:
