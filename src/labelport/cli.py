@@ -281,6 +281,8 @@ def convert(
     read_option: Annotated[list[str] | None, typer.Option(
         "--read-option", "-r", help="An option of the input format as NAME=VALUE "
                                     "(repeatable), e.g. -r normalized=true.")] = None,
+    media: Annotated[MediaMode, typer.Option(
+        help="Put the images in the output.")] = MediaMode.NONE,
 ) -> None:
     """Convert a file from one format to another, without a store."""
     reader_spec, writer_spec = get_format(from_format), get_format(to_format)
@@ -292,7 +294,8 @@ def convert(
     with progress_bar(f"converting to {to_format}", len(source)) as progress:
         result = run_export(source, writer_spec, output,
                             options=parse_options(writer_spec, option),
-                            selection={"converted_from": from_format}, progress=progress)
+                            selection={"converted_from": from_format}, media=media,
+                            progress=progress)
     console.print(f"wrote {result.counts.items} items and {result.counts.annotations} objects "
                   f"to {result.path}")
     print_report(result)
