@@ -200,10 +200,10 @@ def test_round_trip(sample_source: MemorySource, tmp_path: Path) -> None:
     assert back.schema.class_names[:len(sample_source.schema.classes)] == \
         sample_source.schema.class_names
     assert back.schema.classes[0].attributes == sample_source.schema.classes[0].attributes
-    got = {r.item.key: r for r in back.records()}
+    got = {(r.item.dataset, r.item.path): r for r in back.records()}
     assert len(got) == len(sample_source)
     for want in source.records():
-        record = got[want.item.key]
+        record = got[want.item.dataset, want.item.file_name]  # sub-folders are not carried
         assert record.item.metadata == want.item.metadata
         assert record.item.media_uri is not None and Path(record.item.media_uri).is_file()
         kept = [a for a in want.annotations

@@ -248,6 +248,8 @@ class _InnotescusWriter:
         target = self.out_dir / folder / name
         ctx.place_media(item, target)
         count_unwritten(item, carried=_CARRIED_ITEM, ctx=ctx)
+        if item.path != item.file_name:
+            ctx.report.count("converted: item path to its file name")
         if record.split is not None:
             ctx.report.count("not written: split")
         for task in record.tasks:
