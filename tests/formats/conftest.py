@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,3 +15,36 @@ from labelport.sample import build_sample
 def sample_source(tmp_path: Path) -> MemorySource:
     """The sample project, its images written under ``tmp_path / "media"``."""
     return build_sample(tmp_path / "media")
+
+
+def compare_png_goldens(out: Path, golden: Path, *, regen: bool) -> list[str]:
+    """Compare an export folder with its goldens (``regen`` rewrites them first): the same
+    files; PNGs equal by decoded pixels, mode and palette (not bytes: zlib may change), other
+    files byte for byte and free of the machine's temporary paths. Returns the file names."""
+    import numpy as np
+    from PIL import Image
+
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    if regen:
+        import shutil
+        shutil.rmtree(golden, ignore_errors=True)
+        for name in written:
+            (golden / name).parent.mkdir(parents=True, exist_ok=True)
+            (golden / name).write_bytes((out / name).read_bytes())
+    assert written == sorted(p.relative_to(golden).as_posix()
+                             for p in golden.rglob("*") if p.is_file())
+    for name in written:
+        if name.endswith(".png"):
+            with Image.open(out / name) as a, Image.open(golden / name) as b:
+                assert (a.mode, a.size, a.getpalette()) == (b.mode, b.size, b.getpalette()), name
+                assert np.array_equal(np.asarray(a), np.asarray(b)), f"{name}: pixels differ"
+        else:
+            assert (out / name).read_bytes() == (golden / name).read_bytes(), f"{name} differs"
+            assert str(out.parent) not in (golden / name).read_text(encoding="utf-8")
+    return written
+
+
+@pytest.fixture
+def png_goldens() -> Callable[..., list[str]]:
+    """`compare_png_goldens`, for the tests of formats that write PNG masks."""
+    return compare_png_goldens
