@@ -249,6 +249,74 @@ class MembershipRow(Base):
     role: Mapped[str] = mapped_column(String(20))
 
 
+class ExportJobRow(Base):
+    """One export run in the background (`labelport.store.jobs`). ``request`` is the export's
+    options as JSON (`labelport.export.request.ExportOptions.from_json`); a sharded export's
+    shards are rows too, with ``parent_id`` and ``shard``, so they are claimed, retried and
+    recovered like any job. Status moves only by UPDATEs that name the status they expect."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (
+        Index(None, "project_id", "id"),
+        Index(None, "status", "heartbeat_at"),
+        Index(None, "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    request: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    counts: Mapped[str | None] = mapped_column(Text)
+    """The manifest's counts and report, a JSON object, once completed."""
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("export_schedules.id", ondelete="SET NULL"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("export_jobs.id",
+                                                             ondelete="CASCADE"))
+    shard: Mapped[int | None] = mapped_column(Integer)
+    shards: Mapped[int] = mapped_column(Integer, default=0)
+    """How many shards a parent was split into (0: not sharded)."""
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    artifact_uri: Mapped[str | None] = mapped_column(Text)
+    """Set only once the artifact is uploaded whole: a row without it has nothing to give."""
+    artifact_name: Mapped[str | None] = mapped_column(Text)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    artifact_size: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ExportScheduleRow(Base):
+    """Exports a project by itself every ``interval_seconds`` or on a ``cron`` expression;
+    with ``delta`` each run freezes a release and exports what changed since the last one."""
+
+    __tablename__ = "export_schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            index=True)
+    name: Mapped[str] = mapped_column(Name)
+    request: Mapped[str] = mapped_column(Text)
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(255))
+    delta: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    last_release: Mapped[str | None] = mapped_column(Name)
+    """The release the last completed delta run froze: the next run's baseline."""
+    next_run_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
 def _table(mapped: type[Base]) -> Table:
     """The Core table of a mapping, typed as one (SQLAlchemy types it as any FROM clause)."""
     table = mapped.__table__
@@ -268,3 +336,5 @@ release_items = _table(ReleaseItemRow)
 users = _table(UserRow)
 api_tokens = _table(ApiTokenRow)
 memberships = _table(MembershipRow)
+export_jobs = _table(ExportJobRow)
+export_schedules = _table(ExportScheduleRow)

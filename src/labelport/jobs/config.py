@@ -1,0 +1,64 @@
+"""How export jobs run: where artifacts go, which runner, how long things may take. Every
+setting has an environment variable, so `labelport serve` and `labelport worker` on several
+machines read the same configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSettings:
+    artifacts: str = "labelport-artifacts"
+    """Where finished exports are kept: a local folder, or an fsspec URL (``s3://bucket/x``)
+    that every server and worker reaches ($LABELPORT_ARTIFACTS)."""
+    runner: str = "local"
+    """``local`` (a pool inside the server) or ``celery`` ($LABELPORT_RUNNER)."""
+    workers: int = 2
+    """Threads of the local runner ($LABELPORT_WORKERS)."""
+    broker: str = DEFAULT_REDIS
+    """Celery's broker ($LABELPORT_REDIS_URL)."""
+    queue: str = "labelport"
+    """Celery queue the exports are sent to ($LABELPORT_QUEUE)."""
+    expire_hours: float = 24 * 7
+    """How long a finished export stays downloadable ($LABELPORT_EXPIRE_HOURS)."""
+    heartbeat_seconds: float = 2.0
+    """How often a running job proves it is alive ($LABELPORT_HEARTBEAT_SECONDS)."""
+    stale_seconds: float = 30.0
+    """A running job silent this long lost its worker ($LABELPORT_STALE_SECONDS)."""
+    max_attempts: int = 3
+    """Runs a job gets before a lost worker fails it ($LABELPORT_MAX_ATTEMPTS)."""
+    shard_items: int = 0
+    """Split exports of more items than this into shards of this many items, written in
+    parallel (0: never) ($LABELPORT_SHARD_ITEMS)."""
+    sync_export_limit: int = 1000
+    """Largest project the synchronous Label Studio export answers ($LABELPORT_SYNC_LIMIT)."""
+    tick_seconds: float = 5.0
+    """How often schedules and stale jobs are looked at ($LABELPORT_TICK_SECONDS)."""
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> JobSettings:
+        """Defaults, then the environment, then ``overrides`` (command-line options)."""
+        env = os.environ
+        values: dict[str, object] = {}
+        for name, var, kind in _ENV:
+            if var in env:
+                values[name] = kind(env[var])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+_ENV: tuple[tuple[str, str, type], ...] = (
+    ("artifacts", "LABELPORT_ARTIFACTS", str), ("runner", "LABELPORT_RUNNER", str),
+    ("workers", "LABELPORT_WORKERS", int), ("broker", "LABELPORT_REDIS_URL", str),
+    ("queue", "LABELPORT_QUEUE", str), ("expire_hours", "LABELPORT_EXPIRE_HOURS", float),
+    ("heartbeat_seconds", "LABELPORT_HEARTBEAT_SECONDS", float),
+    ("stale_seconds", "LABELPORT_STALE_SECONDS", float),
+    ("max_attempts", "LABELPORT_MAX_ATTEMPTS", int),
+    ("shard_items", "LABELPORT_SHARD_ITEMS", int),
+    ("sync_export_limit", "LABELPORT_SYNC_LIMIT", int),
+    ("tick_seconds", "LABELPORT_TICK_SECONDS", float),
+)

@@ -1,0 +1,194 @@
+"""Run one export job, wherever it runs (a local pool thread, a Celery worker process).
+
+`execute` claims the job (queued -> running), rebuilds the export from the job's JSON options,
+runs the pipeline into a temporary folder with a heartbeat thread proving it is alive, uploads
+the artifact and marks the job completed with its counts; a user error marks it failed with
+its message. A cancel (or the job being recovered away from this worker) is noticed at the
+next progress report: the export stops, and nothing is uploaded or recorded.
+
+A job over `JobSettings.shard_items` items of a shardable format is split into shard jobs
+(`labelport.jobs.shards`); the last shard to complete queues the parent again, and the worker
+that claims it merges the shards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from labelport.errors import LabelportError
+from labelport.export.package import PackageKind, artifact_path, export_name
+from labelport.export.pipeline import prepare, run_pipeline
+from labelport.export.request import ExportOptions, plan_export
+from labelport.jobs import shards
+from labelport.jobs.artifacts import ArtifactStorage
+from labelport.jobs.config import JobSettings
+from labelport.store.jobs import JobInfo, now
+from labelport.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[int], None]
+
+
+class Cancelled(Exception):  # noqa: N818 - a stop signal, not an error
+    """Raised from the progress callback when the job is no longer this worker's to run."""
+
+
+def worker_name() -> str:
+    """Host, process and thread: unique among every worker of every machine."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def execute(store: Store, job_id: int, settings: JobSettings, submit: Submit) -> None:
+    """Run the job ``job_id`` if it is still queued; ``submit`` dispatches jobs it creates
+    (shards, or a parent ready to merge)."""
+    worker = worker_name()
+    job = store.jobs.claim(job_id, worker)
+    if job is None:
+        return
+    try:
+        with Heartbeat(store, job_id, worker, settings.heartbeat_seconds) as beat:
+            if job.shards:
+                _merge(store, job, settings, beat)
+            else:
+                _export(store, job, settings, beat, submit)
+    except Cancelled:
+        log.info("export job %s stopped: cancelled or taken over", job_id)
+    except LabelportError as exc:
+        store.jobs.fail(job_id, str(exc), worker=worker)
+    except Exception as exc:
+        log.error("export job %s failed:\n%s", job_id, traceback.format_exc())
+        store.jobs.fail(job_id, f"internal error ({type(exc).__name__}: {exc}); the "
+                                "worker's log has the details", worker=worker)
+
+
+class Heartbeat:
+    """Writes the job's progress and heartbeat every ``every`` seconds from a thread, so long
+    stages without progress reports (a split's first pass, packaging, upload) keep the job
+    alive; `progress` raises `Cancelled` once a heartbeat finds the job is not ours."""
+
+    def __init__(self, store: Store, job_id: int, worker: str, every: float) -> None:
+        self.store, self.job_id, self.worker, self.every = store, job_id, worker, every
+        self.done = 0
+        self.total: int | None = None
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"heartbeat-{job_id}")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.beat()
+
+    def beat(self) -> None:
+        if not self.store.jobs.heartbeat(self.job_id, self.worker, done=self.done,
+                                         total=self.total):
+            self.lost = True
+
+    def progress(self, done: int) -> None:
+        self.done = done
+        if self.lost:
+            raise Cancelled
+
+    def check(self) -> None:
+        """Before publishing: one synchronous heartbeat, so a cancel is not missed."""
+        self.beat()
+        if self.lost:
+            raise Cancelled
+
+
+def _options(store: Store, job: JobInfo) -> tuple[ExportOptions, dict[str, Any]]:
+    """The job's options (with secrets) and its raw request; a retry of a job that froze its
+    release already exports that release instead of freezing it again."""
+    raw = store.jobs.request(job.id)
+    shard_range = raw.pop(shards.RANGE_KEY, None)
+    options = ExportOptions.from_json(raw, default_package=PackageKind.ZIP)
+    frozen = options.freeze_release
+    if frozen is not None and frozen in {r.name for r in store.list_releases(job.project)}:
+        options = replace(options, release=frozen, freeze_release=None)
+    if shard_range is not None:
+        raw[shards.RANGE_KEY] = shard_range
+    return options, raw
+
+
+def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
+            submit: Submit) -> None:
+    options, raw = _options(store, job)
+    if options.package is PackageKind.DIR:
+        raise LabelportError("an export job is downloaded as one file: choose package zip "
+                             "or tar.gz, not dir")
+    planned = plan_export(store, job.project, options)
+    source = planned.source
+    if job.shard is None and shards.should_split(planned, settings):
+        requests = shards.shard_requests(raw, planned, settings.shard_items)
+        for shard_id in store.jobs.split(job.id, beat.worker, requests):
+            submit(shard_id)
+        return
+    kind: PackageKind = options.package
+    if job.shard is not None:
+        source = shards.slice_source(source, raw[shards.RANGE_KEY])
+        kind = shards.SHARD_PACKAGE
+    prepared = prepare(source, planned.request)
+    beat.total = len(prepared.source)
+    with tempfile.TemporaryDirectory(prefix=f"labelport-job-{job.id}-") as tmp:
+        name = options.name or f"{job.project}-{planned.spec.name}-{job.id}"
+        out = artifact_path(Path(tmp), name, kind)
+        result = run_pipeline(source, replace(planned.request, package=kind), out,
+                              extra_selection=planned.extra_selection, prepared=prepared,
+                              progress=beat.progress)
+        beat.done = beat.total
+        counts = {**result.manifest["counts"], "report": result.manifest["report"]["counts"],
+                  "content_hash": result.manifest["content_hash"]}
+        _publish(store, job, settings, beat, out, counts)
+    if job.schedule_id is not None and raw.get("freeze_release"):
+        store.schedules.record_release(job.schedule_id, planned.extra_selection["release"])
+    if job.parent_id is not None and store.jobs.release_parent(job.parent_id):
+        submit(job.parent_id)
+
+
+def _merge(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat) -> None:
+    options, _ = _options(store, job)
+    parts = store.jobs.shards(job.id)
+    storage = ArtifactStorage(settings.artifacts)
+    with tempfile.TemporaryDirectory(prefix=f"labelport-merge-{job.id}-") as tmp:
+        name = export_name(options.name or f"{job.project}-{options.format}-{job.id}")
+        out = artifact_path(Path(tmp), name, options.package)
+        counts = shards.merge(storage, parts, Path(tmp) / "work", out, package=options.package,
+                              password=options.password, name=options.name)
+        beat.done = sum(p.done for p in parts)
+        _publish(store, job, settings, beat, out, counts)
+    for part in parts:  # the merged artifact replaces them
+        if part.artifact_uri:
+            storage.delete(part.artifact_uri)
+            store.jobs.forget_artifact(part.id)
+
+
+def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat, out: Path,
+             counts: dict[str, Any]) -> None:
+    """Upload, then record: the job points at its artifact only once the upload is whole."""
+    beat.check()
+    storage = ArtifactStorage(settings.artifacts)
+    artifact = storage.upload(out, f"{job.project_id}/{job.id}-{job.attempt}/{out.name}")
+    expires = now() + timedelta(hours=settings.expire_hours)
+    if not store.jobs.complete(job.id, beat.worker, artifact=artifact, counts=counts,
+                               expires_at=expires):
+        storage.delete(artifact.uri)  # cancelled while uploading
+        raise Cancelled
