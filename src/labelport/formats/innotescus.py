@@ -415,9 +415,10 @@ def _load(path: Path, kind: type[Any]) -> Any:
 def _typed_default(text: Any, kind: AttributeType) -> Any:
     if text is None or kind in (AttributeType.SELECT, AttributeType.STRING):
         return text
+    if kind is AttributeType.BOOL:
+        return str(text).lower() == "true"
     try:
-        return {AttributeType.INT: int, AttributeType.FLOAT: float,
-                AttributeType.BOOL: lambda t: str(t).lower() == "true"}[kind](text)
+        return int(text) if kind is AttributeType.INT else float(text)
     except ValueError:
         return text
 
@@ -435,13 +436,14 @@ def _schema(classes: list[_Class], annotations: list[_Annotation],
         geometry.setdefault(a.class_id, kind)
     attributes: dict[int, list[AttributeDef]] = {}
     for i, d in enumerate(definitions):
-        kind = _ATTRIBUTE_TYPE.get(d.type)
-        if kind is None:
+        value_kind = _ATTRIBUTE_TYPE.get(d.type)
+        if value_kind is None:
             raise InputError(f"{origin}: at $[{i}].type: unknown type {d.type!r}; expected one "
                              f"of {', '.join(_ATTRIBUTE_TYPE)}")
-        definition = AttributeDef(name=d.name, type=kind, required=d.required,
+        definition = AttributeDef(name=d.name, type=value_kind, required=d.required,
                                   options=tuple(o.value for o in d.options or ()),
-                                  min=d.min, max=d.max, default=_typed_default(d.default, kind))
+                                  min=d.min, max=d.max,
+                                  default=_typed_default(d.default, value_kind))
         for class_id in d.classes:
             attributes.setdefault(int(class_id), []).append(definition)
     return LabelSchema(classes=tuple(

@@ -286,6 +286,8 @@ class _SegmentsWriter:
         count_unwritten(item, carried=_CARRIED_ITEM, ctx=ctx)
         if item.dataset != DEFAULT_DATASET:
             ctx.report.count("not written: item dataset")
+        if item.path != item.file_name:
+            ctx.report.count("converted: item path to its file name")
         if record.split is not None:
             ctx.report.count("not written: split")
         tasks = {t.labelset: t for t in record.tasks}
