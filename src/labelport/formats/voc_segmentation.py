@@ -69,6 +69,7 @@ from labelport.formats._raster import (
     render_all,
     voc_color,
 )
+from labelport.formats._xml import parse_xml
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -203,7 +204,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     def _file_name(stem: str) -> str:
         """The detection XML's ``<filename>`` when there is one, else VOC's ``<stem>.jpg``."""
         xml = root / voc.ANNOTATIONS_DIR / f"{stem}.xml"
-        written = (voc._parse_xml(xml).findtext("filename") or "").strip() if xml.is_file() else ""
+        written = (parse_xml(xml).findtext("filename") or "").strip() if xml.is_file() else ""
         return written or f"{stem}.jpg"
 
     def record(file: Path) -> ItemRecord:
