@@ -197,6 +197,8 @@ class _Reader:
     def _item(self, task: _TaskJ, at: str) -> Item:
         data = task.data
         key = (self.config.image_key if self.config else None) or "image"
+        if key not in data:  # no config: the first text value names the image
+            key = next((k for k, v in data.items() if isinstance(v, str)), key)
         reference = data.get(key)
         if not isinstance(reference, str) or not reference:
             raise self.fail(f"{at}.data.{key}", "expected the image's path or URL")

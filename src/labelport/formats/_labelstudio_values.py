@@ -44,8 +44,14 @@ def to_percent(value: float, size: int) -> float:
     return value * 100.0 / size
 
 
+_PIXEL_DECIMALS = 9
+"""Pixels read back are rounded to 1e-9 px: far below any annotation's precision, and enough
+that percent -> pixels -> percent gives the same float, so export -> read -> export is
+byte-identical."""
+
+
 def from_percent(value: float, size: int) -> float:
-    return value * size / 100.0
+    return round(value * size / 100.0, _PIXEL_DECIMALS)
 
 
 def box_to_ls(box: Box, *, image_wh: tuple[int, int]) -> Json:
@@ -79,7 +85,8 @@ def rectangle_from_ls(value: Mapping[str, float], *, image_wh: tuple[int, int]
         return Box(x=x, y=y, w=w, h=h)
     theta = math.radians(rotation)
     cos, sin = math.cos(theta), math.sin(theta)
-    return RotatedBox(cx=x + w / 2 * cos - h / 2 * sin, cy=y + w / 2 * sin + h / 2 * cos,
+    return RotatedBox(cx=round(x + w / 2 * cos - h / 2 * sin, _PIXEL_DECIMALS),
+                      cy=round(y + w / 2 * sin + h / 2 * cos, _PIXEL_DECIMALS),
                       w=w, h=h, angle_deg=rotation - 360.0 if rotation > 180.0 else rotation)
 
 

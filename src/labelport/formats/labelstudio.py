@@ -61,9 +61,10 @@ values (a lone choice or text as a plain string), ``annotator``, ``annotation_id
 record with ``"was_cancelled": true`` (Label Studio's converter leaves it out). JSON_MIN drops
 region ids, so attributes and keypoints cannot be tied back to their objects: it has no reader.
 
-Reading ``labelstudio`` (a ``result.json``/other JSON file, or a folder holding one): the config
-beside the file gives the schema (classes in ``model_index`` order, colours, keypoint names,
-attributes, nested classifications); without it classes come in the order they appear. The
+Reading ``labelstudio`` (`labelport.formats._labelstudio_reader`; a JSON file or a folder holding
+one): the config beside the file gives the schema (classes in ``model_index`` order, colours,
+keypoint names, attributes, nested classifications); without it classes come in the order they
+appear. The
 first annotation of a task becomes labelset ``ground-truth``, the next ``ground-truth-2``...;
 predictions become ``predictions``, ``predictions-2``...; ``was_cancelled`` gives status
 ``skipped``, another annotation ``labeled``, no annotation ``new``. Results sharing an id form one
@@ -190,6 +191,16 @@ class _TaskWriter:
                 self.tools.setdefault(tool, set()).add(c.name)
 
     def config(self) -> str:
+        """The label config; what it cannot say about the schema is counted."""
+        offered = set().union(*self.tools.values()) if self.tools else set()
+        for c in self.schema.classes:
+            if c.name not in offered:
+                self.ctx.report.count(f"not written: class with no Label Studio tool "
+                                      f"({c.geometry.value})")
+            if c.parent is not None:
+                self.ctx.report.count("not written: class parent (Label Studio has none)")
+            if c.skeleton or c.flip_pairs:
+                self.ctx.report.count("not written: keypoint skeleton and flip pairs")
         order = {name: i for i, name in enumerate(self.schema.class_names)}
         tools = {tool: sorted(labels, key=lambda n: order.get(n, len(order)))
                  for tool, labels in self.tools.items()}
