@@ -7,7 +7,9 @@ Control names (``from_name`` in results) are fixed for the object tools (`RECTAN
 classification's own name for an image-level question, and ``"{class}: {attribute}"`` for an
 object attribute (a per-region control shown when a region of that class is selected). A name
 taken twice gets `` (2)``, `` (3)``... so every control name is unique, as Label Studio
-requires."""
+requires. Each class's ``<Label>`` carries its schema index as ``model_index`` (an attribute the
+SDK's converters read), so a reader gets the schema's class order back although the tags group
+classes by tool. The module also names the export's files."""
 
 from __future__ import annotations
 
