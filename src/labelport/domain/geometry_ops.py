@@ -385,8 +385,9 @@ def box_from_cxcywh_norm(
 
 def is_degenerate_box(box: Box) -> bool:
     """A box with no area or a non-finite coordinate (nothing a trainer can use)."""
-    values = (box.x, box.y, box.w, box.h)
-    return not all(math.isfinite(v) for v in values) or box.w <= 0 or box.h <= 0
+    isfinite = math.isfinite
+    return (box.w <= 0 or box.h <= 0
+            or not (isfinite(box.x) and isfinite(box.y) and isfinite(box.w) and isfinite(box.h)))
 
 
 def _orientation(a: Point, b: Point, c: Point) -> int:
