@@ -19,6 +19,7 @@ from labelport.api.schemas import (
 )
 from labelport.domain.codec import schema_from_json, schema_to_json
 from labelport.domain.schema import LabelSchema
+from labelport.errors import InputError
 from labelport.store.project_settings import ProjectDetail
 from labelport.store.users import Role
 
@@ -35,11 +36,15 @@ def schema_with_ids(classes: list[Any], classifications: list[Any], *,
                     taken: Collection[int] = ()) -> LabelSchema:
     """The schema of a request; a class without an ``id`` gets the next one free (after the
     ids given and ``taken``), in order."""
-    given = {c["id"] for c in classes if isinstance(c, dict) and isinstance(c.get("id"), int)}
+    for position, c in enumerate(classes):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"]:
+            raise InputError(f"schema.classes[{position}]: expected an object with a "
+                             "non-empty string `name`")
+    given = {c["id"] for c in classes if isinstance(c.get("id"), int)}
     next_id = max(given | set(taken), default=0) + 1
     numbered = []
     for c in classes:
-        if isinstance(c, dict) and "id" not in c:
+        if "id" not in c:
             c = {**c, "id": next_id}
             next_id += 1
         numbered.append(c)
