@@ -1,0 +1,195 @@
+"""The Celery runner against this machine's Redis with two real worker processes: jobs are
+shared between them, a worker killed (SIGKILL) mid-export leaves its job retried by the other
+(never running forever, nothing downloadable meanwhile), and a sharded export is written by
+both and merged. Each test run uses its own queue name. Skipped when Redis does not answer
+(a failure when CI=true). They run on PostgreSQL, what several machines share."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labelport.jobs.celery_app import CeleryRunner
+from labelport.jobs.config import DEFAULT_REDIS, JobSettings
+from labelport.store import Store
+from labelport.store.jobs import JobStatus
+
+from .conftest import finished, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.postgres
+
+
+def redis_answers() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(DEFAULT_REDIS, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="module", autouse=True)
+def needs_redis() -> None:
+    if not redis_answers():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis not reachable at 127.0.0.1:6379")
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+
+
+class Workers:
+    """``celery worker`` processes on one queue, each in its own process group."""
+
+    def __init__(self, db_url: str, settings: JobSettings, tmp: Path) -> None:
+        self.env = {**os.environ, "LABELPORT_DB": db_url, "LABELPORT_QUEUE": settings.queue,
+                    "LABELPORT_ARTIFACTS": settings.artifacts,
+                    "LABELPORT_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+                    "LABELPORT_STALE_SECONDS": str(settings.stale_seconds),
+                    "LABELPORT_TICK_SECONDS": str(settings.tick_seconds),
+                    "LABELPORT_MAX_ATTEMPTS": str(settings.max_attempts),
+                    "LABELPORT_SHARD_ITEMS": str(settings.shard_items),
+                    "PYTHONPATH": str(ROOT)}
+        self.tmp = tmp
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *, delay: float = 0.0) -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.jobs.slow_worker", "worker",
+             "--pool", "threads", "--concurrency", "2", "-Q", self.env["LABELPORT_QUEUE"],
+             "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "--loglevel", "WARNING"],
+            cwd=ROOT, env={**self.env, "LABELPORT_TEST_RECORD_DELAY": str(delay)},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def kill(self, pid: int) -> None:
+        os.killpg(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def db_url(postgres_url: str) -> str:
+    """PostgreSQL only: the database of a deployment with workers on several machines."""
+    return postgres_url
+
+
+@pytest.fixture
+def celery_settings(settings: JobSettings) -> JobSettings:
+    return replace(settings, runner="celery", queue=f"labelport-test-{uuid.uuid4().hex[:10]}",
+                   stale_seconds=2.0, tick_seconds=0.5)
+
+
+@pytest.fixture
+def workers(db_url: str, celery_settings: JobSettings, tmp_path: Path,
+            sample_store: Store) -> Iterator[Workers]:
+    started = Workers(db_url, celery_settings, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def runner(sample_store: Store, celery_settings: JobSettings) -> CeleryRunner:
+    return CeleryRunner(sample_store, celery_settings)
+
+
+def pid_of(worker: str | None) -> int:
+    assert worker is not None
+    return int(worker.split(":")[1])
+
+
+def test_two_workers_share_the_jobs(sample_store: Store, project_id: int, workers: Workers,
+                                    runner: CeleryRunner) -> None:
+    for name in ("a", "b"):
+        workers.start(name, delay=0.05)
+    ids = [sample_store.jobs.create(project_id, {"format": f, "name": f"{f}-{i}"})
+           for i in range(4) for f in ("coco", "yolo")]
+    for job_id in ids:
+        runner.submit(job_id)
+    jobs = [wait_for(sample_store, job_id, finished, timeout=60) for job_id in ids]
+    assert {j.status for j in jobs} == {JobStatus.COMPLETED}, [j.error for j in jobs]
+    assert all(j.downloadable and j.counts and j.counts["items"] == 8 for j in jobs)
+    pids = {w.pid for w in workers.processes.values()}
+    assert {pid_of(j.worker) for j in jobs} <= pids
+
+
+def test_worker_killed_mid_export_is_retried_by_the_other(
+        sample_store: Store, project_id: int, workers: Workers, runner: CeleryRunner) -> None:
+    """SIGKILL the worker running a job: the job is not downloadable, its heartbeat goes
+    stale, the surviving worker's ticker queues it again and runs it (attempt 2)."""
+    first = workers.start("doomed", delay=0.4)
+    job_id = sample_store.jobs.create(project_id, {"format": "voc"})
+    runner.submit(job_id)
+    running = wait_for(sample_store, job_id, lambda j: j.status is JobStatus.RUNNING,
+                       timeout=30)
+    assert pid_of(running.worker) == first.pid
+    time.sleep(1.0)  # well into the export (9 records, 0.4 s each)
+    workers.kill(first.pid)
+    first.wait(10)
+    workers.start("survivor", delay=0.0)
+    assert not sample_store.jobs.get(job_id).downloadable
+    job = wait_for(sample_store, job_id, finished, timeout=40)
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.attempt == 2 and pid_of(job.worker) != first.pid
+    assert job.downloadable and job.counts and job.counts["items"] == 8
+
+
+def test_worker_killed_on_the_last_attempt_fails_the_job(
+        sample_store: Store, project_id: int, celery_settings: JobSettings, db_url: str,
+        tmp_path: Path) -> None:
+    """With one attempt allowed, a killed worker's job ends failed, with nothing to download."""
+    settings = replace(celery_settings, max_attempts=1)
+    workers = Workers(db_url, settings, tmp_path)
+    try:
+        first = workers.start("doomed", delay=0.4)
+        job_id = sample_store.jobs.create(project_id, {"format": "kitti"})
+        CeleryRunner(sample_store, settings).submit(job_id)
+        wait_for(sample_store, job_id, lambda j: j.status is JobStatus.RUNNING, timeout=30)
+        time.sleep(1.0)
+        workers.kill(first.pid)
+        workers.start("survivor")
+        job = wait_for(sample_store, job_id, finished, timeout=40)
+    finally:
+        workers.stop()
+    assert job.status is JobStatus.FAILED and "stopped responding" in (job.error or "")
+    assert not job.downloadable
+
+
+def test_sharded_export_across_two_workers(sample_store: Store, project_id: int,
+                                           celery_settings: JobSettings, db_url: str,
+                                           tmp_path: Path) -> None:
+    settings = replace(celery_settings, shard_items=2)
+    workers = Workers(db_url, settings, tmp_path)
+    try:
+        for name in ("a", "b"):
+            workers.start(name, delay=0.05)
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo"})
+        CeleryRunner(sample_store, settings).submit(job_id)
+        job = wait_for(sample_store, job_id, finished, timeout=60)
+    finally:
+        workers.stop()
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.shards == 5 and job.counts and job.counts["items"] == 8
+    assert {s.status for s in sample_store.jobs.shards(job_id)} == {JobStatus.COMPLETED}
