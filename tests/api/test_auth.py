@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
 from labelport.store import tables as t
 from labelport.store.users import token_digest
 from tests.api.conftest import Api
