@@ -17,6 +17,7 @@ from rich.table import Table
 
 from labelport import __version__
 from labelport.cli_selection import with_selection
+from labelport.cli_service import register as register_service
 from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
@@ -45,6 +46,7 @@ app.add_typer(project_app, name="project")
 release_app = typer.Typer(help="Immutable, versioned snapshots of a project.",
                           no_args_is_help=True)
 app.add_typer(release_app, name="release")
+register_service(app)
 
 console = Console()
 err_console = Console(stderr=True)
