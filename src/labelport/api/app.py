@@ -12,6 +12,7 @@ from labelport.api.errors import install_error_handlers
 from labelport.api.routers import (
     annotations,
     datasets,
+    exports,
     formats,
     imports,
     items,
@@ -22,26 +23,32 @@ from labelport.api.routers import (
     users,
 )
 from labelport.api.settings import Settings
+from labelport.jobs.service import make_runner
 from labelport.store import open_store
 
 ROUTERS = (users.router, formats.router, projects.router, members.router, datasets.router,
-           items.router, tasks.router, annotations.router, releases.router, imports.router)
+           items.router, tasks.router, annotations.router, releases.router, imports.router,
+           exports.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service over the store ``settings.db`` (opened, and migrated, here)."""
     settings = settings or Settings()
     store = open_store(settings.db)
+    runner = make_runner(store, settings.jobs)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runner.start()
         yield
+        runner.stop()
         store.close()
 
     app = FastAPI(title="labelport", version=__version__, lifespan=lifespan,
                   description="Labeled computer-vision data in and out, in every format.")
     app.state.store = store
     app.state.settings = settings
+    app.state.runner = runner
     install_error_handlers(app)
     api = APIRouter(prefix="/api", dependencies=[Depends(current_user)])
     for router in ROUTERS:

@@ -289,3 +289,93 @@ class ImportPublic(BaseModel):
     classes_added: list[str]
     datasets_added: list[str]
     labelsets_added: list[str]
+
+
+# --- exports and schedules ----------------------------------------------------------------
+
+class ExportCreate(Strict):
+    """An export's options: the CLI's (`labelport export --help`), with JSON values."""
+
+    format: str = Field(description="A writable format name (GET /api/formats).")
+    options: Json = Field(default_factory=dict, description="The format's options by name.")
+    selection: Json | None = Field(
+        default=None, description="datasets, labelset, statuses, labels, annotator, "
+                                  "created_after, ..., ids (a list), only_annotated; null: "
+                                  "the format's default.")
+    map: dict[str, str] = Field(default_factory=dict, description="Rename classes OLD: NEW.")
+    drop_class: list[str] = Field(default_factory=list)
+    class_ids: dict[str, int] = Field(default_factory=dict)
+    check: dict[str, str] = Field(default_factory=dict,
+                                  description="Check policies NAME: fail|warn|fix|skip.")
+    split: str | Json | None = Field(
+        default=None, description='"train=0.8,val=0.2" or {"fractions": ..., "strategy": '
+                                  '..., "seed": ..., "split_field": ..., "group_by": ...}.')
+    media: str = "none"
+    paths: str = "relative"
+    outside: str = "clip"
+    package: str = Field(default="zip", description="zip or tar.gz.")
+    password: str | None = Field(default=None, description="AES-256 zip password; never "
+                                                           "shown back.")
+    name: str | None = None
+    release: str | None = Field(default=None, description="Export this release.")
+    since_release: str | None = Field(default=None, description="Delta since this release.")
+    freeze_release: str | None = Field(default=None,
+                                       description="Freeze the selection as this new release "
+                                                   "first, and export it.")
+
+    def to_request(self) -> Json:
+        return self.model_dump(exclude_defaults=True) | {"format": self.format}
+
+
+class ExportProgress(BaseModel):
+    done: int
+    total: int | None
+
+
+class ArtifactPublic(BaseModel):
+    name: str
+    size: int
+    sha256: str
+    download_url: str
+
+
+class ExportPublic(BaseModel):
+    id: int
+    project: int
+    status: str = Field(description="queued, running, completed, failed or cancelled.")
+    progress: ExportProgress
+    counts: Json | None
+    error: str | None
+    request: Json
+    attempt: int
+    shards: int
+    schedule_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None
+    artifact: ArtifactPublic | None
+
+
+class ScheduleCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    export: ExportCreate
+    interval_seconds: int | None = Field(default=None, ge=1)
+    cron: str | None = Field(default=None, description="5 fields, UTC: '0 3 * * *'.")
+    delta: bool = Field(default=False, description="Each run freezes a release and exports "
+                                                   "what changed since the last run's.")
+
+
+class SchedulePublic(BaseModel):
+    id: int
+    project: int
+    name: str
+    export: Json
+    interval_seconds: int | None
+    cron: str | None
+    delta: bool
+    enabled: bool
+    runs: int
+    last_release: str | None
+    next_run_at: datetime
+    last_run_at: datetime | None
