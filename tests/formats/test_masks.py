@@ -37,13 +37,16 @@ from labelport.formats import masks
 from labelport.formats._raster import (
     PngOut,
     RasterJob,
+    Visible,
+    _rle_runs,
     full_bitmap,
     id_to_rgb,
+    object_pixels,
+    paint,
     rasterise,
     render,
     render_all,
     rgb_to_id,
-    rle_counts,
     voc_color,
 )
 from labelport.formats.base import FormatSpec, WriteContext
@@ -93,8 +96,27 @@ def test_the_windowed_raster_equals_pycocotools_on_the_whole_image() -> None:
     """Polygons (holes, parts, vertices outside the image, tenths that hit pycocotools'
     rounding ties), boxes and rotated boxes: the same pixels as `labelport.domain.masks`."""
     for geometry, h, w in _random_geometries(150):
+        expected = _coco_bitmap(geometry, h, w)
         got = full_bitmap(rasterise(geometry, height=h, width=w), height=h, width=w)
-        assert np.array_equal(got, _coco_bitmap(geometry, h, w)), (geometry, h, w)
+        assert np.array_equal(got, expected), (geometry, h, w)
+        (pixels,) = object_pixels([geometry], height=h, width=w)
+        painted = paint([pixels], [1], height=h, width=w)
+        assert np.array_equal(painted == 1, expected), (geometry, h, w)
+
+
+def test_pixels_of_many_objects_decoded_together_equal_each_alone() -> None:
+    """The batched decode of one image's RLEs (polygons without holes, boxes, masks)."""
+    rng = np.random.default_rng(1)
+    shapes = [g for g, _, _ in _random_geometries(60)]
+    shapes.append(bitmap_to_rle(rng.random((50, 60)) < 0.3))
+    shapes.append(bitmap_to_rle(np.zeros((50, 60), dtype=bool)))
+    together = object_pixels(shapes, height=50, width=60)
+    for shape, pixels in zip(shapes, together, strict=True):
+        alone = full_bitmap(rasterise(shape, height=50, width=60), height=50, width=60)
+        flat = np.zeros(60 * 50, dtype=bool)  # column by column
+        if pixels is not None:
+            flat[pixels] = True
+        assert np.array_equal(flat.reshape(60, 50).T, alone), shape
 
 
 def test_masks_are_decoded_in_their_window_and_cut_to_the_image() -> None:
@@ -103,8 +125,11 @@ def test_masks_are_decoded_in_their_window_and_cut_to_the_image() -> None:
         h, w = (int(v) for v in rng.integers(1, 40, 2))
         bitmap = rng.random((h, w)) < rng.random()
         mask = bitmap_to_rle(bitmap)
-        assert rle_counts(mask.counts.encode()).tolist() == (rle_to_uncompressed(mask)
-                                                              if bitmap.any() or True else [])
+        ((starts, ends),) = _rle_runs([mask.counts.encode()])
+        runs = rle_to_uncompressed(mask)
+        bounds = np.cumsum(runs)
+        assert starts.tolist() == bounds[0:len(runs) - 1:2].tolist()
+        assert ends.tolist() == bounds[1::2].tolist()
         got = full_bitmap(rasterise(mask, height=h, width=w), height=h, width=w)
         assert np.array_equal(got, bitmap)
         small = full_bitmap(rasterise(mask, height=max(1, h - 3), width=max(1, w - 2)),
@@ -160,7 +185,11 @@ def test_render_all_keeps_the_order_and_writes_every_png(tmp_path: Path) -> None
     results = list(render_all(iter(jobs), workers=3))
     assert [k for k, _ in results] == list(range(60))
     assert [r[0][k % 200 + 1].pixels for k, r in results] == [k % 4 + 1 for k in range(60)]
-    assert render(jobs[5][1])[0][6].box_xywh == (0, 0, 2, 1)
+    assert render(jobs[5][1])[0][6].box_xywh is None  # boxes only for panoptic ids
+    panoptic = RasterJob(height=4, width=4, geometries=(Box(x=1, y=2, w=2, h=1),),
+                         outputs=(PngOut(path=tmp_path / "p.png", values=(7,),
+                                         encoding="rgb_id"),))
+    assert render(panoptic)[0][7] == Visible(pixels=2, box_xywh=(1, 2, 2, 1))
 
 
 # --- helpers ---------------------------------------------------------------------------------

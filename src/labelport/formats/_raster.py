@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -101,39 +102,15 @@ def _window(rings: Sequence[Ring], *, height: int, width: int) -> tuple[int, int
     return left, top, right, bottom
 
 
-def rle_counts(compressed: bytes) -> npt.NDArray[np.int64]:
-    """The run lengths of COCO's compressed RLE string (``rleFrString`` of pycocotools'
-    ``maskApi.c``, vectorised): 6-bit groups, 5 data bits each, bit 0x20 continues a number,
-    bit 0x10 of the last group is the sign, and from the fourth count on each is a difference
-    to the count two before."""
-    chars = np.frombuffer(compressed, dtype=np.uint8).astype(np.int64) - 48
-    if chars.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.flatnonzero((chars & 0x20) == 0)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    shift = 5 * (np.arange(chars.size) - np.repeat(starts, lengths))
-    values = np.add.reduceat((chars & 0x1F) << shift, starts)
-    negative = (chars[ends] & 0x10) != 0
-    values[negative] -= np.left_shift(1, 5 * lengths[negative])
-    counts = values.copy()
-    counts[1::2] = np.cumsum(values[1::2])
-    counts[2::2] = np.cumsum(values[2::2])
-    return counts
-
-
 def _decode_window(compressed: bytes, *, height: int, left: int, top: int, right: int,
                    bottom: int) -> npt.NDArray[np.bool_]:
     """The ``[top, bottom) x [left, right)`` window of a column-major RLE of an image
     ``height`` pixels high, without decoding the rest of the image."""
-    bounds = np.concatenate(([0], np.cumsum(rle_counts(compressed))))
+    ((starts, ends),) = _rle_runs([compressed])
     lo, hi = left * height, right * height
-    clipped = np.clip(bounds, lo, hi) - lo
-    runs = np.diff(clipped)
-    values = (np.arange(runs.size) % 2).astype(bool)
-    columns = np.repeat(values, runs)
-    if columns.size < hi - lo:  # RLE shorter than the window: the rest is background
-        columns = np.concatenate((columns, np.zeros(hi - lo - columns.size, dtype=bool)))
+    starts, ends = np.clip(starts, lo, hi) - lo, np.clip(ends, lo, hi) - lo
+    columns = np.zeros(hi - lo, dtype=bool)
+    columns[_run_pixels(starts, ends)] = True
     return columns.reshape(right - left, height).T[top:bottom]
 
 
@@ -317,50 +294,153 @@ class RasterJob:
 
 @dataclass(frozen=True, slots=True)
 class Visible:
-    """What is left of a value once everything is painted: its pixel count and its tight box
-    ``x, y, w, h`` in whole pixels."""
+    """What is left of a value once everything is painted: its pixel count and (when asked
+    for) its tight box ``x, y, w, h`` in whole pixels."""
 
     pixels: int
-    box_xywh: tuple[int, int, int, int]
+    box_xywh: tuple[int, int, int, int] | None = None
 
 
 _DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "rgb_id": np.uint32}
 
+Pixels = npt.NDArray[np.int64]
+"""An object's pixels as indices into the image flattened column by column (``x * height +
+y``): the order of COCO's RLE, so runs become indices without a transpose."""
 
-def paint(rasters: Iterable[tuple[Raster | None, int | None]], *, height: int, width: int,
-          encoding: Encoding = "uint8") -> npt.NDArray[np.integer]:
-    """A ``height x width`` label map with each raster's value painted in the given order."""
-    out = np.zeros((height, width), dtype=_DTYPES[encoding])
-    for raster, value in rasters:
-        if raster is None or value is None:
+
+def _segmented_cumsum(values: Pixels, first: Pixels, sizes: Pixels) -> Pixels:
+    """Cumulative sums restarting at each segment (``first[i]``: its first index)."""
+    total = np.cumsum(values)
+    return total - np.repeat((total - values)[first], sizes)
+
+
+def _rle_runs(strings: Sequence[bytes]) -> list[tuple[Pixels, Pixels]]:
+    """``(starts, ends)`` of the runs of set pixels of each compressed RLE, all decoded at once
+    (``rleFrString`` of pycocotools' ``maskApi.c``, vectorised over every string of an image:
+    6-bit groups of 5 data bits, 0x20 continues a number, 0x10 of its last group is the sign,
+    and from the fourth count on each is a difference to the count two before)."""
+    chars = np.frombuffer(b"".join(strings), dtype=np.uint8).astype(np.int64) - 48
+    if chars.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return [(empty, empty) for _ in strings]
+    ends = np.flatnonzero((chars & 0x20) == 0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    shift = 5 * (np.arange(chars.size) - np.repeat(starts, lengths))
+    numbers = np.add.reduceat((chars & 0x1F) << shift, starts)
+    negative = (chars[ends] & 0x10) != 0
+    numbers[negative] -= np.left_shift(1, 5 * lengths[negative])
+    string_of_char = np.repeat(np.arange(len(strings)), [len(s) for s in strings])
+    string = string_of_char[ends]
+    first = np.searchsorted(string, np.arange(len(strings)))
+    sizes = np.diff(np.concatenate((first, [numbers.size])))
+    m = np.arange(numbers.size) - np.repeat(first, sizes)
+    odd, even = m % 2 == 1, (m % 2 == 0) & (m >= 2)
+    counts = np.where(odd, _segmented_cumsum(np.where(odd, numbers, 0), first, sizes),
+                      np.where(even, _segmented_cumsum(np.where(even, numbers, 0), first, sizes),
+                               numbers))
+    position = _segmented_cumsum(counts, first, sizes)
+    opens = np.flatnonzero((m % 2 == 0) & (m + 1 < np.repeat(sizes, sizes)))
+    run_string = string[opens]
+    bounds = np.searchsorted(run_string, np.arange(len(strings) + 1))
+    run_starts, run_ends = position[opens], position[opens + 1]
+    return [(run_starts[bounds[i]:bounds[i + 1]], run_ends[bounds[i]:bounds[i + 1]])
+            for i in range(len(strings))]
+
+
+def _run_pixels(starts: Pixels, ends: Pixels) -> Pixels:
+    lengths = ends - starts
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return np.arange(int(lengths.sum()), dtype=np.int64) + offsets
+
+
+def _raster_pixels(raster: Raster | None, *, height: int) -> Pixels | None:
+    if raster is None:
+        return None
+    xs, ys = np.nonzero(raster.bitmap.T)  # column by column
+    return (xs + raster.left) * height + (ys + raster.top)
+
+
+def object_pixels(geometries: Sequence[Area], *, height: int,
+                  width: int) -> list[Pixels | None]:
+    """Each geometry's pixels (`Pixels`), as `rasterise` draws them, for one image. Rings
+    without holes (boxes, rotated boxes, polygon parts) and masks of the image's size are drawn
+    by pycocotools on the whole image and their RLEs decoded together, so the cost follows the
+    objects' outlines and areas, not the image's; parts with holes, and masks of another size,
+    go through `rasterise`."""
+    strings: list[bytes] = []
+    owners: list[int] = []
+    slow: dict[int, Pixels | None] = {}
+    rings: list[list[float]] = []
+    ring_owners: list[int] = []
+    for k, geometry in enumerate(geometries):
+        if isinstance(geometry, Mask):
+            if (geometry.height, geometry.width) == (height, width):
+                strings.append(geometry.counts.encode("ascii"))
+                owners.append(k)
+            else:
+                slow[k] = _raster_pixels(rasterise(geometry, height=height, width=width),
+                                         height=height)
             continue
-        h, w = raster.bitmap.shape
-        out[raster.top:raster.top + h, raster.left:raster.left + w][raster.bitmap] = value
+        parts = _rings(geometry)
+        if any(holes for _, holes in parts):
+            slow[k] = _raster_pixels(rasterise(geometry, height=height, width=width),
+                                     height=height)
+            continue
+        for outer, _ in parts:
+            rings.append(list(outer))
+            ring_owners.append(k)
+    if rings:
+        strings += [rle["counts"] for rle in coco_mask.frPyObjects(rings, height, width)]
+        owners += ring_owners
+    pieces: dict[int, list[Pixels]] = {}
+    for owner, (starts, ends) in zip(owners, _rle_runs(strings), strict=True):
+        if starts.size:
+            pieces.setdefault(owner, []).append(_run_pixels(starts, ends))
+    out: list[Pixels | None] = []
+    for k in range(len(geometries)):
+        if k in slow:
+            out.append(slow[k])
+        elif k in pieces:
+            found = pieces[k]
+            out.append(found[0] if len(found) == 1 else np.unique(np.concatenate(found)))
+        else:
+            out.append(None)
     return out
 
 
-def visible_values(label_map: npt.NDArray[np.integer],
-                   rasters: Iterable[tuple[Raster | None, int | None]]) -> dict[int, Visible]:
-    """Pixel count and box of every painted value still visible in ``label_map``. A value's
-    pixels lie inside the windows of the rasters painted with it, so only those are scanned."""
-    windows: dict[int, list[int]] = {}
-    for raster, value in rasters:
-        if raster is None or value is None:
-            continue
-        h, w = raster.bitmap.shape
-        box = [raster.left, raster.top, raster.left + w, raster.top + h]
-        seen = windows.setdefault(value, box)
-        seen[:] = [min(seen[0], box[0]), min(seen[1], box[1]),
-                   max(seen[2], box[2]), max(seen[3], box[3])]
-    found: dict[int, Visible] = {}
-    for value, (x0, y0, x1, y1) in windows.items():
-        hit = label_map[y0:y1, x0:x1] == value
-        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
-        if rows.size:
-            found[value] = Visible(pixels=int(np.count_nonzero(hit)),
-                                   box_xywh=(x0 + int(cols[0]), y0 + int(rows[0]),
-                                             int(cols[-1] - cols[0]) + 1,
-                                             int(rows[-1] - rows[0]) + 1))
+def paint(pixels: Sequence[Pixels | None], values: Sequence[int | None], *, height: int,
+          width: int, encoding: Encoding = "uint8") -> npt.NDArray[np.integer]:
+    """A ``height x width`` label map with each object's value painted in the given order (a
+    later object covers an earlier one)."""
+    flat = np.zeros(height * width, dtype=_DTYPES[encoding])
+    for found, value in zip(pixels, values, strict=True):
+        if found is not None and value is not None:
+            flat[found] = value
+    return np.ascontiguousarray(flat.reshape(width, height).T)
+
+
+def visible_values(label_map: npt.NDArray[np.integer], pixels: Sequence[Pixels | None],
+                   values: Sequence[int | None], *, boxes: bool = False) -> dict[int, Visible]:
+    """Pixel count of every painted value still visible in ``label_map``, and its box when
+    ``boxes`` (its pixels lie among those of the objects painted with it)."""
+    painted = {v for p, v in zip(pixels, values, strict=True) if p is not None and v is not None}
+    if not painted:
+        return {}
+    counts = np.bincount(label_map.ravel(), minlength=max(painted) + 1)
+    found = {v: Visible(pixels=int(counts[v])) for v in painted if counts[v]}
+    if boxes:
+        height = label_map.shape[0]
+        flat = label_map.T.ravel()  # column by column, as the pixel indices
+        for value in found:
+            candidates = np.concatenate([p for p, v in zip(pixels, values, strict=True)
+                                         if v == value and p is not None])
+            hit = candidates[flat[candidates] == value]
+            xs, ys = hit // height, hit % height
+            x0, y0 = int(xs.min()), int(ys.min())
+            found[value] = Visible(pixels=found[value].pixels,
+                                   box_xywh=(x0, y0, int(xs.max()) - x0 + 1,
+                                             int(ys.max()) - y0 + 1))
     return found
 
 
@@ -394,7 +474,8 @@ def png_image(label_map: npt.NDArray[np.integer], *, encoding: Encoding = "uint8
 def save_png(label_map: npt.NDArray[np.integer], path: Path, *, encoding: Encoding = "uint8",
              palette: bytes | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    png_image(label_map, encoding=encoding, palette=palette).save(path, "PNG")
+    png_image(label_map, encoding=encoding, palette=palette).save(
+        path, "PNG", compress_type=zlib.Z_RLE)
 
 
 def read_png(path: Path, modes: tuple[str, ...]) -> npt.NDArray[np.integer]:
@@ -423,13 +504,14 @@ def read_split_lists(folder: Path) -> dict[str, str]:
 def render(job: RasterJob) -> list[dict[int, Visible]]:
     """Rasterise the job's geometries once, then paint, encode and write each of its PNGs;
     returns, per PNG, what each value kept visible."""
-    rasters = [rasterise(g, height=job.height, width=job.width) for g in job.geometries]
+    pixels = object_pixels(job.geometries, height=job.height, width=job.width)
     results: list[dict[int, Visible]] = []
     for out in job.outputs:
-        painted = list(zip(rasters, out.values, strict=True))
-        label_map = paint(painted, height=job.height, width=job.width, encoding=out.encoding)
+        label_map = paint(pixels, out.values, height=job.height, width=job.width,
+                          encoding=out.encoding)
         save_png(label_map, out.path, encoding=out.encoding, palette=out.palette)
-        results.append(visible_values(label_map, painted))
+        results.append(visible_values(label_map, pixels, out.values,
+                                      boxes=out.encoding == "rgb_id"))
     return results
 
 
