@@ -1,7 +1,9 @@
-"""Service commands: `labelport serve`, `labelport user create`, `labelport token create`."""
+"""Service commands: `labelport serve`, `labelport worker`, `labelport user create`,
+`labelport token create`, `labelport artifacts cleanup`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +24,13 @@ DbOption = Annotated[
 user_app = typer.Typer(help="Users of the service.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (header `Authorization: Token <token>`).",
                         no_args_is_help=True)
+artifacts_app = typer.Typer(help="Finished exports kept for download.", no_args_is_help=True)
+RunnerOption = Annotated[str | None, typer.Option(
+    help="Where export jobs run: local (a pool in the server) or celery (`labelport worker` "
+         "processes); default $LABELPORT_RUNNER or local.")]
+ArtifactsOption = Annotated[str | None, typer.Option(
+    help="Where finished exports are kept: a folder or an fsspec URL such as s3://bucket/x; "
+         "default $LABELPORT_ARTIFACTS or ./labelport-artifacts.")]
 
 
 def serve(
@@ -29,6 +38,8 @@ def serve(
     port: int = 8080,
     media_dir: Annotated[Path, typer.Option(help="Where uploaded images are kept.")] =
     Path("labelport-media"),
+    runner: RunnerOption = None,
+    artifacts: ArtifactsOption = None,
     db: DbOption = None,
 ) -> None:
     """Run the REST service (OpenAPI at /docs)."""
@@ -36,8 +47,45 @@ def serve(
 
     from labelport.api.app import create_app
     from labelport.api.settings import Settings
+    from labelport.jobs.config import JobSettings
 
-    uvicorn.run(create_app(Settings(db=db, media_dir=media_dir)), host=host, port=port)
+    jobs = JobSettings.from_env(runner=runner, artifacts=artifacts)
+    uvicorn.run(create_app(Settings(db=db, media_dir=media_dir, jobs=jobs)), host=host,
+                port=port)
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Exports this worker runs at once.")] = 2,
+    queue: Annotated[str | None, typer.Option(
+        help="Celery queue to take exports from (default $LABELPORT_QUEUE or labelport).")] =
+    None,
+    artifacts: ArtifactsOption = None,
+    loglevel: str = "info",
+    db: DbOption = None,
+) -> None:
+    """Run a Celery worker taking export jobs from Redis ($LABELPORT_REDIS_URL, default
+    redis://127.0.0.1:6379/0); start one per machine, all sharing the database and the
+    artifact storage."""
+    for name, value in (("LABELPORT_DB", db), ("LABELPORT_QUEUE", queue),
+                        ("LABELPORT_ARTIFACTS", artifacts)):
+        if value is not None:
+            os.environ[name] = value
+    from labelport.jobs.celery_app import app, settings
+
+    app.worker_main(["worker", "--pool", "threads", "--concurrency", str(concurrency),
+                     "--queues", settings.queue, "--loglevel", loglevel])
+
+
+@artifacts_app.command("cleanup")
+def artifacts_cleanup(artifacts: ArtifactsOption = None, db: DbOption = None) -> None:
+    """Remove expired export archives, and half-uploaded ones a dead worker left behind."""
+    from labelport.jobs.artifacts import ArtifactStorage, cleanup_expired
+    from labelport.jobs.config import JobSettings
+
+    storage = ArtifactStorage(JobSettings.from_env(artifacts=artifacts).artifacts)
+    expired = cleanup_expired(open_store(db), storage)
+    partial = storage.remove_partials()
+    console.print(f"removed {expired} expired and {partial} partial artifacts")
 
 
 @user_app.command("create")
@@ -68,5 +116,7 @@ def token_create(name: str, db: DbOption = None) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
+    app.add_typer(artifacts_app, name="artifacts")
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
