@@ -125,7 +125,7 @@ def test_masks_are_decoded_in_their_window_and_cut_to_the_image() -> None:
         h, w = (int(v) for v in rng.integers(1, 40, 2))
         bitmap = rng.random((h, w)) < rng.random()
         mask = bitmap_to_rle(bitmap)
-        ((starts, ends),) = _rle_runs([mask.counts.encode()])
+        starts, ends, _ = _rle_runs([mask.counts.encode()])
         runs = rle_to_uncompressed(mask)
         bounds = np.cumsum(runs)
         assert starts.tolist() == bounds[0:len(runs) - 1:2].tolist()

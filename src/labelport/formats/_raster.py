@@ -106,7 +106,7 @@ def _decode_window(compressed: bytes, *, height: int, left: int, top: int, right
                    bottom: int) -> npt.NDArray[np.bool_]:
     """The ``[top, bottom) x [left, right)`` window of a column-major RLE of an image
     ``height`` pixels high, without decoding the rest of the image."""
-    ((starts, ends),) = _rle_runs([compressed])
+    starts, ends, _ = _rle_runs([compressed])
     lo, hi = left * height, right * height
     starts, ends = np.clip(starts, lo, hi) - lo, np.clip(ends, lo, hi) - lo
     columns = np.zeros(hi - lo, dtype=bool)
@@ -294,8 +294,8 @@ class RasterJob:
 
 @dataclass(frozen=True, slots=True)
 class Visible:
-    """What is left of a value once everything is painted: its pixel count and (when asked
-    for) its tight box ``x, y, w, h`` in whole pixels."""
+    """What is left of a value once everything is painted: its pixel count and (when measured)
+    its tight box ``x, y, w, h`` in whole pixels."""
 
     pixels: int
     box_xywh: tuple[int, int, int, int] | None = None
@@ -314,15 +314,16 @@ def _segmented_cumsum(values: Pixels, first: Pixels, sizes: Pixels) -> Pixels:
     return total - np.repeat((total - values)[first], sizes)
 
 
-def _rle_runs(strings: Sequence[bytes]) -> list[tuple[Pixels, Pixels]]:
-    """``(starts, ends)`` of the runs of set pixels of each compressed RLE, all decoded at once
+def _rle_runs(strings: Sequence[bytes]) -> tuple[Pixels, Pixels, Pixels]:
+    """``(starts, ends, string)`` of the runs of set pixels of the compressed RLEs, all decoded
+    at once (runs in string order; ``string``: the index of the RLE each run belongs to)
     (``rleFrString`` of pycocotools' ``maskApi.c``, vectorised over every string of an image:
     6-bit groups of 5 data bits, 0x20 continues a number, 0x10 of its last group is the sign,
     and from the fourth count on each is a difference to the count two before)."""
     chars = np.frombuffer(b"".join(strings), dtype=np.uint8).astype(np.int64) - 48
     if chars.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return [(empty, empty) for _ in strings]
+        return empty, empty, empty
     ends = np.flatnonzero((chars & 0x20) == 0)
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts + 1
@@ -341,11 +342,7 @@ def _rle_runs(strings: Sequence[bytes]) -> list[tuple[Pixels, Pixels]]:
                                numbers))
     position = _segmented_cumsum(counts, first, sizes)
     opens = np.flatnonzero((m % 2 == 0) & (m + 1 < np.repeat(sizes, sizes)))
-    run_string = string[opens]
-    bounds = np.searchsorted(run_string, np.arange(len(strings) + 1))
-    run_starts, run_ends = position[opens], position[opens + 1]
-    return [(run_starts[bounds[i]:bounds[i + 1]], run_ends[bounds[i]:bounds[i + 1]])
-            for i in range(len(strings))]
+    return position[opens], position[opens + 1], string[opens]
 
 
 def _run_pixels(starts: Pixels, ends: Pixels) -> Pixels:
@@ -394,9 +391,14 @@ def object_pixels(geometries: Sequence[Area], *, height: int,
         strings += [rle["counts"] for rle in coco_mask.frPyObjects(rings, height, width)]
         owners += ring_owners
     pieces: dict[int, list[Pixels]] = {}
-    for owner, (starts, ends) in zip(owners, _rle_runs(strings), strict=True):
-        if starts.size:
-            pieces.setdefault(owner, []).append(_run_pixels(starts, ends))
+    if strings:
+        starts, ends, string = _rle_runs(strings)
+        pixels = _run_pixels(starts, ends)  # every run of every string, in string order
+        per_string = np.bincount(string, weights=ends - starts, minlength=len(strings))
+        cuts = np.cumsum(per_string.astype(np.int64))
+        for owner, piece in zip(owners, np.split(pixels, cuts[:-1]), strict=True):
+            if piece.size:
+                pieces.setdefault(owner, []).append(piece)
     out: list[Pixels | None] = []
     for k in range(len(geometries)):
         if k in slow:
@@ -421,26 +423,34 @@ def paint(pixels: Sequence[Pixels | None], values: Sequence[int | None], *, heig
 
 
 def visible_values(label_map: npt.NDArray[np.integer], pixels: Sequence[Pixels | None],
-                   values: Sequence[int | None], *, boxes: bool = False) -> dict[int, Visible]:
-    """Pixel count of every painted value still visible in ``label_map``, and its box when
-    ``boxes`` (its pixels lie among those of the objects painted with it)."""
-    painted = {v for p, v in zip(pixels, values, strict=True) if p is not None and v is not None}
-    if not painted:
-        return {}
-    counts = np.bincount(label_map.ravel(), minlength=max(painted) + 1)
-    found = {v: Visible(pixels=int(counts[v])) for v in painted if counts[v]}
-    if boxes:
-        height = label_map.shape[0]
-        flat = label_map.T.ravel()  # column by column, as the pixel indices
-        for value in found:
+                   values: Sequence[int | None], *, measure: bool = False) -> dict[int, Visible]:
+    """The painted values still visible in ``label_map``; with ``measure``, each one's pixel
+    count and box (its pixels lie among those of the objects painted with it). Without it,
+    ``pixels`` is a lower bound (the visible pixels of one of its objects): presence is all
+    the mask formats need, and it costs a look at the objects' pixels only."""
+    flat = label_map.T.ravel()  # column by column, as the pixel indices
+    height = label_map.shape[0]
+    found: dict[int, Visible] = {}
+    if measure:
+        painted = {v for p, v in zip(pixels, values, strict=True)
+                   if p is not None and v is not None}
+        counts = np.bincount(label_map.ravel(), minlength=max(painted, default=0) + 1)
+        for value in (v for v in painted if counts[v]):
             candidates = np.concatenate([p for p, v in zip(pixels, values, strict=True)
                                          if v == value and p is not None])
             hit = candidates[flat[candidates] == value]
             xs, ys = hit // height, hit % height
             x0, y0 = int(xs.min()), int(ys.min())
-            found[value] = Visible(pixels=found[value].pixels,
+            found[value] = Visible(pixels=int(counts[value]),
                                    box_xywh=(x0, y0, int(xs.max()) - x0 + 1,
                                              int(ys.max()) - y0 + 1))
+        return found
+    for p, painted_value in zip(pixels, values, strict=True):
+        if p is None or painted_value is None or painted_value in found:
+            continue
+        seen = int(np.count_nonzero(flat[p] == painted_value))
+        if seen:
+            found[painted_value] = Visible(pixels=seen)
     return found
 
 
@@ -511,7 +521,7 @@ def render(job: RasterJob) -> list[dict[int, Visible]]:
                           encoding=out.encoding)
         save_png(label_map, out.path, encoding=out.encoding, palette=out.palette)
         results.append(visible_values(label_map, pixels, out.values,
-                                      boxes=out.encoding == "rgb_id"))
+                                      measure=out.encoding == "rgb_id"))
     return results
 
 
