@@ -30,9 +30,12 @@ Pixels differ a little between tools: Pillow's polygon fill is not pycocotools' 
 floor's by the share of equal pixels (>= 97 %), and counts the PNGs.
 
 Every run is a fresh process writing to an empty folder on tmpfs; the table gives the median
-wall seconds, the child's CPU seconds, peak RSS, and the ratio to the floor. labelport runs from
+wall seconds and its ratio to the floor, ``work s`` (the tool's own seconds after the
+interpreter started), the child's CPU seconds (labelport's worker processes belong to its fork
+server and are not counted there), peak RSS of the main process, and the load average when the
+runs started (this machine has 2 cores; other work on it slows a parallel tool most). labelport runs from
 the working tree (the installed package); ``--workers`` sets its ``workers`` option (0: the CPUs
-it may use, here both cores).
+it may use, here both cores; from 200 images on they are worker processes).
 """
 
 from __future__ import annotations
@@ -239,16 +242,19 @@ def main() -> None:
             print(f"{task:9} {tool:10} {statistics.median(r.wall_s for r in runs):7.2f} s  "
                   f"{check}", file=sys.stderr)
     print(f"\n{args.images} images x {POLYGONS_PER_IMAGE} polygons, median of {args.runs} runs\n")
-    print("| task | tool | wall s | x floor | CPU s | peak RSS MB | check |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    print("| task | tool | wall s | x floor | work s | CPU s | peak RSS MB | load | check |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     floors = {task: statistics.median(r.wall_s for r in runs)
               for task, tool, runs, _ in rows if tool == "floor"}
     for task, tool, runs, check in rows:
         wall = statistics.median(r.wall_s for r in runs)
         ratio = f"{wall / floors[task]:.2f}" if task in floors else "-"
-        print(f"| {task} | {tool} | {wall:.2f} | {ratio} | "
+        works = [r.work_s for r in runs if r.work_s is not None]
+        work_s = f"{statistics.median(works):.2f}" if works else "-"
+        print(f"| {task} | {tool} | {wall:.2f} | {ratio} | {work_s} | "
               f"{statistics.median(r.cpu_s for r in runs):.2f} | "
-              f"{max(r.rss_mb for r in runs):.0f} | {check} |")
+              f"{max(r.rss_mb for r in runs):.0f} | "
+              f"{statistics.median(r.load for r in runs):.1f} | {check} |")
     shutil.rmtree(runs_dir, ignore_errors=True)
 
 

@@ -212,12 +212,12 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 
     try:
         for (split, annotation, segments), results in render_all(
-                jobs(), workers=options.get("workers", 0)):
+                jobs(), workers=options.get("workers", 0), expected=len(source)):
             visible = results[0]
             kept = []
             for segment in segments:
                 seen = visible.get(segment["id"])
-                if seen is None:
+                if seen is None or seen.box_xywh is None:
                     ctx.report.count("not written: segment with no visible pixel (hidden under "
                                      "others or too thin)")
                     continue
