@@ -16,8 +16,9 @@ Tasks and tools, each reading that COCO file and writing PNGs:
   ``run_export(coco reader, masks_semantic)`` (manifest included); ``datumaro``: its own
   virtualenv (`formats_bench.peer_python`), ``Dataset.import_from(IN, "coco_instances")``,
   ``transform("polygons_to_masks")`` (its VOC exporters paint masks only) and
-  ``export(OUT, "voc_segmentation", label_map="source")``: Datumaro has no single semantic-mask exporter, its VOC one
-  writes the class PNG and the object PNG, so it does twice the PNG work of this task.
+  ``export(OUT, "voc_segmentation", label_map="source")``: Datumaro has no single
+  semantic-mask exporter, its VOC one writes the class PNG and the object PNG, so it does twice
+  the PNG work of this task.
 - ``instance``: one 16-bit PNG per image, pixel = instance number 1..20. ``floor``: Pillow draws
   on an ``I`` image and saves it as ``I;16``; ``labelport``: ``masks_instance``; ``datumaro``:
   ``voc_instance_segmentation`` (8-bit palette object PNGs plus class PNGs).
@@ -33,9 +34,10 @@ Every run is a fresh process writing to an empty folder on tmpfs; the table give
 wall seconds and its ratio to the floor, ``work s`` (the tool's own seconds after the
 interpreter started), the child's CPU seconds (labelport's worker processes belong to its fork
 server and are not counted there), peak RSS of the main process, and the load average when the
-runs started (this machine has 2 cores; other work on it slows a parallel tool most). labelport runs from
-the working tree (the installed package); ``--workers`` sets its ``workers`` option (0: the CPUs
-it may use, here both cores; from 200 images on they are worker processes).
+runs started (this machine has 2 cores; other work on it slows a parallel tool most).
+labelport runs from the working tree (the installed package); ``--workers`` sets its
+``workers`` option (0: the CPUs it may use, here both cores; from 200 images on they are worker
+processes).
 """
 
 from __future__ import annotations
