@@ -86,6 +86,7 @@ def test_download_is_a_conflict_until_completed(api: Api) -> None:
     assert "queued" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # checked before the store
 @pytest.mark.parametrize(("body", "message"), [
     ({"format": "nope"}, "unknown format"),
     ({"format": "coco", "options": {"zzz": 1}}, "has no option 'zzz'"),

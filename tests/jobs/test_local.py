@@ -21,6 +21,9 @@ from labelport.store.jobs import JobStatus, now
 
 from .conftest import finished, wait_for
 
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+"""For what does not depend on the database (the store's moves run on both elsewhere here)."""
+
 
 @pytest.fixture
 def runner(sample_store: Store, settings: JobSettings) -> Iterator[LocalRunner]:
@@ -59,6 +62,7 @@ def test_job_completes_with_a_checksummed_zip(sample_store: Store, project_id: i
     assert manifest["selection"]["project"] == "sample"
 
 
+@sqlite_only
 def test_bad_options_fail_with_the_message(sample_store: Store, project_id: int,
                                            runner: LocalRunner) -> None:
     job_id = sample_store.jobs.create(project_id, {"format": "coco",
@@ -70,6 +74,7 @@ def test_bad_options_fail_with_the_message(sample_store: Store, project_id: int,
     assert not job.downloadable and job.artifact_uri is None
 
 
+@sqlite_only
 def test_password_is_never_kept_once_finished(sample_store: Store, project_id: int,
                                               runner: LocalRunner) -> None:
     job_id = sample_store.jobs.create(project_id, {"format": "yolo", "password": "s3cret"})
@@ -80,6 +85,7 @@ def test_password_is_never_kept_once_finished(sample_store: Store, project_id: i
     assert "password" not in sample_store.jobs.request(job_id)
 
 
+@sqlite_only
 def test_cancel_stops_at_the_next_progress_and_leaves_nothing(
         sample_store: Store, project_id: int, settings: JobSettings,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,6 +151,7 @@ def test_runner_recovers_a_job_left_running(sample_store: Store, project_id: int
     assert job.status is JobStatus.COMPLETED and job.attempt == 2
 
 
+@sqlite_only
 def test_expired_artifacts_are_removed(sample_store: Store, project_id: int,
                                        runner: LocalRunner, settings: JobSettings) -> None:
     job_id = sample_store.jobs.create(project_id, {"format": "kitti"})
@@ -160,6 +167,7 @@ def test_expired_artifacts_are_removed(sample_store: Store, project_id: int,
     assert after.status is JobStatus.COMPLETED and not after.downloadable
 
 
+@sqlite_only
 @pytest.mark.parametrize("format", ["voc", "yolo"])
 def test_sharded_export_equals_the_whole_one(sample_store: Store, project_id: int,
                                              settings: JobSettings, format: str) -> None:

@@ -57,6 +57,7 @@ def test_a_due_run_is_taken_once(sample_store: Store, project_id: int) -> None:
     assert after.runs == 1 and after.next_run_at == schedule.next_run_at + timedelta(hours=1)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # refused before the store
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({}, "either interval_seconds or cron"),
     ({"interval_seconds": 5, "cron": "* * * * *"}, "either interval_seconds or cron"),

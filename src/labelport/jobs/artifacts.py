@@ -54,9 +54,7 @@ class ArtifactStorage:
 
     def local_path(self, uri: str) -> Path | None:
         """The file behind ``uri`` when it is on this machine's disk (served as it is)."""
-        if self.fs.protocol in ("file", ("file", "local")) or "file" in self.fs.protocol:
-            return Path(self._path(uri))
-        return None
+        return Path(self._path(uri)) if "file" in self._protocols else None
 
     @contextmanager
     def open(self, uri: str) -> Iterator[IO[Any]]:
@@ -81,9 +79,13 @@ class ArtifactStorage:
         _, path = url_to_fs(uri)
         return str(path)
 
+    @property
+    def _protocols(self) -> tuple[str, ...]:
+        protocol = self.fs.protocol
+        return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
     def _uri(self, path: str) -> str:
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return path if protocol in ("file", "local") else f"{protocol}://{path}"
+        return path if "file" in self._protocols else f"{self._protocols[0]}://{path}"
 
     def remove_partials(self) -> int:
         """Remove uploads that a dead worker left half done; the number removed."""

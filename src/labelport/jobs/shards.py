@@ -9,10 +9,10 @@ from the shards' (counts and report summed, checksums of the merged files).
 
 Not sharded (run whole by one worker): single-file formats such as COCO, whose merge would
 renumber image and annotation ids across shards and rewrite one JSON as large as the export
-itself, so a merge costs what the export costs; stratified splits, whose balance is computed
-over the whole project; and delta or lossless exports are fine but follow the same rule as
-their format. Shards are taken by position in the source's stable order (the store streams by
-id), before selection, so each shard applies the same selection to its own items.
+itself, so a merge costs what the export costs; and stratified splits, whose balance is
+computed over the whole project. Shards are taken by position in the source's stable order
+(the store streams by id), before selection, so each shard applies the same selection to its
+own items.
 """
 
 from __future__ import annotations
