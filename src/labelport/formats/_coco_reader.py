@@ -24,9 +24,11 @@ what was expected.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,9 @@ from labelport.formats._json import convert, decode_json, gc_paused
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
                                                                   "score"}
 """Annotation fields the writer's metadata puts beside COCO's own keys."""
+_EXTRA_FIELDS = tuple(sorted(_EXTRA_KEYS))
+_extra_values = attrgetter(*_EXTRA_FIELDS)
+_NO_EXTRAS = (msgspec.UNSET,) * len(_EXTRA_FIELDS)
 _SPLIT_FILE = re.compile(r"^instances_(.+)\.json$")
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
@@ -95,7 +100,7 @@ class _RleJ(msgspec.Struct):
     counts: str | list[int]
 
 
-class _AnnotationJ(msgspec.Struct):
+class _AnnotationJ(msgspec.Struct, gc=False):
     id: int
     image_id: int
     category_id: int
@@ -105,6 +110,34 @@ class _AnnotationJ(msgspec.Struct):
     keypoints: list[float] | None = None
     score: float | None = None
     rotated_box: RotatedBox | None = None
+    # labelport's metadata beside COCO's keys (`_EXTRA_KEYS`), any JSON: UNSET when absent,
+    # so a plain COCO annotation is told apart without its raw object; the codec checks them.
+    labelset: Any = msgspec.UNSET
+    attributes: Any = msgspec.UNSET
+    tags: Any = msgspec.UNSET
+    instance_id: Any = msgspec.UNSET
+    frame: Any = msgspec.UNSET
+    z_order: Any = msgspec.UNSET
+    source: Any = msgspec.UNSET
+    annotator: Any = msgspec.UNSET
+    lead_time_s: Any = msgspec.UNSET
+    created_at: Any = msgspec.UNSET
+    updated_at: Any = msgspec.UNSET
+
+
+class _DocJ(msgspec.Struct, gc=False):
+    """A whole COCO file decoded in one pass, annotations straight into `_AnnotationJ` (no
+    intermediate dicts). Only valid files are read this way: on any error the file is read
+    again as plain JSON, whose checks name the first problem as they always have."""
+
+    images: list[dict[str, Any]] = []
+    annotations: list[_AnnotationJ] = []
+    categories: list[Any] = []
+    info: Any = msgspec.UNSET
+    classifications: Any = msgspec.UNSET
+
+
+_DOC_DECODER = msgspec.json.Decoder(_DocJ)
 
 
 class _CategoryJ(msgspec.Struct):
@@ -117,6 +150,15 @@ class _CategoryJ(msgspec.Struct):
     color: str | None = None
     attributes: list[dict[str, Any]] = []
     flip_pairs: list[tuple[int, int]] = []
+
+
+if set(_AnnotationJ.__struct_fields__) < _EXTRA_KEYS:
+    raise TypeError("Annotation changed: add its new fields to _AnnotationJ")
+
+
+class _Retry(Exception):
+    """The one-pass reading met a problem; the file is read again the plain way, whose error
+    names the problem with the raw JSON object as it always has."""
 
 
 def _fail(origin: Path, at: str, what: str) -> InputError:
@@ -239,25 +281,64 @@ def _schema(doc: Json, file: Path, annotations_kinds: dict[int, GeometryKind]) -
     return LabelSchema(classes=tuple(classes), classifications=classifications)
 
 
+def _plainly_relative(reference: str) -> bool:
+    """True when ``reference`` is certainly neither a URL nor an absolute path (on any
+    platform), so `local_reference` gives None and `image_path` the name itself."""
+    return ":" not in reference and not reference.startswith(("/", "\\"))
+
+
+def _single_name(name: str) -> bool:
+    """A name that can only be a direct child of a folder (no separator, not ``.``/``..``)."""
+    return (name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and ":" not in name)
+
+
 class _Media:
     """Finds an image's file under the media folder."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
+        self._empty: dict[str, bool] = {}
+
+    def _holds_nothing(self, folder: Path) -> bool:
+        """Whether ``folder`` is missing or empty (looked at once): then no name is a file in
+        it on any file system, and its candidates need no ``stat`` each."""
+        key = os.fspath(folder)
+        if key not in self._empty:
+            try:
+                with os.scandir(key) as entries:
+                    self._empty[key] = next(entries, None) is None
+            except (FileNotFoundError, NotADirectoryError):
+                self._empty[key] = True
+            except OSError:
+                self._empty[key] = False
+        return self._empty[key]
 
     def find(self, split: str | None, file_name: str, path: str) -> Path | None:
         """The image ``file_name`` names: itself when it is an absolute path to a file, else
         looked up by name under the media folder."""
-        local = local_reference(file_name)
+        plain = _plainly_relative(file_name)
+        local = None if plain else local_reference(file_name)
         if local is not None and local.is_file():
             return local
         if self.root is None:
             return None
-        name = image_path(file_name)
-        candidates = [self.root / name, self.root / path]
+        if not isinstance(path, str):  # not text in the raw JSON: the join fails as before
+            _ = self.root / path
+        name = file_name if plain else image_path(file_name)
         if split is not None:
-            candidates.insert(0, self.root / "images" / split / name)
-        return next((c for c in candidates if c.is_file()), None)
+            folder = self.root / "images" / split
+            if not (_single_name(name) and self._holds_nothing(folder)):
+                candidate = folder / name
+                if candidate.is_file():
+                    return candidate
+        candidate = self.root / name
+        if candidate.is_file():
+            return candidate
+        if path == name:  # the same file, just found missing
+            return None
+        candidate = self.root / path
+        return candidate if candidate.is_file() else None
 
 
 def image_path(file_name: str) -> str:
@@ -266,15 +347,35 @@ def image_path(file_name: str) -> str:
     return reference_name(file_name) if is_absolute_reference(file_name) else file_name
 
 
-def _annotation(raw: Json, ann: _AnnotationJ, label: str, geometry: Geometry) -> Annotation:
-    """A domain annotation from the COCO fields and labelport's extras beside them."""
-    if _EXTRA_KEYS.isdisjoint(raw):  # a plain COCO annotation: no decoding of extras
+def _extras(ann: _AnnotationJ) -> Json:
+    """labelport's metadata keys the annotation had, as the raw JSON gave them."""
+    return {key: value for key in _EXTRA_FIELDS
+            if (value := getattr(ann, key)) is not msgspec.UNSET}
+
+
+def _annotation(raw: Json | None, ann: _AnnotationJ, label: str, geometry: Geometry, *,
+                instance_id: int | None = None) -> Annotation:
+    """A domain annotation from the COCO fields and labelport's extras beside them. ``raw`` is
+    the annotation's JSON object (None when the file was decoded in one pass: then a problem in
+    the extras raises `_Retry`); ``instance_id`` is given to the geometries of one annotation
+    that has none."""
+    extras = _extras(ann)
+    if instance_id is not None:
+        extras["instance_id"] = instance_id
+        if raw is not None:
+            raw = {**raw, "instance_id": instance_id}
+    if not extras:  # a plain COCO annotation: no decoding of extras
         return Annotation(label=label, geometry=geometry, crowd=bool(ann.iscrowd),
                           score=ann.score,
                           source=Source.HUMAN if ann.score is None else Source.MODEL)
-    base = annotation_from_json({**raw, "label": label, "geometry": {"kind": "none"},
-                                 "crowd": bool(ann.iscrowd)})
-    source = base.source if "source" in raw or ann.score is None else Source.MODEL
+    try:
+        base = annotation_from_json({**(extras if raw is None else raw), "label": label,
+                                     "geometry": {"kind": "none"}, "crowd": bool(ann.iscrowd)})
+    except InputError:
+        if raw is None:
+            raise _Retry from None
+        raise
+    source = base.source if "source" in extras or ann.score is None else Source.MODEL
     return Annotation(
         label=label, geometry=geometry, labelset=base.labelset, attributes=base.attributes,
         tags=base.tags, instance_id=base.instance_id, frame=base.frame, z_order=base.z_order,
@@ -282,43 +383,110 @@ def _annotation(raw: Json, ann: _AnnotationJ, label: str, geometry: Geometry) ->
         lead_time_s=base.lead_time_s, created_at=base.created_at, updated_at=base.updated_at)
 
 
+def _decode_in_one_pass(file: Path) -> tuple[Json, _DocJ] | None:
+    """The file decoded straight into `_DocJ`, with the top-level keys the rest reads as a
+    plain dict; None when it is not a valid COCO file that way (read it the plain way)."""
+    try:
+        decoded = _DOC_DECODER.decode(file.read_bytes())
+    except OSError:
+        return None  # the plain reading says why
+    except msgspec.DecodeError:
+        return None
+    doc: Json = {"categories": decoded.categories}
+    for key in ("info", "classifications"):
+        value = getattr(decoded, key)
+        if value is not msgspec.UNSET:
+            doc[key] = value
+    return doc, decoded
+
+
+def _raw_annotations(doc: Json, file: Path) -> Iterator[tuple[Json | None, _AnnotationJ]]:
+    """``(raw object, validated annotation)`` in file order, the plain way."""
+    for i, raw in enumerate(doc.get("annotations", [])):
+        yield raw, convert(raw, _AnnotationJ, file, at=f"$.annotations[{i}]")
+
+
+def _decoded_annotations(decoded: _DocJ) -> Iterator[tuple[Json | None, _AnnotationJ]]:
+    """``(None, annotation)`` in file order, each let go once read, so the decoded file does
+    not stay in memory beside the records built from it."""
+    pending = decoded.annotations
+    decoded.annotations = []
+    pending.reverse()
+    while pending:
+        yield None, pending.pop()
+
+
+def _is_plain(ann: _AnnotationJ) -> bool:
+    """No rotated box, keypoints, segmentation or labelport extras: only the bbox counts
+    (`annotation_geometries`) and `_annotation` needs no codec, as in most third-party files."""
+    return (ann.rotated_box is None and not ann.keypoints and ann.segmentation == []
+            and _extra_values(ann) == _NO_EXTRAS)
+
+
 def _read_file(file: Path, media: _Media, schema: LabelSchema | None
                ) -> tuple[LabelSchema, Json, list[ItemRecord]]:
+    """One COCO file's schema, info and records: decoded in one pass when it is valid, else
+    (or when the one-pass reading meets a problem) the plain way, which names the problem."""
+    one_pass = _decode_in_one_pass(file)
+    if one_pass is not None:
+        doc, decoded = one_pass
+        try:
+            return _read_doc(file, doc, decoded.images, _decoded_annotations(decoded), media,
+                             schema)
+        except (_Retry, InputError):
+            pass  # the plain reading finds the first problem, named as it always was
     doc = _load(file)
+    return _read_doc(file, doc, doc.get("images", []), _raw_annotations(doc, file), media,
+                     schema)
+
+
+def _read_doc(file: Path, doc: Json, raw_images: list[Json],
+              annotations: Iterator[tuple[Json | None, _AnnotationJ]], media: _Media,
+              schema: LabelSchema | None) -> tuple[LabelSchema, Json, list[ItemRecord]]:
     split = _split_of(file)
     labels = {}
     for i, c in enumerate(doc.get("categories", [])):
         category = convert(c, _CategoryJ, file, at=f"$.categories[{i}]")
         labels[category.id] = category.name
     images: dict[int, tuple[Json, _ImageJ, list[Annotation]]] = {}
-    for i, raw in enumerate(doc.get("images", [])):
+    for i, raw in enumerate(raw_images):
         image = convert(raw, _ImageJ, file, at=f"$.images[{i}]")
         if image.id in images:
             raise _fail(file, f"$.images[{i}].id", f"image id {image.id} appears twice")
         images[image.id] = (raw, image, [])
     kinds: dict[int, GeometryKind] = {}
     sizes: dict[int, tuple[int, int]] = {}
-    for i, raw in enumerate(doc.get("annotations", [])):
-        at = f"$.annotations[{i}]"
-        ann = convert(raw, _AnnotationJ, file, at=at)
-        if ann.image_id not in images:
-            raise _fail(file, f"{at}.image_id", f"no image has id {ann.image_id}")
-        if ann.category_id not in labels:
-            raise _fail(file, f"{at}.category_id", f"no category has id {ann.category_id}; "
-                        f"expected one of {sorted(labels)}")
-        image_raw, image, found = images[ann.image_id]
-        if ann.image_id not in sizes:
-            sizes[ann.image_id] = _size(image, image_raw, split, media, file)
-        width, height = sizes[ann.image_id]
+    box_kind, human, model = GeometryKind.BOX, Source.HUMAN, Source.MODEL
+    for i, (raw_ann, ann) in enumerate(annotations):
+        entry = images.get(ann.image_id)
+        if entry is None:
+            raise _fail(file, f"$.annotations[{i}].image_id", f"no image has id {ann.image_id}")
+        label = labels.get(ann.category_id)
+        if label is None:
+            raise _fail(file, f"$.annotations[{i}].category_id", f"no category has id "
+                        f"{ann.category_id}; expected one of {sorted(labels)}")
+        image_raw, image, found = entry
+        size = sizes.get(ann.image_id)
+        if size is None:
+            size = sizes[ann.image_id] = _size(image, image_raw, split, media, file)
+        bbox = ann.bbox
+        if bbox is not None and _is_plain(ann):
+            x, y, w, h = bbox
+            kinds.setdefault(ann.category_id, box_kind)
+            found.append(Annotation(label=label, geometry=Box(x=x, y=y, w=w, h=h),
+                                    crowd=bool(ann.iscrowd), score=ann.score,
+                                    source=human if ann.score is None else model))
+            continue
+        width, height = size
         try:
             geometries = annotation_geometries(ann, image_hw=(height, width))
-            if len(geometries) > 1 and raw.get("instance_id") is None:
-                raw = {**raw, "instance_id": ann.id}
+            shared = (ann.id if len(geometries) > 1 and ann.instance_id in (None, msgspec.UNSET)
+                      else None)
             for geometry in geometries:
                 kinds.setdefault(ann.category_id, geometry.kind)
-                found.append(_annotation(raw, ann, labels[ann.category_id], geometry))
+                found.append(_annotation(raw_ann, ann, label, geometry, instance_id=shared))
         except (InputError, ValueError) as exc:
-            raise _fail(file, at, str(exc)) from None
+            raise _fail(file, f"$.annotations[{i}]", str(exc)) from None
     if schema is None:
         schema = _schema(doc, file, kinds)
     elif [(c.id, c.name) for c in schema.classes] != list(labels.items()):
