@@ -54,7 +54,6 @@ from labelport.domain.geometry import (
     RotatedBox,
     Visibility,
 )
-from labelport.domain.masks import rle_from_uncompressed
 from labelport.domain.model import (
     DEFAULT_DATASET,
     DEFAULT_LABELSET,
@@ -198,6 +197,8 @@ def segmentation_geometry(segmentation: list[list[float]] | _RleJ, *,
                              f"[height, width] {list(image_hw)}")
         height, width = image_hw
         if isinstance(segmentation.counts, list):
+            from labelport.domain.masks import rle_from_uncompressed  # numpy: only here
+
             return rle_from_uncompressed(segmentation.counts, height=height, width=width)
         return Mask(counts=segmentation.counts, height=height, width=width)
     if any(len(ring) % 2 for ring in segmentation):

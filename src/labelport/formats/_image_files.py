@@ -8,8 +8,6 @@ import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from PIL import ExifTags, Image, UnidentifiedImageError
-
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
 
@@ -27,6 +25,8 @@ def image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of the upright image, from the file's header: Pillow opens lazily and
     reads EXIF from the header, so no pixel is decoded. Width and height are swapped for EXIF
     orientations 5-8, because annotations are drawn on the image as shown, not as stored."""
+    from PIL import ExifTags, Image, UnidentifiedImageError  # imported by the readers that look
+
     try:
         with Image.open(path) as image:
             width, height = image.size

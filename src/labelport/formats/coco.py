@@ -88,7 +88,6 @@ from labelport.domain.geometry import (
     Visibility,
 )
 from labelport.domain.geometry_ops import area, bounding_box, rotated_box_corners
-from labelport.domain.masks import mask_area, polygon_to_rle, rle_bbox
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
@@ -153,6 +152,8 @@ def polygon_instance(polygon: Polygon, *, image_wh: tuple[int, int]) -> Json:
     be filled); otherwise the RLE of the whole polygon. Rings must have 3 points or more."""
     box = bounding_box(polygon) or Box(x=0, y=0, w=0, h=0)
     if any(part.holes for part in polygon.parts):
+        from labelport.domain.masks import mask_area, polygon_to_rle  # numpy: only for RLE
+
         width, height = image_wh
         rle = polygon_to_rle(polygon, height=height, width=width)
         return {"segmentation": rle_json(rle), "area": float(mask_area(rle)), "bbox": xywh(box)}
@@ -161,6 +162,8 @@ def polygon_instance(polygon: Polygon, *, image_wh: tuple[int, int]) -> Json:
 
 
 def mask_instance(mask: Mask) -> Json:
+    from labelport.domain.masks import mask_area, rle_bbox  # numpy: only for masks
+
     return {"segmentation": rle_json(mask), "area": float(mask_area(mask)),
             "bbox": xywh(rle_bbox(mask))}
 
