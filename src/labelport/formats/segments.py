@@ -114,7 +114,7 @@ from labelport.formats._geometry import object_on_image
 from labelport.formats._image_files import image_size, is_url
 from labelport.formats._json import convert, decode_json, gc_paused
 from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._raster import id_to_rgb, paint, parse_color, rasterise, rgb_to_id
+from labelport.formats._raster import id_to_rgb, object_pixels, paint, parse_color, rgb_to_id
 from labelport.formats._values import encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
@@ -372,9 +372,10 @@ class _SegmentsWriter:
                 continue
             if not isinstance(geometry, Mask):
                 self.ctx.report.count(f"converted: {geometry.kind.value} to the bitmap")
-            painted.append((annotation, rasterise(geometry, height=height, width=width)))
+            painted.append((annotation, geometry))
         order = sorted(range(len(painted)), key=lambda i: painted[i][0].z_order)
-        ids = paint(((painted[i][1], i + 1) for i in order), height=height, width=width,
+        pixels = object_pixels([painted[i][1] for i in order], height=height, width=width)
+        ids = paint(pixels, [i + 1 for i in order], height=height, width=width,
                     encoding="rgb_id")
         visible = set(np.unique(ids).tolist())
         path.parent.mkdir(parents=True, exist_ok=True)
