@@ -1,73 +1,70 @@
 """The registered formats, listed explicitly: a format exists for the CLI, the API and the web
-page when its module's `SPEC` is in `FORMATS`. Names are stable public ids; a test fails when a
-format module is not listed here."""
+page when its name, module and `FormatSpec` attribute are in `FORMATS`. Names are stable public
+ids; a test fails when a format module is not listed here, or when a listed spec carries another
+name than its entry.
+
+A format's module is imported the first time the format is asked for, so a conversion loads the
+two modules it uses and their libraries, not every format's (numpy, pyarrow, Pillow, ...);
+`all_formats` imports them all."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from labelport.errors import unknown
-from labelport.formats import (
-    coco,
-    coco_panoptic,
-    cvat,
-    datagym,
-    innotescus,
-    kitti,
-    labelport_native,
-    labelstudio,
-    masks,
-    parquet,
-    segments,
-    tabular,
-    voc,
-    voc_segmentation,
-    yolo,
-    yolo_darknet,
-    yolo_keras,
-)
 from labelport.formats.base import FormatSpec
 
-FORMATS: tuple[FormatSpec, ...] = (
-    labelport_native.SPEC,
-    coco.SPEC,
-    tabular.CSV_SPEC,
-    tabular.TSV_SPEC,
-    voc.SPEC,
-    kitti.SPEC,
-    yolo.SPEC,
-    yolo_darknet.SPEC,
-    yolo_keras.SPEC,
-    parquet.SPEC,
-    cvat.SPEC,
-    masks.SEMANTIC_SPEC,
-    masks.INSTANCE_SPEC,
-    masks.SEMANTIC_COLOR_SPEC,
-    masks.INSTANCE_COLOR_SPEC,
-    masks.PER_CLASS_SPEC,
-    voc_segmentation.SPEC,
-    coco_panoptic.SPEC,
-    datagym.SPEC,
-    segments.SPEC,
-    innotescus.SPEC,
-    labelstudio.SPEC,
-    labelstudio.MIN_SPEC,
+FORMATS: tuple[tuple[str, str, str], ...] = (
+    # (format name, module in labelport.formats, the module's FormatSpec attribute)
+    ("labelport", "labelport_native", "SPEC"),
+    ("coco", "coco", "SPEC"),
+    ("csv", "tabular", "CSV_SPEC"),
+    ("tsv", "tabular", "TSV_SPEC"),
+    ("voc", "voc", "SPEC"),
+    ("kitti", "kitti", "SPEC"),
+    ("yolo", "yolo", "SPEC"),
+    ("yolo_darknet", "yolo_darknet", "SPEC"),
+    ("yolo_keras", "yolo_keras", "SPEC"),
+    ("parquet", "parquet", "SPEC"),
+    ("cvat", "cvat", "SPEC"),
+    ("masks_semantic", "masks", "SEMANTIC_SPEC"),
+    ("masks_instance", "masks", "INSTANCE_SPEC"),
+    ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),
+    ("masks_instance_color", "masks", "INSTANCE_COLOR_SPEC"),
+    ("masks_per_class", "masks", "PER_CLASS_SPEC"),
+    ("voc_segmentation", "voc_segmentation", "SPEC"),
+    ("coco_panoptic", "coco_panoptic", "SPEC"),
+    ("datagym", "datagym", "SPEC"),
+    ("segments", "segments", "SPEC"),
+    ("innotescus", "innotescus", "SPEC"),
+    ("labelstudio", "labelstudio", "SPEC"),
+    ("labelstudio_min", "labelstudio", "MIN_SPEC"),
 )
+
+
+def _load(name: str, module: str, attribute: str) -> FormatSpec:
+    spec = getattr(import_module(f"labelport.formats.{module}"), attribute)
+    if not isinstance(spec, FormatSpec) or spec.name != name:
+        raise TypeError(f"registry: labelport.formats.{module}.{attribute} is not the "
+                        f"FormatSpec named {name!r}")
+    return spec
 
 
 def all_formats() -> tuple[FormatSpec, ...]:
-    return FORMATS
+    return tuple(_load(*entry) for entry in FORMATS)
 
 
 def get_format(name: str) -> FormatSpec:
     """The format called ``name``; `NotFoundError` listing the valid names otherwise."""
-    for spec in FORMATS:
-        if spec.name == name:
-            return spec
-    raise unknown("format", name, [spec.name for spec in FORMATS])
+    for entry in FORMATS:
+        if entry[0] == name:
+            return _load(*entry)
+    raise unknown("format", name, [entry[0] for entry in FORMATS])
 
 
 def writable_formats() -> tuple[FormatSpec, ...]:
-    return tuple(spec for spec in FORMATS if spec.writer is not None)
+    return tuple(spec for spec in all_formats() if spec.writer is not None)
 
 
 def readable_formats() -> tuple[FormatSpec, ...]:
-    return tuple(spec for spec in FORMATS if spec.reader is not None)
+    return tuple(spec for spec in all_formats() if spec.reader is not None)
