@@ -75,7 +75,7 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._geometry import box_on_image, truncation
+from labelport.formats._geometry import box_on_image, outside_fraction, truncation
 from labelport.formats._image_files import image_size, is_url, local_reference
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats._values import decode_value, encode_value, flag_value
@@ -110,6 +110,12 @@ def box_to_voc_xyxy(box: Box, *, one_based: bool) -> tuple[XyxyInt, bool]:
 
     0-based (default): ``xmin = x``, ``xmax = x + w``; 1-based: ``xmin = x + 1``, ``xmax = x + w``.
     """
+    x0, x1 = math.floor(box.x + 0.5), math.floor(box.x + box.w + 0.5)
+    if x1 > x0:  # the common case, `_pixel_span` without a call (same floors, same order)
+        y0, y1 = math.floor(box.y + 0.5), math.floor(box.y + box.h + 0.5)
+        if y1 > y0:
+            offset = 1 if one_based else 0
+            return (x0 + offset, y0 + offset, x1, y1), False
     x0, x1, widened_x = _pixel_span(box.x, box.x + box.w)
     y0, y1, widened_y = _pixel_span(box.y, box.y + box.h)
     offset = 1 if one_based else 0
@@ -151,6 +157,20 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
     (xmin, ymin, xmax, ymax), widened = box_to_voc_xyxy(box, one_based=options["one_based"])
     if widened:
         ctx.report.count("converted: box under one pixel widened to one pixel")
+    if not attributes:  # the common case: every flag at its default, no attribute block
+        truncated = int(outside_fraction(annotation.geometry, image_wh=image_wh) > 0)
+        return (f"  <object>\n"
+                f"    <name>{text(annotation.label)}</name>\n"
+                f"    <pose>Unspecified</pose>\n"
+                f"    <truncated>{truncated}</truncated>\n"
+                f"    <difficult>0</difficult>\n"
+                f"    <bndbox>\n"
+                f"      <xmin>{xmin}</xmin>\n"
+                f"      <ymin>{ymin}</ymin>\n"
+                f"      <xmax>{xmax}</xmax>\n"
+                f"      <ymax>{ymax}</ymax>\n"
+                f"    </bndbox>\n"
+                f"  </object>")
     truncated = int(truncation(annotation.geometry, attributes, image_wh=image_wh) > 0)
     pose = text(str(attributes.get("pose", "Unspecified")))
     occluded = (f"    <occluded>{flag_value(attributes['occluded'])}</occluded>\n"
