@@ -88,7 +88,7 @@ from labelport.domain.geometry import (
     Visibility,
 )
 from labelport.domain.geometry_ops import area, bounding_box, rotated_box_corners
-from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord
+from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.formats._coco_reader import read
@@ -242,9 +242,18 @@ def _fields(annotation: Annotation, *, skip: frozenset[str]) -> Json:
     return out
 
 
+def _has_extras(a: Annotation) -> bool:
+    """Whether `_fields` would give anything beyond COCO's own keys: the checks
+    `annotation_to_json` makes, without encoding the annotation (most have none)."""
+    return (a.labelset != DEFAULT_LABELSET or bool(a.tags) or a.instance_id is not None
+            or a.frame is not None or a.annotator is not None or a.lead_time_s is not None
+            or bool(a.z_order) or a.source is not Source.HUMAN or a.created_at is not None
+            or a.updated_at is not None)
+
+
 def _extras(annotation: Annotation) -> Json:
     """labelport's fields of an annotation that COCO has no key for."""
-    out = _fields(annotation, skip=_NATIVE_KEYS)
+    out = _fields(annotation, skip=_NATIVE_KEYS) if _has_extras(annotation) else {}
     if isinstance(annotation.geometry, RotatedBox):
         g = annotation.geometry
         out["rotated_box"] = {"cx": float(g.cx), "cy": float(g.cy), "w": float(g.w),
