@@ -16,7 +16,8 @@ Tasks and tools, each reading that COCO file and writing PNGs:
   ``run_export(coco reader, masks_semantic)`` (manifest included); ``datumaro``: its own
   virtualenv (`formats_bench.peer_python`), ``Dataset.import_from(IN, "coco_instances")``,
   ``transform("polygons_to_masks")`` (its VOC exporters paint masks only) and
-  ``export(OUT, "voc_segmentation", label_map="source")``: Datumaro has no single
+  ``export(OUT, "voc_segmentation", label_map="source", apply_colormap=False)`` (index PNGs,
+  not its default RGB colour map, so the pixels compare): Datumaro has no single
   semantic-mask exporter, its VOC one writes the class PNG and the object PNG, so it does twice
   the PNG work of this task.
 - ``instance``: one 16-bit PNG per image, pixel = instance number 1..20. ``floor``: Pillow draws
@@ -32,12 +33,10 @@ floor's by the share of equal pixels (>= 97 %), and counts the PNGs.
 
 Every run is a fresh process writing to an empty folder on tmpfs; the table gives the median
 wall seconds and its ratio to the floor, ``work s`` (the tool's own seconds after the
-interpreter started), the child's CPU seconds (labelport's worker processes belong to its fork
-server and are not counted there), peak RSS of the main process, and the load average when the
+interpreter started), the child's CPU seconds (all threads), peak RSS, and the load average when the
 runs started (this machine has 2 cores; other work on it slows a parallel tool most).
 labelport runs from the working tree (the installed package); ``--workers`` sets its
-``workers`` option (0: the CPUs it may use, here both cores; from 200 images on they are worker
-processes).
+``workers`` option (0: the CPUs it may use, here both cores: threads).
 """
 
 from __future__ import annotations
@@ -170,7 +169,8 @@ def datumaro(task: str, src: Path, out: Path) -> None:
 
     dataset = Dataset.import_from(str(src), "coco_instances")
     dataset.transform("polygons_to_masks")  # its VOC exporters paint masks only
-    dataset.export(str(out), DATUMARO_FORMAT[task], save_media=False, label_map="source")
+    dataset.export(str(out), DATUMARO_FORMAT[task], save_media=False, label_map="source",
+                   apply_colormap=False)  # index PNGs, as the floor and labelport write
 
 
 def child(tool: str, task: str, src: str, out: str, workers: str = "0") -> None:

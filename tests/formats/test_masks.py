@@ -35,7 +35,6 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.export.selection import restrict_labelsets
 from labelport.formats import masks
 from labelport.formats._raster import (
-    PROCESS_THRESHOLD,
     PngOut,
     RasterJob,
     Visible,
@@ -419,12 +418,3 @@ def test_a_mask_of_the_wrong_mode_or_no_export_is_refused(tmp_path: Path) -> Non
     with pytest.raises(InputError, match=r"a.png: expected a PNG of mode L, got RGB"):
         list(masks.SEMANTIC_SPEC.reader(tmp_path, {}).records())  # type: ignore[misc]
 
-
-def test_worker_processes_render_the_same_pixels_in_order(tmp_path: Path) -> None:
-    """Large exports render in a fork server's processes: same results, same order."""
-    jobs = [(k, RasterJob(height=6, width=6, geometries=(DONUT, Box(x=0, y=0, w=k % 5 + 1, h=2)),
-                          outputs=(PngOut(path=tmp_path / f"{k}.png", values=(1, 2)),)))
-            for k in range(20)]
-    in_processes = list(render_all(iter(jobs), workers=2, expected=PROCESS_THRESHOLD))
-    assert [k for k, _ in in_processes] == list(range(20))
-    assert [r for _, r in in_processes] == [render(job) for _, job in jobs]

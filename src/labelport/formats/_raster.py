@@ -19,19 +19,18 @@ PNG: ``uint8`` maps are mode ``L`` (or ``P`` when a palette is given: index = va
 shows the colour), ``uint16`` maps are 16-bit grey (Pillow's ``I;16``), and ``rgb_id`` maps are
 COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. Pillow reads each back with the same mode and
 values; zlib's RLE strategy (label maps are runs) makes them smaller and faster to write than
-the default. `render_all` spreads images over threads or worker processes and returns results
-in input order.
+the default. `render_all` spreads images over a thread pool and returns results in input
+order.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -528,14 +527,10 @@ def render(job: RasterJob) -> list[dict[int, Visible]]:
 
 
 _K = TypeVar("_K")
-_CHUNK = 8
-"""Images per task sent to a worker process (fewer round trips than one image per task)."""
-PROCESS_THRESHOLD = 200
-"""From this many images on, `render_all` uses worker processes rather than threads."""
 
 
 def default_workers() -> int:
-    """Workers for `render_all`: the CPUs this process may use, at most 8."""
+    """Threads for `render_all`: the CPUs this process may use, at most 8."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -543,52 +538,26 @@ def default_workers() -> int:
     return max(1, min(8, cpus))
 
 
-def render_chunk(jobs: list[RasterJob]) -> list[list[dict[int, Visible]]]:
-    """`render` of several jobs, for a worker process."""
-    return [render(job) for job in jobs]
-
-
-def _chunks(jobs: Iterable[tuple[_K, RasterJob]]) -> Iterator[tuple[list[_K], list[RasterJob]]]:
-    keys: list[_K] = []
-    batch: list[RasterJob] = []
-    for key, job in jobs:
-        keys.append(key)
-        batch.append(job)
-        if len(batch) == _CHUNK:
-            yield keys, batch
-            keys, batch = [], []
-    if batch:
-        yield keys, batch
-
-
-def render_all(jobs: Iterable[tuple[_K, RasterJob]], *, workers: int = 0,
-               expected: int = 0) -> Iterator[tuple[_K, list[dict[int, Visible]]]]:
-    """`render` every job, yielding ``(key, result)`` in the jobs' order. At most a few chunks
-    per worker are in flight, so memory stays flat however many images stream through.
-
-    Rasterising and painting hold the GIL (many small numpy calls), PNG encoding releases it:
-    an export of ``expected >= PROCESS_THRESHOLD`` images renders in worker processes (started
-    by a fork server, safe in a threaded service), a smaller one in threads, which start at once.
-    ``workers=1`` renders inline."""
+def render_all(jobs: Iterable[tuple[_K, RasterJob]], *,
+               workers: int = 0) -> Iterator[tuple[_K, list[dict[int, Visible]]]]:
+    """`render` every job on a thread pool, yielding ``(key, result)`` in the jobs' order. At
+    most a few jobs per thread are in flight, so memory stays flat however many images stream
+    through. PNG encoding (zlib) and numpy's larger operations release the GIL, so the threads
+    keep the cores busy while the caller prepares the next images; ``workers=1`` renders inline.
+    (Worker processes were tried: a fork server re-imports the caller's main module, which
+    breaks scripts without a ``__main__`` guard, and they were no faster here.)"""
     workers = workers or default_workers()
     if workers == 1:
         for key, job in jobs:
             yield key, render(job)
         return
-    pool: Executor
-    if expected >= PROCESS_THRESHOLD:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    else:
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="raster")
-    pending: deque[tuple[list[_K], Future[list[list[dict[int, Visible]]]]]] = deque()
-    with pool:
-        for keys, batch in _chunks(jobs):
-            pending.append((keys, pool.submit(render_chunk, batch)))
-            if len(pending) >= 3 * workers:
-                done_keys, future = pending.popleft()
-                yield from zip(done_keys, future.result(), strict=True)
+    pending: deque[tuple[_K, Future[list[dict[int, Visible]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="raster") as pool:
+        for key, job in jobs:
+            pending.append((key, pool.submit(render, job)))
+            if len(pending) >= 4 * workers:
+                done_key, future = pending.popleft()
+                yield done_key, future.result()
         while pending:
-            done_keys, future = pending.popleft()
-            yield from zip(done_keys, future.result(), strict=True)
+            done_key, future = pending.popleft()
+            yield done_key, future.result()

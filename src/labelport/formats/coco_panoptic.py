@@ -212,7 +212,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 
     try:
         for (split, annotation, segments), results in render_all(
-                jobs(), workers=options.get("workers", 0), expected=len(source)):
+                jobs(), workers=options.get("workers", 0)):
             visible = results[0]
             kept = []
             for segment in segments:

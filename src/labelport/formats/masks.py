@@ -267,7 +267,7 @@ def _write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx:
             ctx.progress(done)
 
         for (file_name, rows), results in render_all(
-                jobs(), workers=options.get("workers", 0), expected=len(source)):
+                jobs(), workers=options.get("workers", 0)):
             classes.write(f"file: {file_name}\n")
             visible = results[0] if results and not variant.per_class else None
             for value, name in rows:

@@ -143,7 +143,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                     ctx.progress(done)
             ctx.progress(done)
 
-        for _ in render_all(jobs(), workers=options.get("workers", 0), expected=len(source)):
+        for _ in render_all(jobs(), workers=options.get("workers", 0)):
             pass
 
 
