@@ -9,8 +9,7 @@ their ``__init__`` (which costs about three times as much for a 15-field frozen 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -18,7 +17,11 @@ from typing import Any
 import orjson
 
 from labelport.domain import codec
-from labelport.domain.geometry import Box, GeometryKind
+from labelport.domain.construct import new_annotation as _new_annotation
+from labelport.domain.construct import new_box as _new_box
+from labelport.domain.construct import new_item as _new_item
+from labelport.domain.construct import new_record as _new_record
+from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Annotation, Item, ItemRecord, Source, Task, TaskStatus
 from labelport.domain.schema import ClassificationDef, LabelClass
 from labelport.store import tables as t
@@ -50,28 +53,6 @@ def from_db_time(value: str | datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
-    """A constructor of the frozen slotted dataclass ``cls`` taking its fields positionally
-    in ``names`` order and setting the slots directly. Equivalent to ``cls(**fields)`` as long
-    as ``cls`` has no ``__post_init__``, which is checked here, as is the field list."""
-    if [f.name for f in fields(cls)] != list(names) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} changed: update labelport.store.rows")
-    args = ", ".join(names)
-    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in names)
-    exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
-    return namespace["construct"]  # type: ignore[no-any-return]
-
-
-_new_annotation = _positional_constructor(Annotation, (
-    "label", "geometry", "labelset", "attributes", "tags", "instance_id", "frame", "z_order",
-    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"))
-_new_box = _positional_constructor(Box, ("x", "y", "w", "h"))
-_new_item = _positional_constructor(Item, (
-    "dataset", "path", "width", "height", "media_uri", "frame_count", "channels", "bit_depth",
-    "metadata", "id"))
-_new_record = _positional_constructor(ItemRecord, ("item", "tasks", "annotations", "split"))
 _SOURCES = {s.value: s for s in Source}
 _STATUSES = {s.value: s for s in TaskStatus}
 

@@ -1,0 +1,38 @@
+"""Positional constructors of the domain values, for the loops that build millions of them (the
+store's reads, large file readers). Each sets the slots directly instead of running the frozen
+dataclass's ``__init__``, which costs two to three times as much; the result is the same value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from labelport.domain.geometry import Box
+from labelport.domain.model import Annotation, Item, ItemRecord
+
+
+def positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+    """A constructor of the frozen slotted dataclass ``cls`` taking its fields positionally
+    in ``names`` order and setting the slots directly. Equivalent to ``cls(**fields)`` as long
+    as ``cls`` has no ``__post_init__``, which is checked here, as is the field list."""
+    if [f.name for f in fields(cls)] != list(names) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} changed: update labelport.domain.construct")
+    args = ", ".join(names)
+    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in names)
+    exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
+    construct: Callable[..., Any] = namespace["construct"]
+    return construct
+
+
+new_annotation = positional_constructor(Annotation, (
+    "label", "geometry", "labelset", "attributes", "tags", "instance_id", "frame", "z_order",
+    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"))
+new_box = positional_constructor(Box, ("x", "y", "w", "h"))
+new_item = positional_constructor(Item, (
+    "dataset", "path", "width", "height", "media_uri", "frame_count", "channels", "bit_depth",
+    "metadata", "id"))
+new_record = positional_constructor(ItemRecord, ("item", "tasks", "annotations", "split"))
