@@ -42,6 +42,7 @@ from labelport.domain.codec import (
     item_from_json,
     task_from_json,
 )
+from labelport.domain.construct import new_annotation, new_box
 from labelport.domain.geometry import (
     Box,
     Geometry,
@@ -474,9 +475,11 @@ def _read_doc(file: Path, doc: Json, raw_images: list[Json],
         if bbox is not None and _is_plain(ann):
             x, y, w, h = bbox
             kinds.setdefault(ann.category_id, box_kind)
-            found.append(Annotation(label=label, geometry=Box(x=x, y=y, w=w, h=h),
-                                    crowd=bool(ann.iscrowd), score=ann.score,
-                                    source=human if ann.score is None else model))
+            score = ann.score  # Annotation(label, Box(...), crowd, score, source), defaults else
+            found.append(new_annotation(
+                label, new_box(x, y, w, h), DEFAULT_LABELSET, {}, (), None, None, 0,
+                bool(ann.iscrowd), human if score is None else model, score, None, None, None,
+                None))
             continue
         width, height = size
         try:
