@@ -109,9 +109,10 @@ def _decode_window(compressed: bytes, *, height: int, left: int, top: int, right
     ``height`` pixels high, without decoding the rest of the image."""
     starts, ends, _ = _rle_runs([compressed])
     lo, hi = left * height, right * height
-    starts, ends = np.clip(starts, lo, hi) - lo, np.clip(ends, lo, hi) - lo
     columns = np.zeros(hi - lo, dtype=bool)
-    columns[_run_pixels(starts, ends)] = True
+    for start, end in zip((np.clip(starts, lo, hi) - lo).tolist(),
+                          (np.clip(ends, lo, hi) - lo).tolist(), strict=True):
+        columns[start:end] = True
     return columns.reshape(right - left, height).T[top:bottom]
 
 
@@ -295,18 +296,28 @@ class RasterJob:
 
 @dataclass(frozen=True, slots=True)
 class Visible:
-    """What is left of a value once everything is painted: its pixel count and (when measured)
-    its tight box ``x, y, w, h`` in whole pixels."""
+    """What is left of a value once everything is painted: when measured, its pixel count and
+    tight box ``x, y, w, h`` in whole pixels (else only that some pixel holds it)."""
 
-    pixels: int
+    pixels: int | None = None
     box_xywh: tuple[int, int, int, int] | None = None
 
 
 _DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "rgb_id": np.uint32}
 
 Pixels = npt.NDArray[np.int64]
-"""An object's pixels as indices into the image flattened column by column (``x * height +
-y``): the order of COCO's RLE, so runs become indices without a transpose."""
+"""Positions in the image flattened column by column (``x * height + y``): the order of COCO's
+RLE, so runs need no transpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runs:
+    """An object's pixels as runs ``[starts[i], ends[i])`` of column-major positions, as COCO's
+    RLE holds them: painting a run is filling a slice, so the cost follows the object's
+    columns, not the image. Runs of different parts of one object may overlap."""
+
+    starts: Pixels
+    ends: Pixels
 
 
 def _segmented_cumsum(values: Pixels, first: Pixels, sizes: Pixels) -> Pixels:
@@ -346,29 +357,28 @@ def _rle_runs(strings: Sequence[bytes]) -> tuple[Pixels, Pixels, Pixels]:
     return position[opens], position[opens + 1], string[opens]
 
 
-def _run_pixels(starts: Pixels, ends: Pixels) -> Pixels:
-    lengths = ends - starts
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(int(lengths.sum()), dtype=np.int64) + offsets
-
-
-def _raster_pixels(raster: Raster | None, *, height: int) -> Pixels | None:
+def _raster_runs(raster: Raster | None, *, height: int) -> Runs | None:
+    """The runs of a window bitmap: where each of its columns switches on and off."""
     if raster is None:
         return None
-    xs, ys = np.nonzero(raster.bitmap.T)  # column by column
-    return (xs + raster.left) * height + (ys + raster.top)
+    columns = np.pad(raster.bitmap.T, ((0, 0), (1, 1))).astype(np.int8)
+    cols_on, rows_on = np.nonzero(np.diff(columns, axis=1) == 1)
+    cols_off, rows_off = np.nonzero(np.diff(columns, axis=1) == -1)
+    base_on = (cols_on + raster.left) * height + raster.top
+    base_off = (cols_off + raster.left) * height + raster.top
+    return Runs(starts=base_on + rows_on, ends=base_off + rows_off)
 
 
 def object_pixels(geometries: Sequence[Area], *, height: int,
-                  width: int) -> list[Pixels | None]:
-    """Each geometry's pixels (`Pixels`), as `rasterise` draws them, for one image. Rings
+                  width: int) -> list[Runs | None]:
+    """Each geometry's pixels (`Runs`), as `rasterise` draws them, for one image. Rings
     without holes (boxes, rotated boxes, polygon parts) and masks of the image's size are drawn
     by pycocotools on the whole image and their RLEs decoded together, so the cost follows the
-    objects' outlines and areas, not the image's; parts with holes, and masks of another size,
-    go through `rasterise`."""
+    objects' outlines, not the image; parts with holes, and masks of another size, go through
+    `rasterise`."""
     strings: list[bytes] = []
     owners: list[int] = []
-    slow: dict[int, Pixels | None] = {}
+    out: list[Runs | None] = [None] * len(geometries)
     rings: list[list[float]] = []
     ring_owners: list[int] = []
     for k, geometry in enumerate(geometries):
@@ -377,13 +387,13 @@ def object_pixels(geometries: Sequence[Area], *, height: int,
                 strings.append(geometry.counts.encode("ascii"))
                 owners.append(k)
             else:
-                slow[k] = _raster_pixels(rasterise(geometry, height=height, width=width),
-                                         height=height)
+                out[k] = _raster_runs(rasterise(geometry, height=height, width=width),
+                                      height=height)
             continue
         parts = _rings(geometry)
         if any(holes for _, holes in parts):
-            slow[k] = _raster_pixels(rasterise(geometry, height=height, width=width),
-                                     height=height)
+            out[k] = _raster_runs(rasterise(geometry, height=height, width=width),
+                                  height=height)
             continue
         for outer, _ in parts:
             rings.append(list(outer))
@@ -391,67 +401,78 @@ def object_pixels(geometries: Sequence[Area], *, height: int,
     if rings:
         strings += [rle["counts"] for rle in coco_mask.frPyObjects(rings, height, width)]
         owners += ring_owners
-    pieces: dict[int, list[Pixels]] = {}
     if strings:
         starts, ends, string = _rle_runs(strings)
-        pixels = _run_pixels(starts, ends)  # every run of every string, in string order
-        per_string = np.bincount(string, weights=ends - starts, minlength=len(strings))
-        cuts = np.cumsum(per_string.astype(np.int64))
-        for owner, piece in zip(owners, np.split(pixels, cuts[:-1]), strict=True):
-            if piece.size:
-                pieces.setdefault(owner, []).append(piece)
-    out: list[Pixels | None] = []
-    for k in range(len(geometries)):
-        if k in slow:
-            out.append(slow[k])
-        elif k in pieces:
-            found = pieces[k]
-            out.append(found[0] if len(found) == 1 else np.unique(np.concatenate(found)))
-        else:
-            out.append(None)
+        bounds = np.searchsorted(string, np.arange(len(strings) + 1))
+        first = 0
+        while first < len(owners):  # the strings of one object are next to each other
+            last = first
+            while last + 1 < len(owners) and owners[last + 1] == owners[first]:
+                last += 1
+            a, b = bounds[first], bounds[last + 1]
+            if b > a:
+                out[owners[first]] = Runs(starts=starts[a:b], ends=ends[a:b])
+            first = last + 1
     return out
 
 
-def paint(pixels: Sequence[Pixels | None], values: Sequence[int | None], *, height: int,
+def _paint_columns(objects: Sequence[Runs | None], values: Sequence[int | None], *,
+                   height: int, width: int, encoding: Encoding) -> npt.NDArray[np.integer]:
+    """The label map flattened column by column (the runs' order)."""
+    flat = np.zeros(height * width, dtype=_DTYPES[encoding])
+    for runs, value in zip(objects, values, strict=True):
+        if runs is not None and value is not None:
+            for start, end in zip(runs.starts.tolist(), runs.ends.tolist(), strict=True):
+                flat[start:end] = value
+    return flat
+
+
+def paint(objects: Sequence[Runs | None], values: Sequence[int | None], *, height: int,
           width: int, encoding: Encoding = "uint8") -> npt.NDArray[np.integer]:
     """A ``height x width`` label map with each object's value painted in the given order (a
     later object covers an earlier one)."""
-    flat = np.zeros(height * width, dtype=_DTYPES[encoding])
-    for found, value in zip(pixels, values, strict=True):
-        if found is not None and value is not None:
-            flat[found] = value
+    flat = _paint_columns(objects, values, height=height, width=width, encoding=encoding)
     return np.ascontiguousarray(flat.reshape(width, height).T)
 
 
-def visible_values(label_map: npt.NDArray[np.integer], pixels: Sequence[Pixels | None],
-                   values: Sequence[int | None], *, measure: bool = False) -> dict[int, Visible]:
-    """The painted values still visible in ``label_map``; with ``measure``, each one's pixel
-    count and box (its pixels lie among those of the objects painted with it). Without it,
-    ``pixels`` is a lower bound (the visible pixels of one of its objects): presence is all
-    the mask formats need, and it costs a look at the objects' pixels only."""
-    flat = label_map.T.ravel()  # column by column, as the pixel indices
-    height = label_map.shape[0]
-    found: dict[int, Visible] = {}
-    if measure:
-        painted = {v for p, v in zip(pixels, values, strict=True)
-                   if p is not None and v is not None}
-        counts = np.bincount(label_map.ravel(), minlength=max(painted, default=0) + 1)
-        for value in (v for v in painted if counts[v]):
-            candidates = np.concatenate([p for p, v in zip(pixels, values, strict=True)
-                                         if v == value and p is not None])
-            hit = candidates[flat[candidates] == value]
-            xs, ys = hit // height, hit % height
-            x0, y0 = int(xs.min()), int(ys.min())
-            found[value] = Visible(pixels=int(counts[value]),
-                                   box_xywh=(x0, y0, int(xs.max()) - x0 + 1,
-                                             int(ys.max()) - y0 + 1))
+def _shows(columns: npt.NDArray[np.integer], runs: Runs, value: int) -> bool:
+    """Whether any pixel of ``runs`` still holds ``value``: the first pixel of each run
+    answers at once in most cases; the runs are only scanned when none does."""
+    if np.any(columns[runs.starts] == value):
+        return True
+    return any(bool(np.any(columns[start:end] == value))
+               for start, end in zip(runs.starts.tolist(), runs.ends.tolist(), strict=True))
+
+
+def visible_values(columns: npt.NDArray[np.integer], objects: Sequence[Runs | None],
+                   values: Sequence[int | None], *, height: int,
+                   measure: bool = False) -> dict[int, Visible]:
+    """The painted values still visible in the label map ``columns`` (flattened column by
+    column); with ``measure``, each one's pixel count and box (found in the window around the
+    runs painted with it), else only that it is there (``pixels`` None)."""
+    painted = [(r, v) for r, v in zip(objects, values, strict=True)
+               if r is not None and v is not None]
+    if not measure:
+        found: dict[int, Visible] = {}
+        for runs, value in painted:
+            if value not in found and _shows(columns, runs, value):
+                found[value] = Visible()
         return found
-    for p, painted_value in zip(pixels, values, strict=True):
-        if p is None or painted_value is None or painted_value in found:
-            continue
-        seen = int(np.count_nonzero(flat[p] == painted_value))
-        if seen:
-            found[painted_value] = Visible(pixels=seen)
+    label_map = columns.reshape(-1, height).T
+    found = {}
+    for value in {v for _, v in painted}:
+        starts = np.concatenate([r.starts for r, v in painted if v == value])
+        lasts = np.concatenate([r.ends for r, v in painted if v == value]) - 1
+        x0, x1 = int(starts.min()) // height, int(lasts.max()) // height + 1
+        y0 = int(min((starts % height).min(), (lasts % height).min()))
+        y1 = int(max((starts % height).max(), (lasts % height).max())) + 1
+        hit = label_map[y0:y1, x0:x1] == value
+        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+        if rows.size:
+            found[value] = Visible(pixels=int(np.count_nonzero(hit)),
+                                   box_xywh=(x0 + int(cols[0]), y0 + int(rows[0]),
+                                             int(cols[-1] - cols[0]) + 1,
+                                             int(rows[-1] - rows[0]) + 1))
     return found
 
 
@@ -518,10 +539,11 @@ def render(job: RasterJob) -> list[dict[int, Visible]]:
     pixels = object_pixels(job.geometries, height=job.height, width=job.width)
     results: list[dict[int, Visible]] = []
     for out in job.outputs:
-        label_map = paint(pixels, out.values, height=job.height, width=job.width,
-                          encoding=out.encoding)
+        columns = _paint_columns(pixels, out.values, height=job.height, width=job.width,
+                                 encoding=out.encoding)
+        label_map = np.ascontiguousarray(columns.reshape(job.width, job.height).T)
         save_png(label_map, out.path, encoding=out.encoding, palette=out.palette)
-        results.append(visible_values(label_map, pixels, out.values,
+        results.append(visible_values(columns, pixels, out.values, height=job.height,
                                       measure=out.encoding == "rgb_id"))
     return results
 
