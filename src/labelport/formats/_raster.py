@@ -533,18 +533,32 @@ def read_split_lists(folder: Path) -> dict[str, str]:
     return splits
 
 
-def render(job: RasterJob) -> list[dict[int, Visible]]:
-    """Rasterise the job's geometries once, then paint, encode and write each of its PNGs;
-    returns, per PNG, what each value kept visible."""
+def _draw(job: RasterJob) -> tuple[list[tuple[npt.NDArray[np.integer], PngOut]],
+                                   list[dict[int, Visible]]]:
+    """Rasterise the job's geometries once and paint each of its PNGs: the label maps, and per
+    PNG what each value kept visible."""
     pixels = object_pixels(job.geometries, height=job.height, width=job.width)
+    maps: list[tuple[npt.NDArray[np.integer], PngOut]] = []
     results: list[dict[int, Visible]] = []
     for out in job.outputs:
         columns = _paint_columns(pixels, out.values, height=job.height, width=job.width,
                                  encoding=out.encoding)
-        label_map = np.ascontiguousarray(columns.reshape(job.width, job.height).T)
-        save_png(label_map, out.path, encoding=out.encoding, palette=out.palette)
+        maps.append((np.ascontiguousarray(columns.reshape(job.width, job.height).T), out))
         results.append(visible_values(columns, pixels, out.values, height=job.height,
                                       measure=out.encoding == "rgb_id"))
+    return maps, results
+
+
+def _save_all(maps: list[tuple[npt.NDArray[np.integer], PngOut]]) -> None:
+    for label_map, out in maps:
+        save_png(label_map, out.path, encoding=out.encoding, palette=out.palette)
+
+
+def render(job: RasterJob) -> list[dict[int, Visible]]:
+    """Paint, encode and write the job's PNGs; returns, per PNG, what each value kept
+    visible."""
+    maps, results = _draw(job)
+    _save_all(maps)
     return results
 
 
@@ -562,24 +576,30 @@ def default_workers() -> int:
 
 def render_all(jobs: Iterable[tuple[_K, RasterJob]], *,
                workers: int = 0) -> Iterator[tuple[_K, list[dict[int, Visible]]]]:
-    """`render` every job on a thread pool, yielding ``(key, result)`` in the jobs' order. At
-    most a few jobs per thread are in flight, so memory stays flat however many images stream
-    through. PNG encoding (zlib) and numpy's larger operations release the GIL, so the threads
-    keep the cores busy while the caller prepares the next images; ``workers=1`` renders inline.
-    (Worker processes were tried: a fork server re-imports the caller's main module, which
-    breaks scripts without a ``__main__`` guard, and they were no faster here.)"""
+    """`render` every job, yielding ``(key, result)`` in the jobs' order.
+
+    Rasterising and painting are many small numpy calls that hold the GIL; PNG encoding is zlib,
+    which releases it. So the calling thread draws every label map and a pool of ``workers``
+    threads (0: `default_workers`) encodes and writes them: the threads never fight over the
+    GIL, and the cores work in parallel. At most a few images per thread wait to be written, so
+    memory stays flat; ``workers=1`` does everything inline. (Worker processes were tried: a
+    fork server re-imports the caller's main module, which breaks scripts without a
+    ``__main__`` guard, and they were slower.)"""
     workers = workers or default_workers()
     if workers == 1:
         for key, job in jobs:
             yield key, render(job)
         return
-    pending: deque[tuple[_K, Future[list[dict[int, Visible]]]]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="raster") as pool:
+    pending: deque[tuple[_K, list[dict[int, Visible]], Future[None]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="png") as pool:
         for key, job in jobs:
-            pending.append((key, pool.submit(render, job)))
+            maps, results = _draw(job)
+            pending.append((key, results, pool.submit(_save_all, maps)))
             if len(pending) >= 4 * workers:
-                done_key, future = pending.popleft()
-                yield done_key, future.result()
+                done_key, done, future = pending.popleft()
+                future.result()
+                yield done_key, done
         while pending:
-            done_key, future = pending.popleft()
-            yield done_key, future.result()
+            done_key, done, future = pending.popleft()
+            future.result()
+            yield done_key, done
