@@ -6,10 +6,12 @@ uses for COCO RLE, so a mask PNG and a COCO RLE of the same object hold the same
 is rasterised as pycocotools rasterises a COCO ``bbox`` (its four corners), a rotated box as the
 polygon of its four corners, a polygon part as its outer ring AND NOT its holes, the parts
 unioned; a mask is its RLE decoded (cut or padded to the image at the top-left when its size
-differs). The rasteriser runs in a window around the object (translating by whole pixels does
-not change pycocotools' result; the tests check it against the full-image raster), so the cost
-grows with the object, not the image. Polylines, keypoints and image-level classes have no area
-and are never rasterised (`raster_objects` counts them as not written).
+differs). pycocotools draws each ring on the whole image (its cost follows the ring's length),
+and the RLEs of one image are decoded together into runs of column-major positions
+(`object_pixels`); painting a run fills a slice, so the cost follows the objects' columns, not
+the image. The tests check every path against `labelport.domain.masks` on the whole image.
+Polylines, keypoints and image-level classes have no area and are never rasterised
+(`raster_objects` counts them as not written).
 
 Painting: objects are painted in z-order, lowest first, so the higher ``z_order`` is on top;
 between equal ``z_order`` the later annotation of the record is on top. A pixel holds the value
@@ -19,8 +21,8 @@ PNG: ``uint8`` maps are mode ``L`` (or ``P`` when a palette is given: index = va
 shows the colour), ``uint16`` maps are 16-bit grey (Pillow's ``I;16``), and ``rgb_id`` maps are
 COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. Pillow reads each back with the same mode and
 values; zlib's RLE strategy (label maps are runs) makes them smaller and faster to write than
-the default. `render_all` spreads images over a thread pool and returns results in input
-order.
+the default. `render_all` draws in the calling thread, encodes on a thread pool, and returns
+results in input order.
 """
 
 from __future__ import annotations
