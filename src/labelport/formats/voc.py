@@ -63,6 +63,7 @@ JSON where they parse, else as text.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
@@ -80,7 +81,14 @@ from labelport.formats._image_files import image_size, is_url, local_reference
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats._values import decode_value, encode_value, flag_value
 from labelport.formats._xml import XmlText, parse_xml
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    OptionSpec,
+    WriteContext,
+    no_media,
+    relative_reference,
+)
 
 ANNOTATIONS_DIR = "Annotations"
 IMAGES_DIR = "JPEGImages"
@@ -244,20 +252,26 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     (out_dir / LABELMAP_FILE).write_text(_labelmap(source.schema), encoding="utf-8")
     namer = FileNamer(unique_stems=True)
     text = XmlText(ctx)
+    annotations_folder = os.fspath(annotations_dir)
+    plain_paths = ctx.place_media is no_media and ctx.media_reference is relative_reference
     done = 0
     with ExitStack() as stack:
         split_files: dict[str, IO[str]] = {}
         for done, record in enumerate(source.records(), start=1):
             file_name = namer.name(record.item)
             stem = PurePosixPath(file_name).stem
-            target = out_dir / IMAGES_DIR / file_name
-            ctx.place_media(record.item, target)
             relative = f"{IMAGES_DIR}/{file_name}"
-            reference = ctx.media_reference(record.item, target, relative)
+            reference = relative
+            if not plain_paths:  # the target path only matters to media and absolute paths
+                target = out_dir / IMAGES_DIR / file_name
+                ctx.place_media(record.item, target)
+                reference = ctx.media_reference(record.item, target, relative)
             xml = _annotation_xml(record, file_name,
                                   path=None if reference == relative else reference,
                                   project=source.project, options=options, text=text, ctx=ctx)
-            (annotations_dir / f"{stem}.xml").write_text(xml, encoding="utf-8")
+            with open(os.path.join(annotations_folder, f"{stem}.xml"), "w",
+                      encoding="utf-8") as f:
+                f.write(xml)
             split = safe_file_name(record.split or "train")
             if split not in split_files:
                 split_files[split] = stack.enter_context(

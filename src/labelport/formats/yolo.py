@@ -42,6 +42,7 @@ listed them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,7 @@ from labelport.formats.base import (
     OptionSpec,
     OutsidePolicy,
     WriteContext,
+    no_media,
 )
 
 TASKS = ("detect", "segment", "obb", "pose")
@@ -279,24 +281,29 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     shape = pose_shape(schema) if task == "pose" else None
     indices = rows.class_indices(schema)
     namer = FileNamer(unique_stems=True)
-    splits: list[str] = []
+    folders: dict[str, tuple[Path, str]] = {}  # split -> its images folder, its labels folder
     done = 0
     for record in source.records():
         split = safe_file_name(record.split or "train")
-        images, labels = out_dir / "images" / split, out_dir / "labels" / split
-        if split not in splits:
-            splits.append(split)
+        if split not in folders:
+            images, labels = out_dir / "images" / split, out_dir / "labels" / split
             images.mkdir(parents=True, exist_ok=True)
             labels.mkdir(parents=True, exist_ok=True)
+            folders[split] = (images, os.fspath(labels))
+        images, labels_folder = folders[split]
         name = namer.name(record.item, split)
-        ctx.place_media(record.item, images / name)
+        if ctx.place_media is not no_media:  # the target path only matters to media
+            ctx.place_media(record.item, images / name)
         text = "".join(f"{row}\n" for row in
                        label_rows(record, schema=schema, task=task, shape=shape, ctx=ctx,
                                   indices=indices))
-        (labels / f"{Path(name).stem}.txt").write_text(text, encoding="utf-8")
+        with open(os.path.join(labels_folder, f"{Path(name).stem}.txt"), "w",
+                  encoding="utf-8") as f:
+            f.write(text)
         done += 1
         if done % PROGRESS_EVERY == 0:
             ctx.progress(done)
+    splits = list(folders)
     for split in ("train", *splits):
         (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
