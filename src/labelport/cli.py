@@ -18,6 +18,7 @@ from rich.table import Table
 from labelport import __version__
 from labelport.cli_selection import with_selection
 from labelport.cli_service import register as register_service
+from labelport.cli_store import DEFAULT_DB, open_store
 from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
@@ -33,7 +34,6 @@ from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
 from labelport.formats.base import OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
-from labelport.store.db import DEFAULT_DB, open_store
 
 app = typer.Typer(
     help="labelport: labeled computer-vision data out of an annotation store, in every format.",

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from labelport.store.db import DEFAULT_DB, open_store
+from labelport.cli_store import DEFAULT_DB, open_store
 
 console = Console()
 

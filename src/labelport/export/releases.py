@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from labelport.domain.codec import Json
 from labelport.domain.model import ItemRecord
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.store.releases import content_hash
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +38,8 @@ def delta_source(current: ExportSource, since: str, hashes: Mapping[str, str]) -
     A first pass hashes every current record and keeps only the keys to export, so memory
     grows with the number of items, never with their annotations; the delta's records re-run
     ``current`` and keep those keys, in ``current``'s order."""
+    from labelport.store.releases import content_hash  # the store: only for a delta export
+
     emit: set[str] = set()
     remaining = set(hashes)
     added = 0

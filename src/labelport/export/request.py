@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.source import ExportSource
@@ -27,7 +27,9 @@ from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
 from labelport.formats.base import FormatSpec, OutsidePolicy, Report
 from labelport.formats.registry import get_format
-from labelport.store.repository import Store
+
+if TYPE_CHECKING:
+    from labelport.store.repository import Store
 
 LOSSLESS_CHECKS = CheckPolicies(degenerate=Policy.WARN, polygon=Policy.WARN)
 """A lossless export changes nothing by default: its checks only warn."""
