@@ -15,10 +15,10 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.store import importer, projects, releases, streaming, users
 from labelport.store.annotations import AnnotationStore
 from labelport.store.importer import ImportSummary
-from labelport.store.jobs import JobStore
 from labelport.store.items import ItemStore
-from labelport.store.projects import ProjectStats, ProjectSummary
+from labelport.store.jobs import JobStore
 from labelport.store.project_settings import ProjectSettingsStore
+from labelport.store.projects import ProjectStats, ProjectSummary
 from labelport.store.releases import ReleaseDiff, ReleaseInfo
 from labelport.store.schedules import ScheduleStore
 from labelport.store.users import UserStore
@@ -29,10 +29,10 @@ class Store:
         self.engine = engine
         self.users = UserStore(engine)
         self.project_settings = ProjectSettingsStore(engine)
-        self.jobs = JobStore(engine)
-        self.schedules = ScheduleStore(engine)
         self.items = ItemStore(engine)
         self.annotations = AnnotationStore(engine)
+        self.jobs = JobStore(engine)
+        self.schedules = ScheduleStore(engine)
 
     def close(self) -> None:
         """Release the database connections."""
