@@ -1,6 +1,6 @@
 """The export pipeline as one call: selection -> delta -> class mapping -> split -> checks ->
-write -> media -> package -> manifest. Every stage streams, so memory stays bounded whatever the size
-of the source (the store, a release, or a file)."""
+write -> media -> package -> manifest. Every stage streams, so memory stays bounded whatever
+the size of the source (the store, a release, or a file)."""
 
 from __future__ import annotations
 
