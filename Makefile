@@ -20,8 +20,17 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/labelport demo --out demo-exports
 
-test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+# Label Studio's own converter reads our Label Studio exports in the tests; its SDK pulls in
+# OpenCV, pandas and nltk, so it lives in a venv of its own rather than in the dev extra.
+LS_VENV ?= .venv-labelstudio
+
+$(LS_VENV)/.installed:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet "label-studio-sdk==2.1.2"
+	touch $@
+
+test: $(VENV)/.installed-dev $(LS_VENV)/.installed
+	LABELPORT_LS_PYTHON=$(abspath $(LS_VENV))/bin/python $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
