@@ -78,7 +78,7 @@ from labelport.formats._raster import (
     render_all,
 )
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
-from labelport.formats.voc import _check_labelmap_names, _labelmap_classes
+from labelport.formats.voc import check_labelmap_names, labelmap_classes
 
 LABELMAP_FILE = "labelmap.txt"
 CLASSES_FILE = "classes.txt"
@@ -163,7 +163,7 @@ def parse_classes_txt(text: str, origin: Path) -> list[tuple[str, list[tuple[int
 
 
 def _check_names(schema: LabelSchema, variant: _Variant) -> None:
-    _check_labelmap_names(schema)
+    check_labelmap_names(schema)
     if not variant.per_class:
         return
     seen: dict[str, str] = {}
@@ -287,7 +287,7 @@ def _schema(root: Path, images: list[tuple[str, list[tuple[int, str]]]]) -> Labe
     classes: tuple[LabelClass, ...] = ()
     if labelmap.is_file():
         classes = tuple(replace(c, geometry=GeometryKind.MASK)
-                        for c in _labelmap_classes(labelmap))
+                        for c in labelmap_classes(labelmap))
     seen = [name for _, rows in images for _, name in rows]
     return LabelSchema(classes=classes).with_classes(seen, GeometryKind.MASK)
 

@@ -147,7 +147,7 @@ def rgb_of(color: str | None) -> str:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _check_labelmap_names(schema: LabelSchema) -> None:
+def check_labelmap_names(schema: LabelSchema) -> None:
     for cls in schema.classes:
         if ":" in cls.name or "\n" in cls.name or "\r" in cls.name or cls.name.startswith("#"):
             raise UnsupportedError(
@@ -244,7 +244,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     """Write ``source`` as Pascal VOC under ``out_dir``, one record at a time."""
     options = {"one_based": False, "attributes": True} | dict(options)
-    _check_labelmap_names(source.schema)
+    check_labelmap_names(source.schema)
     annotations_dir = out_dir / ANNOTATIONS_DIR
     splits_dir = out_dir / SPLITS_DIR
     annotations_dir.mkdir(parents=True, exist_ok=True)
@@ -379,7 +379,7 @@ class _Layout:
         return None
 
 
-def _labelmap_classes(path: Path) -> list[LabelClass]:
+def labelmap_classes(path: Path) -> list[LabelClass]:
     classes: list[LabelClass] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -446,7 +446,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     one_based = bool(options.get("one_based", False))
     layout = _Layout(Path(path), Path(images) if images else None)
     labelmap = layout.root / LABELMAP_FILE
-    schema = LabelSchema(classes=tuple(_labelmap_classes(labelmap)) if labelmap.is_file() else ())
+    schema = LabelSchema(classes=tuple(labelmap_classes(labelmap)) if labelmap.is_file() else ())
     seen: list[str] = []
     for file in layout.files:
         record = _record(file, layout, one_based=one_based)

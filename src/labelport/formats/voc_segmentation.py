@@ -94,7 +94,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     """Write both PNGs of every image (and, with ``detection``, the VOC detection XML)."""
     schema = source.schema
     check_class_count(schema, limit=_LIMIT, format_name="voc_segmentation")
-    voc._check_labelmap_names(schema)
+    voc.check_labelmap_names(schema)
     place_media = ctx.place_media
     if options.get("detection", False):
         voc.write(source, out_dir, {"one_based": options.get("one_based", False),
@@ -191,7 +191,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     classes: list[LabelClass] = []
     if labelmap.is_file():
         classes = [dataclasses.replace(c, geometry=GeometryKind.MASK)
-                   for c in voc._labelmap_classes(labelmap)]
+                   for c in voc.labelmap_classes(labelmap)]
     else:
         top = max((int(read_png(f, ("P", "L")).max()) for f in files), default=0)
         classes = [LabelClass(id=i, name=f"class_{i}", geometry=GeometryKind.MASK)
