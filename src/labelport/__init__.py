@@ -1,11 +1,8 @@
 """labelport: labeled computer-vision data out of an annotation store and into training."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("labelport")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"
+"""The one place the version lives (pyproject reads it): a literal, because asking
+``importlib.metadata`` costs every command ~40 ms of start-up."""
 
 __all__ = ["Client", "__version__"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +97,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     out = out.resolve()
     packager.refuse_foreign_target(out, package)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging = packager.beside(out, "partial")
     staging.mkdir()
     started = time.perf_counter()
     try:

@@ -19,6 +19,13 @@ def safe_file_name(name: str) -> str:
     return cleaned
 
 
+def file_stem(name: str) -> str:
+    """``PurePosixPath(name).stem`` of a single file name (the name without its last suffix;
+    ``.bashrc`` and ``a.`` have none), without building a path object for every image."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 class FileNamer:
     """Gives each item a file name unique within its folder.
 
@@ -51,4 +58,4 @@ class FileNamer:
 
 
 def _stem_key(name: str) -> str:
-    return PurePosixPath(name).stem.casefold()
+    return file_stem(name).casefold()

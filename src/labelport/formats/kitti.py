@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from labelport.domain.geometry import Box, GeometryKind
@@ -59,7 +59,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import box_on_image, truncation
 from labelport.formats._image_files import ImageFolder, image_item
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 LABELS_DIR = "label_2"
@@ -196,7 +196,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         split = safe_file_name(record.split or "train")
         file_name = namer.name(record.item, split)
         ctx.place_media(record.item, out_dir / split / IMAGES_DIR / file_name)
-        labels = out_dir / split / LABELS_DIR / f"{PurePosixPath(file_name).stem}.txt"
+        labels = out_dir / split / LABELS_DIR / f"{file_stem(file_name)}.txt"
         labels.parent.mkdir(parents=True, exist_ok=True)
         lines = _label_lines(record, types, ctx)
         labels.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")

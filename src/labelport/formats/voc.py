@@ -67,7 +67,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import Element
 
@@ -78,7 +78,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import box_on_image, outside_fraction, truncation
 from labelport.formats._image_files import image_size, is_url, local_reference
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._values import decode_value, encode_value, flag_value
 from labelport.formats._xml import XmlText, parse_xml
 from labelport.formats.base import (
@@ -259,7 +259,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         split_files: dict[str, IO[str]] = {}
         for done, record in enumerate(source.records(), start=1):
             file_name = namer.name(record.item)
-            stem = PurePosixPath(file_name).stem
+            stem = file_stem(file_name)
             relative = f"{IMAGES_DIR}/{file_name}"
             reference = relative
             if not plain_paths:  # the target path only matters to media and absolute paths

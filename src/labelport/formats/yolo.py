@@ -71,7 +71,7 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.formats import _yolo_rows as rows
 from labelport.formats._geometry import object_on_image
 from labelport.formats._image_files import ImageFolder, image_item, is_image
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -297,7 +297,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         text = "".join(f"{row}\n" for row in
                        label_rows(record, schema=schema, task=task, shape=shape, ctx=ctx,
                                   indices=indices))
-        with open(os.path.join(labels_folder, f"{Path(name).stem}.txt"), "w",
+        with open(os.path.join(labels_folder, f"{file_stem(name)}.txt"), "w",
                   encoding="utf-8") as f:
             f.write(text)
         done += 1

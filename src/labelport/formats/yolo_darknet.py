@@ -54,7 +54,7 @@ from labelport.formats._image_files import (
     local_reference,
     reference_name,
 )
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 DATA_FILE = "obj.data"
@@ -90,7 +90,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             lists[subset].write(f"{_list_line(record.item, folder / name, ctx)}\n")
             text = "".join(f"{row}\n" for row in
                            rows.detect_rows(record, schema=schema, ctx=ctx, indices=indices))
-            (folder / f"{PurePosixPath(name).stem}.txt").write_text(text, encoding="utf-8")
+            (folder / f"{file_stem(name)}.txt").write_text(text, encoding="utf-8")
             done += 1
             if done % PROGRESS_EVERY == 0:
                 ctx.progress(done)
