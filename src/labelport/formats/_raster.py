@@ -19,17 +19,17 @@ of the object painted last on it; 0 is background.
 
 PNG: ``uint8`` maps are mode ``L`` (or ``P`` when a palette is given: index = value, the palette
 shows the colour), ``uint16`` maps are 16-bit grey (Pillow's ``I;16``), and ``rgb_id`` maps are
-COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. Pillow reads each back with the same mode and
-values; zlib's RLE strategy (label maps are runs) makes them smaller and faster to write than
-the default. `render_all` draws in the calling thread, encodes on a thread pool, and returns
-results in input order.
+COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. They are encoded by `labelport.formats._png`
+(one filter for all rows and zlib's RLE strategy, several times faster than Pillow's encoder on
+label maps); Pillow reads each back with the same mode and values, and reads the formats' PNGs.
+`render_all` draws in the calling thread, encodes on a thread pool, and returns results in
+input order.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,6 +55,7 @@ from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._geometry import object_on_image
+from labelport.formats._png import encode_png
 from labelport.formats.base import WriteContext
 
 RGB = tuple[int, int, int]
@@ -491,25 +492,15 @@ def rgb_to_id(rgb: npt.NDArray[np.integer]) -> npt.NDArray[np.uint32]:
     return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
 
 
-def png_image(label_map: npt.NDArray[np.integer], *, encoding: Encoding = "uint8",
-              palette: bytes | None = None) -> Image.Image:
-    """The Pillow image of a label map: ``L`` (``P`` with a palette), ``I;16`` or ``RGB``."""
-    if encoding == "rgb_id":
-        return Image.fromarray(id_to_rgb(label_map))  # (h, w, 3) uint8: RGB
-    if encoding == "uint16":
-        return Image.fromarray(label_map.astype(np.uint16))  # I;16
-    image = Image.fromarray(label_map.astype(np.uint8))  # L
-    if palette is not None:
-        image = image.convert("P")
-        image.putpalette(palette)
-    return image
-
-
 def save_png(label_map: npt.NDArray[np.integer], path: Path, *, encoding: Encoding = "uint8",
              palette: bytes | None = None) -> None:
+    """Write a label map as a PNG of its encoding (creating the folder): ``L`` (``P`` with a
+    palette), ``I;16`` or panoptic ``RGB``. Not atomic by itself: exports write into a staging
+    folder that is published when complete."""
+    pixels = (id_to_rgb(label_map) if encoding == "rgb_id"
+              else label_map.astype(_DTYPES[encoding], copy=False))
     path.parent.mkdir(parents=True, exist_ok=True)
-    png_image(label_map, encoding=encoding, palette=palette).save(
-        path, "PNG", compress_type=zlib.Z_RLE)
+    path.write_bytes(encode_png(pixels, palette=palette))
 
 
 def read_png(path: Path, modes: tuple[str, ...]) -> npt.NDArray[np.integer]:
