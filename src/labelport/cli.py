@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,7 +18,6 @@ from labelport import __version__
 from labelport.cli_selection import with_selection
 from labelport.cli_service import register as register_service
 from labelport.cli_store import DEFAULT_DB, open_store
-from labelport.domain.codec import schema_from_json
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, LabelportError
@@ -32,6 +30,7 @@ from labelport.export.request import ExportOptions, parse_options, plan_export
 from labelport.export.run import ExportResult, run_export
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
+from labelport.formats._class_list import load_schema
 from labelport.formats.base import OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
 
@@ -73,26 +72,6 @@ def progress_bar(title: str, total: int) -> Iterator[Any]:
                   disable=not err_console.is_terminal) as bar:
         task = bar.add_task(title, total=total)
         yield lambda done: bar.update(task, completed=done)
-
-
-def load_schema(path: Path) -> LabelSchema:
-    """A label schema file: ``{"classes": [...], "classifications": [...]}``; classes without
-    an ``id`` are numbered from 1 in file order."""
-    try:
-        document = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the schema file ({exc.strerror})") from None
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("classes", []), list):
-        raise InputError(f"{path}: expected an object with a list `classes`")
-    for position, label_class in enumerate(document.get("classes", []), start=1):
-        if isinstance(label_class, dict):
-            label_class.setdefault("id", position)
-    try:
-        return schema_from_json(document)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
 
 
 @app.command()

@@ -12,14 +12,27 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 from PIL import Image
 
-from labelport.domain.geometry import Box, Mask, Polygon, PolygonPart, Polyline, RotatedBox
+from labelport.domain.codec import schema_to_json
+from labelport.domain.geometry import (
+    Box,
+    GeometryKind,
+    Mask,
+    Polygon,
+    PolygonPart,
+    Polyline,
+    RotatedBox,
+)
 from labelport.domain.geometry_ops import rotated_box_corners
 from labelport.domain.masks import (
     bitmap_to_rle,
@@ -408,10 +421,210 @@ def test_bad_classes_txt(classes: str, message: str, tmp_path: Path) -> None:
 
 
 def test_a_mask_of_the_wrong_mode_or_no_export_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="expected a masks_semantic export with classes.txt"):
+    with pytest.raises(InputError, match="expected a masks_semantic export: classes.txt"):
         masks.SEMANTIC_SPEC.reader(tmp_path, {})  # type: ignore[misc]
     _write(masks.SEMANTIC_SPEC, _source(_record()), tmp_path)
     Image.new("RGB", (10, 10)).save(tmp_path / "masks" / "a.png")
     with pytest.raises(InputError, match=r"a.png: expected a PNG of mode L, got RGB"):
         list(masks.SEMANTIC_SPEC.reader(tmp_path, {}).records())  # type: ignore[misc]
 
+
+
+# --- reading without classes.txt, or with a class list (the schema option) ------------------
+
+
+def _without_classes_txt(spec: FormatSpec, sample: MemorySource, out: Path) -> None:
+    _write(spec, _ground_truth(sample), out)
+    (out / "classes.txt").unlink()
+
+
+def _class_list(kind: str, schema: LabelSchema, folder: Path) -> Path:
+    """The sample's schema as a labelmap (moved out of the export), names or schema JSON."""
+    folder.mkdir(exist_ok=True)
+    if kind == "names":
+        path = folder / "classes.names"
+        path.write_text("background\n" + "\n".join(schema.class_names) + "\n", encoding="utf-8")
+    elif kind == "json":
+        path = folder / "schema.json"
+        path.write_bytes(orjson.dumps(schema_to_json(schema)))
+    else:
+        path = folder / "labelmap.txt"
+    return path
+
+
+def _read_then_drop_classes_txt(spec: FormatSpec, sample: MemorySource,
+                                out: Path) -> list[ItemRecord]:
+    """The sample's export as read with its classes.txt, which is then deleted."""
+    _write(spec, _ground_truth(sample), out)
+    assert spec.reader is not None
+    records = list(spec.reader(out, {}).records())
+    (out / "classes.txt").unlink()
+    return records
+
+
+def _same_records(source: ExportSource, expected: list[ItemRecord]) -> None:
+    """The same records, in any order (without classes.txt the masks are read by name)."""
+    left, right = (sorted(r, key=lambda r: r.item.path) for r in (source.records(), expected))
+    assert [r.item for r in left] == [r.item for r in right]
+    assert [r.split for r in left] == [r.split for r in right]
+    assert [r.annotations for r in left] == [r.annotations for r in right]  # RLEs: same pixels
+    assert sum(len(r.annotations) for r in left) > 0
+
+
+@pytest.mark.parametrize("kind", ["labelmap", "names", "json"])
+def test_semantic_masks_without_classes_txt_read_with_a_class_list(
+        kind: str, sample_source: MemorySource, tmp_path: Path) -> None:
+    spec = masks.SEMANTIC_SPEC
+    assert spec.reader is not None
+    expected = _read_then_drop_classes_txt(spec, sample_source, tmp_path / "bare")
+    listed = _class_list(kind, sample_source.schema, tmp_path / "list")
+    if kind == "labelmap":
+        (tmp_path / "bare" / "labelmap.txt").rename(listed)
+    read = spec.reader(tmp_path / "bare", {"schema": str(listed), "images": None})
+    assert read.schema.class_names == sample_source.schema.class_names
+    assert read.schema.classes[0].geometry == (GeometryKind.BOX if kind == "json"
+                                               else GeometryKind.MASK)
+    _same_records(read, expected)
+    assert {r.item.path for r in read.records()} >= {"yard_002.jpg", "straße_ü.png"}
+
+
+def test_semantic_masks_without_classes_txt_use_the_exports_labelmap(
+        sample_source: MemorySource, tmp_path: Path) -> None:
+    spec = masks.SEMANTIC_SPEC
+    _without_classes_txt(spec, sample_source, tmp_path)
+    shutil.rmtree(tmp_path / "splits")
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "images" / "yard_002.jpg")
+    records = {r.item.path: r for r in spec.reader(tmp_path, {}).records()}  # type: ignore[misc]
+    # without split lists, the name is the image's found by stem, else the mask's
+    assert records["yard_002.jpg"].item.media_uri == str(tmp_path / "images" / "yard_002.jpg")
+    assert records["yard_002.jpg"].split is None
+    assert "street_001.png" in records
+    labels = {a.label for a in records["yard_002.jpg"].annotations}
+    assert "building" in labels
+
+
+@pytest.mark.parametrize("kind", ["labelmap", "json"])
+def test_colour_masks_without_classes_txt_are_read_by_colour(
+        kind: str, sample_source: MemorySource, tmp_path: Path) -> None:
+    spec = masks.SEMANTIC_COLOR_SPEC
+    assert spec.reader is not None
+    expected = _read_then_drop_classes_txt(spec, sample_source, tmp_path / "bare")
+    options = ({} if kind == "labelmap" else
+               {"schema": str(_class_list(kind, sample_source.schema, tmp_path / "list"))})
+    _same_records(spec.reader(tmp_path / "bare", options), expected)
+    # an RGB PNG of the same colours (another tool's) reads the same
+    for mask in (tmp_path / "bare" / "masks").glob("*.png"):
+        with Image.open(mask) as image:
+            image.convert("RGB").save(mask)
+    _same_records(spec.reader(tmp_path / "bare", options), expected)
+
+
+def test_with_classes_txt_a_class_list_gives_order_and_ids(tmp_path: Path) -> None:
+    record = _record(Annotation(label="tree", geometry=Box(x=0, y=0, w=2, h=2)))
+    _write(masks.INSTANCE_SPEC, _source(record), tmp_path)
+    listed = tmp_path / "order.txt"
+    listed.write_text("# ours\nroad\ntree\ncar\nbike\n", encoding="utf-8")
+    read = masks.INSTANCE_SPEC.reader(tmp_path, {"schema": str(listed)})  # type: ignore[misc]
+    assert [(c.id, c.name) for c in read.schema.classes] == [
+        (1, "road"), (2, "tree"), (3, "car"), (4, "bike")]
+    (only,) = read.records()
+    assert [(a.label, a.instance_id) for a in only.annotations] == [("tree", 1)]
+    listed.write_text("road\ncar\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"classes.txt: class 'tree' is not in the schema "
+                                         r".*order.txt"):
+        masks.INSTANCE_SPEC.reader(tmp_path, {"schema": str(listed)})  # type: ignore[misc]
+
+
+def _semantic_export(tmp_path: Path, spec: FormatSpec = masks.SEMANTIC_SPEC) -> Path:
+    record = _record(Annotation(label="road", geometry=Box(x=0, y=0, w=4, h=4)))
+    _write(spec, _source(record), tmp_path)
+    (tmp_path / "classes.txt").unlink()
+    return tmp_path / "masks" / "a.png"
+
+
+def test_a_value_beyond_the_class_list_is_refused_with_the_file(tmp_path: Path) -> None:
+    _semantic_export(tmp_path)  # road: value 2
+    listed = tmp_path / "one.txt"
+    listed.write_text("car\n", encoding="utf-8")
+    source = masks.SEMANTIC_SPEC.reader(tmp_path, {"schema": str(listed)})  # type: ignore[misc]
+    with pytest.raises(InputError, match=r"masks/a.png: pixel value 2, but the class list "
+                                         r".*one.txt has 1 classes"):
+        list(source.records())
+
+
+def test_an_unknown_or_shared_colour_is_refused_with_the_file(tmp_path: Path) -> None:
+    _semantic_export(tmp_path, masks.SEMANTIC_COLOR_SPEC)  # road in VOC colour 2
+    listed = tmp_path / "names.txt"
+    listed.write_text("road\n", encoding="utf-8")  # no colour: road gets VOC colour 1
+    source = masks.SEMANTIC_COLOR_SPEC.reader(tmp_path, {"schema": str(listed)})  # type: ignore[misc]
+    rgb = ",".join(map(str, voc_color(2)))
+    with pytest.raises(InputError, match=rf"masks/a.png: colour {rgb} is no class's colour in "
+                                         r".*names.txt \(nor background black\)"):
+        list(source.records())
+    (tmp_path / "labelmap.txt").write_text(f"car:{rgb}::\nroad:{rgb}::\n", encoding="utf-8")
+    source = masks.SEMANTIC_COLOR_SPEC.reader(tmp_path, {})  # type: ignore[misc]
+    with pytest.raises(InputError, match=rf"masks/a.png: colour {rgb} is the colour of 'car' "
+                                         r"and 'road' in .*labelmap.txt"):
+        list(source.records())
+
+
+@pytest.mark.parametrize("spec", [masks.INSTANCE_SPEC, masks.INSTANCE_COLOR_SPEC,
+                                  masks.PER_CLASS_SPEC], ids=lambda s: s.name)
+def test_instance_masks_without_classes_txt_are_refused(spec: FormatSpec,
+                                                        tmp_path: Path) -> None:
+    _write(spec, _source(_record()), tmp_path)
+    (tmp_path / "classes.txt").unlink()
+    with pytest.raises(InputError, match=rf"{spec.name} needs classes.txt, which names the "
+                                         "class of each instance"):
+        spec.reader(tmp_path, {"schema": str(tmp_path / "labelmap.txt")})  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, r"missing.txt: cannot read the class list"),
+    ("# nothing\n\n", r"bad.txt: the class list has no class"),
+    ("car\nroad\ncar\n", r"bad.txt: class 'car' is listed twice"),
+    ("car:1,2,3::\nroad:red::\n", r"bad.txt: line 2: colour should be 'r,g,b'"),
+    (b"\xff\xfe", r"bad.txt: expected a UTF-8 text class list"),
+])
+def test_a_bad_class_list_is_refused_with_the_file(content: str | bytes | None, message: str,
+                                                   tmp_path: Path) -> None:
+    _semantic_export(tmp_path / "export")
+    listed = tmp_path / ("missing.txt" if content is None else "bad.txt")
+    if isinstance(content, bytes):
+        listed.write_bytes(content)
+    elif content is not None:
+        listed.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        masks.SEMANTIC_SPEC.reader(tmp_path / "export", {"schema": str(listed)})  # type: ignore[misc]
+
+
+def test_a_folder_without_classes_txt_nor_class_list_is_refused(tmp_path: Path) -> None:
+    _semantic_export(tmp_path)
+    (tmp_path / "labelmap.txt").unlink()
+    with pytest.raises(InputError, match=r"expected a masks_semantic export: classes.txt and "
+                                         r"masks/, or masks/\*.png with a class list"):
+        masks.SEMANTIC_SPEC.reader(tmp_path, {})  # type: ignore[misc]
+
+
+def _labelport(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "labelport", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_imports_masks_with_a_class_list_and_refuses_a_bad_one(
+        sample_source: MemorySource, tmp_path: Path) -> None:
+    _without_classes_txt(masks.SEMANTIC_SPEC, sample_source, tmp_path / "bare")
+    listed = _class_list("names", sample_source.schema, tmp_path)
+    db = ("--db", str(tmp_path / "store.db"))
+    assert _labelport("project", "create", "p", *db, cwd=tmp_path).returncode == 0
+    run = _labelport("import", "p", "masks_semantic", "bare", "-o", f"schema={listed.name}",
+                     *db, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"imported {len(sample_source)} items" in run.stdout
+    listed.write_text("car\n", encoding="utf-8")
+    run = _labelport("import", "p", "masks_semantic", "bare", "-o", f"schema={listed.name}",
+                     *db, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "pixel value" in run.stderr and "classes.names" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -39,10 +39,19 @@ classifications. An object left with no visible pixel under others has no ``clas
 (counted for the instance variants). Class names with ``:`` or a line break cannot be written in
 ``labelmap.txt`` and are refused.
 
-Reading takes the export folder: ``classes.txt`` gives the images and, per image, which value
-is which class; ``labelmap.txt`` (when present) the schema, else the classes in order of first
-appearance. Each value becomes one `Mask` annotation (instance variants: ``instance_id`` = the
-value). Image sizes come from the mask PNGs;
+Reading takes the export folder. With ``classes.txt``, it gives the images and, per image,
+which value is which class; the schema is the ``schema`` option's class list when given (every
+class ``classes.txt`` names must be in it), else ``labelmap.txt`` (when present) and the classes
+it lacks in order of first appearance. Each value becomes one `Mask` annotation (instance
+variants: ``instance_id`` = the value). Without ``classes.txt`` (semantic masks from another
+tool), the semantic variants read every ``masks/*.png`` (not subfolders) in name order with a
+class list, the ``schema`` option or else ``labelmap.txt`` (`labelport.formats._class_list`):
+value k > 0 is the list's class k, and ``masks_semantic_color`` maps each pixel's colour (``P``,
+``RGB`` or ``RGBA``, alpha ignored) to the class of that colour (`class_colors`), black
+background; a value beyond the list, an unknown colour or one of two classes is an error naming
+the mask. The item's name is the split list's name with the mask's stem, else the image's found
+by stem, else the mask's own. The instance variants and ``masks_per_class`` cannot tell an
+instance's class without ``classes.txt`` and refuse. Image sizes come from the mask PNGs;
 media from the ``images`` option or ``images/``; splits from ``splits/``. Items get dataset
 ``default`` and the file name as path.
 """
@@ -56,12 +65,17 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.masks import bitmap_to_rle
 from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
-from labelport.domain.schema import LabelClass, LabelSchema
+from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
+from labelport.formats._class_list import read_class_list
 from labelport.formats._image_files import ImageFolder
 from labelport.formats._naming import FileNamer, safe_file_name
 from labelport.formats._raster import (
@@ -71,11 +85,13 @@ from labelport.formats._raster import (
     RasterObject,
     check_class_count,
     class_colors,
+    id_to_rgb,
     palette_bytes,
     raster_objects,
     read_png,
     read_split_lists,
     render_all,
+    rgb_to_id,
 )
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 from labelport.formats.voc import check_labelmap_names, labelmap_classes
@@ -89,6 +105,8 @@ EMPTY_BITMASK = "_empty.png"
 """masks_per_class's all-zero bitmask of an image without objects (it gives the image's size)."""
 _PROGRESS_EVERY = 100
 _INSTANCE_LIMIT = {"uint8": 255, "uint16": 65535}
+_COLOUR_MODES = ("P", "RGB", "RGBA")
+"""What masks_semantic_color reads without ``classes.txt``, by colour."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -282,21 +300,59 @@ def _write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _schema(root: Path, images: list[tuple[str, list[tuple[int, str]]]]) -> LabelSchema:
+@dataclass(frozen=True, slots=True)
+class _ClassList:
+    """A schema that says which value (or colour) is which class, and the file it came from."""
+
+    schema: LabelSchema
+    origin: Path
+
+    def colour_values(self) -> dict[int, list[int]]:
+        """Each colour (packed as `rgb_to_id`) -> the values of the classes of that colour
+        (`class_colors`), background 0 first under black: black is always background."""
+        colours = [(0, 0, 0), *class_colors(self.schema)]
+        values: dict[int, list[int]] = {}
+        for value, key in enumerate(rgb_to_id(np.array(colours)).tolist()):
+            values.setdefault(key, []).append(value)
+        return values
+
+
+def _given_classes(options: Mapping[str, Any]) -> _ClassList | None:
+    given = options.get("schema")
+    if not given:
+        return None
+    path = Path(given)
+    return _ClassList(read_class_list(path, geometry=GeometryKind.MASK), path)
+
+
+def _labelmap_schema(root: Path) -> LabelSchema:
+    """The export's ``labelmap.txt`` (no class without one)."""
     labelmap = root / LABELMAP_FILE
-    classes: tuple[LabelClass, ...] = ()
-    if labelmap.is_file():
-        classes = tuple(replace(c, geometry=GeometryKind.MASK)
-                        for c in labelmap_classes(labelmap))
+    if not labelmap.is_file():
+        return LabelSchema()
+    return LabelSchema(classes=tuple(replace(c, geometry=GeometryKind.MASK)
+                                     for c in labelmap_classes(labelmap)))
+
+
+def _schema(root: Path, images: list[tuple[str, list[tuple[int, str]]]],
+            given: _ClassList | None) -> LabelSchema:
+    """The schema of an export with ``classes.txt``: the given one (every class it names must
+    be in it), else ``labelmap.txt`` and the classes it lacks in order of first appearance."""
     seen = [name for _, rows in images for _, name in rows]
-    return LabelSchema(classes=classes).with_classes(seen, GeometryKind.MASK)
+    if given is None:
+        return _labelmap_schema(root).with_classes(seen, GeometryKind.MASK)
+    known = set(given.schema.class_names)
+    for name in seen:
+        if name not in known:
+            raise InputError(f"{root / CLASSES_FILE}: class {name!r} is not in the schema "
+                             f"{given.origin}")
+    return given.schema
 
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
     root: Path
     variant: _Variant
-    images: list[tuple[str, list[tuple[int, str]]]]
     folders: tuple[ImageFolder, ...]
     splits: dict[str, str]
 
@@ -327,10 +383,17 @@ class _Layout:
         return files
 
     def record(self, file_name: str, rows: list[tuple[int, str]]) -> ItemRecord:
+        """An image of ``classes.txt``: ``rows`` say which value is which class."""
         files = self.mask_files(file_name, rows)
-        image = self.image(file_name)
         modes = ("L",) if self.variant.per_class else self.variant.modes
         arrays = [read_png(f, modes) for f in files]
+        return self.item_record(file_name, self.image(file_name), arrays, files, rows)
+
+    def item_record(self, file_name: str, image: Path | None,
+                    arrays: list[npt.NDArray[np.integer]], files: list[Path],
+                    rows: list[tuple[int, str]]) -> ItemRecord:
+        """One mask annotation per row: value ``v`` of ``arrays[0]`` (``arrays[k] > 0`` for
+        per_class), instance variants with ``instance_id`` = the value."""
         height, width = arrays[0].shape[:2]
         annotations: list[Annotation] = []
         for k, (value, name) in enumerate(rows):
@@ -350,26 +413,124 @@ class _Layout:
                           split=self.splits.get(file_name))
 
 
-def _read(path: Path, options: Mapping[str, Any], *, variant: _Variant) -> ExportSource:
-    root = Path(path)
-    classes_file = root / CLASSES_FILE
-    if not classes_file.is_file():
-        raise InputError(f"{root}: expected a {variant.name} export with {CLASSES_FILE} "
-                         f"(and {MASKS_DIR}/)")
+def _read_colours(path: Path) -> npt.NDArray[np.uint32]:
+    """A colour mask's pixels packed as `rgb_to_id` (a palette PNG by its palette's colours);
+    alpha is ignored."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in _COLOUR_MODES:
+                raise InputError(f"{path}: expected a colour PNG (mode "
+                                 f"{' or '.join(_COLOUR_MODES)}), got {image.mode}")
+            return rgb_to_id(np.asarray(image.convert("RGB")))
+    except (OSError, UnidentifiedImageError) as error:
+        raise InputError(f"{path}: not a readable PNG ({error})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _ByValue:
+    """Semantic masks without ``classes.txt``: value ``v`` (or the colour of value ``v``) is
+    class ``v - 1`` of the class list."""
+
+    layout: _Layout
+    classes: _ClassList
+    colours: dict[int, list[int]]
+    names_by_stem: dict[str, str]
+
+    def values(self, mask: Path) -> npt.NDArray[np.integer]:
+        """The mask's class values, each checked against the class list."""
+        if not self.layout.variant.color:
+            values = read_png(mask, self.layout.variant.modes)
+            top, count = int(values.max(initial=0)), len(self.classes.schema.classes)
+            if top > count:
+                raise InputError(f"{mask}: pixel value {top}, but the class list "
+                                 f"{self.classes.origin} has {count} classes (value k is "
+                                 "class k, 0 background)")
+            return values
+        packed = _read_colours(mask)
+        keys, inverse = np.unique(packed, return_inverse=True)
+        names = ("background", *self.classes.schema.class_names)
+        lookup = np.zeros(len(keys), dtype=np.uint16)
+        for k, key in enumerate(keys.tolist()):
+            found = self.colours.get(key, [])
+            rgb = ",".join(map(str, id_to_rgb(np.array(key)).tolist()))
+            if not found:
+                raise InputError(f"{mask}: colour {rgb} is no class's colour in "
+                                 f"{self.classes.origin} (nor background black)")
+            if len(found) > 1 and found[0] != 0:
+                raise InputError(f"{mask}: colour {rgb} is the colour of "
+                                 f"{' and '.join(repr(names[v]) for v in found)} in "
+                                 f"{self.classes.origin}; give each class its own colour")
+            lookup[k] = found[0]
+        return lookup[inverse].reshape(packed.shape)
+
+    def record(self, mask: Path) -> ItemRecord:
+        values = self.values(mask)
+        names = self.classes.schema.class_names
+        rows = [(v, names[v - 1]) for v in np.unique(values).tolist() if v]
+        image = next((found for folder in self.layout.folders
+                      if (found := folder.find(mask.stem)) is not None), None)
+        file_name = self.names_by_stem.get(mask.stem) or (image.name if image else mask.name)
+        return self.layout.item_record(file_name, image, [values], [mask], rows)
+
+
+def _read_classes_txt(layout: _Layout, given: _ClassList | None) -> ExportSource:
+    classes_file = layout.root / CLASSES_FILE
     images = parse_classes_txt(classes_file.read_text(encoding="utf-8"), classes_file)
-    given = options.get("images")
-    folders = tuple(ImageFolder(Path(d)) for d in (given, root / IMAGES_DIR) if d)
-    layout = _Layout(root=root, variant=variant, images=images, folders=folders,
-                     splits=read_split_lists(root / SPLITS_DIR))
+    schema = _schema(layout.root, images, given)
     for file_name, rows in images:
         layout.mask_files(file_name, rows)
 
     def records() -> Iterator[ItemRecord]:
-        for file_name, rows in layout.images:
+        for file_name, rows in images:
             yield layout.record(file_name, rows)
 
-    return StreamSource(project=ProjectInfo(name=root.name), schema=_schema(root, images),
+    return StreamSource(project=ProjectInfo(name=layout.root.name), schema=schema,
                         count=len(images), open_records=records)
+
+
+def _read_by_value(layout: _Layout, given: _ClassList | None) -> ExportSource:
+    root, variant = layout.root, layout.variant
+    if variant.instances:
+        raise InputError(
+            f"{root}: {variant.name} needs {CLASSES_FILE}, which names the class of each "
+            f"instance value per image; a class list cannot (it maps values to classes only "
+            f"for semantic masks)")
+    labelmap = root / LABELMAP_FILE
+    classes = given or (_ClassList(_labelmap_schema(root), labelmap) if labelmap.is_file()
+                        else None)
+    masks_dir = root / MASKS_DIR
+    files = sorted(p for p in masks_dir.iterdir()
+                   if p.suffix.lower() == ".png" and p.is_file()) if masks_dir.is_dir() else []
+    if classes is None or not files:
+        raise InputError(
+            f"{root}: expected a {variant.name} export: {CLASSES_FILE} and {MASKS_DIR}/, or "
+            f"{MASKS_DIR}/*.png with a class list ({LABELMAP_FILE} or the schema option)")
+    if not classes.schema.classes:
+        raise InputError(f"{classes.origin}: the class list has no class")
+    names_by_stem: dict[str, str] = {}
+    for name in layout.splits:
+        names_by_stem.setdefault(PurePosixPath(name).stem, name)
+    by_value = _ByValue(layout=layout, classes=classes, names_by_stem=names_by_stem,
+                        colours=classes.colour_values() if variant.color else {})
+
+    def records() -> Iterator[ItemRecord]:
+        for mask in files:
+            yield by_value.record(mask)
+
+    return StreamSource(project=ProjectInfo(name=root.name), schema=classes.schema,
+                        count=len(files), open_records=records)
+
+
+def _read(path: Path, options: Mapping[str, Any], *, variant: _Variant) -> ExportSource:
+    root = Path(path)
+    given = _given_classes(options)
+    images = options.get("images")
+    folders = tuple(ImageFolder(Path(d)) for d in (images, root / IMAGES_DIR) if d)
+    layout = _Layout(root=root, variant=variant, folders=folders,
+                     splits=read_split_lists(root / SPLITS_DIR))
+    if (root / CLASSES_FILE).is_file():
+        return _read_classes_txt(layout, given)
+    return _read_by_value(layout, given)
 
 
 def _spec(variant: _Variant) -> FormatSpec:
@@ -377,7 +538,11 @@ def _spec(variant: _Variant) -> FormatSpec:
               else "instance number 1..N in annotation order, 0 background")
     options = [OptionSpec(name="workers", type=int, default=0,
                           help="threads that rasterise and encode PNGs (0: one per CPU, "
-                               "at most 8)")]
+                               "at most 8)"),
+               OptionSpec(name="schema", type=str, default="",
+                          help="reading: a class list file (labelmap.txt, one name per line, "
+                               "or a schema .json) that gives the schema, over labelmap.txt; "
+                               "without classes.txt, semantic value k is its class k")]
     if variant.per_class:
         options.insert(0, OptionSpec(name="by", type=str, default="instance",
                                      choices=("instance", "class"),
