@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ class ExportResult:
     manifest: dict[str, Any]
     package: PackageResult
 
+_label = attrgetter("label")
+
 
 class CountingSource:
     """Wraps a source and counts what the writer reads; each pass starts the counts afresh, so
@@ -58,16 +62,20 @@ class CountingSource:
     def records(self) -> Iterator[ItemRecord]:
         counts = Counts(per_class=dict.fromkeys(self._class_names, 0))
         self.counts = counts
-        for record in self._inner.records():
-            counts.items += 1
-            if not record.annotations:
-                counts.empty_items += 1
-            if record.split is not None:
-                counts.per_split[record.split] = counts.per_split.get(record.split, 0) + 1
-            for annotation in record.annotations:
-                counts.annotations += 1
-                counts.per_class[annotation.label] = counts.per_class.get(annotation.label, 0) + 1
-            yield record
+        labels: Counter[str] = Counter()  # counted in C; added to per_class as each pass ends
+        try:
+            for record in self._inner.records():
+                counts.items += 1
+                if not record.annotations:
+                    counts.empty_items += 1
+                if record.split is not None:
+                    counts.per_split[record.split] = counts.per_split.get(record.split, 0) + 1
+                counts.annotations += len(record.annotations)
+                labels.update(map(_label, record.annotations))
+                yield record
+        finally:
+            for label, n in labels.items():
+                counts.per_class[label] = counts.per_class.get(label, 0) + n
 
 
 def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,

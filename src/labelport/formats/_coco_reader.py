@@ -300,21 +300,30 @@ class _Media:
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
-        self._empty: dict[str, bool] = {}
+        self._listings: dict[str, frozenset[str]] = {}
 
-    def _holds_nothing(self, folder: Path) -> bool:
-        """Whether ``folder`` is missing or empty (looked at once): then no name is a file in
-        it on any file system, and its candidates need no ``stat`` each."""
-        key = os.fspath(folder)
-        if key not in self._empty:
+    def _listing(self, folder: str) -> frozenset[str]:
+        """The names of the files in ``folder`` (none when it is missing), listed once: one
+        ``scandir`` instead of a ``stat`` per image, the most a COCO import does per image."""
+        listing = self._listings.get(folder)
+        if listing is None:
             try:
-                with os.scandir(key) as entries:
-                    self._empty[key] = next(entries, None) is None
-            except (FileNotFoundError, NotADirectoryError):
-                self._empty[key] = True
+                with os.scandir(folder) as entries:
+                    listing = frozenset(e.name for e in entries if e.is_file())
             except OSError:
-                self._empty[key] = False
-        return self._empty[key]
+                listing = frozenset()
+            self._listings[folder] = listing
+        return listing
+
+    def _file(self, root: Path, *parts: str) -> Path | None:
+        """``root`` joined with ``parts`` when that is a file: looked up in its folder's listing
+        when the last part is a single name, else asked of the file system."""
+        *folders, name = parts
+        if _single_name(name):
+            folder = os.path.join(root, *folders)
+            return Path(folder, name) if name in self._listing(folder) else None
+        candidate = root.joinpath(*parts)
+        return candidate if candidate.is_file() else None
 
     def find(self, split: str | None, file_name: str, path: str) -> Path | None:
         """The image ``file_name`` names: itself when it is an absolute path to a file, else
@@ -329,18 +338,13 @@ class _Media:
             _ = self.root / path
         name = file_name if plain else image_path(file_name)
         if split is not None:
-            folder = self.root / "images" / split
-            if not (_single_name(name) and self._holds_nothing(folder)):
-                candidate = folder / name
-                if candidate.is_file():
-                    return candidate
-        candidate = self.root / name
-        if candidate.is_file():
-            return candidate
-        if path == name:  # the same file, just found missing
-            return None
-        candidate = self.root / path
-        return candidate if candidate.is_file() else None
+            found = self._file(self.root, "images", split, name)
+            if found is not None:
+                return found
+        found = self._file(self.root, name)
+        if found is not None or path == name:  # the same file, just found missing
+            return found
+        return self._file(self.root, path)
 
 
 def image_path(file_name: str) -> str:

@@ -83,17 +83,21 @@ def _row(class_index: int, values: Sequence[float]) -> str | None:
     return " ".join([str(class_index), *map(_fmt, unit)])
 
 
+def _row_on_image(class_index: int, x: float, y: float, w: float, h: float, width: float,
+                  height: float) -> str:
+    """The row of a box known to be on the image: each value is in [0, 1] already, so no clamp
+    or range check applies; ``+ 0.0`` turns -0.0 into 0.0."""
+    return (f"{class_index} {(x + w / 2) / width + 0.0:.6f} {(y + h / 2) / height + 0.0:.6f} "
+            f"{w / width + 0.0:.6f} {h / height + 0.0:.6f}")
+
+
 def box_to_yolo_row(box: Box, *, image_wh: tuple[float, float], class_index: int) -> str | None:
     """``cls cx cy w h`` normalised; None when an edge of the box is outside [0, 1] (its
     centre and size could still be, but the row would describe a box off the image)."""
     width, height = image_wh
     x, y, w, h = box.x, box.y, box.w, box.h
     if x >= 0.0 and y >= 0.0 and w >= 0.0 and h >= 0.0 and x + w <= width and y + h <= height:
-        # On the image (NaN fails every comparison): each value is in [0, 1] already, so the
-        # clamp and the range checks below change nothing; ``+ 0.0`` turns -0.0 into 0.0.
-        return (f"{class_index} {(x + w / 2) / width + 0.0:.6f} "
-                f"{(y + h / 2) / height + 0.0:.6f} {w / width + 0.0:.6f} "
-                f"{h / height + 0.0:.6f}")
+        return _row_on_image(class_index, x, y, w, h, width, height)  # NaN fails every test
     x0, y0, x1, y1 = box.xyxy
     if _unit_values((x0 / width, y0 / height, x1 / width, y1 / height)) is None:
         return None
@@ -223,18 +227,40 @@ def detection_boxes(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContex
 def detect_rows(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContext,
                 indices: Mapping[str, int] | None = None) -> list[str]:
     """The ``cls cx cy w h`` rows of one image (Ultralytics detect, Darknet); ``indices`` as in
-    `class_index`."""
+    `class_index`.
+
+    Most objects are a box of a known class with some area, on the image, with nothing a row
+    cannot carry: for those every step below (policy, envelope, degenerate check, report) is a
+    no-op, so their row is written straight away; any other object takes the steps."""
     out = []
-    image_wh = (record.item.width, record.item.height)
-    for index, box, annotation in detection_boxes(record, schema=schema, ctx=ctx,
-                                                  indices=indices):
-        row = box_to_yolo_row(box, image_wh=image_wh, class_index=index)
+    width, height = image_wh = (record.item.width, record.item.height)
+    if indices is None:
+        indices = class_indices(schema)
+    for annotation in record.annotations:
+        index = indices.get(annotation.label)
+        box = annotation.geometry
+        if (index is not None and type(box) is Box and _carries_all(annotation)
+                and box.x >= 0.0 and box.y >= 0.0 and box.w > 0.0 and box.h > 0.0
+                and box.x + box.w <= width and box.y + box.h <= height):  # so finite too
+            out.append(_row_on_image(index, box.x, box.y, box.w, box.h, width, height))
+            continue
+        index = class_index(annotation, schema=schema, ctx=ctx, indices=indices)
+        placed = None if index is None else detection_box(box, image_wh=image_wh, ctx=ctx)
+        if index is None or placed is None:
+            continue
+        row = box_to_yolo_row(placed, image_wh=image_wh, class_index=index)
         if row is None:
             ctx.report.count(OUTSIDE_UNIT)
             continue
         count_not_carried(ctx, annotation)
         out.append(row)
     return out
+
+
+def _carries_all(annotation: Annotation) -> bool:
+    """Nothing on ``annotation`` that `count_not_carried` would count."""
+    return (not annotation.attributes and not annotation.tags and annotation.score is None
+            and not annotation.crowd)
 
 
 def count_not_carried(ctx: WriteContext, annotation: Annotation) -> None:
