@@ -5,8 +5,11 @@ pagination; ids are store ids."""
 from __future__ import annotations
 
 import io
+import json
+import shutil
 from pathlib import Path
 
+import httpx
 from PIL import Image
 
 from labelport.export.run import run_export
@@ -225,3 +228,28 @@ def test_import_all_or_nothing(api: Api, tmp_path: Path) -> None:
     unknown = api.call("alice", "POST", f"{base}/import", data={"format": "nope"},
                        files={"file": ("a.json", b"{}")})
     assert unknown.status_code == 404
+
+
+def test_import_takes_a_file_option_only_inside_the_upload(api: Api, tmp_path: Path) -> None:
+    """The masks readers' class list (option ``schema``) is a file of the uploaded archive: a
+    path to the server's files is refused before anything is read."""
+    exported = run_export(api.store.source("sample"), get_format("masks_semantic"),
+                          tmp_path / "export").path
+    (exported / "classes.txt").unlink()
+    (exported / "labelmap.txt").rename(exported / "classes.labelmap")
+    archive = shutil.make_archive(str(tmp_path / "masks"), "zip", exported)
+    base = _project(api)
+
+    def upload(schema: str) -> httpx.Response:
+        options = json.dumps({"schema": schema})
+        return api.call("alice", "POST", f"{base}/import",
+                        data={"format": "masks_semantic", "options": options},
+                        files={"file": ("masks.zip", Path(archive).read_bytes())})
+
+    for outside in ("/etc/passwd", "../classes.labelmap"):
+        refused = upload(outside)
+        assert refused.status_code == 400, refused.text
+        assert "name a file inside the uploaded archive" in refused.json()["error"]["message"]
+    imported = upload("classes.labelmap")
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["items"] == api.store.project_stats("sample").items

@@ -24,6 +24,8 @@ class OptionSpec:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    file: bool = False
+    """The value names a file the reader opens: the service takes it only inside the upload."""
 
 
 @dataclass(slots=True)

@@ -539,7 +539,7 @@ def _spec(variant: _Variant) -> FormatSpec:
     options = [OptionSpec(name="workers", type=int, default=0,
                           help="threads that rasterise and encode PNGs (0: one per CPU, "
                                "at most 8)"),
-               OptionSpec(name="schema", type=str, default="",
+               OptionSpec(name="schema", type=str, default="", file=True,
                           help="reading: a class list file (labelmap.txt, one name per line, "
                                "or a schema .json) that gives the schema, over labelmap.txt; "
                                "without classes.txt, semantic value k is its class k")]

@@ -33,6 +33,16 @@ def _unpack(archive: Path, folder: Path) -> None:
         raise InputError(f"{archive.name}: not a readable zip archive ({exc})") from None
 
 
+def _uploaded_file(folder: Path, option: str, name: str) -> str:
+    """A file option (a mask reader's class list) names a file of the upload, relative to its
+    folder: never a file of the server."""
+    target = (folder / name).resolve()
+    if Path(name).is_absolute() or not target.is_relative_to(folder.resolve()):
+        raise InputError(f"option {option}={name!r}: name a file inside the uploaded archive, "
+                         "relative to its top folder")
+    return str(target)
+
+
 @router.post("/projects/{project}/import", response_model=ImportPublic, status_code=201)
 def import_file(
     access: Manager, store: StoreDep,
@@ -64,6 +74,11 @@ def import_file(
         if zipfile.is_zipfile(uploaded) and uploaded.suffix.lower() == ".zip":
             path = Path(tmp) / "unpacked"
             _unpack(uploaded, path)
+        for option in spec.options:
+            if option.file and reader_options.get(option.name):
+                reader_options[option.name] = _uploaded_file(
+                    path if path.is_dir() else path.parent, option.name,
+                    reader_options[option.name])
         source = spec.reader(path, reader_options)
         summary = store.import_source(access.name, source, dataset=dataset)
     return ImportPublic(items=summary.items, tasks=summary.tasks,
