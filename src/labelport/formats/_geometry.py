@@ -17,8 +17,9 @@ from labelport.domain.geometry_ops import (
 from labelport.formats.base import OutsidePolicy, WriteContext
 
 
-def _box_on_image(box: Box, image_wh: tuple[int, int]) -> bool:
-    """`is_inside_image` for a box in four comparisons (the common case of every writer)."""
+def is_box_on_image(box: Box, image_wh: tuple[int, int]) -> bool:
+    """`is_inside_image` for a box in four comparisons (the common case of every writer: no
+    policy applies to it, no envelope, nothing is cut off)."""
     width, height = image_wh
     return box.x >= 0 and box.y >= 0 and box.x + box.w <= width and box.y + box.h <= height
 
@@ -26,7 +27,7 @@ def _box_on_image(box: Box, image_wh: tuple[int, int]) -> bool:
 def fit_to_image(geometry: Geometry, *, image_wh: tuple[int, int],
                  ctx: WriteContext) -> Geometry | None:
     """``geometry`` after the export's out-of-image policy; None when it is dropped."""
-    if isinstance(geometry, Box) and _box_on_image(geometry, image_wh):
+    if isinstance(geometry, Box) and is_box_on_image(geometry, image_wh):
         return geometry  # every policy keeps a box on the image as it is
     if ctx.outside is OutsidePolicy.KEEP or geometry.kind is GeometryKind.NONE:
         return geometry
@@ -69,7 +70,7 @@ def outside_fraction(geometry: Geometry, *, image_wh: tuple[int, int]) -> float:
     """The share of the geometry's bounding box that lies outside the image, in ``[0, 1]``:
     KITTI's ``truncated`` and VOC's truncated flag when the annotation does not say. Computed on
     the geometry as annotated, before the out-of-image policy changed it."""
-    if isinstance(geometry, Box) and _box_on_image(geometry, image_wh):
+    if isinstance(geometry, Box) and is_box_on_image(geometry, image_wh):
         return 0.0
     box = bounding_box(geometry)
     if box is None or box.w <= 0 or box.h <= 0:
@@ -85,7 +86,7 @@ def box_on_image(geometry: Geometry, *, image_wh: tuple[int, int],
     envelope, then the policy again (a rotated box that sticks out is kept whole by the first
     pass, so its envelope is what gets clipped). None when nothing is written; every change is
     counted."""
-    if isinstance(geometry, Box) and _box_on_image(geometry, image_wh):
+    if isinstance(geometry, Box) and is_box_on_image(geometry, image_wh):
         return geometry  # a box on the image: no policy, no envelope, nothing counted
     fitted = object_on_image(geometry, image_wh=image_wh, ctx=ctx)
     if fitted is None:

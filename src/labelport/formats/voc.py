@@ -76,7 +76,12 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._geometry import box_on_image, outside_fraction, truncation
+from labelport.formats._geometry import (
+    box_on_image,
+    is_box_on_image,
+    outside_fraction,
+    truncation,
+)
 from labelport.formats._image_files import image_size, is_url, local_reference
 from labelport.formats._naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._values import decode_value, encode_value, flag_value
@@ -159,14 +164,17 @@ def _labelmap(schema: LabelSchema) -> str:
     return _LABELMAP_HEADER + "".join(f"{c.name}:{rgb_of(c.color)}::\n" for c in schema.classes)
 
 
-def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int],
+def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int], on_image: bool,
                 options: Mapping[str, Any], text: XmlText, ctx: WriteContext) -> str:
+    """One ``<object>``; ``on_image`` when the annotation is a box on the image (nothing of it
+    is cut off)."""
     attributes = annotation.attributes
     (xmin, ymin, xmax, ymax), widened = box_to_voc_xyxy(box, one_based=options["one_based"])
     if widened:
         ctx.report.count("converted: box under one pixel widened to one pixel")
     if not attributes:  # the common case: every flag at its default, no attribute block
-        truncated = int(outside_fraction(annotation.geometry, image_wh=image_wh) > 0)
+        truncated = 0 if on_image else int(
+            outside_fraction(annotation.geometry, image_wh=image_wh) > 0)
         return (f"  <object>\n"
                 f"    <name>{text(annotation.label)}</name>\n"
                 f"    <pose>Unspecified</pose>\n"
@@ -229,10 +237,15 @@ def _annotation_xml(record: ItemRecord, file_name: str, *, path: str | None,
     for annotation in record.annotations:
         if annotation.score is not None:
             ctx.report.count("not written: score")
-        box = box_on_image(annotation.geometry, image_wh=image_wh, ctx=ctx)
+        geometry = annotation.geometry
+        box: Box | None
+        if isinstance(geometry, Box) and is_box_on_image(geometry, image_wh):
+            box, on_image = geometry, True
+        else:
+            box, on_image = box_on_image(geometry, image_wh=image_wh, ctx=ctx), False
         if box is not None:
-            parts.append(_object_xml(annotation, box, image_wh=image_wh, options=options,
-                                     text=text, ctx=ctx))
+            parts.append(_object_xml(annotation, box, image_wh=image_wh, on_image=on_image,
+                                     options=options, text=text, ctx=ctx))
     for task in record.tasks:
         if task.classifications:
             ctx.report.count("not written: image classification", len(task.classifications))
