@@ -453,7 +453,9 @@ def main() -> None:
     if args.disk:
         RUNS = WORK / "runs"
     labelport_ref = "working tree"
-    if args.labelport != "worktree":
+    if args.labelport == "worktree":  # compiled as a snapshot is (and as pip installs do)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", ROOT / "src"], check=True)
+    else:
         LABELPORT_SRC, sha = labelport_snapshot(args.labelport)
         labelport_ref = f"commit {sha}"
     if LABELPORT_SRC is not None and args.profile:

@@ -16,14 +16,11 @@ archive points at the extracting machine (export media with ``copy`` to package 
 from __future__ import annotations
 
 import enum
-import gzip
 import os
 import re
 import shutil
 import stat
-import tarfile
 import unicodedata
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -198,6 +195,8 @@ def _entries(folder: Path) -> Iterator[_Entry]:
 
 
 def _write_zip(target: Path, entries: list[_Entry], password: str | None) -> None:
+    import zipfile  # archive modules load only for archives (most exports are folders)
+
     archive: Any
     if password is None:
         archive = zipfile.ZipFile(target, "w", allowZip64=True)
@@ -229,6 +228,9 @@ def _write_zip(target: Path, entries: list[_Entry], password: str | None) -> Non
 
 
 def _write_tar_gz(target: Path, entries: list[_Entry]) -> None:
+    import gzip
+    import tarfile
+
     with target.open("wb") as raw, \
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
                           compresslevel=6) as compressed, \
@@ -252,6 +254,9 @@ def _write_tar_gz(target: Path, entries: list[_Entry]) -> None:
 
 def _is_labelport_archive(path: Path, kind: PackageKind) -> bool:
     """Whether ``path`` is an archive this packager wrote (its first entry is the manifest)."""
+    import tarfile
+    import zipfile
+
     try:
         if kind is PackageKind.ZIP:
             with zipfile.ZipFile(path) as archive:

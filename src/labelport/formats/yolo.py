@@ -48,8 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from labelport.domain.geometry import (
     Box,
     GeometryKind,
@@ -68,6 +66,7 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
+from labelport.formats import _yaml_text as yaml_text
 from labelport.formats import _yolo_rows as rows
 from labelport.formats._geometry import object_on_image
 from labelport.formats._image_files import ImageFolder, image_item, is_image
@@ -252,24 +251,20 @@ def label_rows(record: ItemRecord, *, schema: LabelSchema, task: str,
 
 def data_yaml(*, schema: LabelSchema, splits: list[str], shape: PoseShape | None) -> str:
     """The yaml text: split folders relative to the yaml (no ``path:``), ``val`` falling back to
-    train, names as ``index: name`` in schema order."""
-    data: dict[str, Any] = {}
-    for split in dict.fromkeys(["train", *splits]):
-        data[split] = f"images/{split}"
-    data.setdefault("val", "images/train")
-    ordered = {key: data[key] for key in YAML_SPLITS if key in data}
-    ordered.update((key, value) for key, value in data.items() if key not in ordered)
-    ordered["nc"] = len(schema.classes)
-    ordered["names"] = dict(enumerate(schema.class_names))
+    train, names one ``index: name`` per line in schema order (as Ultralytics writes them),
+    short lists inline."""
+    folders = {split: f"images/{split}" for split in dict.fromkeys(["train", *splits])}
+    folders.setdefault("val", "images/train")
+    ordered = {key: folders[key] for key in YAML_SPLITS if key in folders} | folders
+    text = "".join(f"{yaml_text.scalar(key)}: {yaml_text.scalar(folder)}\n"
+                   for key, folder in ordered.items() if key not in ("nc", "names"))
+    text += f"nc: {len(schema.classes)}\n"
+    text += yaml_text.block_mapping("names", dict(enumerate(schema.class_names)))
     if shape is not None:
-        ordered["kpt_shape"] = [shape.n_keypoints, 3]
+        text += f"kpt_shape: {yaml_text.flow_list([shape.n_keypoints, 3])}\n"
         if shape.flip_idx is not None:
-            ordered["flip_idx"] = list(shape.flip_idx)
-    # One key at a time: names one per line as Ultralytics writes them, short lists inline.
-    return "".join(yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True,
-                                  default_flow_style=None if isinstance(value, list) else False,
-                                  width=1000)
-                   for key, value in ordered.items())
+            text += f"flip_idx: {yaml_text.flow_list(shape.flip_idx)}\n"
+    return text
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
@@ -320,6 +315,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # here: writers emit YAML as text (`_yaml_text`) and skip this ~13 ms import
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
