@@ -3,6 +3,7 @@ data and options."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -96,3 +97,14 @@ def test_repeated_exports_write_byte_identical_manifests(
             tmp_path / "e2" / MANIFEST_NAME).read_bytes()
     text = first.decode()
     assert str(tmp_path) not in text  # no machine path of the export inside
+
+
+@pytest.mark.parametrize("name", ["yolo", "voc", "kitti", "yolo_darknet", "coco", "csv"])
+def test_manifest_checksums_are_those_of_the_files(sample: MemorySource, tmp_path: Path,
+                                                   name: str) -> None:
+    """Per-image writers hash their files as a background thread writes them; the manifest must
+    still list exactly the files on disk with their real sha256."""
+    result = run_export(sample, get_format(name), tmp_path / "out")
+    on_disk = {p.relative_to(result.path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in sorted(result.path.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME}
+    assert result.manifest["files"] == on_disk

@@ -53,14 +53,16 @@ def _files(folder: str, parts: tuple[str, ...], found: list[tuple[tuple[str, ...
                 found.append(((*parts, entry.name), entry.path))
 
 
-def file_checksums(root: Path) -> dict[str, str]:
+def file_checksums(root: Path, *, known: Mapping[str, str] | None = None) -> dict[str, str]:
     """sha256 of every file under ``root`` by POSIX relative path, sorted (part by part, as
-    paths sort), manifest excluded. A plain `os.scandir` walk: an export can hold a file per
-    image, and `pathlib` objects cost more than the hashing."""
+    paths sort), manifest excluded; ``known`` gives the hashes of files already hashed as they
+    were written (`FileSink`), by path as the walk spells it. A plain `os.scandir` walk: an
+    export can hold a file per image, and `pathlib` objects cost more than the hashing."""
     found: list[tuple[tuple[str, ...], str]] = []
     _files(os.fspath(root), (), found)
     found.sort(key=lambda file: file[0])
-    return {"/".join(parts): sha256_file(path) for parts, path in found}
+    known = known or {}
+    return {"/".join(parts): known.get(path) or sha256_file(path) for parts, path in found}
 
 
 def content_hash(checksums: Mapping[str, str]) -> str:

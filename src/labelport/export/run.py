@@ -20,6 +20,7 @@ from labelport.export import package as packager
 from labelport.export.manifest import Counts, build_manifest, file_checksums, write_manifest
 from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
 from labelport.export.package import PackageKind, PackageResult
+from labelport.formats._file_sink import FileSink
 from labelport.formats.base import (
     FormatSpec,
     OutsidePolicy,
@@ -111,12 +112,15 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     try:
         counting = CountingSource(source, source.schema.class_names)
         report = report if report is not None else Report()
-        ctx = WriteContext(report=report, progress=progress, outside=outside,
-                           place_media=media_placer(media, report),
-                           media_reference=media_referencer(media, paths, staging=staging,
-                                                            published=out, report=report))
-        spec.writer(counting, staging, resolved, ctx)
-        checksums = file_checksums(staging)
+        with FileSink(background=True) as files:
+            ctx = WriteContext(report=report, progress=progress, outside=outside,
+                               place_media=media_placer(media, report),
+                               media_reference=media_referencer(media, paths, staging=staging,
+                                                                published=out, report=report),
+                               files=files)
+            spec.writer(counting, staging, resolved, ctx)
+            written = files.close()
+        checksums = file_checksums(staging, known=written)
         pipeline_options = {"media": media.value, "paths": paths.value,
                             "outside": outside.value, "package": package.value,
                             "encrypted": password is not None}

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Item
 from labelport.domain.source import ExportSource
+from labelport.formats._file_sink import FileSink
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,13 +83,17 @@ def relative_reference(item: Item, target: Path, relative: str) -> str:
 class WriteContext:
     """Handed to a writer: where to report progress (records done) and what it changed, the
     out-of-image policy, the media stage that puts images where the layout wants them, and how
-    the writer names an image inside its annotation files (`MediaReference`)."""
+    the writer names an image inside its annotation files (`MediaReference`), and ``files``,
+    where a per-image writer hands its small files (`FileSink`: written on another thread by
+    `run_export`, which then trusts the sink's checksums, so a file written there is not
+    written again another way)."""
 
     report: Report = field(default_factory=Report)
     progress: Progress = no_progress
     outside: OutsidePolicy = OutsidePolicy.CLIP
     place_media: MediaPlacer = no_media
     media_reference: MediaReference = relative_reference
+    files: FileSink = field(default_factory=FileSink)
 
 
 Writer = Callable[[ExportSource, Path, Mapping[str, Any], WriteContext], None]

@@ -199,7 +199,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         labels = out_dir / split / LABELS_DIR / f"{file_stem(file_name)}.txt"
         labels.parent.mkdir(parents=True, exist_ok=True)
         lines = _label_lines(record, types, ctx)
-        labels.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        ctx.files.write_text(labels, "".join(f"{line}\n" for line in lines))
         if done % _PROGRESS_EVERY == 0:
             ctx.progress(done)
     ctx.progress(done)

@@ -282,9 +282,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             xml = _annotation_xml(record, file_name,
                                   path=None if reference == relative else reference,
                                   project=source.project, options=options, text=text, ctx=ctx)
-            with open(os.path.join(annotations_folder, f"{stem}.xml"), "w",
-                      encoding="utf-8") as f:
-                f.write(xml)
+            ctx.files.write_text(os.path.join(annotations_folder, f"{stem}.xml"), xml)
             split = safe_file_name(record.split or "train")
             if split not in split_files:
                 split_files[split] = stack.enter_context(

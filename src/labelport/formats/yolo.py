@@ -292,9 +292,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         text = "".join(f"{row}\n" for row in
                        label_rows(record, schema=schema, task=task, shape=shape, ctx=ctx,
                                   indices=indices))
-        with open(os.path.join(labels_folder, f"{file_stem(name)}.txt"), "w",
-                  encoding="utf-8") as f:
-            f.write(text)
+        ctx.files.write_text(os.path.join(labels_folder, f"{file_stem(name)}.txt"), text)
         done += 1
         if done % PROGRESS_EVERY == 0:
             ctx.progress(done)

@@ -90,7 +90,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             lists[subset].write(f"{_list_line(record.item, folder / name, ctx)}\n")
             text = "".join(f"{row}\n" for row in
                            rows.detect_rows(record, schema=schema, ctx=ctx, indices=indices))
-            (folder / f"{file_stem(name)}.txt").write_text(text, encoding="utf-8")
+            ctx.files.write_text(folder / f"{file_stem(name)}.txt", text)
             done += 1
             if done % PROGRESS_EVERY == 0:
                 ctx.progress(done)

@@ -1,0 +1,50 @@
+"""`FileSink`: files written on a second thread arrive whole and in order, their checksums are
+those of the bytes on disk, and a failed write surfaces in the writer's thread."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from labelport.formats._file_sink import FileSink
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_writes_every_file_and_hashes_what_it_wrote(tmp_path: Path, background: bool) -> None:
+    texts = {tmp_path / f"{i:04d}.txt": f"row {i} é\n" * (i % 7) for i in range(300)}
+    with FileSink(background=background, batch=16, depth=2) as sink:
+        for path, text in texts.items():
+            sink.write_text(path, text)
+        digests = sink.close()
+    for path, text in texts.items():
+        data = path.read_bytes()
+        assert data == text.encode("utf-8")
+        assert digests[str(path)] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_later_write_to_the_same_path_wins(tmp_path: Path) -> None:
+    sink = FileSink(background=True, batch=1)
+    sink.write_text(tmp_path / "a.txt", "first")
+    sink.write_text(tmp_path / "a.txt", "second")
+    digests = sink.close()
+    assert (tmp_path / "a.txt").read_text() == "second"
+    assert digests[str(tmp_path / "a.txt")] == hashlib.sha256(b"second").hexdigest()
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_a_failed_write_is_raised_to_the_writer(tmp_path: Path, background: bool) -> None:
+    sink = FileSink(background=background, batch=1)
+    with pytest.raises(FileNotFoundError):
+        sink.write_text(tmp_path / "missing" / "a.txt", "x")  # raised here when inline
+        for i in range(100):  # or at a later write, or at close, when in the background
+            sink.write_text(tmp_path / f"{i}.txt", "y")
+        sink.close()
+
+
+def test_the_thread_is_gone_after_an_error_in_the_writer(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), FileSink(background=True) as sink:
+        sink.write_text(tmp_path / "a.txt", "x")
+        raise RuntimeError("the writer failed")
+    assert sink._thread is not None and not sink._thread.is_alive()
