@@ -470,8 +470,8 @@ def paint(objects: Sequence[Runs | None], values: Sequence[int | None], *, heigh
 
 def _shown(columns: npt.NDArray[np.integer], painted: Sequence[tuple[Runs, int]]) -> set[int]:
     """The values whose objects still show in ``columns``: the first pixels of all runs,
-    looked up at once, answer for most values; only the objects of the other values have their
-    runs scanned."""
+    looked up at once, answer for most values; only the objects of the other values have all
+    their pixels looked up."""
     if not painted:
         return set()
     starts = np.concatenate([runs.starts for runs, _ in painted])
@@ -479,10 +479,10 @@ def _shown(columns: npt.NDArray[np.integer], painted: Sequence[tuple[Runs, int]]
                          [runs.starts.size for runs, _ in painted])
     shown = set(np.unique(expected[columns[starts] == expected]).tolist())
     for runs, value in painted:
-        if value not in shown and any(
-                bool(np.any(columns[start:end] == value))
-                for start, end in zip(runs.starts.tolist(), runs.ends.tolist(), strict=True)):
-            shown.add(value)
+        if value not in shown:
+            (at,) = _positions([runs], size=columns.size)
+            if at is not None and np.any(columns[at] == value):
+                shown.add(value)
     return shown
 
 
