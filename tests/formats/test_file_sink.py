@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from labelport.export.manifest import file_checksums
 from labelport.formats._file_sink import FileSink
 
 
@@ -21,7 +22,7 @@ def test_writes_every_file_and_hashes_what_it_wrote(tmp_path: Path, background: 
     for path, text in texts.items():
         data = path.read_bytes()
         assert data == text.encode("utf-8")
-        assert digests[str(path)] == hashlib.sha256(data).hexdigest()
+        assert digests[path.stat().st_dev, path.stat().st_ino] == hashlib.sha256(data).hexdigest()
 
 
 def test_a_later_write_to_the_same_path_wins(tmp_path: Path) -> None:
@@ -30,7 +31,8 @@ def test_a_later_write_to_the_same_path_wins(tmp_path: Path) -> None:
     sink.write_text(tmp_path / "a.txt", "second")
     digests = sink.close()
     assert (tmp_path / "a.txt").read_text() == "second"
-    assert digests[str(tmp_path / "a.txt")] == hashlib.sha256(b"second").hexdigest()
+    stat = (tmp_path / "a.txt").stat()
+    assert digests == {(stat.st_dev, stat.st_ino): hashlib.sha256(b"second").hexdigest()}
 
 
 @pytest.mark.parametrize("background", [True, False])
@@ -48,3 +50,16 @@ def test_the_thread_is_gone_after_an_error_in_the_writer(tmp_path: Path) -> None
         sink.write_text(tmp_path / "a.txt", "x")
         raise RuntimeError("the writer failed")
     assert sink._thread is not None and not sink._thread.is_alive()
+
+
+def test_two_spellings_of_one_file_give_the_manifest_the_last_write(tmp_path: Path) -> None:
+    """As on a case-insensitive file system (``Train/a.txt`` and ``train/a.txt``): here a
+    folder and a link to it. The manifest must hash what the file holds, the second write."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    with FileSink(background=True) as sink:
+        sink.write_text(tmp_path / "real" / "a.txt", "first")
+        sink.write_text(tmp_path / "alias" / "a.txt", "second")
+        digests = sink.close()
+    assert file_checksums(tmp_path, known=digests) == {
+        "real/a.txt": hashlib.sha256(b"second").hexdigest()}

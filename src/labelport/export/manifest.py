@@ -41,28 +41,37 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _files(folder: str, parts: tuple[str, ...], found: list[tuple[tuple[str, ...], str]]
-           ) -> None:
-    """Every file under ``folder`` as (path parts below the root, path), as ``Path.rglob``
+_Found = list[tuple[tuple[str, ...], os.DirEntry[str]]]
+
+
+def _files(folder: str, parts: tuple[str, ...], found: _Found) -> None:
+    """Every file under ``folder`` as (path parts below the root, entry), as ``Path.rglob``
     finds them: links to files count, links to folders are not followed."""
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_dir() and not entry.is_symlink():
                 _files(entry.path, (*parts, entry.name), found)
             elif entry.name != MANIFEST_NAME and entry.is_file():
-                found.append(((*parts, entry.name), entry.path))
+                found.append(((*parts, entry.name), entry))
 
 
-def file_checksums(root: Path, *, known: Mapping[str, str] | None = None) -> dict[str, str]:
+def file_checksums(root: Path, *,
+                   known: Mapping[tuple[int, int], str] | None = None) -> dict[str, str]:
     """sha256 of every file under ``root`` by POSIX relative path, sorted (part by part, as
-    paths sort), manifest excluded; ``known`` gives the hashes of files already hashed as they
-    were written (`FileSink`), by path as the walk spells it. A plain `os.scandir` walk: an
-    export can hold a file per image, and `pathlib` objects cost more than the hashing."""
-    found: list[tuple[tuple[str, ...], str]] = []
+    paths sort), manifest excluded; ``known`` gives the hashes of files hashed as they were
+    written (`FileSink`), by ``(st_dev, st_ino)``. A plain `os.scandir` walk: an export can
+    hold a file per image, and `pathlib` objects cost more than the hashing."""
+    found: _Found = []
     _files(os.fspath(root), (), found)
     found.sort(key=lambda file: file[0])
-    known = known or {}
-    return {"/".join(parts): known.get(path) or sha256_file(path) for parts, path in found}
+    if not known:
+        return {"/".join(parts): sha256_file(entry.path) for parts, entry in found}
+    checksums = {}
+    for parts, entry in found:
+        stat = entry.stat()
+        checksums["/".join(parts)] = (known.get((stat.st_dev, stat.st_ino))
+                                      or sha256_file(entry.path))
+    return checksums
 
 
 def content_hash(checksums: Mapping[str, str]) -> str:

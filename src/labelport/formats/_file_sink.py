@@ -3,7 +3,7 @@
 A per-image writer spends a third of its time in ``open``/``write``/``close``, which release
 the GIL; handed to a thread in batches, those system calls run on the other core while the
 writer formats the next images. The thread also hashes what it writes, so the manifest need
-not read every file back. Memory stays flat: at most a few batches wait."""
+not read every file back. At most a few batches wait; what stays is a digest per file."""
 
 from __future__ import annotations
 
@@ -15,10 +15,14 @@ import threading
 from types import TracebackType
 
 _Batch = list[tuple[str, bytes]]
+FileId = tuple[int, int]
+"""``(st_dev, st_ino)``: one file, however its path is spelled."""
 
 
 class FileSink:
-    """Writes files whole, in the order asked, and remembers each one's sha256 by path.
+    """Writes files whole, in the order asked, and remembers each one's sha256 by file identity
+    (``(st_dev, st_ino)``: two spellings of one file, as on a case-insensitive file system,
+    share it, and the last write wins in the file and in its digest).
 
     ``background=False`` writes each file at once, in the caller's thread (for writers run
     outside `run_export`). A write that fails is raised by the next `write_text` or by
@@ -28,7 +32,7 @@ class FileSink:
     def __init__(self, *, background: bool = False, batch: int = 32, depth: int = 8) -> None:
         self._batch_size = batch
         self._pending: _Batch = []
-        self._digests: dict[str, str] = {}
+        self._digests: dict[FileId, str] = {}
         self._error: BaseException | None = None
         self._queue: queue.Queue[_Batch | None] | None = None
         self._thread: threading.Thread | None = None
@@ -48,8 +52,8 @@ class FileSink:
             self._queue.put(self._pending)
             self._pending = []
 
-    def close(self) -> dict[str, str]:
-        """Wait for every file to be written; the sha256 of each by path."""
+    def close(self) -> dict[FileId, str]:
+        """Wait for every file to be written; the sha256 of each by file identity."""
         if self._queue is not None and self._thread is not None:
             if self._pending:
                 self._queue.put(self._pending)
@@ -79,7 +83,8 @@ class FileSink:
         for path, data in batch:
             with open(path, "wb") as f:
                 f.write(data)
-            self._digests[path] = hashlib.sha256(data).hexdigest()
+                written = os.fstat(f.fileno())
+            self._digests[written.st_dev, written.st_ino] = hashlib.sha256(data).hexdigest()
 
     def _drain(self) -> None:
         assert self._queue is not None
