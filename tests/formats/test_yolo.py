@@ -630,3 +630,13 @@ def test_keras_file_names_never_contain_whitespace(tmp_path: Path) -> None:
     assert line == "images/train/my_photo_1.png 0,0,5,5,0\n"
     assert result.report.counts["renamed: whitespace in file name"] == 1
     assert result.report.counts["converted: polyline to its bounding box"] == 1
+
+
+@pytest.mark.parametrize("split", ["names", "nc", "path", "kpt_shape"])
+def test_a_split_named_like_a_data_yaml_key_is_refused(
+        split: str, sample_source: MemorySource, tmp_path: Path) -> None:
+    source = replace(sample_source, items=tuple(replace(r, split=split)
+                                                for r in sample_source.items))
+    with pytest.raises(UnsupportedError, match=f"split named '{split}'"):
+        run_export(source, yolo.SPEC, tmp_path / "out", options={"task": "pose"})
+    assert not (tmp_path / "out").exists()

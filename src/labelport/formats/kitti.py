@@ -189,7 +189,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSES_FILE).write_text(
         _CLASSES_HEADER + "".join(f"{t}\t{name}\n" for name, t in types.items()),
-        encoding="utf-8")
+        encoding="utf-8", newline="\n")
     namer = FileNamer(unique_stems=True)
     done = 0
     for done, record in enumerate(source.records(), start=1):

@@ -262,7 +262,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     splits_dir = out_dir / SPLITS_DIR
     annotations_dir.mkdir(parents=True, exist_ok=True)
     splits_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / LABELMAP_FILE).write_text(_labelmap(source.schema), encoding="utf-8")
+    (out_dir / LABELMAP_FILE).write_text(_labelmap(source.schema), encoding="utf-8",
+                                         newline="\n")
     namer = FileNamer(unique_stems=True)
     text = XmlText(ctx)
     annotations_folder = os.fspath(annotations_dir)

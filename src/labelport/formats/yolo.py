@@ -83,6 +83,8 @@ from labelport.formats.base import (
 TASKS = ("detect", "segment", "obb", "pose")
 YAML_NAME = "data.yaml"
 YAML_SPLITS = ("train", "val", "test")
+_YAML_KEYS = frozenset({"path", "nc", "names", "kpt_shape", "flip_idx", "download", "channels"})
+"""data.yaml keys that are not splits: a split of one of these names is refused."""
 PROGRESS_EVERY = 100
 
 
@@ -257,7 +259,7 @@ def data_yaml(*, schema: LabelSchema, splits: list[str], shape: PoseShape | None
     folders.setdefault("val", "images/train")
     ordered = {key: folders[key] for key in YAML_SPLITS if key in folders} | folders
     text = "".join(f"{yaml_text.scalar(key)}: {yaml_text.scalar(folder)}\n"
-                   for key, folder in ordered.items() if key not in ("nc", "names"))
+                   for key, folder in ordered.items())
     text += f"nc: {len(schema.classes)}\n"
     text += yaml_text.block_mapping("names", dict(enumerate(schema.class_names)))
     if shape is not None:
@@ -281,6 +283,10 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     for record in source.records():
         split = safe_file_name(record.split or "train")
         if split not in folders:
+            if split in _YAML_KEYS:
+                raise UnsupportedError(
+                    f"YOLO cannot write a split named {split!r}: data.yaml's {split!r} key "
+                    "means something else to Ultralytics; rename the split")
             images, labels = out_dir / "images" / split, out_dir / "labels" / split
             images.mkdir(parents=True, exist_ok=True)
             labels.mkdir(parents=True, exist_ok=True)
@@ -305,7 +311,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         ctx.report.warn(f"splits {', '.join(unknown)} are written and listed in {YAML_NAME}, "
                         "but Ultralytics trains only on train/val/test")
     (out_dir / YAML_NAME).write_text(data_yaml(schema=schema, splits=splits, shape=shape),
-                                     encoding="utf-8")
+                                     encoding="utf-8", newline="\n")
     ctx.progress(done)
 
 

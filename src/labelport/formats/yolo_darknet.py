@@ -84,7 +84,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             folder = out_dir / f"obj_{subset}_data"
             if subset not in lists:
                 folder.mkdir(parents=True, exist_ok=True)
-                lists[subset] = (out_dir / f"{subset}.txt").open("w", encoding="utf-8")
+                lists[subset] = (out_dir / f"{subset}.txt").open("w", encoding="utf-8",
+                                                                 newline="\n")
             name = namer.name(record.item, subset)
             ctx.place_media(record.item, folder / name)
             lists[subset].write(f"{_list_line(record.item, folder / name, ctx)}\n")
@@ -103,11 +104,12 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             (out_dir / f"obj_{subset}_data").mkdir(exist_ok=True)
             (out_dir / f"{subset}.txt").write_text("", encoding="utf-8")
     (out_dir / NAMES_FILE).write_text("".join(f"{n}\n" for n in schema.class_names),
-                                      encoding="utf-8")
+                                      encoding="utf-8", newline="\n")
     lines = [f"classes = {len(schema.classes)}"]
     lines += [f"{subset} = {PREFIX}/{subset}.txt" for subset in subsets]
     lines += [f"names = {PREFIX}/{NAMES_FILE}", "backup = backup/"]
-    (out_dir / DATA_FILE).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    (out_dir / DATA_FILE).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8",
+                                     newline="\n")
     ctx.progress(done)
 
 
