@@ -250,6 +250,9 @@ def test_import_takes_a_file_option_only_inside_the_upload(api: Api, tmp_path: P
         refused = upload(outside)
         assert refused.status_code == 400, refused.text
         assert "name a file inside the uploaded archive" in refused.json()["error"]["message"]
+    refused = upload("classes\0.labelmap")
+    assert refused.status_code == 400, refused.text
+    assert "expected the name of a file" in refused.json()["error"]["message"]
     imported = upload("classes.labelmap")
     assert imported.status_code == 201, imported.text
     assert imported.json()["items"] == api.store.project_stats("sample").items

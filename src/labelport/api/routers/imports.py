@@ -36,6 +36,8 @@ def _unpack(archive: Path, folder: Path) -> None:
 def _uploaded_file(folder: Path, option: str, name: str) -> str:
     """A file option (a mask reader's class list) names a file of the upload, relative to its
     folder: never a file of the server."""
+    if "\0" in name:
+        raise InputError(f"option {option}: expected the name of a file in the upload")
     target = (folder / name).resolve()
     if Path(name).is_absolute() or not target.is_relative_to(folder.resolve()):
         raise InputError(f"option {option}={name!r}: name a file inside the uploaded archive, "
