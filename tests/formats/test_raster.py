@@ -10,6 +10,7 @@ import random
 import numpy as np
 import pytest
 
+from labelport.formats import _raster
 from labelport.formats._raster import Encoding, Runs, Visible, paint, visible_values
 
 
@@ -33,9 +34,18 @@ def _slice_by_slice(objects: list[Runs | None], values: list[int | None], *, hei
     return flat.reshape(width, height).T
 
 
+@pytest.fixture(params=["positions", "runs"])
+def painting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of painting: positions at once, and run by run (as for large images)."""
+    if request.param == "runs":
+        monkeypatch.setattr(_raster, "MAX_POSITIONS", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(("encoding", "top"), [("uint8", 255), ("uint16", 65535),
                                                ("rgb_id", 2**24 - 1)])
-def test_painting_equals_filling_each_run_in_order(encoding: Encoding, top: int) -> None:
+def test_painting_equals_filling_each_run_in_order(encoding: Encoding, top: int,
+                                                   painting: str) -> None:
     rnd = random.Random(6)
     for _ in range(200):
         height, width = rnd.randint(2, 9), rnd.randint(2, 9)
@@ -46,7 +56,7 @@ def test_painting_equals_filling_each_run_in_order(encoding: Encoding, top: int)
                                                        width=width))
 
 
-def test_visible_values_are_those_some_pixel_of_their_objects_holds() -> None:
+def test_visible_values_are_those_some_pixel_of_their_objects_holds(painting: str) -> None:
     rnd = random.Random(7)
     for _ in range(300):
         height, width = rnd.randint(2, 9), rnd.randint(2, 9)

@@ -443,6 +443,37 @@ def _positions(objects: Sequence[Runs | None], *, size: int) -> list[Positions |
     return [None if runs is None else positions[slice(*next(each))] for runs in objects]
 
 
+MAX_POSITIONS = 1 << 22
+"""Above this many covered pixels in one image, objects are painted and checked run by run:
+expanding runs into positions takes about 12 bytes per covered pixel at its peak (a 3000 x 3000
+image under a few large masks would need half a gigabyte), while long runs are cheap as
+slices."""
+
+
+def _covered(runs: Runs) -> int:
+    return int((runs.ends - runs.starts).sum())
+
+
+def _fill_runs(objects: Sequence[Runs | None], values: Sequence[int | None], *, size: int,
+               encoding: Encoding) -> npt.NDArray[np.integer]:
+    """`_fill` one slice per run, for images whose objects cover many pixels."""
+    flat = np.zeros(size, dtype=_DTYPES[encoding])
+    for runs, value in zip(objects, values, strict=True):
+        if runs is not None and value is not None:
+            for start, end in zip(runs.starts.tolist(), runs.ends.tolist(), strict=True):
+                flat[start:end] = value
+    return flat
+
+
+def _shows_anywhere(columns: npt.NDArray[np.integer], runs: Runs, value: int) -> bool:
+    """Whether any pixel of ``runs`` holds ``value``."""
+    if _covered(runs) > MAX_POSITIONS:
+        return any(bool(np.any(columns[start:end] == value))
+                   for start, end in zip(runs.starts.tolist(), runs.ends.tolist(), strict=True))
+    (at,) = _positions([runs], size=columns.size)
+    return at is not None and bool(np.any(columns[at] == value))
+
+
 def _fill(positions: Sequence[Positions | None], values: Sequence[int | None], *, size: int,
           encoding: Encoding) -> npt.NDArray[np.integer]:
     """A flat label map with each object's value at its positions, in the given order."""
@@ -457,6 +488,8 @@ def _paint_columns(objects: Sequence[Runs | None], values: Sequence[int | None],
                    height: int, width: int, encoding: Encoding) -> npt.NDArray[np.integer]:
     """The label map flattened column by column (the runs' order)."""
     size = height * width
+    if sum(_covered(runs) for runs in objects if runs is not None) > MAX_POSITIONS:
+        return _fill_runs(objects, values, size=size, encoding=encoding)
     return _fill(_positions(objects, size=size), values, size=size, encoding=encoding)
 
 
@@ -479,10 +512,8 @@ def _shown(columns: npt.NDArray[np.integer], painted: Sequence[tuple[Runs, int]]
                          [runs.starts.size for runs, _ in painted])
     shown = set(np.unique(expected[columns[starts] == expected]).tolist())
     for runs, value in painted:
-        if value not in shown:
-            (at,) = _positions([runs], size=columns.size)
-            if at is not None and np.any(columns[at] == value):
-                shown.add(value)
+        if value not in shown and _shows_anywhere(columns, runs, value):
+            shown.add(value)
     return shown
 
 
