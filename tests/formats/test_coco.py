@@ -586,3 +586,23 @@ def test_splits_must_share_their_categories(tmp_path: Path) -> None:
                                          r"same categories"):
         SPEC.reader(tmp_path, {"images": None})  # type: ignore[misc]
 
+
+
+def test_media_lookup_lists_folders_and_asks_the_file_system_only_when_unsure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelport.formats._coco_reader import _Media
+
+    (tmp_path / "IMG.JPG").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.jpg").write_bytes(b"y")
+    asked: list[str] = []
+    real_is_file = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda p: asked.append(p.name) or real_is_file(p))
+    media = _Media(tmp_path)
+    assert media.find(None, "IMG.JPG", "IMG.JPG") == tmp_path / "IMG.JPG"
+    assert media.find(None, "missing.jpg", "missing.jpg") is None
+    assert asked == []  # both answered by the folder's listing
+    # a name that differs only in case: what a case-insensitive file system would find
+    assert media.find(None, "img.jpg", "img.jpg") is None  # this one is case-sensitive
+    assert media.find(None, "sub/a.jpg", "sub/a.jpg") == tmp_path / "sub" / "a.jpg"
+    assert asked == ["img.jpg", "a.jpg"]

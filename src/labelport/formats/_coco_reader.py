@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from operator import attrgetter
@@ -295,33 +296,50 @@ def _single_name(name: str) -> bool:
             and ":" not in name)
 
 
+def _fold(name: str) -> str:
+    """A name as a case-insensitive, normalisation-insensitive file system compares it."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 class _Media:
     """Finds an image's file under the media folder."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
-        self._listings: dict[str, frozenset[str]] = {}
+        self._listings: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
 
-    def _listing(self, folder: str) -> frozenset[str]:
-        """The names of the files in ``folder`` (none when it is missing), listed once: one
-        ``scandir`` instead of a ``stat`` per image, the most a COCO import does per image."""
-        listing = self._listings.get(folder)
-        if listing is None:
+    def _listing(self, folder: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """The names of the files in ``folder``, as written and folded (`_fold`), listed once:
+        one ``scandir`` instead of a ``stat`` per image, the most a COCO import does per image.
+        Empty when the folder is missing; None when it cannot be listed."""
+        if folder not in self._listings:
             try:
                 with os.scandir(folder) as entries:
-                    listing = frozenset(e.name for e in entries if e.is_file())
+                    names = frozenset(e.name for e in entries if e.is_file())
+                listing: tuple[frozenset[str], frozenset[str]] | None = (
+                    names, frozenset(map(_fold, names)))
+            except (FileNotFoundError, NotADirectoryError):
+                listing = (frozenset(), frozenset())
             except OSError:
-                listing = frozenset()
+                listing = None
             self._listings[folder] = listing
-        return listing
+        return self._listings[folder]
 
     def _file(self, root: Path, *parts: str) -> Path | None:
-        """``root`` joined with ``parts`` when that is a file: looked up in its folder's listing
-        when the last part is a single name, else asked of the file system."""
+        """``root`` joined with ``parts`` when that is a file. A single name is looked up in
+        its folder's listing; the file system is asked only when the name is not a single
+        one, the folder cannot be listed, or a listed name differs from it only in case or
+        Unicode normalisation (which some file systems ignore)."""
         *folders, name = parts
         if _single_name(name):
             folder = os.path.join(root, *folders)
-            return Path(folder, name) if name in self._listing(folder) else None
+            listing = self._listing(folder)
+            if listing is not None:
+                names, folded = listing
+                if name in names:
+                    return Path(folder, name)
+                if _fold(name) not in folded:
+                    return None
         candidate = root.joinpath(*parts)
         return candidate if candidate.is_file() else None
 
