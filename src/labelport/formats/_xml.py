@@ -38,6 +38,17 @@ class XmlText:
 
     def __init__(self, ctx: WriteContext) -> None:
         self._ctx = ctx
+        self._names: dict[str, str] = {}
+
+    def name(self, value: str) -> str:
+        """`__call__` for class names, which repeat on every object: each is escaped once
+        (a name with characters XML cannot hold is not kept, so each use is counted)."""
+        escaped = self._names.get(value)
+        if escaped is None:
+            escaped = self(value)
+            if not _NOT_XML.search(value):
+                self._names[value] = escaped
+        return escaped
 
     def _holdable(self, value: str) -> str:
         if _NOT_XML.search(value):

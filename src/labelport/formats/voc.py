@@ -176,7 +176,7 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int], 
         truncated = 0 if on_image else int(
             outside_fraction(annotation.geometry, image_wh=image_wh) > 0)
         return (f"  <object>\n"
-                f"    <name>{text(annotation.label)}</name>\n"
+                f"    <name>{text.name(annotation.label)}</name>\n"
                 f"    <pose>Unspecified</pose>\n"
                 f"    <truncated>{truncated}</truncated>\n"
                 f"    <difficult>0</difficult>\n"
@@ -193,7 +193,7 @@ def _object_xml(annotation: Annotation, box: Box, *, image_wh: tuple[int, int], 
                 if "occluded" in attributes else "")
     lines = [
         f"  <object>\n"
-        f"    <name>{text(annotation.label)}</name>\n"
+        f"    <name>{text.name(annotation.label)}</name>\n"
         f"    <pose>{pose}</pose>\n"
         f"    <truncated>{truncated}</truncated>\n"
         f"    <difficult>{flag_value(attributes.get('difficult', 0))}</difficult>\n"
