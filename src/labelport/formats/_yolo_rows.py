@@ -52,7 +52,7 @@ from labelport.domain.geometry_ops import (
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError
-from labelport.formats._geometry import box_on_image
+from labelport.formats._geometry import box_on_image, is_box_on_image
 from labelport.formats.base import WriteContext
 
 DECIMALS = 6
@@ -240,8 +240,8 @@ def detect_rows(record: ItemRecord, *, schema: LabelSchema, ctx: WriteContext,
         index = indices.get(annotation.label)
         box = annotation.geometry
         if (index is not None and type(box) is Box and _carries_all(annotation)
-                and box.x >= 0.0 and box.y >= 0.0 and box.w > 0.0 and box.h > 0.0
-                and box.x + box.w <= width and box.y + box.h <= height):  # so finite too
+                and box.w > 0.0 and box.h > 0.0 and is_box_on_image(box, image_wh)):
+            # on the image with some area, so finite too
             out.append(_row_on_image(index, box.x, box.y, box.w, box.h, width, height))
             continue
         index = class_index(annotation, schema=schema, ctx=ctx, indices=indices)

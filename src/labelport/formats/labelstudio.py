@@ -77,7 +77,7 @@ its results give one, the size.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -584,17 +584,11 @@ SPEC = FormatSpec(
     reader=read,
 )
 
-MIN_SPEC = FormatSpec(
+MIN_SPEC = replace(
+    SPEC,
     name="labelstudio_min",
     title="Label Studio JSON_MIN (one flat record per annotation) with its label config",
-    extension=".json",
-    geometries=_GEOMETRIES,
-    conventions=_CONVENTIONS,
-    attributes=True,
-    scores=True,
-    splits=True,
-    media=True,
-    options=(_HOLES,),
     writer=write_min,
+    reader=None,
 )
 
