@@ -30,7 +30,7 @@ from labelport.export.request import ExportOptions, parse_options, plan_export
 from labelport.export.run import ExportResult, run_export
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
-from labelport.formats._class_list import load_schema
+from labelport.formats._shared.class_list import load_schema
 from labelport.formats.base import OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
 

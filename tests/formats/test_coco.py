@@ -54,9 +54,9 @@ from labelport.errors import InputError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
-from labelport.formats._coco_reader import _RleJ, keypoints_from_coco, segmentation_geometry
 from labelport.formats.base import OutsidePolicy
-from labelport.formats.coco import (
+from labelport.formats.coco._reader import _RleJ, keypoints_from_coco, segmentation_geometry
+from labelport.formats.coco.instances import (
     SPEC,
     box_instance,
     categories_json,
@@ -590,7 +590,7 @@ def test_splits_must_share_their_categories(tmp_path: Path) -> None:
 
 def test_media_lookup_lists_folders_and_asks_the_file_system_only_when_unsure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from labelport.formats._coco_reader import _Media
+    from labelport.formats.coco._reader import _Media
 
     (tmp_path / "IMG.JPG").write_bytes(b"x")
     (tmp_path / "sub").mkdir()

@@ -28,7 +28,7 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.selection import restrict_labelsets
 from labelport.formats.base import WriteContext
-from labelport.formats.coco_panoptic import read, write
+from labelport.formats.coco.panoptic import read, write
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden" / "coco_panoptic"
 REGEN = os.environ.get("LABELPORT_REGEN_GOLDEN") == "1"

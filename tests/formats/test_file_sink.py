@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labelport.export.manifest import file_checksums
-from labelport.formats._file_sink import FileSink
+from labelport.formats._shared.file_sink import FileSink
 
 
 @pytest.mark.parametrize("background", [True, False])

@@ -8,7 +8,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from labelport.errors import InputError
-from labelport.formats._image_files import image_item, image_size
+from labelport.formats._shared.image_files import image_item, image_size
 
 
 def _jpeg(path: Path, *, orientation: int | None, size_wh: tuple[int, int] = (40, 30)) -> Path:

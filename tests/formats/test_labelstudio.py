@@ -57,8 +57,9 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
-from labelport.formats._labelstudio_config import parse_label_config
-from labelport.formats._labelstudio_values import (
+from labelport.formats.base import WriteContext
+from labelport.formats.labelstudio._config import parse_label_config
+from labelport.formats.labelstudio._values import (
     box_to_ls,
     brush_rle_to_bitmap,
     decode_brush_rle,
@@ -66,8 +67,7 @@ from labelport.formats._labelstudio_values import (
     rectangle_from_ls,
     rotated_box_to_ls,
 )
-from labelport.formats.base import WriteContext
-from labelport.formats.labelstudio import MIN_SPEC, SPEC, read, write, write_min
+from labelport.formats.labelstudio.tasks import MIN_SPEC, SPEC, read, write, write_min
 from labelport.formats.registry import get_format
 from labelport.sample import PREDICTIONS, SCHEMA
 

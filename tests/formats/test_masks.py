@@ -1,4 +1,4 @@
-"""The shared rasteriser (`formats/_raster.py`) and the mask PNG formats: the rasteriser equals
+"""The shared rasteriser (`_shared/raster.py`) and the mask PNG formats: the rasteriser equals
 pycocotools' full-image raster pixel for pixel, z-order paints as documented, Pillow reads every
 PNG with the expected mode and values, a polygon with a hole stays a hole in every variant,
 goldens for the sample project (compared by decoded pixels), round trips that compare pixels,
@@ -47,7 +47,7 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.selection import restrict_labelsets
 from labelport.formats import masks
-from labelport.formats._raster import (
+from labelport.formats._shared.raster import (
     PngOut,
     RasterJob,
     Visible,

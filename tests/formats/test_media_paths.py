@@ -26,7 +26,7 @@ from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
 from labelport.formats.base import Report, WriteContext
 from labelport.formats.registry import get_format
-from labelport.formats.yolo_keras import url_without_whitespace
+from labelport.formats.yolo.keras import url_without_whitespace
 
 CDN = "https://cdn.example.org/set%201"
 WRITERS: list[tuple[str, dict[str, Any]]] = [

@@ -1,4 +1,4 @@
-"""The label-map PNG encoder (`formats/_png.py`): Pillow, the reader every consumer uses, opens
+"""The label-map PNG encoder (`_shared/png.py`): Pillow, the reader every consumer uses, opens
 each PNG it writes with the expected mode and exactly the values (and palette) encoded, for
 odd sizes, all-zero and maximal values, and arrays in either memory order."""
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labelport.formats._png import encode_png
-from labelport.formats._raster import id_to_rgb, rgb_to_id, voc_color
+from labelport.formats._shared.png import encode_png
+from labelport.formats._shared.raster import id_to_rgb, rgb_to_id, voc_color
 
 SHAPES = [(1, 1), (1, 9), (9, 1), (3, 7), (5, 13), (480, 641)]
 """Height x width: single pixels, rows and columns, widths that are no multiple of 8."""

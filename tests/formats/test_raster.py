@@ -1,4 +1,4 @@
-"""Painting in `formats/_raster.py`: the runs of every object, expanded together, paint what
+"""Painting in `formats/_shared/raster.py`: the runs of every object, expanded together, paint what
 filling each run's slice in paint order paints (the later object on top), whatever mix of
 overlapping runs, objects without runs, objects not painted, and encodings; and the values
 found visible are those a scan of every object's pixels finds."""
@@ -10,8 +10,8 @@ import random
 import numpy as np
 import pytest
 
-from labelport.formats import _raster
-from labelport.formats._raster import Encoding, Runs, Visible, paint, visible_values
+from labelport.formats._shared import raster as _raster
+from labelport.formats._shared.raster import Encoding, Runs, Visible, paint, visible_values
 
 
 def _runs(rnd: random.Random, size: int) -> Runs | None:

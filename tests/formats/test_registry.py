@@ -21,17 +21,31 @@ _NOT_FORMATS = {"base", "registry"}
 
 
 def _format_modules() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(labelport.formats.__path__)
-                  if m.name not in _NOT_FORMATS and not m.name.startswith("_"))
+    """Every public module under formats/, family packages included (`coco.instances`); helpers
+    are private (`_shared`, `yolo._rows`) and so are not formats."""
+    prefix = "labelport.formats."
+    found = []
+    for module in pkgutil.walk_packages(labelport.formats.__path__, prefix):
+        name = module.name.removeprefix(prefix)
+        if module.ispkg or name in _NOT_FORMATS or any(p.startswith("_") for p in name.split(".")):
+            continue
+        found.append(name)
+    return sorted(found)
+
+
+def test_family_packages_hold_their_formats() -> None:
+    assert {"coco.instances", "coco.panoptic", "yolo.ultralytics", "yolo.darknet", "yolo.keras",
+            "voc.detection", "voc.segmentation", "labelstudio.tasks"} <= set(_format_modules())
 
 
 @pytest.mark.parametrize("module_name", _format_modules())
 def test_every_format_module_is_registered(module_name: str) -> None:
     module = importlib.import_module(f"labelport.formats.{module_name}")
+    path = f"formats/{module_name.replace('.', '/')}.py"
     spec = getattr(module, "SPEC", None)
-    assert isinstance(spec, FormatSpec), f"formats/{module_name}.py exposes no SPEC: FormatSpec"
+    assert isinstance(spec, FormatSpec), f"{path} exposes no SPEC: FormatSpec"
     assert any(registered is spec for registered in all_formats()), (
-        f"formats/{module_name}.py is not listed in labelport.formats.registry.FORMATS")
+        f"{path} is not listed in labelport.formats.registry.FORMATS")
 
 
 def test_names_are_unique_and_every_format_reads_or_writes() -> None:

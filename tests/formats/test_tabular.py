@@ -35,7 +35,7 @@ from labelport.errors import InputError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
-from labelport.formats._values import decode_value, encode_value
+from labelport.formats._shared.values import decode_value, encode_value
 from labelport.formats.base import FormatSpec, OutsidePolicy
 from labelport.formats.registry import get_format
 from labelport.formats.tabular import (

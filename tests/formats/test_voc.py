@@ -27,7 +27,7 @@ from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
 from labelport.formats.base import OutsidePolicy, WriteContext
-from labelport.formats.voc import (
+from labelport.formats.voc.detection import (
     SPEC,
     box_to_voc_xyxy,
     read,

@@ -21,9 +21,9 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.selection import restrict_labelsets
-from labelport.formats._raster import voc_color
+from labelport.formats._shared.raster import voc_color
 from labelport.formats.base import WriteContext
-from labelport.formats.voc_segmentation import read, write
+from labelport.formats.voc.segmentation import read, write
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden" / "voc_segmentation"
 REGEN = os.environ.get("LABELPORT_REGEN_GOLDEN") == "1"

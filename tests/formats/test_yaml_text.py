@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from labelport.domain.schema import LabelClass, LabelSchema
-from labelport.formats import _yaml_text as yaml_text
-from labelport.formats.yolo import PoseShape, data_yaml
+from labelport.formats._shared import yaml_text
+from labelport.formats.yolo.ultralytics import PoseShape, data_yaml
 
 TRICKY = [
     "car", "traffic sign, temporary", 'lane "dashed"', "it's", "a - b", "x (y)", "a/b+c",

@@ -52,10 +52,12 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
-from labelport.formats import _yolo_rows as rows
-from labelport.formats import yolo, yolo_darknet, yolo_keras
 from labelport.formats.base import FormatSpec, OutsidePolicy
 from labelport.formats.registry import get_format
+from labelport.formats.yolo import _rows as rows
+from labelport.formats.yolo import darknet as yolo_darknet
+from labelport.formats.yolo import keras as yolo_keras
+from labelport.formats.yolo import ultralytics as yolo
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 REGEN = os.environ.get("LABELPORT_REGEN_GOLDEN") == "1"

@@ -53,7 +53,7 @@ from labelport.domain.source import ExportSource
 from labelport.errors import InputError
 from labelport.export.media import MediaMode, local_media_path
 from labelport.export.stage import PassCounter, StageReport, StageSource
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats.base import Report
 
 EXAMPLES_PER_CHECK = 5

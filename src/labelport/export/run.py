@@ -20,7 +20,7 @@ from labelport.export import package as packager
 from labelport.export.manifest import Counts, build_manifest, file_checksums, write_manifest
 from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
 from labelport.export.package import PackageKind, PackageResult
-from labelport.formats._file_sink import FileSink
+from labelport.formats._shared.file_sink import FileSink
 from labelport.formats.base import (
     FormatSpec,
     OutsidePolicy,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Item
 from labelport.domain.source import ExportSource
-from labelport.formats._file_sink import FileSink
+from labelport.formats._shared.file_sink import FileSink
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -135,17 +135,17 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
-from labelport.formats._geometry import fit_to_image
-from labelport.formats._image_files import (
+from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.image_files import (
     image_size,
     is_absolute_reference,
     is_url,
     local_reference,
     reference_name,
 )
-from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._values import decode_value, encode_value, flag_value
-from labelport.formats._xml import XmlText, iter_xml
+from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.values import decode_value, encode_value, flag_value
+from labelport.formats._shared.xml_text import XmlText, iter_xml
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 ANNOTATIONS_FILE = "annotations.xml"

@@ -42,7 +42,7 @@ Conventions:
   back as ``radio``, counted), multiple choice is ``checklist``, text is ``freetext``;
 - an object's attributes are its ``classifications``: every attribute the class defines is
   present, ``[null]`` when unanswered (as in the seed); values are text (numbers and booleans
-  as JSON text, `labelport.formats._values`), read back with their types;
+  as JSON text, `labelport.formats._shared.values`), read back with their types;
 - ``internal_image_ID`` is the item's ``dataset/path`` (so it reads back), ``external_image_ID``
   its file name (made unique in the export), ``labeler`` the task's assignee;
 - ``status``: new ``waiting``, in progress ``in_progress``, labeled ``completed``, reviewed
@@ -108,12 +108,12 @@ from labelport.domain.schema import (
 )
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._fields import count_unwritten
-from labelport.formats._geometry import fit_to_image
-from labelport.formats._image_files import image_item
-from labelport.formats._json import convert, decode_json, gc_paused
-from labelport.formats._naming import FileNamer
-from labelport.formats._values import decode_value, encode_value
+from labelport.formats._shared.fields import count_unwritten
+from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.image_files import image_item
+from labelport.formats._shared.json_input import convert, decode_json, gc_paused
+from labelport.formats._shared.naming import FileNamer
+from labelport.formats._shared.values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 FILE_NAME = "datagym.json"

@@ -78,10 +78,10 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._fields import count_unwritten
-from labelport.formats._geometry import object_on_image
-from labelport.formats._json import convert, decode_json, gc_paused
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._shared.fields import count_unwritten
+from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.json_input import convert, decode_json, gc_paused
+from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 ANNOTATIONS_DIR = "annotations"

@@ -57,9 +57,9 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._geometry import box_on_image, truncation
-from labelport.formats._image_files import ImageFolder, image_item
-from labelport.formats._naming import FileNamer, file_stem, safe_file_name
+from labelport.formats._shared.geometry import box_on_image, truncation
+from labelport.formats._shared.image_files import ImageFolder, image_item
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 LABELS_DIR = "label_2"

@@ -76,8 +76,8 @@ from labelport.domain.schema import (
 )
 from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError
-from labelport.formats._json import convert, decode_json
-from labelport.formats._naming import safe_file_name
+from labelport.formats._shared.json_input import convert, decode_json
+from labelport.formats._shared.naming import safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 FORMAT_NAME = "labelport"

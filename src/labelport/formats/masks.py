@@ -1,5 +1,5 @@
 """Mask PNGs, as Innotescus and Segments.ai export them: five registered formats sharing one
-layout, one rasteriser (`labelport.formats._raster`) and one reader.
+layout, one rasteriser (`labelport.formats._shared.raster`) and one reader.
 
 Layout::
 
@@ -45,7 +45,7 @@ class ``classes.txt`` names must be in it), else ``labelmap.txt`` (when present)
 it lacks in order of first appearance. Each value becomes one `Mask` annotation (instance
 variants: ``instance_id`` = the value). Without ``classes.txt`` (semantic masks from another
 tool), the semantic variants read every ``masks/*.png`` (not subfolders) in name order with a
-class list, the ``schema`` option or else ``labelmap.txt`` (`labelport.formats._class_list`):
+class list, the ``schema`` option or else ``labelmap.txt`` (`labelport.formats._shared.class_list`):
 value k > 0 is the list's class k, and ``masks_semantic_color`` maps each pixel's colour (``P``,
 ``RGB`` or ``RGBA``, alpha ignored) to the class of that colour (`class_colors`), black
 background; a value beyond the list, an unknown colour or one of two classes is an error naming
@@ -75,10 +75,10 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._class_list import read_class_list
-from labelport.formats._image_files import ImageFolder
-from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._raster import (
+from labelport.formats._shared.class_list import read_class_list
+from labelport.formats._shared.image_files import ImageFolder
+from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.raster import (
     AREA_KINDS,
     PngOut,
     RasterJob,
@@ -94,7 +94,7 @@ from labelport.formats._raster import (
     rgb_to_id,
 )
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
-from labelport.formats.voc import check_labelmap_names, labelmap_classes
+from labelport.formats.voc.detection import check_labelmap_names, labelmap_classes
 
 LABELMAP_FILE = "labelmap.txt"
 CLASSES_FILE = "classes.txt"

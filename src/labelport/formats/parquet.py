@@ -101,11 +101,10 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._geometry import fit_to_image
-from labelport.formats._image_files import image_size, local_reference
-from labelport.formats._json import decode_json
-from labelport.formats._naming import FileNamer
-from labelport.formats._yolo_rows import schema_from_names
+from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.image_files import image_size, local_reference
+from labelport.formats._shared.json_input import decode_json
+from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -113,6 +112,7 @@ from labelport.formats.base import (
     WriteContext,
     no_media,
 )
+from labelport.formats.yolo._rows import schema_from_names
 
 DATA_DIR = "data"
 IMAGES_DIR = "images"

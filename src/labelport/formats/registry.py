@@ -17,14 +17,14 @@ from labelport.formats.base import FormatSpec
 FORMATS: tuple[tuple[str, str, str], ...] = (
     # (format name, module in labelport.formats, the module's FormatSpec attribute)
     ("labelport", "labelport_native", "SPEC"),
-    ("coco", "coco", "SPEC"),
+    ("coco", "coco.instances", "SPEC"),
     ("csv", "tabular", "CSV_SPEC"),
     ("tsv", "tabular", "TSV_SPEC"),
-    ("voc", "voc", "SPEC"),
+    ("voc", "voc.detection", "SPEC"),
     ("kitti", "kitti", "SPEC"),
-    ("yolo", "yolo", "SPEC"),
-    ("yolo_darknet", "yolo_darknet", "SPEC"),
-    ("yolo_keras", "yolo_keras", "SPEC"),
+    ("yolo", "yolo.ultralytics", "SPEC"),
+    ("yolo_darknet", "yolo.darknet", "SPEC"),
+    ("yolo_keras", "yolo.keras", "SPEC"),
     ("parquet", "parquet", "SPEC"),
     ("cvat", "cvat", "SPEC"),
     ("masks_semantic", "masks", "SEMANTIC_SPEC"),
@@ -32,13 +32,13 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),
     ("masks_instance_color", "masks", "INSTANCE_COLOR_SPEC"),
     ("masks_per_class", "masks", "PER_CLASS_SPEC"),
-    ("voc_segmentation", "voc_segmentation", "SPEC"),
-    ("coco_panoptic", "coco_panoptic", "SPEC"),
+    ("voc_segmentation", "voc.segmentation", "SPEC"),
+    ("coco_panoptic", "coco.panoptic", "SPEC"),
     ("datagym", "datagym", "SPEC"),
     ("segments", "segments", "SPEC"),
     ("innotescus", "innotescus", "SPEC"),
-    ("labelstudio", "labelstudio", "SPEC"),
-    ("labelstudio_min", "labelstudio", "MIN_SPEC"),
+    ("labelstudio", "labelstudio.tasks", "SPEC"),
+    ("labelstudio_min", "labelstudio.tasks", "MIN_SPEC"),
 )
 
 

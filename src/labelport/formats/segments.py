@@ -28,7 +28,7 @@ Conventions:
 - option ``task_type``: ``segmentation-bitmap`` (default, the seed's) paints every box,
   rotated box, polygon (holes stay holes) and mask into one RGBA PNG per label: the object's
   ``id`` (1, 2, ... in annotation order) is ``R + 256 G + 256^2 B`` and alpha is 255, 0 is
-  unlabelled; objects are painted in z-order by `labelport.formats._raster` (the last on top);
+  unlabelled; objects are painted in z-order by `_shared.raster` (the last on top);
   an object left with no visible pixel is dropped (counted). ``vector`` writes ``bbox``
   (``points [[x0, y0], [x1, y1]]``), ``polygon`` (one per part; holes dropped, counted),
   ``polyline`` and ``point`` (one per labelled keypoint) annotations, in absolute pixels, not
@@ -109,13 +109,13 @@ from labelport.domain.schema import (
 )
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._fields import count_unwritten
-from labelport.formats._geometry import object_on_image
-from labelport.formats._image_files import image_size, is_url
-from labelport.formats._json import convert, decode_json, gc_paused
-from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._raster import id_to_rgb, object_pixels, paint, parse_color, rgb_to_id
-from labelport.formats._values import encode_value
+from labelport.formats._shared.fields import count_unwritten
+from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.image_files import image_size, is_url
+from labelport.formats._shared.json_input import convert, decode_json, gc_paused
+from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.raster import id_to_rgb, object_pixels, paint, parse_color, rgb_to_id
+from labelport.formats._shared.values import encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 FILE_NAME = "release.json"

@@ -95,10 +95,10 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._geometry import box_on_image, fit_to_image
-from labelport.formats._image_files import image_size, is_url, local_reference
-from labelport.formats._naming import FileNamer
-from labelport.formats._values import decode_value, encode_value
+from labelport.formats._shared.geometry import box_on_image, fit_to_image
+from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.naming import FileNamer
+from labelport.formats._shared.values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 SATIN_COLUMNS = ("image_id", "image_name", "object_id", "label",

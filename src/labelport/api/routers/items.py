@@ -15,7 +15,7 @@ from labelport.api.pagination import Page, PageParams, page_params, paginate
 from labelport.api.schemas import BulkResult, ItemCreate, ItemPublic, ItemUpdate
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
-from labelport.formats._image_files import image_size
+from labelport.formats._shared.image_files import image_size
 from labelport.store.items import StoredItem
 
 router = APIRouter(tags=["items"])

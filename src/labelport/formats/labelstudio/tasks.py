@@ -61,7 +61,7 @@ values (a lone choice or text as a plain string), ``annotator``, ``annotation_id
 record with ``"was_cancelled": true`` (Label Studio's converter leaves it out). JSON_MIN drops
 region ids, so attributes and keypoints cannot be tied back to their objects: it has no reader.
 
-Reading ``labelstudio`` (`labelport.formats._labelstudio_reader`; a JSON file or a folder holding
+Reading ``labelstudio`` (`labelport.formats.labelstudio._reader`; a JSON file or a folder holding
 one): the config beside the file gives the schema (classes in ``model_index`` order, colours,
 keypoint names, attributes, nested classifications); without it classes come in the order they
 appear. The
@@ -115,8 +115,10 @@ from labelport.domain.schema import (
     LabelSchema,
 )
 from labelport.domain.source import ExportSource
-from labelport.formats._geometry import fit_to_image
-from labelport.formats._labelstudio_config import (
+from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.naming import FileNamer
+from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.labelstudio._config import (
     BOOL_CHOICES,
     BRUSH,
     CONFIG_FILE,
@@ -132,8 +134,8 @@ from labelport.formats._labelstudio_config import (
     ControlNames,
     label_config_xml,
 )
-from labelport.formats._labelstudio_reader import read
-from labelport.formats._labelstudio_values import (
+from labelport.formats.labelstudio._reader import read
+from labelport.formats.labelstudio._values import (
     Json,
     box_to_ls,
     mask_to_brush_rle,
@@ -141,8 +143,6 @@ from labelport.formats._labelstudio_values import (
     rotated_box_to_ls,
     to_percent,
 )
-from labelport.formats._naming import FileNamer
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 DEFAULT_SPLIT = "train"
 KEYPOINT_RADIUS_PX = 3.0

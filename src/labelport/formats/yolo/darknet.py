@@ -45,8 +45,7 @@ from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import (
+from labelport.formats._shared.image_files import (
     ImageFolder,
     find_image,
     image_item,
@@ -54,8 +53,9 @@ from labelport.formats._image_files import (
     local_reference,
     reference_name,
 )
-from labelport.formats._naming import FileNamer, file_stem, safe_file_name
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.yolo import _rows as rows
 
 DATA_FILE = "obj.data"
 NAMES_FILE = "obj.names"

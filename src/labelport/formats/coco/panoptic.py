@@ -26,7 +26,7 @@ Conventions:
   pixels) its tight box, both measured on the PNG after painting; ``iscrowd`` is the
   annotation's crowd flag (0 for stuff). Image ids are 1-based per split.
 - Pixels follow pycocotools' rasteriser, holes stay holes, overlaps are resolved by z-order
-  (the higher ``z_order`` on top, then the later annotation) (`labelport.formats._raster`); a
+  (the higher ``z_order`` on top, then the later annotation) (`labelport.formats._shared.raster`); a
   segment left with no visible pixel is not written (counted). Polylines, keypoints and
   image-level classes are not written (counted), nor are scores, attributes and image
   classifications. Every image gets a PNG, all black (void) without objects.
@@ -59,10 +59,10 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._image_files import reference_name
-from labelport.formats._json import convert, decode_json
-from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._raster import (
+from labelport.formats._shared.image_files import reference_name
+from labelport.formats._shared.json_input import convert, decode_json
+from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.raster import (
     AREA_KINDS,
     PngOut,
     RasterJob,

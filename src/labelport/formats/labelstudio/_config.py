@@ -1,6 +1,6 @@
 """Label Studio's labeling config (``label_config.xml``) for a label schema, and the schema back
 from a config. The tags and their meaning are Label Studio's (https://labelstud.io/tags/);
-which tag holds what is labelport's choice, documented in `labelport.formats.labelstudio`.
+which tag holds what is labelport's choice, documented in `labelport.formats.labelstudio.tasks`.
 
 Control names (``from_name`` in results) are fixed for the object tools (`RECTANGLE`,
 `POLYGON`, `BRUSH`, `IMAGE_LABELS`, one ``"{class} keypoints"`` per keypoint class), the
@@ -28,7 +28,7 @@ from labelport.domain.schema import (
     LabelSchema,
 )
 from labelport.errors import InputError
-from labelport.formats._xml import XmlText, parse_xml
+from labelport.formats._shared.xml_text import XmlText, parse_xml
 from labelport.formats.base import WriteContext
 
 RESULT_FILE = "result.json"

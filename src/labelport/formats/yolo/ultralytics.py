@@ -9,7 +9,7 @@ Layout::
 
 Conventions: class index from 0 in the schema's order (every class, used or not); values are
 fractions of the image's width and height, origin at the top-left corner, 6 decimals, always
-inside [0, 1]. Rows by ``task`` (rows in `labelport.formats._yolo_rows`):
+inside [0, 1]. Rows by ``task`` (rows in `labelport.formats.yolo._rows`):
 
 - ``detect``: ``cls cx cy w h``. Other geometry becomes its bounding box (counted).
 - ``segment``: ``cls x1 y1 ... xn yn``. A polygon with holes or several parts is one row whose
@@ -66,11 +66,10 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats import _yaml_text as yaml_text
-from labelport.formats import _yolo_rows as rows
-from labelport.formats._geometry import object_on_image
-from labelport.formats._image_files import ImageFolder, image_item, is_image
-from labelport.formats._naming import FileNamer, file_stem, safe_file_name
+from labelport.formats._shared import yaml_text
+from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.image_files import ImageFolder, image_item, is_image
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -79,6 +78,7 @@ from labelport.formats.base import (
     WriteContext,
     no_media,
 )
+from labelport.formats.yolo import _rows as rows
 
 TASKS = ("detect", "segment", "obb", "pose")
 YAML_NAME = "data.yaml"

@@ -43,8 +43,7 @@ from labelport.domain.geometry import Box, GeometryKind
 from labelport.domain.model import Annotation, Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats import _yolo_rows as rows
-from labelport.formats._image_files import (
+from labelport.formats._shared.image_files import (
     ImageFolder,
     find_image,
     image_item,
@@ -53,8 +52,9 @@ from labelport.formats._image_files import (
     local_reference,
     reference_name,
 )
-from labelport.formats._naming import FileNamer, safe_file_name
+from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.yolo import _rows as rows
 
 ANNOTATIONS_FILE = "yolokeras.annotations.txt"
 CLASSES_FILE = "yolokeras.classes.txt"

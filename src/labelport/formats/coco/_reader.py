@@ -1,4 +1,4 @@
-"""The reader half of `labelport.formats.coco` (the layout and conventions are documented there).
+"""The reader half of `coco.instances` (the layout and conventions are documented there).
 
 ``read`` takes one COCO JSON file, or an export folder holding ``annotations/instances_*.json``
 (else every ``annotations/*.json``). The split comes from the file name
@@ -69,14 +69,14 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import MemorySource
 from labelport.errors import InputError
-from labelport.formats._image_files import (
+from labelport.formats._shared.image_files import (
     image_size,
     is_absolute_reference,
     is_url,
     local_reference,
     reference_name,
 )
-from labelport.formats._json import convert, decode_json, gc_paused
+from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
                                                                   "score"}

@@ -20,7 +20,7 @@ of the object painted last on it; 0 is background.
 
 PNG: ``uint8`` maps are mode ``L`` (or ``P`` when a palette is given: index = value, the palette
 shows the colour), ``uint16`` maps are 16-bit grey (Pillow's ``I;16``), and ``rgb_id`` maps are
-COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. They are encoded by `labelport.formats._png`
+COCO panoptic's RGB, ``id = R + 256 G + 256^2 B``. They are encoded by `_shared.png`
 (one filter for all rows and zlib's RLE strategy, several times faster than Pillow's encoder on
 label maps); Pillow reads each back with the same mode and values, and reads the formats' PNGs.
 `render_all` draws in the calling thread, encodes on a thread pool, and returns results in
@@ -55,8 +55,8 @@ from labelport.domain.geometry_ops import rotated_box_corners
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._geometry import object_on_image
-from labelport.formats._png import encode_png
+from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.png import encode_png
 from labelport.formats.base import WriteContext
 
 RGB = tuple[int, int, int]

@@ -51,7 +51,7 @@ reader turns back into the same values:
   ``flip_pairs``; the file carries the schema's image ``classifications``.
 
 Without it, image-level labels are counted as not written, and so is the metadata dropped.
-Reading is documented in `labelport.formats._coco_reader`.
+Reading is documented in `labelport.formats.coco._reader`.
 """
 
 from __future__ import annotations
@@ -91,10 +91,10 @@ from labelport.domain.geometry_ops import area, bounding_box, rotated_box_corner
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
-from labelport.formats._coco_reader import read
-from labelport.formats._geometry import fit_to_image
-from labelport.formats._naming import FileNamer
+from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.coco._reader import read
 
 ANNOTATIONS_DIR = "annotations"
 IMAGES_DIR = "images"

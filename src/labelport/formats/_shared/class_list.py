@@ -24,7 +24,7 @@ from labelport.domain.codec import schema_from_json
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError
-from labelport.formats.voc import labelmap_classes
+from labelport.formats.voc.detection import labelmap_classes
 
 _BACKGROUND_NAMES = frozenset({"background", "_background_"})
 

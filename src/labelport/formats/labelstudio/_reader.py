@@ -1,4 +1,4 @@
-"""The reader half of `labelport.formats.labelstudio` (the layout, conventions and reading rules
+"""The reader half of `labelstudio.tasks` (the layout, conventions and reading rules
 are documented there). A whole file is validated before anything is returned: an import is all
 or nothing, and errors name the file, the JSON path and what was expected."""
 
@@ -38,9 +38,14 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeType, Classification, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._image_files import image_size, is_url, local_reference, reference_name
-from labelport.formats._json import convert, decode_json, gc_paused
-from labelport.formats._labelstudio_config import (
+from labelport.formats._shared.image_files import (
+    image_size,
+    is_url,
+    local_reference,
+    reference_name,
+)
+from labelport.formats._shared.json_input import convert, decode_json, gc_paused
+from labelport.formats.labelstudio._config import (
     BOOL_CHOICES,
     CONFIG_FILE,
     IMAGE_LABELS,
@@ -51,7 +56,7 @@ from labelport.formats._labelstudio_config import (
     ParsedConfig,
     parse_label_config,
 )
-from labelport.formats._labelstudio_values import (
+from labelport.formats.labelstudio._values import (
     brush_rle_to_mask,
     from_percent,
     rectangle_from_ls,

@@ -76,16 +76,16 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._geometry import (
+from labelport.formats._shared.geometry import (
     box_on_image,
     is_box_on_image,
     outside_fraction,
     truncation,
 )
-from labelport.formats._image_files import image_size, is_url, local_reference
-from labelport.formats._naming import FileNamer, file_stem, safe_file_name
-from labelport.formats._values import decode_value, encode_value, flag_value
-from labelport.formats._xml import XmlText, parse_xml
+from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
+from labelport.formats._shared.values import decode_value, encode_value, flag_value
+from labelport.formats._shared.xml_text import XmlText, parse_xml
 from labelport.formats.base import (
     Conventions,
     FormatSpec,

@@ -52,7 +52,7 @@ from labelport.domain.geometry_ops import (
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError
-from labelport.formats._geometry import box_on_image, is_box_on_image
+from labelport.formats._shared.geometry import box_on_image, is_box_on_image
 from labelport.formats.base import WriteContext
 
 DECIMALS = 6

@@ -10,7 +10,7 @@ Layout::
     ImageSets/Segmentation/<split>.txt  the stems of each split
     JPEGImages/<file name>              with media copied or linked; images keep their format
     Annotations/<stem>.xml              with option detection=true: the VOC detection export
-    ImageSets/Main/<split>.txt          (written by `labelport.formats.voc`, same stems)
+    ImageSets/Main/<split>.txt          (written by `labelport.formats.voc.detection`, same stems)
 
 Conventions:
 - Both PNGs use the VOC palette (the devkit's ``labelcolormap``: colour of index ``i`` from its
@@ -20,12 +20,12 @@ Conventions:
   per image (those beyond are not written, counted).
 - Instance numbers follow the image's annotation order; pixels are rasterised by pycocotools,
   holes stay holes, and where objects overlap the higher ``z_order`` is on top (then the later
-  annotation), in both PNGs alike (`labelport.formats._raster`).
+  annotation), in both PNGs alike (`labelport.formats._shared.raster`).
 - Boxes, rotated boxes, polygons and masks are painted; polylines, keypoints and image-level
   classes are not written (counted), nor are scores, attributes and image classifications
   (unless ``detection`` writes attributes into the XML). Every image gets both PNGs, all zero
   without objects.
-- ``detection=true`` also writes VOC detection (`labelport.formats.voc`'s writer and options
+- ``detection=true`` also writes VOC detection (`voc.detection`'s writer and options
   ``one_based`` and ``attributes``): each object's box, in the same folder; its conversions
   (polygon to its box, ...) are counted in the same report.
 
@@ -54,10 +54,9 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
-from labelport.formats import voc
-from labelport.formats._image_files import ImageFolder
-from labelport.formats._naming import FileNamer, safe_file_name
-from labelport.formats._raster import (
+from labelport.formats._shared.image_files import ImageFolder
+from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.raster import (
     AREA_KINDS,
     PngOut,
     RasterJob,
@@ -69,7 +68,7 @@ from labelport.formats._raster import (
     render_all,
     voc_color,
 )
-from labelport.formats._xml import parse_xml
+from labelport.formats._shared.xml_text import parse_xml
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -79,6 +78,7 @@ from labelport.formats.base import (
     no_progress,
 )
 from labelport.formats.masks import labelmap_text
+from labelport.formats.voc import detection as voc
 
 CLASS_DIR = "SegmentationClass"
 OBJECT_DIR = "SegmentationObject"
