@@ -4,7 +4,6 @@ CI=true)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from labelport.store import Store, open_store
+from tests.required import unavailable
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
@@ -35,9 +35,7 @@ def postgres_url() -> Iterator[str]:
     except OperationalError as exc:
         admin.dispose()
         message = f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(message)
     try:
         yield f"{POSTGRES_SERVER}/{name}"
     finally:
