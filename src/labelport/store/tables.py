@@ -226,6 +226,8 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(Name, unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """argon2 hash of the web app's password; None: the user signs in with tokens only."""
 
 
 class ApiTokenRow(Base):
