@@ -29,8 +29,19 @@ $(LS_VENV)/.installed:
 	$(LS_VENV)/bin/python -m pip install --quiet "label-studio-sdk==2.1.2"
 	touch $@
 
-test: $(VENV)/.installed-dev $(LS_VENV)/.installed
-	LABELPORT_LS_PYTHON=$(abspath $(LS_VENV))/bin/python $(BIN)/python -m pytest
+# Datumaro reads our exports in the tests (tests/side_python.py); it pins numpy, pandas and
+# OpenCV versions of its own, so it gets a venv of its own too.
+DATUMARO_VENV ?= .venv-datumaro
+
+$(DATUMARO_VENV)/.installed:
+	$(PYTHON) -m venv $(DATUMARO_VENV)
+	$(DATUMARO_VENV)/bin/python -m pip install --quiet "datumaro==1.13.12"
+	touch $@
+
+test: $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed
+	LABELPORT_LS_PYTHON=$(abspath $(LS_VENV))/bin/python \
+	LABELPORT_DATUMARO_PYTHON=$(abspath $(DATUMARO_VENV))/bin/python \
+	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
