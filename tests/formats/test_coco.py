@@ -119,9 +119,20 @@ def test_keypoints_instance() -> None:
     the labelled points only."""
     kps = Keypoints(points=(Keypoint(x=10, y=20), Keypoint(x=5, y=6, v=Visibility.NOT_LABELED),
                             Keypoint(x=30, y=60, v=Visibility.OCCLUDED)))
-    assert keypoints_instance(kps) == {
+    assert keypoints_instance(kps, image_wh=(100, 100)) == {
         "segmentation": [], "area": 800.0, "bbox": [10.0, 20.0, 20.0, 40.0],
         "keypoints": [10.0, 20.0, 2, 0.0, 0.0, 0, 30.0, 60.0, 1], "num_keypoints": 2}
+
+
+def test_keypoints_instance_writes_the_objects_own_box_and_shape() -> None:
+    """A person's own box (larger than its points) is its bbox; its outline its segmentation
+    and area."""
+    kps = Keypoints(points=(Keypoint(x=10, y=20), Keypoint(x=30, y=60)),
+                    box=Box(x=5, y=10, w=40, h=70), shape=Polygon.simple((5, 10, 45, 10, 45, 80)))
+    assert keypoints_instance(kps, image_wh=(100, 100)) == {
+        "segmentation": [[5.0, 10.0, 45.0, 10.0, 45.0, 80.0]], "area": 1400.0,
+        "bbox": [5.0, 10.0, 40.0, 70.0], "keypoints": [10.0, 20.0, 2, 30.0, 60.0, 2],
+        "num_keypoints": 2}
 
 
 @pytest.mark.parametrize(("polygon", "kept", "removed"), [
@@ -506,13 +517,13 @@ def test_reads_a_third_party_file(tmp_path: Path) -> None:
     (record,) = source.records()
     assert record.split is None and record.item.dataset == "default"
     assert record.item.path == "x.png" and record.item.media_uri is None
-    crowd, kps, poly = record.annotations
+    crowd, kps = record.annotations
     assert crowd.crowd and rle_to_bitmap(crowd.geometry).tolist() == [  # type: ignore[arg-type]
         [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
-    assert kps.geometry == Keypoints(points=(Keypoint(x=1, y=1),
-                                             Keypoint(x=0, y=0, v=Visibility.NOT_LABELED)))
-    assert poly.geometry == Polygon.simple((0, 0, 2, 0, 2, 2))  # the 2-point ring is skipped
-    assert kps.instance_id == poly.instance_id == 2
+    assert kps.geometry == Keypoints(  # one object: its points, its own box and its outline
+        points=(Keypoint(x=1, y=1), Keypoint(x=0, y=0, v=Visibility.NOT_LABELED)),
+        box=Box(x=0, y=0, w=2, h=2),
+        shape=Polygon.simple((0, 0, 2, 0, 2, 2)))  # the 2-point ring is skipped
 
 
 def test_images_option_finds_media_and_sizes(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ written by one reads back equal through the other. Conventions:
   key reads back as the default: files stay small and adding a field stays compatible;
 - coordinates are labelport's (absolute pixels, see `labelport.domain.geometry`); point lists
   stay flat ``[x0, y0, x1, y1, ...]``; keypoints are flat ``[x0, y0, v0, x1, y1, v1, ...]``
-  (COCO's layout); a mask is COCO's compressed RLE ``{"counts": str, "size": [h, w]}``;
+  (COCO's layout), with the object's own ``box`` and ``shape`` (geometries) when it has them;
+  a mask is COCO's compressed RLE ``{"counts": str, "size": [h, w]}``;
 - a geometry carries its ``kind`` (a `GeometryKind` value);
 - datetimes are ISO 8601 strings, offsets kept as given;
 - attribute values and metadata are stored as given (they must be JSON-able).
@@ -53,6 +54,7 @@ from labelport.domain.schema import (
     LabelClass,
     LabelSchema,
 )
+from labelport.domain.video import VideoInfo, rate_from_text, rate_to_text
 from labelport.errors import InputError
 
 Json = dict[str, Any]
@@ -110,11 +112,16 @@ def geometry_to_json(geometry: Geometry) -> Json:
             return {"kind": "polygon", "parts": [_part_to_json(p) for p in parts]}
         case Polyline(points=points):
             return {"kind": "polyline", "points": list(points)}
-        case Keypoints(points=points):
+        case Keypoints(points=points, box=box, shape=shape):
             flat: list[float] = []
             for p in points:
                 flat += (p.x, p.y, int(p.v))
-            return {"kind": "keypoints", "points": flat}
+            out: Json = {"kind": "keypoints", "points": flat}
+            if box is not None:
+                out["box"] = geometry_to_json(box)
+            if shape is not None:
+                out["shape"] = geometry_to_json(shape)
+            return out
         case Mask(counts=counts, height=height, width=width):
             return {"kind": "mask", "counts": counts, "size": [height, width]}
         case NoGeometry():
@@ -152,10 +159,16 @@ def _keypoints(d: Json) -> Keypoints:
     flat = d["points"]
     if len(flat) % 3:
         raise ValueError("keypoints need x, y, v triplets")
-    return Keypoints(points=tuple(
-        Keypoint(x=flat[i], y=flat[i + 1], v=Visibility(flat[i + 2]))
-        for i in range(0, len(flat), 3)
-    ))
+    box = d.get("box")
+    shape = d.get("shape")
+    if shape is not None and shape.get("kind") not in (GeometryKind.POLYGON, GeometryKind.MASK):
+        raise ValueError("a keypoints object's shape must be a polygon or a mask")
+    return Keypoints(
+        points=tuple(Keypoint(x=flat[i], y=flat[i + 1], v=Visibility(flat[i + 2]))
+                     for i in range(0, len(flat), 3)),
+        box=None if box is None else _box(box),
+        shape=None if shape is None else _geometry(shape),  # type: ignore[arg-type]
+    )
 
 
 def _mask(d: Json) -> Mask:
@@ -318,7 +331,28 @@ def item_to_json(item: Item) -> Json:
         if value is not None:
             out[key] = value
     _put(out, "metadata", dict(item.metadata))
+    if item.video is not None:
+        out["video"] = video_info_to_json(item.video)
     return out
+
+
+def video_info_to_json(video: VideoInfo) -> Json:
+    """``{"frame_rate": "30000/1001", "duration_s", "rotation_deg", "codec"}`` (the rate an
+    exact fraction as text, see `labelport.domain.video`)."""
+    out: Json = {"frame_rate": rate_to_text(video.frame_rate), "duration_s": video.duration_s}
+    _put(out, "rotation_deg", video.rotation_deg)
+    _put(out, "codec", video.codec)
+    return out
+
+
+def _video_info(d: Json) -> VideoInfo:
+    return VideoInfo(frame_rate=rate_from_text(str(d["frame_rate"])),
+                     duration_s=float(d["duration_s"]), rotation_deg=int(d.get("rotation_deg", 0)),
+                     codec=str(d.get("codec", "")))
+
+
+def video_info_from_json(data: Json) -> VideoInfo:
+    return _decoding("video", _video_info, data)
 
 
 def _item(d: Json) -> Item:
@@ -327,6 +361,7 @@ def _item(d: Json) -> Item:
         media_uri=d.get("media_uri"), frame_count=d.get("frame_count"),
         channels=d.get("channels"), bit_depth=d.get("bit_depth"),
         metadata=d.get("metadata") or {}, id=d.get("id"),
+        video=None if d.get("video") is None else _video_info(d["video"]),
     )
 
 
@@ -371,6 +406,7 @@ def annotation_to_json(annotation: Annotation) -> Json:
             out[key] = value
     _put(out, "z_order", a.z_order)
     _put(out, "crowd", a.crowd)
+    _put(out, "outside", a.outside)
     if a.source is not Source.HUMAN:
         out["source"] = a.source.value
     _put(out, "created_at", _iso(a.created_at))
@@ -387,6 +423,7 @@ def _annotation(d: Json) -> Annotation:
         source=Source(d.get("source", "human")), score=d.get("score"),
         annotator=d.get("annotator"), lead_time_s=d.get("lead_time_s"),
         created_at=_from_iso(d.get("created_at")), updated_at=_from_iso(d.get("updated_at")),
+        outside=bool(d.get("outside", False)),
     )
 
 

@@ -13,16 +13,21 @@ from labelport.domain.geometry import Box
 from labelport.domain.model import Annotation, Item, ItemRecord
 
 
-def positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+def positional_constructor(cls: type, names: tuple[str, ...],
+                           optional: tuple[str, ...] = ()) -> Callable[..., Any]:
     """A constructor of the frozen slotted dataclass ``cls`` taking its fields positionally
-    in ``names`` order and setting the slots directly. Equivalent to ``cls(**fields)`` as long
-    as ``cls`` has no ``__post_init__``, which is checked here, as is the field list."""
-    if [f.name for f in fields(cls)] != list(names) or hasattr(cls, "__post_init__"):
+    in ``names`` order, then ``optional`` ones that default to the field's default (fields
+    added later, which the existing callers need not pass), and setting the slots directly.
+    Equivalent to ``cls(**fields)`` as long as ``cls`` has no ``__post_init__``, which is
+    checked here, as is the field list."""
+    declared = {f.name: f for f in fields(cls)}
+    if list(declared) != [*names, *optional] or hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} changed: update labelport.domain.construct")
-    args = ", ".join(names)
-    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
     namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in names)
+    namespace.update((f"default_{n}", declared[n].default) for n in optional)
+    args = ", ".join([*names, *(f"{n}=default_{n}" for n in optional)])
+    body = "".join(f"    set_{n}(obj, {n})\n" for n in (*names, *optional))
+    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in (*names, *optional))
     exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
     construct: Callable[..., Any] = namespace["construct"]
     return construct
@@ -30,9 +35,10 @@ def positional_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., A
 
 new_annotation = positional_constructor(Annotation, (
     "label", "geometry", "labelset", "attributes", "tags", "instance_id", "frame", "z_order",
-    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"))
+    "crowd", "source", "score", "annotator", "lead_time_s", "created_at", "updated_at"),
+    optional=("outside",))
 new_box = positional_constructor(Box, ("x", "y", "w", "h"))
 new_item = positional_constructor(Item, (
     "dataset", "path", "width", "height", "media_uri", "frame_count", "channels", "bit_depth",
-    "metadata", "id"))
+    "metadata", "id"), optional=("video",))
 new_record = positional_constructor(ItemRecord, ("item", "tasks", "annotations", "split"))

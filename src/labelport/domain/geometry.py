@@ -109,9 +109,16 @@ class Keypoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Keypoints:
-    """Points in the order of the class's keypoint names; a missing point has v = 0."""
+    """Points in the order of the class's keypoint names; a missing point has v = 0.
+
+    ``box`` is the object's own box when its file gave one that is not the extent of the
+    labelled points (a COCO person's ``bbox`` covers the whole person, a YOLO pose row has its
+    box); ``shape`` is its outline (a COCO person's ``segmentation``). Without ``box``, the
+    extent of the labelled points is the object's box (`geometry_ops.bounding_box`)."""
 
     points: tuple[Keypoint, ...]
+    box: Box | None = None
+    shape: Polygon | Mask | None = None
 
     kind = GeometryKind.KEYPOINTS
 

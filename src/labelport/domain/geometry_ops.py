@@ -65,6 +65,18 @@ def _points_bbox(ring: Ring) -> Box | None:
     return Box.from_xyxy(min(xs), min(ys), max(xs), max(ys))
 
 
+def with_own_box(keypoints: Keypoints, box: Box | None, *, tolerance_px: float = 0.0
+                 ) -> Keypoints:
+    """``keypoints`` carrying ``box`` as the object's own box, unless ``box`` is the extent of its
+    labelled points within ``tolerance_px`` (what a format that rounds writes for the extent):
+    the fallback gives that box already, so a file's box that says nothing more is not kept."""
+    extent = _points_bbox(_labelled_xy(keypoints))
+    if box is None or (extent is not None and all(
+            abs(a - b) <= tolerance_px for a, b in zip(box.xyxy, extent.xyxy, strict=True))):
+        box = None
+    return Keypoints(points=keypoints.points, box=box, shape=keypoints.shape)
+
+
 # --- rotated boxes -----------------------------------------------------------------------------
 
 
@@ -116,6 +128,8 @@ def bounding_box(geometry: Geometry) -> Box | None:
         case Polyline():
             return _points_bbox(geometry.points)
         case Keypoints():
+            if geometry.box is not None:
+                return geometry.box
             return _points_bbox(_labelled_xy(geometry))
         case Mask():
             from labelport.domain.masks import rle_bbox
@@ -183,7 +197,11 @@ def is_inside_image(geometry: Geometry, *, image_wh: ImageWH) -> bool:
         case Polyline():
             return _ring_inside(geometry.points, image_wh=image_wh)
         case Keypoints():
-            return _ring_inside(_labelled_xy(geometry), image_wh=image_wh)
+            return (_ring_inside(_labelled_xy(geometry), image_wh=image_wh)
+                    and (geometry.box is None
+                         or is_inside_image(geometry.box, image_wh=image_wh))
+                    and (geometry.shape is None
+                         or is_inside_image(geometry.shape, image_wh=image_wh)))
         case Mask():
             return (geometry.width, geometry.height) == tuple(image_wh)
         case NoGeometry():
@@ -298,18 +316,25 @@ def clip_polyline(polyline: Polyline, *, image_wh: ImageWH) -> Polyline | None:
 
 def clip_keypoints(keypoints: Keypoints, *, image_wh: ImageWH) -> Keypoints | None:
     """Placed points off the image become unlabelled (``0, 0, v=0``), keeping every point's
-    index (keypoints are addressed by position); None when no placed point is left."""
+    index (keypoints are addressed by position). The object's own box and shape are clipped too
+    (a mask must have the image's size); None when no placed point, box or shape is left."""
     if is_inside_image(keypoints, image_wh=image_wh):
         return keypoints
+    box = None if keypoints.box is None else clip_box(keypoints.box, image_wh=image_wh)
+    shape: Polygon | Mask | None = None
+    if isinstance(keypoints.shape, Polygon):
+        shape = clip_polygon(keypoints.shape, image_wh=image_wh)
+    elif keypoints.shape is not None:
+        shape, _ = clip_to_image(keypoints.shape, image_wh=image_wh)  # type: ignore[assignment]
     unlabelled = Keypoint(x=0.0, y=0.0, v=Visibility.NOT_LABELED)
     points = tuple(
         p if p.v == Visibility.NOT_LABELED or _ring_inside((p.x, p.y), image_wh=image_wh)
         else unlabelled
         for p in keypoints.points
     )
-    if all(p.v == Visibility.NOT_LABELED for p in points):
+    if box is None and shape is None and all(p.v == Visibility.NOT_LABELED for p in points):
         return None
-    return Keypoints(points=points)
+    return Keypoints(points=points, box=box, shape=shape)
 
 
 def clip_to_image(geometry: Geometry, *, image_wh: ImageWH) -> tuple[Geometry | None, bool]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from labelport.domain.geometry import Geometry
 from labelport.domain.schema import Classification
+from labelport.domain.video import VideoInfo
 
 DEFAULT_LABELSET = "ground-truth"
 DEFAULT_DATASET = "default"
@@ -69,10 +70,16 @@ class Item:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     id: int | None = None
     """The store's id; None for items that did not come from a store."""
+    video: VideoInfo | None = None
+    """Set on a video (with ``frame_count``): its frame rate, duration and rotation."""
 
     @property
     def file_name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def is_video(self) -> bool:
+        return self.video is not None
 
     @property
     def key(self) -> str:
@@ -113,6 +120,10 @@ class Annotation:
     lead_time_s: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    outside: bool = False
+    """On a track keyframe (``frame`` and ``instance_id`` set on a video): the object has left
+    the frame here and stays out until the track's next keyframe (CVAT's ``outside``); see
+    `labelport.domain.tracks`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

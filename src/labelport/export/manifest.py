@@ -107,6 +107,7 @@ def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: M
             "index_base": conventions.index_base,
             "ids": conventions.ids,
             "notes": conventions.notes,
+            "keypoint_box": conventions.keypoint_box,
         },
         "counts": {
             "items": counts.items,

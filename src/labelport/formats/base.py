@@ -112,6 +112,9 @@ class Conventions:
     index_base: str = "n/a"
     ids: str = "n/a"
     notes: str = ""
+    keypoint_box: str = ("a keypoints object's box is its own box when its source gave one (a "
+                         "COCO person's bbox, a YOLO pose row's box), else the extent of its "
+                         "labelled points")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -70,7 +70,10 @@ Conventions:
   per name (sub-labels in the meta carry ``<parent>``, and the skeleton label an ``<svg>``
   with its edges); a point that is not labelled (v = 0) is ``outside="1"``, an occluded one
   (v = 1) ``occluded="1"``. Keypoints of a class without names are a ``<points>`` shape of the
-  labelled points only (counted when a point's visibility is lost).
+  labelled points only (counted when a point's visibility is lost). A keypoints object with
+  its own box (a COCO person's bbox) is a ``<box>`` of the same label written before its
+  skeleton (or points), the two sharing a ``group_id``; the reader joins them back into one
+  object. Its shape (outline) is not written (counted).
 - ``occluded`` is the annotation's ``occluded`` attribute (1 when set, else 0); a non-bool
   value is also written as an ``<attribute>``. Other attributes are ``<attribute name>``
   children: declared ones as CVAT writes them (``true``/``false``, numbers, text), others
@@ -123,6 +126,7 @@ from labelport.domain.geometry import (
     RotatedBox,
     Visibility,
 )
+from labelport.domain.geometry_ops import with_own_box
 from labelport.domain.masks import bitmap_to_rle, polygon_to_rle, rle_to_bitmap
 from labelport.domain.model import (
     DEFAULT_DATASET,
@@ -161,6 +165,10 @@ Bitmap = npt.NDArray[np.uint8]
 
 
 # --- pure conversions ------------------------------------------------------------------------
+
+
+_ROUNDING_PX = 0.005
+"""How far `coordinate_text`'s two decimals move a coordinate."""
 
 
 def coordinate_text(value: float) -> str:
@@ -478,7 +486,13 @@ class _ImageWriter:
                     return [], False
                 return [_Shape("polyline", [("points", points_text(geometry.points))])], False
             case Keypoints():
-                return self._keypoint_shapes(geometry, label), False
+                shapes = self._keypoint_shapes(geometry, label)
+                if geometry.shape is not None:
+                    count("not written: shape of a keypoints object (CVAT groups its box only)")
+                if geometry.box is None or not shapes:
+                    return shapes, False
+                box, _ = self._geometry_shapes(geometry.box, label, image_wh)
+                return box + shapes, True
             case Mask():
                 rle = bitmap_to_cvat_rle(rle_to_bitmap(geometry))
                 if rle is None:
@@ -859,6 +873,7 @@ class _Reader:
         item, subset = self._item(place, element)
         annotations: list[Annotation] = []
         groups: dict[tuple[str, int], int] = {}
+        boxes: dict[tuple[str, int], int] = {}
         for number, shape in enumerate(element, start=1):
             if shape.tag in _REFUSED:
                 raise place.error(f"<{shape.tag}> {number}: CVAT {shape.tag}s have no labelport "
@@ -879,8 +894,17 @@ class _Reader:
                 annotations[first] = replace(
                     merged, geometry=Polygon(parts=merged.geometry.parts + geometry.parts))
                 continue
+            if isinstance(geometry, Keypoints) and group > 0 and (label, group) in boxes:
+                first = boxes.pop((label, group))  # the object's own box, written before it
+                owner = annotations[first]
+                assert isinstance(owner.geometry, Box)
+                annotations[first] = replace(owner, geometry=with_own_box(
+                    geometry, owner.geometry, tolerance_px=_ROUNDING_PX))
+                continue
             if isinstance(geometry, Polygon) and group > 0:
                 groups[(label, group)] = len(annotations)
+            if isinstance(geometry, Box) and group > 0:
+                boxes[(label, group)] = len(annotations)
             if isinstance(geometry, RotatedBox):
                 self.rotated.add(label)
             if label not in self.seen:

@@ -27,7 +27,8 @@ item per following line; it is read lazily, so a project of any size reads in bo
 Conventions (those of `labelport.domain.codec`, which encodes every value): absolute pixels as
 floats, origin at the top-left corner of the top-left pixel; boxes ``x, y, w, h``; rotated boxes
 centred, ``angle_deg`` clockwise; point lists flat ``[x0, y0, x1, y1, ...]``; keypoints flat
-``[x, y, v, ...]`` with COCO's visibility; masks COCO compressed RLE, column-major, ``size``
+``[x, y, v, ...]`` with COCO's visibility, plus the object's own ``box`` and ``shape`` (a
+polygon or mask) when it has them; masks COCO compressed RLE, column-major, ``size``
 ``[height, width]``; keypoint skeleton and flip pairs 0-based; class ids as in the schema;
 datetimes ISO 8601; a field at its default is left out. With media copied or linked, images
 land at ``media/<dataset>/<path>`` and ``media_uri`` keeps the original URI.
@@ -124,13 +125,15 @@ class _PolylineJ(_Strict, tag="polyline", tag_field="kind"):
     points: list[float]
 
 
-class _KeypointsJ(_Strict, tag="keypoints", tag_field="kind"):
-    points: list[float]
-
-
 class _MaskJ(_Strict, tag="mask", tag_field="kind"):
     counts: str
     size: tuple[int, int]
+
+
+class _KeypointsJ(_Strict, tag="keypoints", tag_field="kind"):
+    points: list[float]
+    box: _BoxJ | None = None
+    shape: _PolygonJ | _MaskJ | None = None
 
 
 class _NoGeometryJ(_Strict, tag="none", tag_field="kind"):

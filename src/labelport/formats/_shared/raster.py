@@ -46,6 +46,7 @@ from pycocotools import mask as coco_mask
 from labelport.domain.geometry import (
     Box,
     GeometryKind,
+    Keypoints,
     Mask,
     Polygon,
     Ring,
@@ -194,15 +195,18 @@ def raster_objects(record: ItemRecord, schema: LabelSchema, *, ctx: WriteContext
                    carries_attributes: bool = False) -> list[RasterObject]:
     """The record's objects that have an area, numbered in annotation order and returned in
     paint order (z-order, then annotation order: the last one is on top). What cannot be
-    painted is counted: image-level classes, polylines, keypoints, classes missing from the
-    schema, geometry dropped by the out-of-image policy; scores, attributes (unless the format
-    carries them elsewhere) and image classifications are counted as not written."""
+    painted is counted: image-level classes, polylines, keypoints (a keypoints object with a
+    shape is painted as its shape), classes missing from the schema, geometry dropped by the
+    out-of-image policy; scores, attributes (unless the format carries them elsewhere) and
+    image classifications are counted as not written."""
     image_wh = (record.item.width, record.item.height)
     kept: list[RasterObject] = []
     for annotation in record.annotations:
         geometry = object_on_image(annotation.geometry, image_wh=image_wh, ctx=ctx)
         if geometry is None:
             continue
+        if isinstance(geometry, Keypoints) and geometry.shape is not None:
+            geometry = geometry.shape  # a person with keypoints and an outline: paint the outline
         if geometry.kind not in AREA_KINDS:
             ctx.report.count(f"not written: {geometry.kind.value} (no area to paint)")
             continue

@@ -8,8 +8,9 @@ named by ``file_name``, unless the file carries labelport's metadata (``dataset`
 Geometry, per annotation: ``rotated_box`` (labelport metadata) gives a rotated box; a RLE
 segmentation (compressed, or uncompressed ``counts`` lists) gives a mask; polygon rings give a
 polygon with one part per ring (rings under 3 points cover nothing and are skipped); otherwise
-``bbox`` gives a box. ``keypoints`` give a keypoints annotation; an annotation with keypoints and
-a segmentation (COCO's person files) gives both, sharing an ``instance_id``. ``score`` makes an
+``bbox`` gives a box. ``keypoints`` give a keypoints annotation that keeps the annotation's
+``bbox`` as its own box (unless it is exactly the extent of the labelled points, the fallback)
+and its segmentation as its shape (COCO's person files). ``score`` makes an
 annotation a model's prediction unless ``source`` says otherwise.
 
 Media: ``options["images"]`` (or, when not given, the export folder) is searched for
@@ -56,6 +57,7 @@ from labelport.domain.geometry import (
     RotatedBox,
     Visibility,
 )
+from labelport.domain.geometry_ops import with_own_box
 from labelport.domain.model import (
     DEFAULT_DATASET,
     DEFAULT_LABELSET,
@@ -190,7 +192,7 @@ def keypoints_from_coco(flat: list[float]) -> Keypoints:
 
 
 def segmentation_geometry(segmentation: list[list[float]] | _RleJ, *,
-                          image_hw: tuple[int, int]) -> Geometry | None:
+                          image_hw: tuple[int, int]) -> Polygon | Mask | None:
     """A RLE as a mask, rings as a polygon (one part each); None for no usable segmentation.
     Raises ValueError for odd rings or a RLE that does not fit the image."""
     if isinstance(segmentation, _RleJ):
@@ -209,20 +211,18 @@ def segmentation_geometry(segmentation: list[list[float]] | _RleJ, *,
     return Polygon(parts=parts) if parts else None
 
 
-def annotation_geometries(ann: _AnnotationJ, *, image_hw: tuple[int, int]) -> list[Geometry]:
-    """Every geometry one COCO annotation carries (see the module docstring)."""
+def annotation_geometry(ann: _AnnotationJ, *, image_hw: tuple[int, int]) -> Geometry:
+    """The geometry one COCO annotation carries (see the module docstring)."""
     if ann.rotated_box is not None:
-        return [ann.rotated_box]
-    found: list[Geometry] = []
-    if ann.keypoints:
-        found.append(keypoints_from_coco(ann.keypoints))
+        return ann.rotated_box
     shape = segmentation_geometry(ann.segmentation, image_hw=image_hw)
-    if shape is not None:
-        found.append(shape)
-    elif not found and ann.bbox is not None:
-        x, y, w, h = ann.bbox
-        found.append(Box(x=x, y=y, w=w, h=h))
-    if not found:
+    box = None if ann.bbox is None else Box(x=ann.bbox[0], y=ann.bbox[1], w=ann.bbox[2],
+                                            h=ann.bbox[3])
+    if ann.keypoints:
+        points = keypoints_from_coco(ann.keypoints).points
+        return with_own_box(Keypoints(points=points, shape=shape), box)
+    found = shape if shape is not None else box
+    if found is None:
         raise ValueError("expected a bbox, a segmentation or keypoints")
     return found
 
@@ -377,17 +377,12 @@ def _extras(ann: _AnnotationJ) -> Json:
             if (value := getattr(ann, key)) is not msgspec.UNSET}
 
 
-def _annotation(raw: Json | None, ann: _AnnotationJ, label: str, geometry: Geometry, *,
-                instance_id: int | None = None) -> Annotation:
+def _annotation(raw: Json | None, ann: _AnnotationJ, label: str,
+                geometry: Geometry) -> Annotation:
     """A domain annotation from the COCO fields and labelport's extras beside them. ``raw`` is
     the annotation's JSON object (None when the file was decoded in one pass: then a problem in
-    the extras raises `_Retry`); ``instance_id`` is given to the geometries of one annotation
-    that has none."""
+    the extras raises `_Retry`)."""
     extras = _extras(ann)
-    if instance_id is not None:
-        extras["instance_id"] = instance_id
-        if raw is not None:
-            raw = {**raw, "instance_id": instance_id}
     if not extras:  # a plain COCO annotation: no decoding of extras
         return Annotation(label=label, geometry=geometry, crowd=bool(ann.iscrowd),
                           score=ann.score,
@@ -442,7 +437,7 @@ def _decoded_annotations(decoded: _DocJ) -> Iterator[tuple[Json | None, _Annotat
 
 def _is_plain(ann: _AnnotationJ) -> bool:
     """No rotated box, keypoints, segmentation or labelport extras: only the bbox counts
-    (`annotation_geometries`) and `_annotation` needs no codec, as in most third-party files."""
+    (`annotation_geometry`) and `_annotation` needs no codec, as in most third-party files."""
     return (ann.rotated_box is None and not ann.keypoints and ann.segmentation == []
             and _extra_values(ann) == _NO_EXTRAS)
 
@@ -505,12 +500,9 @@ def _read_doc(file: Path, doc: Json, raw_images: list[Json],
             continue
         width, height = size
         try:
-            geometries = annotation_geometries(ann, image_hw=(height, width))
-            shared = (ann.id if len(geometries) > 1 and ann.instance_id in (None, msgspec.UNSET)
-                      else None)
-            for geometry in geometries:
-                kinds.setdefault(ann.category_id, geometry.kind)
-                found.append(_annotation(raw_ann, ann, label, geometry, instance_id=shared))
+            geometry = annotation_geometry(ann, image_hw=(height, width))
+            kinds.setdefault(ann.category_id, geometry.kind)
+            found.append(_annotation(raw_ann, ann, label, geometry))
         except (InputError, ValueError) as exc:
             raise _fail(file, f"$.annotations[{i}]", str(exc)) from None
     if schema is None:

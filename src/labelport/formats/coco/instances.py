@@ -24,8 +24,11 @@ one image, annotation or category per line so diffs read well. Conventions:
 - ``iscrowd`` is the annotation's crowd flag, whatever the encoding;
 - keypoint categories carry ``keypoints`` (names) and a 1-based ``skeleton``; an annotation's
   ``keypoints`` are ``[x, y, v, ...]`` with v = 0 (not labelled, written ``0, 0, 0``), 1
-  (occluded), 2 (visible); ``num_keypoints`` counts v > 0; ``bbox`` surrounds the labelled
-  points; boxes and keypoints have ``"segmentation": []``;
+  (occluded), 2 (visible); ``num_keypoints`` counts v > 0; ``bbox`` is the object's own box
+  (a COCO person's whole-body box, as read) and, when it has none, the extent of the labelled
+  points (the manifest's conventions say so); a keypoints object with a shape (a person's
+  outline) writes it as its ``segmentation`` and ``area``; boxes and other keypoints have
+  ``"segmentation": []`` (see the ``box_segmentation`` option);
 - ``score`` is written for every annotation that has one (predictions);
 - ``file_name`` is the image's name inside ``images/{split}/`` (the original name, made unique
   per split), the same whether or not media is included; with ``--paths absolute`` it is what
@@ -168,16 +171,24 @@ def mask_instance(mask: Mask) -> Json:
             "bbox": xywh(rle_bbox(mask))}
 
 
-def keypoints_instance(keypoints: Keypoints) -> Json:
-    """COCO keypoints: unlabelled points as ``0, 0, 0``; the box surrounds the labelled ones."""
+def keypoints_instance(keypoints: Keypoints, *, image_wh: tuple[int, int]) -> Json:
+    """COCO keypoints: unlabelled points as ``0, 0, 0``; ``bbox`` the object's own box, else the
+    extent of the labelled points; the segmentation and area of its shape when it has one."""
     flat: list[float] = []
     for p in keypoints.points:
         labelled = p.v > Visibility.NOT_LABELED
         flat += (float(p.x), float(p.y), int(p.v)) if labelled else (0.0, 0.0, 0)
     box = bounding_box(keypoints) or Box(x=0, y=0, w=0, h=0)
-    return {"segmentation": [], "area": float(box.w * box.h), "bbox": xywh(box),
-            "keypoints": flat,
-            "num_keypoints": sum(p.v > Visibility.NOT_LABELED for p in keypoints.points)}
+    out: Json = {"segmentation": [], "area": float(box.w * box.h)}
+    if isinstance(keypoints.shape, Mask):
+        out.update(mask_instance(keypoints.shape))
+    elif keypoints.shape is not None:
+        outline, _ = without_short_rings(keypoints.shape)
+        if outline is not None:
+            out.update(polygon_instance(outline, image_wh=image_wh))
+    out.update(bbox=xywh(box), keypoints=flat,
+               num_keypoints=sum(p.v > Visibility.NOT_LABELED for p in keypoints.points))
+    return out
 
 
 def without_short_rings(polygon: Polygon) -> tuple[Polygon | None, int]:
@@ -230,7 +241,7 @@ def _instance(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContex
         case Mask():
             return mask_instance(fitted)
         case Keypoints():
-            return keypoints_instance(fitted)
+            return keypoints_instance(fitted, image_wh=image_wh)
     raise TypeError(f"unexpected geometry {fitted!r}")
 
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import msgspec
 
 from labelport.domain.geometry import (
+    Box,
     Geometry,
     GeometryKind,
     Keypoint,
@@ -23,6 +24,7 @@ from labelport.domain.geometry import (
     PolygonPart,
     Visibility,
 )
+from labelport.domain.geometry_ops import with_own_box
 from labelport.domain.model import (
     DEFAULT_DATASET,
     DEFAULT_LABELSET,
@@ -65,6 +67,8 @@ from labelport.formats.labelstudio._values import (
 
 _DATA_KEYS = frozenset({"image", "dataset", "path", "width", "height", "split", "metadata"})
 """The task data keys labelport's writer fills; any other key is item metadata."""
+_PERCENT_TOLERANCE_PX = 1e-6
+"""How far a box may move through percentages and back and still be the same box."""
 
 
 class _TaskJ(msgspec.Struct):
@@ -342,7 +346,9 @@ class _Reader:
             points = [c for c in children if c.result and
                       _REGION_KINDS[c.result.type.lower()] == "keypoint"]
             if points or self._is_keypoint_class(region.labels):
-                return self._keypoints(region.labels, points, image_wh=image_wh)
+                keypoints = self._keypoints(region.labels, points, image_wh=image_wh)
+                own = rectangle if isinstance(rectangle, Box) else None
+                return with_own_box(keypoints, own, tolerance_px=_PERCENT_TOLERANCE_PX)
             return rectangle
         if kind == "polygon":
             parts = [region, *(c for c in children if c.result and

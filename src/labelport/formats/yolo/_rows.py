@@ -41,13 +41,13 @@ from labelport.domain.geometry import (
     Visibility,
 )
 from labelport.domain.geometry_ops import (
-    bounding_box,
     box_from_cxcywh_norm,
     box_to_cxcywh_norm,
     denormalize_xy,
     is_degenerate_box,
     normalize_xy,
     rotated_box_from_corners,
+    with_own_box,
 )
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
@@ -58,6 +58,8 @@ from labelport.formats.base import WriteContext
 DECIMALS = 6
 OUTSIDE_UNIT = "dropped: value outside [0, 1] (Ultralytics would ignore the image)"
 _TOLERANCE = 1e-9
+_ROW_TOLERANCE = 1.5e-6
+"""What the 6 decimals of a normalised row may move a value, as a share of the image's side."""
 """Float noise allowed around [0, 1] before a value counts as outside (it is then clamped)."""
 
 
@@ -381,8 +383,8 @@ def read_label_file(path: Path, *, names: Sequence[str], obb: bool, n_keypoints:
                     image_wh: tuple[int, int]) -> list[Annotation]:
     """The objects of one label file (none when it does not exist: a background image), read
     as Ultralytics does: 5 columns are a box, more a polygon, with ``n_keypoints`` a pose row,
-    and with ``obb`` 9 columns a rotated box. A pose row whose box is its keypoints' bounding box
-    gives the keypoints alone; another box is kept beside them with a shared ``instance_id``."""
+    and with ``obb`` 9 columns a rotated box. A pose row gives keypoints that keep the row's box
+    as their own, unless it is their extent within the 6 decimals of a normalised row."""
     if not path.is_file():
         return []
     out: list[Annotation] = []
@@ -397,11 +399,10 @@ def read_label_file(path: Path, *, names: Sequence[str], obb: bool, n_keypoints:
                                                 image_wh=image_wh, where=where)
             if all(p.v == 0 for p in keypoints.points):
                 out.append(Annotation(label=label, geometry=box))
-            elif _same_box(box, bounding_box(keypoints), image_wh):
-                out.append(Annotation(label=label, geometry=keypoints))
             else:
-                out += [Annotation(label=label, geometry=box, instance_id=number),
-                        Annotation(label=label, geometry=keypoints, instance_id=number)]
+                tolerance_px = _ROW_TOLERANCE * max(image_wh)
+                out.append(Annotation(label=label, geometry=with_own_box(
+                    keypoints, box, tolerance_px=tolerance_px)))
         elif obb and len(values) == 8:
             out.append(Annotation(label=label, geometry=rotated_box_from_row(
                 values, image_wh=image_wh, where=where)))
@@ -412,16 +413,6 @@ def read_label_file(path: Path, *, names: Sequence[str], obb: bool, n_keypoints:
             out.append(Annotation(label=label, geometry=polygon_from_row(
                 values, image_wh=image_wh, where=where)))
     return out
-
-
-def _same_box(a: Box, b: Box | None, image_wh: tuple[int, int]) -> bool:
-    """Equal within the 6 decimals of a normalised row."""
-    if b is None:
-        return False
-    width, height = image_wh
-    tolerance = (1.5e-6 * width, 1.5e-6 * height)
-    return all(abs(p - q) <= tolerance[i % 2] for i, (p, q) in enumerate(zip(a.xyxy, b.xyxy,
-                                                                           strict=True)))
 
 
 # --- keras rows (absolute pixel corners) -------------------------------------------------------
