@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -93,11 +94,35 @@ def user_create(
     name: str,
     admin: Annotated[bool, typer.Option("--admin", help="Sees and manages every project.")] =
     False,
+    password: Annotated[bool, typer.Option(
+        "--password", help="Also set a password for the web app: prompted, or read from the "
+                           "first line of standard input when it is not a terminal.")] = False,
     db: DbOption = None,
 ) -> None:
     """Create a user."""
-    user = open_store(db).users.create_user(name, admin=admin)
-    console.print(f"user {user.name!r} created" + (" (admin)" if user.is_admin else ""))
+    secret = _read_password() if password else None
+    store = open_store(db)
+    user = store.users.create_user(name, admin=admin)
+    if secret is not None:
+        store.users.set_password(name, secret)
+    console.print(f"user {user.name!r} created" + (" (admin)" if user.is_admin else "")
+                  + (" with a password" if secret is not None else ""))
+
+
+@user_app.command("set-password")
+def user_set_password(name: str, db: DbOption = None) -> None:
+    """Set the web app password of user NAME: prompted, or read from the first line of
+    standard input when it is not a terminal."""
+    open_store(db).users.set_password(name, _read_password())
+    console.print(f"password of {name!r} set")
+
+
+def _read_password() -> str:
+    """A password from the terminal (asked twice) or from standard input's first line."""
+    if sys.stdin.isatty():
+        secret: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return secret
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @user_app.command("list")

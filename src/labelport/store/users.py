@@ -3,7 +3,8 @@
 A token is 32 random bytes (``secrets.token_urlsafe``) shown once when created; the store keeps
 only its SHA-256. A slow password hash (argon2, pbkdf2) guards guessable secrets; a 256-bit
 random token cannot be guessed, so one fast hash suffices and lets a request find its token by
-an indexed lookup instead of trying every stored hash.
+an indexed lookup instead of trying every stored hash. Passwords (people signing in to the web
+app) are guessable, so they are kept as argon2id hashes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from labelport.errors import ConflictError, InputError, NotFoundError
@@ -60,6 +64,18 @@ class Member:
     role: Role
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenInfo:
+    """One of a user's API tokens as listed: the token itself is never kept."""
+
+    id: int
+    created_at: datetime
+
+
+MIN_PASSWORD_LENGTH = 8
+_hasher = PasswordHasher()
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -105,6 +121,49 @@ class UserStore:
             user = _find_user(conn, name)
             conn.execute(insert(t.api_tokens).values(user_id=user.id, digest=token_digest(token)))
         return token
+
+    def user_by_id(self, user_id: int) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_USER_COLUMNS).where(t.users.c.id == user_id)).first()
+        return None if row is None else _user(tuple(row))
+
+    def set_password(self, name: str, password: str) -> None:
+        """Give user ``name`` the password (stored as an argon2id hash)."""
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        with self.engine.begin() as conn:
+            user = _find_user(conn, name)
+            conn.execute(update(t.users).values(password_hash=_hasher.hash(password))
+                         .where(t.users.c.id == user.id))
+
+    def check_password(self, name: str, password: str) -> User | None:
+        """The user when ``password`` is theirs; None otherwise (unknown user, no password,
+        wrong password alike, so a caller cannot tell which)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_USER_COLUMNS, t.users.c.password_hash)
+                               .where(t.users.c.name == name)).first()
+        if row is None or row[3] is None:
+            _hasher.hash(password)  # the same work as a real check: no timing difference
+            return None
+        try:
+            _hasher.verify(row[3], password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return _user((row[0], row[1], row[2]))
+
+    def tokens(self, user_id: int) -> list[TokenInfo]:
+        with self.engine.connect() as conn:
+            return [TokenInfo(id=id_, created_at=created) for id_, created in conn.execute(
+                select(t.api_tokens.c.id, t.api_tokens.c.created_at)
+                .where(t.api_tokens.c.user_id == user_id).order_by(t.api_tokens.c.id))]
+
+    def revoke_token(self, user_id: int, token_id: int) -> None:
+        """Delete one of the user's own tokens; another user's token is not found."""
+        with self.engine.begin() as conn:
+            deleted = conn.execute(delete(t.api_tokens).where(
+                t.api_tokens.c.id == token_id, t.api_tokens.c.user_id == user_id)).rowcount
+        if not deleted:
+            raise NotFoundError(f"no token with id {token_id}")
 
     def user_for_token(self, token: str) -> User | None:
         with self.engine.connect() as conn:
