@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from fractions import Fraction
 
 import pytest
 
@@ -41,6 +42,7 @@ from labelport.domain.schema import (
     LabelSchema,
 )
 from labelport.domain.source import MemorySource
+from labelport.domain.video import VideoInfo
 
 SCHEMA = LabelSchema(
     classes=(
@@ -118,8 +120,11 @@ def every_value_source() -> MemorySource:
                    tasks=(Task(labelset="ground-truth"),)),
         ItemRecord(
             item=Item(dataset="default", path="video.mp4", width=1920, height=1080,
-                      frame_count=300),
-            annotations=(Annotation(label="car", geometry=Box(x=0, y=0, w=1, h=1), frame=7),),
+                      frame_count=300, video=VideoInfo(frame_rate=Fraction(30000, 1001),
+                                                       duration_s=10.01, rotation_deg=90,
+                                                       codec="h264")),
+            annotations=(Annotation(label="car", geometry=Box(x=0, y=0, w=1, h=1), frame=7,
+                                    instance_id=4, outside=True),),
         ),
     )
     return MemorySource(

@@ -102,19 +102,22 @@ def item_row(item: Item, *, project_id: int, dataset_id: int) -> dict[str, Any]:
         "width": item.width, "height": item.height, "media_uri": item.media_uri,
         "frame_count": item.frame_count, "channels": item.channels,
         "bit_depth": item.bit_depth, "metadata": dump_json(dict(item.metadata)),
+        "video": None if item.video is None else dump_json(codec.video_info_to_json(item.video)),
     }
 
 
 ITEM_COLUMNS = (t.items.c.id, t.items.c.dataset_id, t.items.c.path, t.items.c.width,
                 t.items.c.height, t.items.c.media_uri, t.items.c.frame_count,
-                t.items.c.channels, t.items.c.bit_depth, t.items.c.metadata)
+                t.items.c.channels, t.items.c.bit_depth, t.items.c.metadata, t.items.c.video)
 
 
 def item_from_row(row: Sequence[Any], dataset_names: Mapping[int, str]) -> Item:
     """An item from a row of `ITEM_COLUMNS`."""
-    id_, dataset_id, path, width, height, media_uri, frame_count, channels, bit_depth, meta = row
+    (id_, dataset_id, path, width, height, media_uri, frame_count, channels, bit_depth, meta,
+     video) = row
     return _new_item(dataset_names[dataset_id], path, width, height, media_uri, frame_count,
-                     channels, bit_depth, _loads(meta) if meta else {}, id_)
+                     channels, bit_depth, _loads(meta) if meta else {}, id_,
+                     codec.video_info_from_json(_loads(video)) if video else None)
 
 
 def item_record(item: Item, tasks: tuple[Task, ...],
@@ -164,6 +167,7 @@ def annotation_row(annotation: Annotation, *, item_id: int, labelset_id: int,
         "instance_id": a.instance_id, "frame": a.frame, "z_order": a.z_order, "crowd": a.crowd,
         "annotator": a.annotator, "lead_time_s": a.lead_time_s,
         "created_at": to_utc(a.created_at), "updated_at": to_utc(a.updated_at),
+        "outside": a.outside,
     }
 
 
@@ -173,7 +177,7 @@ def has_extras(a: Annotation) -> bool:
     return bool(a.source is not Source.HUMAN or a.score is not None or a.tags
                 or a.instance_id is not None or a.frame is not None or a.z_order or a.crowd
                 or a.annotator is not None or a.lead_time_s is not None
-                or a.created_at is not None or a.updated_at is not None)
+                or a.created_at is not None or a.updated_at is not None or a.outside)
 
 
 _a = t.annotations.c
@@ -185,7 +189,7 @@ with a second query, `ANNOTATION_EXTRA_COLUMNS`, for the rows whose ``extras`` i
 
 ANNOTATION_EXTRA_COLUMNS = (
     _a.id, _a.source, _a.score, _a.tags, _a.instance_id, _a.frame, _a.z_order, _a.crowd,
-    _a.annotator, _a.lead_time_s, _a.created_at, _a.updated_at)
+    _a.annotator, _a.lead_time_s, _a.created_at, _a.updated_at, _a.outside)
 
 
 
@@ -225,12 +229,12 @@ def annotations_per_item(
                 None, None, 0, False, human, None, None, None, None, None)
         else:
             (_, source, score, tags, instance_id, frame, z_order, crowd, annotator, lead_time_s,
-             created_at, updated_at) = extras[id_]
+             created_at, updated_at, outside) = extras[id_]
             annotation = new_annotation(
                 class_names[class_id], shape, labelset_names[labelset_id], attribute_map,
                 tuple(loads(tags)) if tags else (), instance_id, frame, z_order, bool(crowd),
                 sources[source], score, annotator, lead_time_s, from_db_time(created_at),
-                from_db_time(updated_at))
+                from_db_time(updated_at), bool(outside))
         if item_id != current_item:
             if current:
                 yield current_item, _in_id_order(current, current_ids) if mixed else current

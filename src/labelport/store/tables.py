@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -127,6 +128,8 @@ class ItemRow(Base):
     channels: Mapped[int | None] = mapped_column(Integer)
     bit_depth: Mapped[int | None] = mapped_column(Integer)
     metadata_: Mapped[str | None] = mapped_column("metadata", Text)
+    video: Mapped[str | None] = mapped_column(Text)
+    """`video_info_to_json` as JSON when the item is a video."""
 
 
 class TaskRow(Base):
@@ -174,6 +177,7 @@ class AnnotationRow(Base):
     lead_time_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime | None] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    outside: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReleaseRow(Base):
