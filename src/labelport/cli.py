@@ -24,6 +24,7 @@ from labelport.errors import InputError, LabelportError
 from labelport.export.checks import Check, CheckPolicies, run_checks
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
+from labelport.export.media_access import MediaAccess
 from labelport.export.package import PackageKind, artifact_path
 from labelport.export.pipeline import prepare, run_pipeline
 from labelport.export.request import ExportOptions, parse_options, plan_export
@@ -209,7 +210,8 @@ def export(
                               split_field=split_field, group_by=group_by)
         if split or split_field or split_strategy != "random" else None,
         media=media, paths=paths, outside=outside, package=package, password=password,
-        name=name, release=release, since_release=since_release))
+        name=name, release=release, since_release=since_release),
+        media_access=MediaAccess.local())  # the user's own machine: their own files
     source, request = planned.source, planned.request
     if name is not None and export_path.is_dir():
         export_path = artifact_path(export_path, name, package)

@@ -4,6 +4,7 @@ an admin) and a TestClient."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,18 @@ class Api:
         response = self.call(user, method, path, **kwargs)
         assert response.status_code == status, response.text
         return response.json() if response.content else None
+
+    def wait_export(self, user: str, project: int, export_id: int,
+                    timeout: float = 30) -> dict[str, Any]:
+        """Poll an export job until it is finished; fails the test after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data: dict[str, Any] = self.ok(user, "GET",
+                                           f"/api/projects/{project}/exports/{export_id}")
+            if data["status"] in ("completed", "failed", "cancelled"):
+                return data
+            assert time.monotonic() < deadline, data
+            time.sleep(0.05)
 
     def add_user(self, name: str, role: str | None = None) -> None:
         """Create ``name`` with a token, as a member of the project with ``role``."""

@@ -39,13 +39,7 @@ def exports(api: Api) -> str:
 
 
 def wait(api: Api, export_id: int, user: str = "alice", timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        data: dict[str, Any] = api.ok(user, "GET", f"{exports(api)}/{export_id}")
-        if data["status"] in ("completed", "failed", "cancelled"):
-            return data
-        assert time.monotonic() < deadline, data
-        time.sleep(0.05)
+    return api.wait_export(user, api.project, export_id, timeout)
 
 
 def manifest(content: bytes) -> dict[str, Any]:

@@ -3,12 +3,8 @@ paths writers put in their annotation files."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 import fsspec
 import orjson
@@ -27,13 +23,9 @@ from labelport.export.media import (
 from labelport.export.run import run_export
 from labelport.formats.base import Report
 from labelport.formats.registry import get_format
+from tests.media_server import serve_folder
 
 NOT_AN_IMAGE = b"\x89PNG but not really: the media stage never decodes\n" * 100
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output clean."""
 
 
 @pytest.fixture
@@ -41,16 +33,8 @@ def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A web server on 127.0.0.1 serving a temporary folder, for this test only."""
     root = tmp_path / "served"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_folder(root) as base:
+        yield base, root
 
 
 def _item(path: str, uri: str | None) -> Item:

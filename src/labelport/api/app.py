@@ -1,8 +1,10 @@
 """`create_app`: the FastAPI application over one store. Every route under ``/api`` needs a
-token (see `labelport.api.auth`); OpenAPI is at ``/docs``."""
+token (see `labelport.api.auth`); OpenAPI is at ``/docs``; the web app's pages are mounted at
+``/`` (see `labelport.web`)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -25,6 +27,7 @@ from labelport.api.routers import (
 from labelport.api.settings import Settings
 from labelport.jobs.service import make_runner
 from labelport.store import open_store
+from labelport.web.app import create_web_app, install_docs
 
 ROUTERS = (users.router, formats.router, projects.router, members.router, datasets.router,
            items.router, tasks.router, annotations.router, releases.router, imports.router,
@@ -34,6 +37,8 @@ ROUTERS = (users.router, formats.router, projects.router, members.router, datase
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service over the store ``settings.db`` (opened, and migrated, here)."""
     settings = settings or Settings()
+    # export jobs read this server's uploads (and nothing else the operator did not allow)
+    settings = replace(settings, jobs=replace(settings.jobs, media_dir=str(settings.media_dir)))
     store = open_store(settings.db)
     runner = make_runner(store, settings.jobs)
 
@@ -45,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.close()
 
     app = FastAPI(title="labelport", version=__version__, lifespan=lifespan,
-                  description="Labeled computer-vision data in and out, in every format.")
+                  description="Labeled computer-vision data in and out, in every format.",
+                  docs_url=None, redoc_url=None)  # /docs: install_docs, no CDN
     app.state.store = store
     app.state.settings = settings
     app.state.runner = runner
@@ -54,4 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         api.include_router(router)
     app.include_router(api)
+    install_docs(app)
+    app.mount("/", create_web_app(store, settings, runner))
     return app

@@ -52,6 +52,7 @@ from labelport.domain.schema import AttributeDef, AttributeType, LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.errors import InputError
 from labelport.export.media import MediaMode, local_media_path
+from labelport.export.media_access import MediaAccess
 from labelport.export.stage import PassCounter, StageReport, StageSource
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats.base import Report
@@ -233,16 +234,20 @@ class CheckSummary:
         }
 
 
-def check(source: ExportSource, policies: CheckPolicies, report: Report) -> ExportSource:
+def check(source: ExportSource, policies: CheckPolicies, report: Report, *,
+          media_access: MediaAccess | None = None) -> ExportSource:
     """The records of ``source`` after the checks, as a stream.
 
     A problem under ``fail`` raises `ExportCheckError` at once. What was kept or fixed is
     counted in ``report`` (``check degenerate: dropped``, ...), and a pass that reads every
     record adds one line per check with examples; a stage that reads twice counts once. With
-    ``missing_media=fix`` (which drops items) ``len()`` reads the records once more."""
+    ``missing_media=fix`` (which drops items) ``len()`` reads the records once more.
+    ``missing_media`` looks only at media ``media_access`` allows: another is a
+    `MediaDeniedError` at once, so the export fails before anything is copied."""
 
     def stage(counter: PassCounter) -> Iterator[ItemRecord]:
-        checker = _Checker(source.schema, policies, stop_on_fail=True, counter=counter)
+        checker = _Checker(source.schema, policies, stop_on_fail=True, counter=counter,
+                           media_access=media_access or MediaAccess.local())
         for record in source.records():
             kept = checker.record(record)
             if kept is not None:
@@ -269,14 +274,17 @@ def run_checks(source: ExportSource, policies: CheckPolicies, *,
 _REMOTE = "remote"
 
 
-def _media_problem(record: ItemRecord) -> str | None:
-    """Why the item's media is missing, `_REMOTE` when it cannot be checked here, or None."""
+def _media_problem(record: ItemRecord, access: MediaAccess) -> str | None:
+    """Why the item's media is missing, `_REMOTE` when it cannot be checked here, or None;
+    media ``access`` denies raise (never probed, so nothing is learnt of them)."""
     item = record.item
     if not item.media_uri:
         return "no media URI"
     path = local_media_path(item)
     if path is None:
+        access.check_url(item.media_uri, what=f"media of {item.key}")
         return _REMOTE
+    path = access.local_file(path, what=f"media of {item.key}")
     if not path.is_file():
         return f"media not found at {item.media_uri!r}"
     return None
@@ -333,6 +341,7 @@ class _Checker:
     found: dict[Check, list[CheckProblem]] = field(default_factory=dict)
     counter: PassCounter | None = None
     """Where an export's stage counts each problem as it is found."""
+    media_access: MediaAccess = field(default_factory=MediaAccess.local)
     namer: FileNamer = field(default_factory=lambda: FileNamer(unique_stems=True))
     active: frozenset[Check] = field(init=False)
     """The checks not skipped, looked up once: `_on` runs for every annotation."""
@@ -384,7 +393,7 @@ class _Checker:
         """The record after the checks, or None when ``missing_media=fix`` drops it."""
         self.items += 1
         if self._on(Check.MISSING_MEDIA):
-            problem = _media_problem(record)
+            problem = _media_problem(record, self.media_access)
             if problem == _REMOTE:
                 self._tally(Check.MISSING_MEDIA, Outcome.NOT_CHECKED_REMOTE)
             elif problem is not None and self._problem(

@@ -5,11 +5,15 @@ Sources are local paths and ``file://`` URIs (copied with the fast local path), 
 fsspec opens: ``http(s)://`` (needs the ``http`` extra, aiohttp), ``s3://``, ``gs://`` (their
 fsspec packages, s3fs and gcsfs). A source that cannot be read is counted (``media missing``)
 and reported, never a silent gap; a remote source cannot be linked, so ``symlink`` copies it and
-counts that. Sizes always come from the store: nothing here decodes an image."""
+counts that. Sizes always come from the store: nothing here decodes an image.
+
+Every source passes the export's `MediaAccess` first: in the service, a medium outside the
+operator's media roots fails the export with an error naming the item, before it is opened."""
 
 from __future__ import annotations
 
 import enum
+import http.client
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +21,7 @@ from urllib.parse import unquote, urlparse
 
 from labelport.domain.model import Item
 from labelport.errors import InputError
+from labelport.export.media_access import MediaAccess
 from labelport.formats.base import MediaPlacer, MediaReference, Report, no_media, relative_reference
 
 _CHUNK = 1 << 20
@@ -50,13 +55,18 @@ def local_media_path(item: Item) -> Path | None:
     return None
 
 
-def media_placer(mode: MediaMode, report: Report) -> MediaPlacer:
-    """The callable a writer uses to place images, for the export's media mode."""
+def media_placer(mode: MediaMode, report: Report,
+                 access: MediaAccess | None = None) -> MediaPlacer:
+    """The callable a writer uses to place images, for the export's media mode; ``access``
+    (default: the user's own machine) decides which sources may be read."""
     if mode is MediaMode.NONE:
         return no_media
+    allowed = access or MediaAccess.local()
 
     def place(item: Item, target: Path) -> None:
         source = local_media_path(item)
+        if source is not None:
+            source = allowed.local_file(source, what=f"media of {item.key}")
         if source is not None and not source.is_file():
             _missing(report, item, "not found")
         elif source is not None:
@@ -67,7 +77,8 @@ def media_placer(mode: MediaMode, report: Report) -> MediaPlacer:
                 os.symlink(source.resolve(), target)
         elif not item.media_uri:
             _missing(report, item, "no media URI")
-        elif _download(item, item.media_uri, target, report) and mode is MediaMode.SYMLINK:
+        elif _download(item, item.media_uri, target, report, allowed) \
+                and mode is MediaMode.SYMLINK:
             report.count("media copied: a remote source cannot be linked")
 
     return place
@@ -99,15 +110,14 @@ def media_referencer(mode: MediaMode, paths: PathMode, *, staging: Path,
     return at_source
 
 
-def _download(item: Item, uri: str, target: Path, report: Report) -> bool:
-    """Copy a remote source through fsspec; False (counted) when it cannot be read. A partial
-    file never stays behind."""
-    import fsspec
-
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _download(item: Item, uri: str, target: Path, report: Report, access: MediaAccess) -> bool:
+    """Copy a remote source (fsspec, or the guarded http client of the service); False
+    (counted) when it cannot be read. A partial file never stays behind."""
     try:
-        with fsspec.open(uri, "rb") as source, target.open("wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
+        with access.open_url(uri, what=f"media of {item.key}") as source:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                shutil.copyfileobj(source, out, _CHUNK)
     except ImportError as error:
         target.unlink(missing_ok=True)
         raise InputError(f"media of {item.key} is at {uri!r}, whose scheme needs a package that "
@@ -123,7 +133,7 @@ def _download(item: Item, uri: str, target: Path, report: Report) -> bool:
 def _remote_errors() -> tuple[type[Exception], ...]:
     """What reading one remote file raises when that file, not the export, is at fault: a
     missing file, a refused connection, an unknown scheme, an HTTP error status."""
-    errors: tuple[type[Exception], ...] = (OSError, ValueError)
+    errors: tuple[type[Exception], ...] = (OSError, ValueError, http.client.HTTPException)
     try:
         from aiohttp import ClientError
     except ImportError:

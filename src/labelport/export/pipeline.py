@@ -13,6 +13,7 @@ from labelport.domain.source import ExportSource
 from labelport.export.checks import CheckPolicies, check
 from labelport.export.mapping import ClassMapping, apply_mapping
 from labelport.export.media import MediaMode, PathMode
+from labelport.export.media_access import MediaAccess
 from labelport.export.package import PackageKind
 from labelport.export.releases import Delta, delta_source
 from labelport.export.run import ExportResult, run_export
@@ -43,6 +44,9 @@ class ExportRequest:
     name: str | None = None
     since: ReleaseHashes | None = None
     """A delta export: only items added or changed since this release."""
+    media_access: MediaAccess = field(default_factory=MediaAccess.local)
+    """Which media the export may read: the operator's, not the user's, choice (the service
+    sets its own; the default is the user's own machine)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +83,7 @@ def prepare(source: ExportSource, request: ExportRequest) -> PreparedExport:
         # Before the checks, so the split's first pass does not run them too: the summary's
         # class counts include objects a check drops later (the manifest's counts do not).
         staged, summary = assign_splits(staged, request.split, report)
-    staged = check(staged, request.checks, report)
+    staged = check(staged, request.checks, report, media_access=request.media_access)
     return PreparedExport(source=staged, report=report, split=summary, delta=delta)
 
 
@@ -107,4 +111,5 @@ def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
     return run_export(ready.source, spec, out, options=request.options, selection=selection,
                       media=request.media, paths=request.paths, outside=request.outside,
                       package=request.package, password=request.password, name=request.name,
-                      report=ready.report, summaries=summaries, progress=progress)
+                      report=ready.report, summaries=summaries, progress=progress,
+                      media_access=request.media_access)

@@ -21,6 +21,7 @@ from labelport.errors import InputError
 from labelport.export.checks import CheckPolicies, Policy
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
+from labelport.export.media_access import MediaAccess
 from labelport.export.package import PackageKind
 from labelport.export.pipeline import ExportRequest, ReleaseHashes
 from labelport.export.selection import Selection, select
@@ -119,9 +120,11 @@ class PlannedExport:
     extra_selection: dict[str, Any]
 
 
-def plan_export(store: Store, project: str, chosen: ExportOptions) -> PlannedExport:
+def plan_export(store: Store, project: str, chosen: ExportOptions, *,
+                media_access: MediaAccess) -> PlannedExport:
     """The source and the request for ``chosen``; fails early on an unknown project, format,
-    release or option."""
+    release or option. ``media_access`` is which media the export may read: every caller
+    says it (the CLI the user's machine, the service its operator's roots)."""
     spec = get_format(chosen.format)
     if spec.writer is None:
         raise InputError(f"format {spec.name!r} can be read but not written")
@@ -152,7 +155,8 @@ def plan_export(store: Store, project: str, chosen: ExportOptions) -> PlannedExp
         checks=LOSSLESS_CHECKS if lossless_default else CheckPolicies.parse(
             chosen.checks, media=chosen.media),
         split=chosen.split, media=chosen.media, paths=chosen.paths, outside=chosen.outside,
-        package=chosen.package, password=chosen.password, name=chosen.name, since=since)
+        package=chosen.package, password=chosen.password, name=chosen.name, since=since,
+        media_access=media_access)
     return PlannedExport(spec=spec, source=source, request=request,
                          extra_selection={"project": project, "release": release})
 

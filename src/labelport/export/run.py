@@ -19,6 +19,7 @@ from labelport.errors import UnsupportedError
 from labelport.export import package as packager
 from labelport.export.manifest import Counts, build_manifest, file_checksums, write_manifest
 from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
+from labelport.export.media_access import MediaAccess
 from labelport.export.package import PackageKind, PackageResult
 from labelport.formats._shared.file_sink import FileSink
 from labelport.formats.base import (
@@ -90,14 +91,16 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                name: str | None = None,
                report: Report | None = None,
                summaries: Mapping[str, Mapping[str, Any]] | None = None,
-               progress: Progress = no_progress) -> ExportResult:
+               progress: Progress = no_progress,
+               media_access: MediaAccess | None = None) -> ExportResult:
     """Write ``source`` as ``spec`` into ``out``: a folder, or the archive file ``package`` names.
 
     Everything is written into a hidden sibling folder first; ``out`` is replaced only once the
     writer, the manifest and the packager have finished, so a failed export never leaves an
     artifact that looks complete. ``name`` is sanitised (`package.export_name`) and recorded.
     ``report`` collects what earlier stages changed; ``summaries`` are their manifest sections
-    (``class_mapping``, ``splits``, ``checks``)."""
+    (``class_mapping``, ``splits``, ``checks``). ``media_access`` says which media may be read
+    (default: the user's own machine; the service passes its `MediaAccess`)."""
     if spec.writer is None:
         raise UnsupportedError(f"format {spec.name!r} can be read but not written")
     resolved = spec.resolve_options(options or {})
@@ -114,7 +117,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
         report = report if report is not None else Report()
         with FileSink(background=True) as files:
             ctx = WriteContext(report=report, progress=progress, outside=outside,
-                               place_media=media_placer(media, report),
+                               place_media=media_placer(media, report, media_access),
                                media_reference=media_referencer(media, paths, staging=staging,
                                                                 published=out, report=report),
                                files=files)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from labelport.export.media_access import MediaAccess, split_entries, uploads_folder
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -38,6 +41,22 @@ class JobSettings:
     """Largest project the synchronous Label Studio export answers ($LABELPORT_SYNC_LIMIT)."""
     tick_seconds: float = 5.0
     """How often schedules and stale jobs are looked at ($LABELPORT_TICK_SECONDS)."""
+    media_roots: str = ""
+    """Comma-separated folders and URL prefixes exports may read media from
+    ($LABELPORT_MEDIA_ROOTS; see `labelport.export.media_access`); nothing else is read."""
+    media_networks: str = ""
+    """Comma-separated non-public networks http(s) media may come from
+    ($LABELPORT_MEDIA_NETWORKS)."""
+    media_dir: str = "labelport-media"
+    """Where the service keeps uploaded images ($LABELPORT_MEDIA_DIR, ``serve --media-dir``):
+    a project's exports may read its own uploads there."""
+
+    def media_access(self, project_id: int) -> MediaAccess:
+        """What an export of project ``project_id`` may read: the media roots and the project's
+        own uploads, nothing else."""
+        access = MediaAccess.service(split_entries(self.media_roots),
+                                     networks=split_entries(self.media_networks))
+        return access.with_folders(uploads_folder(Path(self.media_dir), project_id))
 
     @classmethod
     def from_env(cls, **overrides: object) -> JobSettings:
@@ -61,4 +80,7 @@ _ENV: tuple[tuple[str, str, type], ...] = (
     ("shard_items", "LABELPORT_SHARD_ITEMS", int),
     ("sync_export_limit", "LABELPORT_SYNC_LIMIT", int),
     ("tick_seconds", "LABELPORT_TICK_SECONDS", float),
+    ("media_roots", "LABELPORT_MEDIA_ROOTS", str),
+    ("media_networks", "LABELPORT_MEDIA_NETWORKS", str),
+    ("media_dir", "LABELPORT_MEDIA_DIR", str),
 )

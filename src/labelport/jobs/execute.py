@@ -135,7 +135,8 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
     if options.package is PackageKind.DIR:
         raise LabelportError("an export job is downloaded as one file: choose package zip "
                              "or tar.gz, not dir")
-    planned = plan_export(store, job.project, options)
+    planned = plan_export(store, job.project, options,
+                          media_access=settings.media_access(job.project_id))
     source = planned.source
     if job.shard is None and shards.should_split(planned, settings):
         requests = shards.shard_requests(raw, planned, settings.shard_items)

@@ -14,6 +14,7 @@ from typing import Any
 
 from labelport.errors import ConflictError, InputError
 from labelport.export import package as packager
+from labelport.export.media_access import MediaAccess
 from labelport.export.package import PackageKind, artifact_path
 from labelport.export.pipeline import run_pipeline
 from labelport.export.request import ExportOptions, convert_options, plan_export
@@ -70,10 +71,11 @@ def downloadable(job: JobInfo) -> str:
 
 
 def export_now(store: Store, project: str, request: Mapping[str, Any], *, limit: int,
-               folder: Path) -> Path:
-    """Export at once into ``folder`` (a project of at most ``limit`` items); the archive."""
+               folder: Path, media_access: MediaAccess) -> Path:
+    """Export at once into ``folder`` (a project of at most ``limit`` items); the archive.
+    ``media_access``: what the export may read (`JobSettings.media_access`)."""
     options = check_request(request)
-    planned = plan_export(store, project, options)
+    planned = plan_export(store, project, options, media_access=media_access)
     if len(planned.source) > limit:
         raise ConflictError(
             f"project {project!r} has {len(planned.source)} items, over the {limit} a direct "

@@ -133,8 +133,10 @@ def export_directly(
         request_json["selection"] = {"only_annotated": True}
     folder = service.temporary_folder()
     try:
+        jobs = request.app.state.settings.jobs
         path = service.export_now(store, access.name, request_json, folder=folder,
-                                  limit=request.app.state.settings.jobs.sync_export_limit)
+                                  limit=jobs.sync_export_limit,
+                                  media_access=jobs.media_access(access.id))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

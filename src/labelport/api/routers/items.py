@@ -15,6 +15,7 @@ from labelport.api.pagination import Page, PageParams, page_params, paginate
 from labelport.api.schemas import BulkResult, ItemCreate, ItemPublic, ItemUpdate
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
+from labelport.export.media_access import uploads_folder
 from labelport.formats._shared.image_files import image_size
 from labelport.store.items import StoredItem
 
@@ -53,7 +54,7 @@ def upload_images(files: Annotated[list[UploadFile], File(description="Image fil
                   ) -> BulkResult:
     """Store uploaded images under the media folder and add them as items, all or nothing;
     width and height come from each file's header (EXIF orientation honoured)."""
-    folder = settings.media_dir / f"project-{access.id}" / quote(f"d-{dataset}", safe="")
+    folder = uploads_folder(settings.media_dir, access.id) / quote(f"d-{dataset}", safe="")
     folder.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:
