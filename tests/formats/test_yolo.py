@@ -284,17 +284,44 @@ def test_golden_yolo(task: str, sample_source: MemorySource, tmp_path: Path) -> 
         assert street[1].startswith("2 0.725030 0.243554 ")  # the sign keeps its angle
 
 
+@pytest.mark.parametrize(("splits", "expected"), [
+    (("train", "val", "test"), {"train": "data/train.txt", "valid": "data/valid.txt",
+                                "test": "data/test.txt"}),
+    (("val",), {"valid": "data/valid.txt"}),
+    (("test", "train"), {"train": "data/train.txt", "valid": "data/train.txt",
+                         "test": "data/test.txt"}),
+])
+def test_darknet_obj_data_names_only_splits_with_images(
+        sample_source: MemorySource, tmp_path: Path, splits: tuple[str, ...],
+        expected: dict[str, str]) -> None:
+    records = [replace(r, split=splits[i % len(splits)])
+               for i, r in enumerate(_ground_truth(sample_source).records())]
+    source = MemorySource(project=sample_source.project, schema=sample_source.schema,
+                          items=tuple(records))
+    result = run_export(source, yolo_darknet.SPEC, tmp_path / "out", media=MediaMode.COPY)
+    lines = (result.path / "obj.data").read_text(encoding="utf-8").splitlines()
+    data = dict(line.split(" = ") for line in lines)
+    assert {k: v for k, v in data.items() if k not in ("classes", "names", "backup")} == expected
+    for listed in set(expected.values()):  # every list named has images
+        assert (result.path / listed.removeprefix("data/")).read_text(encoding="utf-8")
+    said = "obj.data: valid names the train list (no val images)" in result.report.counts
+    assert said == (expected.get("valid") == "data/train.txt")
+    read = yolo_darknet.read(result.path, {})  # the train list named twice is read once
+    assert len(read) == len(records)
+
+
 def test_golden_yolo_darknet(sample_source: MemorySource, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run_export(_ground_truth(sample_source), yolo_darknet.SPEC, out)
     files = _check_golden(out, GOLDEN / "yolo_darknet")
     data = dict(line.split(" = ") for line in files["obj.data"].splitlines())
-    assert data == {"classes": "9", "train": "data/train.txt", "valid": "data/valid.txt",
+    # no val images: valid names the train list (Darknet's examples), no empty valid.txt
+    assert data == {"classes": "9", "train": "data/train.txt", "valid": "data/train.txt",
                     "names": "data/obj.names", "backup": "backup/"}
     assert files["obj.names"].splitlines() == list(sample_source.schema.class_names)
     listed = files["train.txt"].splitlines()
     assert listed[0] == "data/obj_train_data/street_001.png" and len(listed) == 9
-    assert files["valid.txt"] == ""
+    assert "valid.txt" not in files
     for line in listed:
         label = Path(line).relative_to("data").with_suffix(".txt").as_posix()
         assert label in files

@@ -8,6 +8,10 @@ Layout::
     obj.names                 one class name per line, line i = class index i
     train.txt                 data/obj_train_data/a.jpg, one image per line
     valid.txt                 the ``val`` split (Darknet's key is ``valid``)
+
+``obj.data`` names a list only for a split that has images (Darknet's ``-map`` and Ultralytics
+refuse an empty one); with no val images, ``valid`` names the train list, as Darknet's own
+examples do (counted in the report), and no empty ``valid.txt`` is written.
     obj_train_data/a.jpg      the images (with --media copy|symlink)
     obj_train_data/a.txt      their labels beside them; every image has one, empty without objects
 
@@ -27,7 +31,8 @@ bounding box (counted); image-level classes, attributes, tags and scores are not
 (counted).
 
 The reader takes the folder (or ``obj.data``), reads ``obj.names`` and every list named in
-``obj.data`` (``valid`` becomes split ``val``); image sizes come from the images' headers, found
+``obj.data`` once (``valid`` becomes split ``val``; a list named twice, as ``valid = train``, is
+read as its first key's split); image sizes come from the images' headers, found
 beside the labels or in the ``images`` option's folder. A list line that is an absolute path or
 URL names the image where it is (else it is found by name in ``obj_{split}_data/`` or the
 ``images`` folder); its labels are ``obj_{split}_data/{stem}.txt``, else beside the image, and
@@ -98,19 +103,26 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     finally:
         for handle in lists.values():
             handle.close()
-    subsets = list(dict.fromkeys(["train", "valid", *lists]))
-    for subset in subsets:
-        if subset not in lists:
-            (out_dir / f"obj_{subset}_data").mkdir(exist_ok=True)
-            (out_dir / f"{subset}.txt").write_text("", encoding="utf-8")
     (out_dir / NAMES_FILE).write_text("".join(f"{n}\n" for n in schema.class_names),
                                       encoding="utf-8", newline="\n")
     lines = [f"classes = {len(schema.classes)}"]
-    lines += [f"{subset} = {PREFIX}/{subset}.txt" for subset in subsets]
+    lines += [f"{key} = {PREFIX}/{subset}.txt" for key, subset in data_lists(list(lists), ctx)]
     lines += [f"names = {PREFIX}/{NAMES_FILE}", "backup = backup/"]
     (out_dir / DATA_FILE).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8",
                                      newline="\n")
     ctx.progress(done)
+
+
+def data_lists(subsets: list[str], ctx: WriteContext) -> list[tuple[str, str]]:
+    """``(obj.data key, list)`` for the subsets that have images, train first: a subset without
+    images gets no key (Darknet and Ultralytics refuse an empty list). With train images but
+    no val images, ``valid`` names the train list, as Darknet's own examples do (counted)."""
+    ordered = sorted(subsets, key=lambda s: (s != "train", s != "valid"))
+    pairs = [(subset, subset) for subset in ordered]
+    if "train" in subsets and "valid" not in subsets:
+        ctx.report.count("obj.data: valid names the train list (no val images)")
+        pairs.insert(1, ("valid", "train"))
+    return pairs
 
 
 def _list_line(item: Item, target: Path, ctx: WriteContext) -> str:
@@ -187,11 +199,15 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     images_option = options.get("images")
     extra = ImageFolder(Path(images_option)) if images_option else None
     items: list[tuple[str, Path, Path]] = []
+    read_lists: set[Path] = set()
     for key, value in entries.items():
         if key in RESERVED:
             continue
         split = "val" if key == "valid" else key
         list_file = _local(root, value)
+        if list_file in read_lists:  # valid = the train list: its images are read once
+            continue
+        read_lists.add(list_file)
         labelled_by: dict[Path, int] = {}
         for number, line in enumerate(rows.read_lines(list_file), 1):
             text = line.strip()
@@ -235,7 +251,8 @@ SPEC = FormatSpec(
         coordinates="fractions of the image width and height, 6 decimals, inside [0, 1]",
         index_base="class index from 0 in the schema's order",
         notes="rows are cls cx cy w h (centre-based); paths in obj.data and the lists start "
-              "with data/",
+              "with data/; obj.data names only splits with images, valid = the train list "
+              "when there are no val images",
     ),
     splits=True,
     media=True,
