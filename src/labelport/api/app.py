@@ -1,6 +1,5 @@
 """`create_app`: the FastAPI application over one store. Every route under ``/api`` needs a
-token (see `labelport.api.auth`); OpenAPI is at ``/docs``; the web app's pages are mounted at
-``/`` (see `labelport.web`)."""
+token (see `labelport.api.auth`); OpenAPI is at ``/docs``."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +26,6 @@ from labelport.api.routers import (
 from labelport.api.settings import Settings
 from labelport.jobs.service import make_runner
 from labelport.store import open_store
-from labelport.web.app import create_web_app, install_docs
 
 ROUTERS = (users.router, formats.router, projects.router, members.router, datasets.router,
            items.router, tasks.router, annotations.router, releases.router, imports.router,
@@ -50,8 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.close()
 
     app = FastAPI(title="labelport", version=__version__, lifespan=lifespan,
-                  description="Labeled computer-vision data in and out, in every format.",
-                  docs_url=None, redoc_url=None)  # /docs: install_docs, no CDN
+                  description="Labeled computer-vision data in and out, in every format.")
     app.state.store = store
     app.state.settings = settings
     app.state.runner = runner
@@ -60,6 +57,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         api.include_router(router)
     app.include_router(api)
-    install_docs(app)
-    app.mount("/", create_web_app(store, settings, runner))
     return app
