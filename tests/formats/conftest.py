@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.required import unavailable
 
 from labelport.domain.source import MemorySource
 from labelport.sample import build_sample
@@ -48,3 +50,19 @@ def compare_png_goldens(out: Path, golden: Path, *, regen: bool) -> list[str]:
 def png_goldens() -> Callable[..., list[str]]:
     """`compare_png_goldens`, for the tests of formats that write PNG masks."""
     return compare_png_goldens
+
+
+@pytest.fixture
+def offline_datasets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Hugging Face ``datasets`` (the dev extra) with the hub switched off and its cache inside
+    ``tmp_path``."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    try:
+        import datasets
+    except ImportError:
+        unavailable("Hugging Face datasets is not installed (pip install -e '.[dev]')")
+    datasets.disable_progress_bars()
+    return datasets

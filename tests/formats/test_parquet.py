@@ -331,18 +331,6 @@ def test_reads_a_third_party_file(tmp_path: Path) -> None:
 # --- Hugging Face datasets ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def offline_datasets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """``datasets`` with the hub switched off and its cache inside ``tmp_path``."""
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    datasets = pytest.importorskip("datasets")
-    datasets.disable_progress_bars()
-    return datasets
-
-
 def test_hugging_face_loads_the_parquet_export(offline_datasets: Any, sample_source: MemorySource,
                                                tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:

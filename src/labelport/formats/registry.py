@@ -39,6 +39,9 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("innotescus", "innotescus", "SPEC"),
     ("labelstudio", "labelstudio.tasks", "SPEC"),
     ("labelstudio_min", "labelstudio.tasks", "MIN_SPEC"),
+    ("imagefolder", "classification.imagefolder", "SPEC"),
+    ("classification_csv", "classification.csv_labels", "SPEC"),
+    ("hf_imagefolder", "classification.hf_metadata", "SPEC"),
 )
 
 

@@ -1,4 +1,5 @@
-"""Ultralytics YOLO (``yolo``): detect, segment, obb and pose labels with a ``data.yaml``.
+"""Ultralytics YOLO (``yolo``): detect, segment, obb and pose labels with a ``data.yaml``, and
+the classify layout.
 
 Layout::
 
@@ -38,6 +39,13 @@ more: polygon; with ``kpt_shape``: pose) and, with ``task=obb``, 9 columns as ro
 Image sizes come from image headers, from ``images/{split}/`` or the ``images`` option. Items
 get dataset ``default``, their image file name as path, and the split of the yaml key that
 listed them.
+
+``task=classify`` writes and reads Ultralytics' classify layout instead: ``train/``, ``val/``
+and ``test/`` folders of class folders, no label files and no ``data.yaml`` (Ultralytics takes
+the folder). It is `labelport.formats._shared.class_folders`'s layout (``imagefolder``): class
+indices in sorted folder order, labels from image-level classes or the ``classification``
+option, images without a label in ``unlabeled/{split}/`` (or left out with
+``unlabeled=skip``), one label per image.
 """
 
 from __future__ import annotations
@@ -66,9 +74,10 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._shared import yaml_text
+from labelport.formats._shared import class_folders, yaml_text
 from labelport.formats._shared.geometry import object_on_image
 from labelport.formats._shared.image_files import ImageFolder, image_item, is_image
+from labelport.formats._shared.image_labels import CLASSIFICATION_OPTION
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import (
     Conventions,
@@ -81,6 +90,8 @@ from labelport.formats.base import (
 from labelport.formats.yolo import _rows as rows
 
 TASKS = ("detect", "segment", "obb", "pose")
+"""The tasks written as label rows; ``classify`` writes class folders instead."""
+CLASSIFY = "classify"
 YAML_NAME = "data.yaml"
 YAML_SPLITS = ("train", "val", "test")
 _YAML_KEYS = frozenset({"path", "nc", "names", "kpt_shape", "flip_idx", "download", "channels"})
@@ -272,8 +283,12 @@ def data_yaml(*, schema: LabelSchema, splits: list[str], shape: PoseShape | None
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     task = options.get("task", "detect")
-    if task not in TASKS:
-        raise InputError(f"yolo task must be one of {', '.join(TASKS)}; got {task!r}")
+    if task not in (*TASKS, CLASSIFY):
+        raise InputError(f"yolo task must be one of {', '.join(TASKS)}, {CLASSIFY}; "
+                         f"got {task!r}")
+    if task == CLASSIFY:
+        _write_classify(source, out_dir, options, ctx)
+        return
     schema = source.schema
     shape = pose_shape(schema) if task == "pose" else None
     indices = rows.class_indices(schema)
@@ -313,6 +328,20 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     (out_dir / YAML_NAME).write_text(data_yaml(schema=schema, splits=splits, shape=shape),
                                      encoding="utf-8", newline="\n")
     ctx.progress(done)
+
+
+def _write_classify(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
+                    ctx: WriteContext) -> None:
+    """The classify layout; Ultralytics trains on ``train/`` and validates on ``val/`` (else
+    ``test/``), so other split names are written but warned about."""
+    class_folders.write(source, out_dir, options, ctx, format_name="yolo task=classify")
+    splits = {p.name for p in out_dir.iterdir() if p.is_dir()} - {class_folders.UNLABELED_DIR}
+    unknown = sorted(splits - set(YAML_SPLITS))
+    if unknown:
+        ctx.report.warn(f"splits {', '.join(unknown)} are written, but Ultralytics classify "
+                        "trains only on train/val/test")
+    if splits and not splits & {"val", "test"}:
+        ctx.report.warn("no val or test split: Ultralytics classify needs one to validate")
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -423,6 +452,8 @@ def _entries(data: dict[str, Any], yaml_path: Path, extra: Path | None) -> list[
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
+    if options.get("task") == CLASSIFY:
+        return class_folders.read(path, options)
     yaml_path = path / YAML_NAME if path.is_dir() else path
     if not yaml_path.is_file():
         raise InputError(f"{yaml_path}: no such file; a yolo import takes data.yaml or its folder")
@@ -470,14 +501,17 @@ SPEC = FormatSpec(
         index_base="class index from 0 in the schema's order",
         notes="detect: cls cx cy w h; segment: one ring per object (holes and parts bridged); "
               "obb: 4 corners clockwise from the top-left one before rotation; pose: box then "
-              "x y v per keypoint, 0 0 0 when missing; data.yaml without path:",
+              "x y v per keypoint, 0 0 0 when missing; data.yaml without path:; classify: "
+              "{split}/{class}/{image}, class index in sorted folder order",
     ),
     splits=True,
     media=True,
     options=(
-        OptionSpec(name="task", type=str, default="detect", choices=TASKS,
+        OptionSpec(name="task", type=str, default="detect", choices=(*TASKS, CLASSIFY),
                    help="label rows: detect boxes, segment polygons, obb rotated boxes, or pose "
-                        "keypoints"),
+                        "keypoints; classify: class folders (image-level labels)"),
+        CLASSIFICATION_OPTION,
+        class_folders.UNLABELED_OPTION,
     ),
     writer=write,
     reader=read,
