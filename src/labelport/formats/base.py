@@ -132,6 +132,9 @@ class FormatSpec:
     splits: bool = False
     media: bool = False
     lossless: bool = False
+    video: bool = False
+    """Writes video items as videos, tracks as keyframes; a format without it gets each video
+    as its extracted frames (`labelport.export.frames`)."""
     options: tuple[OptionSpec, ...] = ()
     writer: Writer | None = None
     reader: Reader | None = None

@@ -31,7 +31,11 @@ centred, ``angle_deg`` clockwise; point lists flat ``[x0, y0, x1, y1, ...]``; ke
 polygon or mask) when it has them; masks COCO compressed RLE, column-major, ``size``
 ``[height, width]``; keypoint skeleton and flip pairs 0-based; class ids as in the schema;
 datetimes ISO 8601; a field at its default is left out. With media copied or linked, images
-land at ``media/<dataset>/<path>`` and ``media_uri`` keeps the original URI.
+(and videos, as files) land at ``media/<dataset>/<path>`` and ``media_uri`` keeps the original
+URI. A video item carries ``frame_count`` and ``video`` (``frame_rate`` as an exact fraction
+``"30000/1001"``, ``duration_s``, ``rotation_deg``, ``codec``); its tracks are kept as their
+keyframes (annotations with ``frame``, ``instance_id`` and ``outside``), never expanded, so a
+round trip gives the same keyframes (`labelport.domain.tracks` computes the frames between).
 
 Reading validates at the boundary: a malformed file raises `InputError` naming the file, the
 JSON path (JSON) or line (JSON Lines), and what was expected; labels, labelsets and datasets
@@ -220,6 +224,14 @@ class _AnnotationJ(_Strict):
     lead_time_s: float | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    outside: bool = False
+
+
+class _VideoJ(_Strict):
+    frame_rate: str
+    duration_s: float
+    rotation_deg: int = 0
+    codec: str = ""
 
 
 class _ItemJ(_Strict):
@@ -232,6 +244,7 @@ class _ItemJ(_Strict):
     channels: int | None = None
     bit_depth: int | None = None
     metadata: dict[str, Any] = {}
+    video: _VideoJ | None = None
     split: str | None = None
     tasks: list[_TaskJ] = []
     annotations: list[_AnnotationJ] = []
@@ -474,6 +487,7 @@ SPEC = FormatSpec(
     attributes=True,
     scores=True,
     splits=True,
+    video=True,
     media=True,
     lossless=True,
     options=(OptionSpec(name="jsonl", type=bool, default=False,
