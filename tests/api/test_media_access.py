@@ -148,3 +148,26 @@ def test_media_under_the_roots_and_own_uploads_are_copied(api: Api) -> None:
         {"dataset": "d", "path": "up.png", "width": 5, "height": 4,
          "media_uri": uploaded["media_uri"]}])
     _refused(api, "alice", other, "d/up.png")
+
+
+def test_an_import_reads_its_upload_and_no_file_it_names(api: Api, tmp_path: Path) -> None:
+    """A CVAT XML naming an image of the server by absolute path: without a size the import is
+    refused (the file is not opened); with one, the item does not learn where the file is."""
+    secret = tmp_path / "server-image.png"
+    Image.new("RGB", (7, 5)).save(secret)
+    base = f"/api/projects/{api.project}"
+
+    def upload(attributes: str) -> Any:
+        xml = (f'<annotations><version>1.1</version><image id="0" name="{secret}" {attributes}/>'
+               "</annotations>")
+        return api.call("alice", "POST", f"{base}/import", data={"format": "cvat",
+                                                                 "dataset": "cvat"},
+                        files={"file": ("annotations.xml", xml.encode())})
+
+    refused = upload("")
+    assert refused.status_code == 400, refused.text
+    assert "no image size" in refused.json()["error"]["message"]
+    assert upload('width="3" height="2"').status_code == 201
+    items = api.ok("alice", "GET", f"{base}/items", params={"page_size": 100})["results"]
+    imported = [i for i in items if i["dataset"] == "cvat"]
+    assert [(i["width"], i["height"], i["media_uri"]) for i in imported] == [(3, 2, None)]

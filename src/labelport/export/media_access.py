@@ -23,6 +23,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -286,6 +287,43 @@ def _pinned(address: str) -> Any:
         return socket.create_connection((address, where[1]), timeout, source)
 
     return create
+
+
+_READS: ContextVar[MediaAccess | None] = ContextVar("labelport_reads", default=None)
+
+
+@contextmanager
+def reads_confined_to(folder: Path) -> Iterator[None]:
+    """While the block runs (in this thread), readers open files only under ``folder``: an
+    import in the service reads its upload, never a file the upload names elsewhere (an
+    absolute image path in a CVAT XML, ``../`` in a YOLO list)."""
+    token = _READS.set(MediaAccess.service([str(folder)]))
+    try:
+        yield
+    finally:
+        _READS.reset(token)
+
+
+def readable(path: Path, *, what: str) -> Path:
+    """``path`` if a reader may open it here (anything outside `reads_confined_to`), else a
+    `MediaDeniedError` naming ``what``."""
+    if may_read(path):
+        return path
+    raise MediaDeniedError(f"{what} {str(path)!r} is outside the uploaded files: an import on "
+                           "the server reads its upload and nothing it names elsewhere")
+
+
+def may_read(path: Path) -> bool:
+    """Whether a reader may look at ``path`` here (to skip a reference instead of probing a
+    file outside the confinement)."""
+    confined = _READS.get()
+    if confined is None:
+        return True
+    try:
+        confined.local_file(path, what="file")
+    except MediaDeniedError:
+        return False
+    return True
 
 
 def uploads_folder(media_dir: Path, project_id: int) -> Path:

@@ -145,6 +145,7 @@ from labelport.formats._shared.image_files import (
     is_absolute_reference,
     is_url,
     local_reference,
+    readable_file,
     reference_name,
 )
 from labelport.formats._shared.naming import FileNamer, safe_file_name
@@ -851,7 +852,7 @@ class _Reader:
         image: Path | None = None
         for folder in self.image_dirs:
             for candidate in ((folder / subset / name) if subset else None, folder / name):
-                if candidate is not None and candidate.is_file():
+                if candidate is not None and readable_file(candidate):
                     image = image or candidate
         local = local_reference(name)
         if image is None and local is not None and local.is_file():

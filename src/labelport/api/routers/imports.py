@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from labelport.api.deps import Manager, StoreDep
 from labelport.api.schemas import ImportPublic
 from labelport.errors import InputError
+from labelport.export.media_access import reads_confined_to
 from labelport.export.request import convert_options
 from labelport.formats.registry import get_format
 
@@ -81,8 +82,9 @@ def import_file(
                 reader_options[option.name] = _uploaded_file(
                     path if path.is_dir() else path.parent, option.name,
                     reader_options[option.name])
-        source = spec.reader(path, reader_options)
-        summary = store.import_source(access.name, source, dataset=dataset)
+        with reads_confined_to(Path(tmp)):  # never a file the upload names elsewhere
+            source = spec.reader(path, reader_options)
+            summary = store.import_source(access.name, source, dataset=dataset)
     return ImportPublic(items=summary.items, tasks=summary.tasks,
                         annotations=summary.annotations,
                         classes_added=list(summary.classes_added),

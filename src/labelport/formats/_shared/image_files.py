@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
+from labelport.export.media_access import may_read, readable
 
 IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff",
                             ".webp", ".pfm", ".heic"})
@@ -27,6 +28,7 @@ def image_size(path: Path) -> tuple[int, int]:
     orientations 5-8, because annotations are drawn on the image as shown, not as stored."""
     from PIL import ExifTags, Image, UnidentifiedImageError  # imported by the readers that look
 
+    path = readable(path, what="image")  # an import in the service reads only its upload
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -53,13 +55,14 @@ def is_absolute_reference(reference: str) -> bool:
 
 
 def local_reference(reference: str) -> Path | None:
-    """The local file an absolute path or ``file://`` URL names; None for a relative name or a
-    remote URL."""
+    """The local file an absolute path or ``file://`` URL names; None for a relative name, a
+    remote URL, or a file an import in the service may not read (`reads_confined_to`)."""
     if is_url(reference):
         parsed = urlparse(reference)
-        return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+        path = Path(unquote(parsed.path))
+        return path if parsed.scheme == "file" and may_read(path) else None
     path = Path(reference)
-    return path if path.is_absolute() else None
+    return path if path.is_absolute() and may_read(path) else None
 
 
 def reference_name(reference: str) -> str:
@@ -102,6 +105,12 @@ class ImageFolder:
 def find_image(path: Path, fallback: ImageFolder | None) -> Path | None:
     """``path`` when that file exists, else the image with its stem in ``fallback`` (the folder
     a reader's ``images`` option names); None when neither has it."""
-    if path.is_file():
+    if readable_file(path):
         return path
     return fallback.find(path.stem) if fallback is not None else None
+
+
+def readable_file(path: Path) -> bool:
+    """``path`` is a file a reader may open: never probed outside an import's upload in the
+    service (`reads_confined_to`), so an upload cannot ask which server files exist."""
+    return may_read(path) and path.is_file()
