@@ -35,7 +35,7 @@ from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
 from labelport.formats.base import WriteContext
-from labelport.formats.cvat import (
+from labelport.formats.cvat.images import (
     SPEC,
     CvatRle,
     attribute_def,

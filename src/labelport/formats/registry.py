@@ -26,7 +26,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("yolo_darknet", "yolo.darknet", "SPEC"),
     ("yolo_keras", "yolo.keras", "SPEC"),
     ("parquet", "parquet", "SPEC"),
-    ("cvat", "cvat", "SPEC"),
+    ("cvat", "cvat.images", "SPEC"),
     ("masks_semantic", "masks", "SEMANTIC_SPEC"),
     ("masks_instance", "masks", "INSTANCE_SPEC"),
     ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),

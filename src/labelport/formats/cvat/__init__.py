@@ -1,0 +1,1 @@
+"""CVAT's XML formats: for images (`images`, ``cvat``) and for video (`video`, ``cvat_video``)."""
