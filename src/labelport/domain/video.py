@@ -18,9 +18,10 @@ from fractions import Fraction
 class VideoInfo:
     """What PyAV probed when the video was imported (`Item.frame_count` holds the frame count).
 
-    ``rotation_deg`` is the display rotation from the container's metadata (0, 90, 180 or
-    270, clockwise), to apply to decoded frames; the item's width and height are the
-    displayed (rotated) size."""
+    ``rotation_deg`` is the display rotation from the container's metadata as FFmpeg states
+    it (its display matrix: 0, 90, 180 or 270 degrees counter-clockwise), applied to decoded
+    frames as players do; the item's width and height are the displayed (rotated) size, and
+    annotations are drawn on the displayed frames."""
 
     frame_rate: Fraction
     duration_s: float
