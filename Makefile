@@ -38,9 +38,29 @@ $(DATUMARO_VENV)/.installed:
 	$(DATUMARO_VENV)/bin/python -m pip install --quiet "datumaro==1.13.12"
 	touch $@
 
-test: $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed
+# Ultralytics' dataset code (check_det_dataset, YOLODataset) reads our YOLO exports in the
+# tests. It needs torch: 2.13.0 is the CPU build on this machine's disk (pip's find-links), a
+# plain `pip install ultralytics` would fetch a CUDA build of several GB. torchvision is there
+# for its version metadata only (the dataset code never imports it), hence --no-deps; its other
+# imports are listed by hand (OpenCV headless in place of opencv-python; matplotlib for
+# check_det_dataset's font check).
+ULTRALYTICS_VENV ?= .venv-ultralytics
+
+$(ULTRALYTICS_VENV)/.installed:
+	$(PYTHON) -m venv $(ULTRALYTICS_VENV)
+	$(ULTRALYTICS_VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(ULTRALYTICS_VENV)/bin/python -m pip install --quiet "numpy==2.4.6" \
+	  "opencv-python-headless==5.1.0.95" "pillow==13.0.0" "pyyaml==6.0.4" "requests==2.34.2" \
+	  "psutil==7.2.2" "matplotlib==3.11.2"
+	$(ULTRALYTICS_VENV)/bin/python -m pip install --quiet --no-deps "ultralytics==8.4.190" \
+	  "ultralytics-thop==2.2.3" "torchvision==0.28.0"
+	touch $@
+
+test: $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed \
+	  $(ULTRALYTICS_VENV)/.installed
 	LABELPORT_LS_PYTHON=$(abspath $(LS_VENV))/bin/python \
 	LABELPORT_DATUMARO_PYTHON=$(abspath $(DATUMARO_VENV))/bin/python \
+	LABELPORT_ULTRALYTICS_PYTHON=$(abspath $(ULTRALYTICS_VENV))/bin/python \
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev

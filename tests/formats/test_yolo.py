@@ -3,12 +3,11 @@ conversions from tables (with the expected values of the research's tricky cases
 for the sample project read back as text and YAML, Ultralytics' own label rules on every
 export, round trips, the out-of-image policy, and errors that name the file and line.
 
-Ultralytics itself is not a test dependency: it pulls torch and torchvision (several GB; PyPI's
-torchvision does not even import beside the CPU torch on this machine), too heavy for the suite.
-`ultralytics_label_problems` applies the rules of its ``verify_image_label`` instead
-(ultralytics/data/utils.py, 8.x), and `resolve_like_ultralytics` its data.yaml path rules
-(``check_det_dataset``), made stricter where labelport promises more (no tolerance around
-[0, 1]).
+Ultralytics itself reads every task's export in test_ultralytics_reads.py (its side venv).
+Here, as fast unit tests, `ultralytics_label_problems` applies the rules of its
+``verify_image_label`` (ultralytics/data/utils.py, 8.x) and `resolve_like_ultralytics` its
+data.yaml path rules (``check_det_dataset``), made stricter where labelport promises more (no
+tolerance around [0, 1]).
 
 Regenerate the goldens with ``LABELPORT_REGEN_GOLDEN=1 .venv/bin/pytest tests/formats/test_yolo.py``
 and read the diff before committing it."""
