@@ -21,7 +21,7 @@ def _api_routes(api: Api) -> list[tuple[str, str]]:
         for route in routes:
             if hasattr(route, "effective_route_contexts"):
                 visit(list(route.effective_route_contexts()))
-            elif isinstance(getattr(route, "path", None), str) and route.methods:
+            elif isinstance(getattr(route, "path", None), str) and getattr(route, "methods", None):
                 found.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
 
     visit(api.client.app.routes)  # type: ignore[attr-defined]

@@ -45,11 +45,17 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
                         headers=headers)
 
 
-def _labelport_error(_request: Request, exc: Exception) -> JSONResponse:
+def status_of(exc: LabelportError) -> tuple[int, str]:
+    """The HTTP status and error code of a labelport error (the web app's pages use it too)."""
     for kind, status, code in _STATUS:
         if isinstance(exc, kind):
-            return error_response(status, code, str(exc))
-    raise exc  # not reached: LabelportError is last
+            return status, code
+    return 400, "error"  # not reached: LabelportError is last
+
+
+def _labelport_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LabelportError)
+    return error_response(*status_of(exc), str(exc))
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

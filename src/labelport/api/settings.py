@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labelport.api.limits import RequestLimits
 from labelport.jobs.config import JobSettings
 
 
@@ -16,3 +19,9 @@ class Settings:
     """Where uploaded images are kept, one folder per project and dataset."""
     jobs: JobSettings = field(default_factory=JobSettings.from_env)
     """Export jobs: runner, artifact storage, expiry (see `labelport.jobs.config`)."""
+    limits: RequestLimits = field(default_factory=RequestLimits.from_env)
+    """What one request may cost: body and upload sizes, archives (`labelport.api.limits`)."""
+    secret_key: str = field(default_factory=lambda: os.environ.get("LABELPORT_SECRET_KEY")
+                            or secrets.token_urlsafe(32))
+    """Signs the web app's session cookies: ``$LABELPORT_SECRET_KEY``, the same on every
+    server behind one address; without it each start makes a new one (people sign in again)."""
