@@ -237,7 +237,7 @@ def test_golden_with_metadata_and_splits(sample_source: MemorySource, tmp_path: 
     car = train["annotations"][0]
     assert car["attributes"] == {"occluded": False, "colour": "red", "passengers": 2,
                                  "truncation": 0.0, "plate": "LP-2024"}
-    assert (car["tags"], car["instance_id"], car["annotator"]) == (["parked"], 1, "ana")
+    assert (car["tags"], car["object_id"], car["annotator"]) == (["parked"], 1, "ana")
     sign = train["annotations"][1]
     assert sign["rotated_box"] == {"cx": 480, "cy": 120, "w": 60, "h": 40, "angle_deg": 30}
     assert sign["area"] == pytest.approx(2400.0)
@@ -617,3 +617,63 @@ def test_media_lookup_lists_folders_and_asks_the_file_system_only_when_unsure(
     assert media.find(None, "img.jpg", "img.jpg") is None  # this one is case-sensitive
     assert media.find(None, "sub/a.jpg", "sub/a.jpg") == tmp_path / "sub" / "a.jpg"
     assert asked == ["img.jpg", "a.jpg"]
+
+
+COCO_ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "segmentation", "area", "bbox",
+                                  "iscrowd", "keypoints", "num_keypoints", "score"})
+FIFTYONE_RESERVED = frozenset({"_id", "id", "_cls", "label", "bounding_box", "mask", "mask_path",
+                               "confidence", "index", "instance", "instance_id"})
+"""The names FiftyOne 1.22's COCO importer cannot take among an annotation's other keys (it makes
+them attributes of a Detection, whose own fields these are): ``instance_id`` made it refuse
+labelport's COCO + metadata export (issue 12)."""
+
+
+def test_no_annotation_key_is_one_fiftyone_reserves(sample_source: MemorySource,
+                                                    tmp_path: Path) -> None:
+    result = run_export(_ground_truth(sample_source), SPEC, tmp_path / "out")
+    doc = _load(result.path / "annotations" / "instances_train.json")
+    extras = {key for ann in doc["annotations"] for key in ann} - COCO_ANNOTATION_KEYS
+    assert "object_id" in extras and not extras & FIFTYONE_RESERVED
+    read = SPEC.reader(result.path, {"images": None})  # type: ignore[misc]
+    ids = {(r.item.key, a.instance_id) for r in read.records() for a in r.annotations}
+    assert ids - {(key, None) for key, _ in ids} == {
+        (r.item.key, a.instance_id) for r in _ground_truth(sample_source).records()
+        for a in r.annotations if a.instance_id is not None
+        and a.geometry.kind is not GeometryKind.POLYLINE}
+
+
+def test_an_earlier_files_instance_id_is_still_read(tmp_path: Path) -> None:
+    data = _third_party(annotations=[{"id": 1, "image_id": 7, "category_id": 1,
+                                      "bbox": [0, 0, 2, 2], "instance_id": 5}])
+    (record,) = SPEC.reader(_write(tmp_path / "old.json", data), {}).records()  # type: ignore[misc]
+    assert record.annotations[0].instance_id == 5
+
+
+def test_box_segmentation_polygon_lets_ann_to_mask_read_every_annotation(
+        sample_source: MemorySource, tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    source = _ground_truth(sample_source)
+    result = run_export(source, SPEC, tmp_path / "out", options={"box_segmentation": "polygon"})
+    coco = COCO(str(result.path / "annotations" / "instances_train.json"))
+    boxes = 0
+    for ann in coco.dataset["annotations"]:
+        image = coco.imgs[ann["image_id"]]
+        mask = coco.annToMask(ann)  # raises IndexError on "segmentation": []
+        assert mask.shape == (image["height"], image["width"]) and mask.any(), ann["id"]
+        if "keypoints" not in ann and ann["segmentation"] == [_outline(ann["bbox"])]:
+            boxes += 1
+            x, y, w, h = ann["bbox"]
+            assert mask.sum() == pytest.approx(w * h, rel=0.1)
+    assert boxes > 0
+    default = run_export(source, SPEC, tmp_path / "default")  # the default is unchanged: []
+    first = _load(default.path / "annotations" / "instances_train.json")["annotations"][0]
+    assert first["segmentation"] == []
+    read = SPEC.reader(result.path, {"images": None})  # type: ignore[misc]
+    same = SPEC.reader(default.path, {"images": None})  # type: ignore[misc]
+    assert list(read.records()) == list(same.records())  # a box's outline reads as the box
+
+
+def _outline(bbox: list[float]) -> list[float]:
+    x, y, w, h = bbox
+    return [x, y, x + w, y, x + w, y + h, x, y + h]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from labelport.domain.geometry import Box, Keypoint, Keypoints, Polygon, Visibility
-from labelport.domain.geometry_ops import bounding_box, clip_keypoints
+from labelport.domain.geometry_ops import area, bounding_box, clip_keypoints
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.formats.registry import get_format
@@ -24,7 +24,7 @@ _NAMES = ["nose", "left_eye", "right_eye"]
 _PERSONS = [
     {"bbox": [20.0, 10.0, 100.0, 80.0],
      "keypoints": [50.5, 30.25, 2, 60.0, 20.0, 1, 0, 0, 0],
-     "segmentation": [[20.0, 10.0, 120.0, 10.0, 120.0, 90.0, 20.0, 90.0]]},
+     "segmentation": [[20.0, 10.0, 120.0, 10.0, 120.0, 90.0, 70.0, 90.0, 20.0, 50.0]]},
     {"bbox": [130.0, 5.0, 60.0, 90.0],
      "keypoints": [150.0, 40.5, 2, 160.25, 41.0, 2, 170.0, 50.0, 2],
      "segmentation": []},
@@ -114,8 +114,9 @@ def test_coco_export_keeps_each_persons_box_and_keypoints(imported: tuple[Path, 
                       [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]))
     _assert_close(found)
     assert anns[0]["segmentation"] == _PERSONS[0]["segmentation"]  # the outline is kept
-    assert api.annToMask(anns[0]).sum() == 100 * 80
-    assert anns[0]["area"] == 100 * 80 and anns[1]["area"] == 60 * 90
+    outline = Polygon.simple(tuple(_PERSONS[0]["segmentation"][0]))  # type: ignore[index]
+    assert anns[0]["area"] == area(outline) and anns[1]["area"] == 60 * 90
+    assert api.annToMask(anns[0]).sum() == pytest.approx(area(outline), rel=0.05)
     manifest = json.loads((root / "coco" / "labelport-export.json").read_text(encoding="utf-8"))
     assert "extent of its labelled points" in manifest["conventions"]["keypoint_box"]
 

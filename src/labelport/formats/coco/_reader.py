@@ -8,9 +8,11 @@ named by ``file_name``, unless the file carries labelport's metadata (``dataset`
 Geometry, per annotation: ``rotated_box`` (labelport metadata) gives a rotated box; a RLE
 segmentation (compressed, or uncompressed ``counts`` lists) gives a mask; polygon rings give a
 polygon with one part per ring (rings under 3 points cover nothing and are skipped); otherwise
-``bbox`` gives a box. ``keypoints`` give a keypoints annotation that keeps the annotation's
-``bbox`` as its own box (unless it is exactly the extent of the labelled points, the fallback)
-and its segmentation as its shape (COCO's person files). ``score`` makes an
+``bbox`` gives a box (also when the segmentation is exactly the outline of the ``bbox``, as
+``box_segmentation=polygon`` writes it). ``keypoints`` give a keypoints annotation that keeps
+the annotation's ``bbox`` as its own box (unless it is exactly the extent of the labelled
+points, the fallback) and its segmentation as its shape (COCO's person files), a segmentation
+that is the outline of the ``bbox`` excepted. ``score`` makes an
 annotation a model's prediction unless ``source`` says otherwise.
 
 Media: ``options["images"]`` (or, when not given, the export folder) is searched for
@@ -86,6 +88,9 @@ _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometr
 _EXTRA_FIELDS = tuple(sorted(_EXTRA_KEYS))
 _extra_values = attrgetter(*_EXTRA_FIELDS)
 _NO_EXTRAS = (msgspec.UNSET,) * len(_EXTRA_FIELDS)
+INSTANCE_ID_KEY = "object_id"
+"""Where an annotation's instance id is written: FiftyOne's COCO importer refuses
+``instance_id`` (a name it reserves for its Detection objects) among an annotation's keys."""
 _SPLIT_FILE = re.compile(r"^instances_(.+)\.json$")
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
@@ -118,7 +123,8 @@ class _AnnotationJ(msgspec.Struct, gc=False):
     labelset: Any = msgspec.UNSET
     attributes: Any = msgspec.UNSET
     tags: Any = msgspec.UNSET
-    instance_id: Any = msgspec.UNSET
+    instance_id: Any = msgspec.UNSET  # where earlier labelport files have it: still read
+    object_id: Any = msgspec.UNSET  # INSTANCE_ID_KEY: the instance id
     frame: Any = msgspec.UNSET
     z_order: Any = msgspec.UNSET
     source: Any = msgspec.UNSET
@@ -126,6 +132,7 @@ class _AnnotationJ(msgspec.Struct, gc=False):
     lead_time_s: Any = msgspec.UNSET
     created_at: Any = msgspec.UNSET
     updated_at: Any = msgspec.UNSET
+    outside: Any = msgspec.UNSET
 
 
 class _DocJ(msgspec.Struct, gc=False):
@@ -155,7 +162,7 @@ class _CategoryJ(msgspec.Struct):
     flip_pairs: list[tuple[int, int]] = []
 
 
-if set(_AnnotationJ.__struct_fields__) < _EXTRA_KEYS:
+if not set(_AnnotationJ.__struct_fields__) >= _EXTRA_KEYS:
     raise TypeError("Annotation changed: add its new fields to _AnnotationJ")
 
 
@@ -211,6 +218,13 @@ def segmentation_geometry(segmentation: list[list[float]] | _RleJ, *,
     return Polygon(parts=parts) if parts else None
 
 
+def box_outline(box: Box) -> list[float]:
+    """A box's four corners, clockwise from the top-left one: the segmentation the writer's
+    option ``box_segmentation=polygon`` gives a box, read back as the box."""
+    x0, y0, x1, y1 = (float(v) for v in box.xyxy)
+    return [x0, y0, x1, y0, x1, y1, x0, y1]
+
+
 def annotation_geometry(ann: _AnnotationJ, *, image_hw: tuple[int, int]) -> Geometry:
     """The geometry one COCO annotation carries (see the module docstring)."""
     if ann.rotated_box is not None:
@@ -218,6 +232,8 @@ def annotation_geometry(ann: _AnnotationJ, *, image_hw: tuple[int, int]) -> Geom
     shape = segmentation_geometry(ann.segmentation, image_hw=image_hw)
     box = None if ann.bbox is None else Box(x=ann.bbox[0], y=ann.bbox[1], w=ann.bbox[2],
                                             h=ann.bbox[3])
+    if box is not None and shape == Polygon.simple(tuple(box_outline(box))):
+        shape = None  # the box's own outline (box_segmentation=polygon): the box says it
     if ann.keypoints:
         points = keypoints_from_coco(ann.keypoints).points
         return with_own_box(Keypoints(points=points, shape=shape), box)
@@ -372,9 +388,13 @@ def image_path(file_name: str) -> str:
 
 
 def _extras(ann: _AnnotationJ) -> Json:
-    """labelport's metadata keys the annotation had, as the raw JSON gave them."""
-    return {key: value for key in _EXTRA_FIELDS
-            if (value := getattr(ann, key)) is not msgspec.UNSET}
+    """labelport's metadata keys the annotation had, as the raw JSON gave them, the instance id
+    under its field's name."""
+    out = {key: value for key in _EXTRA_FIELDS
+           if (value := getattr(ann, key)) is not msgspec.UNSET}
+    if ann.object_id is not msgspec.UNSET:
+        out["instance_id"] = ann.object_id
+    return out
 
 
 def _annotation(raw: Json | None, ann: _AnnotationJ, label: str,
@@ -388,7 +408,8 @@ def _annotation(raw: Json | None, ann: _AnnotationJ, label: str,
                           score=ann.score,
                           source=Source.HUMAN if ann.score is None else Source.MODEL)
     try:
-        base = annotation_from_json({**(extras if raw is None else raw), "label": label,
+        base = annotation_from_json({**(extras if raw is None else {**raw, **extras}),
+                                     "label": label,
                                      "geometry": {"kind": "none"}, "crowd": bool(ann.iscrowd)})
     except InputError:
         if raw is None:
@@ -439,7 +460,7 @@ def _is_plain(ann: _AnnotationJ) -> bool:
     """No rotated box, keypoints, segmentation or labelport extras: only the bbox counts
     (`annotation_geometry`) and `_annotation` needs no codec, as in most third-party files."""
     return (ann.rotated_box is None and not ann.keypoints and ann.segmentation == []
-            and _extra_values(ann) == _NO_EXTRAS)
+            and _extra_values(ann) == _NO_EXTRAS and ann.object_id is msgspec.UNSET)
 
 
 def _read_file(file: Path, media: _Media, schema: LabelSchema | None

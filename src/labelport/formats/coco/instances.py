@@ -47,13 +47,21 @@ reader turns back into the same values:
   reviewer, image classifications, times) and ``image_labels`` (image-level labels, which
   COCO has no annotation for);
 - on annotations: ``attributes`` (the annotation's attributes, verbatim, JSON types kept) and
-  beside it ``tags``, ``instance_id``, ``z_order``, ``annotator``, ``labelset``, ``source``,
-  ``frame``, ``lead_time_s``, ``created_at``, ``updated_at`` when set, and ``rotated_box``
-  (``cx, cy, w, h, angle_deg``) for a rotated box;
+  beside it ``tags``, ``object_id`` (the instance id: FiftyOne's importer reserves
+  ``instance_id``; earlier files' ``instance_id`` is still read), ``z_order``, ``annotator``,
+  ``labelset``, ``source``, ``frame``, ``lead_time_s``, ``created_at``, ``updated_at`` when
+  set, and ``rotated_box`` (``cx, cy, w, h, angle_deg``) for a rotated box; no key FiftyOne
+  reserves for its Detection objects (`FIFTYONE_RESERVED` in the tests);
 - on categories: ``geometry``, ``color``, ``attributes`` (definitions) and a 1-based
   ``flip_pairs``; the file carries the schema's image ``classifications``.
 
 Without it, image-level labels are counted as not written, and so is the metadata dropped.
+
+Option ``box_segmentation`` (``empty``, the default, or ``polygon``): ``polygon`` writes each
+box's (and each keypoints object's without a shape) segmentation as the box's four corners,
+clockwise from the top-left one, so pycocotools' ``annToMask``/``annToRLE`` work on every
+annotation (they raise ``IndexError`` on ``"segmentation": []``); the reader reads a
+segmentation that is exactly its ``bbox``'s outline back as the box.
 Reading is documented in `labelport.formats.coco._reader`.
 """
 
@@ -97,8 +105,9 @@ from labelport.domain.source import ExportSource
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
-from labelport.formats.coco._reader import read
+from labelport.formats.coco._reader import INSTANCE_ID_KEY, box_outline, read
 
+BOX_SEGMENTATIONS = ("empty", "polygon")
 ANNOTATIONS_DIR = "annotations"
 IMAGES_DIR = "images"
 DEFAULT_SPLIT = "train"
@@ -146,8 +155,11 @@ def rle_json(mask: Mask) -> Json:
     return {"size": [mask.height, mask.width], "counts": mask.counts}
 
 
-def box_instance(box: Box) -> Json:
-    return {"segmentation": [], "area": float(box.w * box.h), "bbox": xywh(box)}
+def box_instance(box: Box, *, box_segmentation: str = "empty") -> Json:
+    """A box; with ``box_segmentation="polygon"`` its segmentation is `box_outline`, so
+    pycocotools' mask helpers (``annToMask``) work on it, as they do not on ``[]``."""
+    segmentation = [box_outline(box)] if box_segmentation == "polygon" else []
+    return {"segmentation": segmentation, "area": float(box.w * box.h), "bbox": xywh(box)}
 
 
 def polygon_instance(polygon: Polygon, *, image_wh: tuple[int, int]) -> Json:
@@ -171,15 +183,17 @@ def mask_instance(mask: Mask) -> Json:
             "bbox": xywh(rle_bbox(mask))}
 
 
-def keypoints_instance(keypoints: Keypoints, *, image_wh: tuple[int, int]) -> Json:
+def keypoints_instance(keypoints: Keypoints, *, image_wh: tuple[int, int],
+                       box_segmentation: str = "empty") -> Json:
     """COCO keypoints: unlabelled points as ``0, 0, 0``; ``bbox`` the object's own box, else the
-    extent of the labelled points; the segmentation and area of its shape when it has one."""
+    extent of the labelled points; the segmentation and area of its shape when it has one,
+    else those of its box (`box_instance`)."""
     flat: list[float] = []
     for p in keypoints.points:
         labelled = p.v > Visibility.NOT_LABELED
         flat += (float(p.x), float(p.y), int(p.v)) if labelled else (0.0, 0.0, 0)
     box = bounding_box(keypoints) or Box(x=0, y=0, w=0, h=0)
-    out: Json = {"segmentation": [], "area": float(box.w * box.h)}
+    out = box_instance(box, box_segmentation=box_segmentation)
     if isinstance(keypoints.shape, Mask):
         out.update(mask_instance(keypoints.shape))
     elif keypoints.shape is not None:
@@ -212,7 +226,8 @@ def without_short_rings(polygon: Polygon) -> tuple[Polygon | None, int]:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _instance(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContext) -> Json | None:
+def _instance(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContext,
+              box_segmentation: str = "empty") -> Json | None:
     """The COCO geometry fields of one annotation, after the out-of-image policy; None (counted)
     when nothing can be written."""
     if isinstance(geometry, RotatedBox):
@@ -229,7 +244,7 @@ def _instance(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContex
         case None:
             return None
         case Box():
-            return box_instance(fitted)
+            return box_instance(fitted, box_segmentation=box_segmentation)
         case Polygon():
             kept, removed = without_short_rings(fitted)
             if removed:
@@ -241,7 +256,8 @@ def _instance(geometry: Geometry, *, image_wh: tuple[int, int], ctx: WriteContex
         case Mask():
             return mask_instance(fitted)
         case Keypoints():
-            return keypoints_instance(fitted, image_wh=image_wh)
+            return keypoints_instance(fitted, image_wh=image_wh,
+                                      box_segmentation=box_segmentation)
     raise TypeError(f"unexpected geometry {fitted!r}")
 
 
@@ -263,8 +279,11 @@ def _has_extras(a: Annotation) -> bool:
 
 
 def _extras(annotation: Annotation) -> Json:
-    """labelport's fields of an annotation that COCO has no key for."""
+    """labelport's fields of an annotation that COCO has no key for; the instance id under
+    `INSTANCE_ID_KEY`."""
     out = _fields(annotation, skip=_NATIVE_KEYS) if _has_extras(annotation) else {}
+    if "instance_id" in out:
+        out[INSTANCE_ID_KEY] = out.pop("instance_id")
     if isinstance(annotation.geometry, RotatedBox):
         g = annotation.geometry
         out["rotated_box"] = {"cx": float(g.cx), "cy": float(g.cy), "w": float(g.w),
@@ -293,6 +312,7 @@ class _CocoWriter:
     schema: LabelSchema
     metadata: bool
     ctx: WriteContext
+    box_segmentation: str = "empty"
     splits: dict[str, _Split] = field(default_factory=dict)
     namer: FileNamer = field(default_factory=FileNamer)
     latest: datetime | None = None
@@ -356,7 +376,8 @@ class _CocoWriter:
         if category_id is None:
             self.ctx.report.count("not written: annotation whose class is not in the schema")
             return
-        instance = _instance(annotation.geometry, image_wh=image_wh, ctx=self.ctx)
+        instance = _instance(annotation.geometry, image_wh=image_wh, ctx=self.ctx,
+                             box_segmentation=self.box_segmentation)
         if instance is None:
             return
         split.annotation_id += 1
@@ -417,7 +438,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     spool_dir = out_dir / ".coco-spool"
     spool_dir.mkdir(parents=True, exist_ok=True)
     writer = _CocoWriter(out_dir=out_dir, spool_dir=spool_dir, schema=source.schema,
-                         metadata=bool(options.get("metadata", True)), ctx=ctx)
+                         metadata=bool(options.get("metadata", True)), ctx=ctx,
+                         box_segmentation=str(options.get("box_segmentation") or "empty"))
     try:
         done = 0
         for done, record in enumerate(source.records(), start=1):
@@ -455,7 +477,12 @@ SPEC = FormatSpec(
     media=True,
     options=(OptionSpec(name="metadata", type=bool, default=True,
                         help="COCO + metadata: item metadata, tasks, classifications, image-level "
-                             "labels and annotation attributes, tags, ids, annotator"),),
+                             "labels and annotation attributes, tags, ids, annotator"),
+             OptionSpec(name="box_segmentation", type=str, default="empty",
+                        choices=BOX_SEGMENTATIONS,
+                        help="a box's segmentation: empty ([], COCO's detection files) or "
+                             "polygon (its 4 corners, for pycocotools' mask helpers and Mask "
+                             "R-CNN loaders)")),
     writer=write,
     reader=read,
 )
