@@ -42,6 +42,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("imagefolder", "classification.imagefolder", "SPEC"),
     ("classification_csv", "classification.csv_labels", "SPEC"),
     ("hf_imagefolder", "classification.hf_metadata", "SPEC"),
+    ("labelme", "labelme", "SPEC"),
 )
 
 
