@@ -79,7 +79,8 @@ class Item:
 
     @property
     def is_video(self) -> bool:
-        return self.video is not None
+        """A video (it has a frame count), also when its rate is unknown (``video`` None)."""
+        return self.frame_count is not None
 
     @property
     def key(self) -> str:

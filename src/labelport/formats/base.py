@@ -135,6 +135,9 @@ class FormatSpec:
     video: bool = False
     """Writes video items as videos, tracks as keyframes; a format without it gets each video
     as its extracted frames (`labelport.export.frames`)."""
+    images: bool = True
+    """Writes image items; a video-only format (CVAT for video, MOT) counts them as not
+    written."""
     options: tuple[OptionSpec, ...] = ()
     writer: Writer | None = None
     reader: Reader | None = None
