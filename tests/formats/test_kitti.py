@@ -26,7 +26,7 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.formats.base import OutsidePolicy, WriteContext
-from labelport.formats.kitti import (
+from labelport.formats.kitti.detection import (
     SPEC,
     kitti_line,
     kitti_type,

@@ -1,0 +1,2 @@
+"""KITTI: object detection labels (``kitti``) and semantic/instance segmentation PNGs
+(``kitti_segmentation``)."""
