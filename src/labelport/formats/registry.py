@@ -27,6 +27,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("yolo_keras", "yolo.keras", "SPEC"),
     ("parquet", "parquet", "SPEC"),
     ("cvat", "cvat.images", "SPEC"),
+    ("cvat_video", "cvat.video", "SPEC"),
     ("masks_semantic", "masks", "SEMANTIC_SPEC"),
     ("masks_instance", "masks", "INSTANCE_SPEC"),
     ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),
