@@ -1,6 +1,7 @@
 """CVAT for images 1.1: conversions from tables, the golden file for the sample project
 (checked by a strict parser written from CVAT's XML format page, and masks decoded the way
-Datumaro's CVAT importer decodes them), round trips, and bad input refused with its place.
+Datumaro's CVAT importer decodes them; Datumaro itself reads the export in
+test_datumaro_reads.py), round trips, and bad input refused with its place.
 
 Regenerate the golden with
 ``LABELPORT_REGEN_GOLDEN=1 .venv/bin/pytest tests/formats/test_cvat.py`` and read the diff

@@ -1,7 +1,7 @@
 """KITTI: label lines from tables, goldens for the sample project (checked by a strict parser
 written from the object devkit's readme, not only compared as bytes), round trips, and bad input
-refused with the file, line and field. globox does not read KITTI and Datumaro is too heavy a
-test dependency, hence the strict parser below.
+refused with the file, line and field. Datumaro reads every split folder of our export in
+test_datumaro_reads.py; the strict parser here stays as a fast check of the devkit's rules.
 
 Regenerate the goldens with
 ``LABELPORT_REGEN_GOLDEN=1 .venv/bin/pytest tests/formats/test_kitti.py`` and read the diff
