@@ -162,3 +162,22 @@ def test_codec_keeps_outside_and_video_info() -> None:
     key = _key(4, Box(x=1, y=2, w=3, h=4), outside=True)
     assert codec.annotation_to_json(key)["outside"] is True
     assert codec.annotation_from_json(codec.annotation_to_json(key)) == key
+
+
+def test_per_frame_shapes_reduce_to_the_same_keyframes() -> None:
+    from labelport.domain.tracks import reduce_to_keyframes
+    from tests.video_project import CAR, FRAMES, PERSON, ZONE
+
+    for keys in (CAR, PERSON, ZONE):
+        shapes = [s.annotation for s in expand_track(list(keys), frame_count=FRAMES)]
+        assert reduce_to_keyframes(shapes, frame_count=FRAMES) == list(keys)
+
+
+def test_reduction_ends_a_track_that_stops_before_the_video() -> None:
+    from labelport.domain.tracks import reduce_to_keyframes
+
+    shapes = [_key(f, Box(x=f, y=0, w=2, h=2)) for f in range(3)]
+    assert reduce_to_keyframes(shapes, frame_count=10) == [
+        _key(0, Box(x=0, y=0, w=2, h=2)), _key(3, Box(x=3, y=0, w=2, h=2), outside=True)]
+    assert reduce_to_keyframes(shapes, frame_count=None) == [
+        _key(0, Box(x=0, y=0, w=2, h=2)), _key(2, Box(x=2, y=0, w=2, h=2))]

@@ -195,3 +195,112 @@ def _same_structure(a: Polygon, b: Polygon) -> bool:
         if any(len(h) != len(k) for h, k in zip(p.holes, q.holes, strict=True)):
             return False
     return True
+
+
+# --- from per-frame shapes back to keyframes --------------------------------------------
+
+
+MAX_SPAN = 250
+"""The longest run of frames one pair of keyframes spans when reducing per-frame shapes: bounds
+the work (each extension re-checks the frames it spans) at the cost of a keyframe every 250
+frames on an object that keeps still or moves steadily for longer."""
+
+
+def reduce_to_keyframes(shapes: list[Annotation], *, frame_count: int | None,
+                        tolerance_px: float = 0.005) -> list[Annotation]:
+    """The keyframes from which `expand_track` gives back ``shapes``: one track's per-frame
+    annotations (sorted by frame, one per frame) as formats without keyframes hold them (MOT).
+
+    A shape is dropped when interpolating its neighbouring keyframes reproduces it within
+    ``tolerance_px`` and with the same fields; a gap in the frames (and the end of a track
+    before the video's end) becomes an ``outside`` keyframe whose geometry continues the last
+    motion, so the frames before it interpolate as they were."""
+    if not shapes:
+        return []
+    segments: list[list[Annotation]] = [[shapes[0]]]
+    for shape in shapes[1:]:
+        if _frame(shape) == _frame(segments[-1][-1]) + 1:
+            segments[-1].append(shape)
+        else:
+            segments.append([shape])
+    keyframes: list[Annotation] = []
+    for index, segment in enumerate(segments):
+        end = _frame(segment[-1]) + 1
+        if index + 1 < len(segments) or (frame_count is not None and end < frame_count):
+            last = segment[-1]
+            before = segment[-2] if len(segment) > 1 else last
+            segment = [*segment, dataclasses.replace(
+                last, frame=end, outside=True,
+                geometry=interpolate_geometry(before.geometry, last.geometry, 2.0))]
+        reduced = _reduce_run(segment, tolerance_px)
+        if index + 1 == len(segments) and not segment[-1].outside and end == frame_count:
+            reduced = _without_trailing_hold(reduced)
+        keyframes += reduced
+    return keyframes
+
+
+def _without_trailing_hold(kept: list[Annotation]) -> list[Annotation]:
+    """A run that lasts to the video's end needs no keyframe where the object stopped changing:
+    the last keyframe holds to the end."""
+    while len(kept) > 1 and dataclasses.replace(kept[-1], frame=kept[-2].frame) == kept[-2]:
+        kept.pop()
+    return kept
+
+
+def _reduce_run(run: list[Annotation], tolerance_px: float) -> list[Annotation]:
+    """The keyframes of consecutive frames (the first and last always kept)."""
+    kept = [run[0]]
+    start = 0
+    while start < len(run) - 1:
+        end = start + 1
+        while (end + 1 < len(run) and end + 1 - start <= MAX_SPAN
+               and _between_follow(run, start, end + 1, tolerance_px)):
+            end += 1
+        kept.append(run[end])
+        start = end
+    return kept
+
+
+def _between_follow(run: list[Annotation], start: int, end: int, tolerance_px: float) -> bool:
+    """Whether every shape strictly between ``start`` and ``end`` is what interpolating the two
+    gives, with the same fields as ``run[start]``."""
+    a, b = run[start], run[end]
+    if a.outside:
+        return False
+    span = end - start
+    for k in range(start + 1, end):
+        shape = run[k]
+        if dataclasses.replace(shape, geometry=a.geometry, frame=a.frame) != a:
+            return False
+        expected = interpolate_geometry(a.geometry, b.geometry, (k - start) / span)
+        if not _close(expected, shape.geometry, tolerance_px):
+            return False
+    return True
+
+
+def _close(a: Geometry, b: Geometry, tolerance_px: float) -> bool:
+    """Equal geometries, numbers compared within ``tolerance_px`` (angles within 0.01 degree)."""
+    numbers_a, numbers_b = _numbers(a), _numbers(b)
+    if numbers_a is None or numbers_b is None or len(numbers_a) != len(numbers_b):
+        return a == b
+    if isinstance(a, RotatedBox) and isinstance(b, RotatedBox):
+        turn = abs((a.angle_deg - b.angle_deg + 180.0) % 360.0 - 180.0)
+        numbers_a, numbers_b = numbers_a[:-1], numbers_b[:-1]
+        if turn > 0.01:
+            return False
+    return all(abs(p - q) <= tolerance_px for p, q in zip(numbers_a, numbers_b, strict=True))
+
+
+def _numbers(geometry: Geometry) -> tuple[float, ...] | None:
+    match geometry:
+        case Box(x=x, y=y, w=w, h=h):
+            return (x, y, w, h)
+        case RotatedBox(cx=cx, cy=cy, w=w, h=h, angle_deg=angle):
+            return (cx, cy, w, h, angle)
+        case Polyline(points=points):
+            return points
+        case Polygon(parts=parts) if len(parts) == 1 and not parts[0].holes:
+            return parts[0].outer
+        case Keypoints(points=points) if geometry.box is None and geometry.shape is None:
+            return tuple(v for p in points for v in (p.x, p.y, float(p.v)))
+    return None
