@@ -95,3 +95,30 @@ def test_bad_pipeline_options_are_one_line_errors(project: Path, args: tuple[str
     code, _, err = lp(project, "export", "demo", "coco", "--export-path", "bad", *args)
     assert code == 2
     assert expected in err and "Traceback" not in err
+
+
+def test_min_box_px_sets_the_degenerate_checks_smallest_box(project: Path) -> None:
+    code, out, _ = lp(project, "check", "demo", "--check", "degenerate=fail")
+    assert code == 0, out
+    code, out, _ = lp(project, "check", "demo", "--check", "degenerate=fail",
+                      "--min-box-px", "1000")
+    assert code == 1 and "degenerate" in out
+    code, _, err = lp(project, "export", "demo", "coco", "--min-box-px", "1000",
+                      "--export-path", "tiny")
+    assert code == 0, err  # degenerate=fix by default: the small boxes are dropped, counted
+    manifest = json.loads((project / "tiny" / "labelport-export.json").read_text())
+    assert manifest["checks"]["min_box_px"] == 1000.0
+    assert manifest["report"]["counts"]["check degenerate: dropped"] > 0
+
+
+def test_group_by_dataset_and_an_unknown_key(project: Path) -> None:
+    code, _, err = lp(project, "export", "demo", "csv", "--split", "train=0.5,val=0.5",
+                      "--group-by", "dataset", "--export-path", "grouped")
+    assert code == 0, err
+    manifest = json.loads((project / "grouped" / "labelport-export.json").read_text())
+    assert manifest["splits"]["spec"]["group_by"] == "dataset"
+    assert manifest["splits"]["groups"] == {"train": 1, "val": 1}  # the demo's two datasets
+    code, _, err = lp(project, "export", "demo", "csv", "--split", "train=0.5,val=0.5",
+                      "--group-by", "sequence", "--export-path", "nokey")
+    assert code == 2 and "no item has the metadata key 'sequence'" in err
+    assert "Traceback" not in err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -146,6 +147,9 @@ def import_(
 
 
 _PIPELINE = "Export pipeline"
+MinBoxOption = Annotated[float | None, typer.Option(
+    "--min-box-px", help="The smallest box side, in pixels, that the degenerate check accepts "
+                         "(default 1e-06).", rich_help_panel=_PIPELINE)]
 
 
 @app.command()
@@ -169,6 +173,7 @@ def export(
     check: Annotated[list[str] | None, typer.Option(
         "--check", help="Check policy NAME=fail|warn|fix|skip (repeatable); `labelport check "
                         "--help` lists the checks.", rich_help_panel=_PIPELINE)] = None,
+    min_box_px: MinBoxOption = None,
     split: Annotated[str | None, typer.Option(
         help="Named subsets: train=0.7,val=0.2,test=0.1.", rich_help_panel=_PIPELINE)] = None,
     split_strategy: Annotated[str, typer.Option(
@@ -178,8 +183,8 @@ def export(
         help="Metadata key naming each item's split (strategy field).",
         rich_help_panel=_PIPELINE)] = None,
     group_by: Annotated[str | None, typer.Option(
-        help="Metadata key: items sharing it land in the same split.",
-        rich_help_panel=_PIPELINE)] = None,
+        help="Metadata key: items sharing it land in the same split; `dataset` keeps each "
+             "dataset in one split.", rich_help_panel=_PIPELINE)] = None,
     media: Annotated[MediaMode, typer.Option(
         help="Put the images in the export.", rich_help_panel=_PIPELINE)] = MediaMode.NONE,
     paths: Annotated[PathMode, typer.Option(
@@ -210,7 +215,7 @@ def export(
                               split_field=split_field, group_by=group_by)
         if split or split_field or split_strategy != "random" else None,
         media=media, paths=paths, outside=outside, package=package, password=password,
-        name=name, release=release, since_release=since_release),
+        name=name, release=release, since_release=since_release, min_box_px=min_box_px),
         media_access=MediaAccess.local())  # the user's own machine: their own files
     source, request = planned.source, planned.request
     if name is not None and export_path.is_dir():
@@ -239,13 +244,17 @@ def check_(
                         + ", ".join(c.value for c in Check) + ".")] = None,
     media: Annotated[MediaMode, typer.Option(
         help="Check media as an export with this media mode would.")] = MediaMode.NONE,
+    min_box_px: MinBoxOption = None,
     db: DbOption = None,
 ) -> None:
     """Run the checks an export runs, without exporting; exit status 1 when one would fail."""
     chosen = selection or Selection()
     source = select(open_store(db).source(project, labelsets=[chosen.labelset]), chosen,
                     Report())
-    summary = run_checks(source, CheckPolicies.parse(check or (), media=media))
+    policies = CheckPolicies.parse(check or (), media=media)
+    if min_box_px is not None:
+        policies = replace(policies, min_box_px=min_box_px)
+    summary = run_checks(source, policies)
     console.print(f"checked {summary.items} items and {summary.annotations} annotations")
     for line in summary.lines() or ["no problems found"]:
         console.print(line, highlight=False)

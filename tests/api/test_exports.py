@@ -88,6 +88,7 @@ def test_download_is_a_conflict_until_completed(api: Api) -> None:
     ({"format": "coco", "package": "tar.gz", "password": "x"}, "needs --package zip"),
     ({"format": "coco", "selection": {"statuses": ["bogus"]}}, "bogus"),
     ({"format": "coco", "split": "train=2,val=x"}, "split"),
+    ({"format": "coco", "min_box_px": 0}, "min_box_px"),
 ])
 def test_impossible_requests_are_refused_before_a_job(api: Api, body: dict[str, Any],
                                                       message: str) -> None:
@@ -95,6 +96,17 @@ def test_impossible_requests_are_refused_before_a_job(api: Api, body: dict[str, 
     assert response.status_code in (400, 404, 422), response.text
     assert message in response.json()["error"]["message"]
     assert api.ok("alice", "GET", exports(api))["count"] == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_min_box_px_reaches_the_degenerate_check(api: Api) -> None:
+    created = api.ok("alice", "POST", exports(api), 202, json={
+        "format": "coco", "min_box_px": 1000, "check": {"degenerate": "fix"}})
+    done = wait(api, created["id"])
+    assert done["status"] == "completed", done["error"]
+    shown = manifest(api.call("alice", "GET", f"{exports(api)}/{created['id']}/download").content)
+    assert shown["checks"]["min_box_px"] == 1000.0
+    assert shown["report"]["counts"]["check degenerate: dropped"] > 0
 
 
 def test_only_exporters_see_exports(api: Api) -> None:

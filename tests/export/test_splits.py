@@ -199,6 +199,27 @@ def test_groups_are_never_split(strategy: str) -> None:
     assert all(n > 0 for n in summary.items.values())
 
 
+@pytest.mark.parametrize("strategy", ["random", "stratified"])
+def test_group_by_dataset_keeps_each_dataset_in_one_split(strategy: str) -> None:
+    records = [record(i, ["c0"], dataset=f"cam{i % 6}", dataset_meta="ignored")
+               for i in range(120)]
+    assigned, summary = run(records, split="train=0.5,val=0.5", strategy=strategy,
+                            group_by="dataset")
+    by_dataset: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        by_dataset[r.item.dataset].add(assigned[r.item.key])
+    assert all(len(splits) == 1 for splits in by_dataset.values())
+    assert sum(summary.groups.values()) == 6 and set(assigned.values()) == {"train", "val"}
+
+
+@pytest.mark.parametrize("strategy", ["random", "stratified"])
+def test_group_by_a_key_no_item_has_is_an_error(strategy: str) -> None:
+    with pytest.raises(InputError, match=r"--group-by 'sequence': no item has the metadata "
+                                         r"key 'sequence'.*'dataset'"):
+        run(imbalanced(40), strategy=strategy, group_by="sequence")
+    run([], strategy=strategy, group_by="sequence")  # nothing to group: nothing to say
+
+
 def test_group_keys_compare_as_json_values() -> None:
     """3 and "3" are different groups; a nested value is a key like any other."""
     records = [record(i, video={"id": 1, "cam": "a"}) for i in range(20)]

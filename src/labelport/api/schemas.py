@@ -307,9 +307,13 @@ class ExportCreate(Strict):
     class_ids: dict[str, int] = Field(default_factory=dict)
     check: dict[str, str] = Field(default_factory=dict,
                                   description="Check policies NAME: fail|warn|fix|skip.")
+    min_box_px: float | None = Field(
+        default=None, gt=0, description="The smallest box side, in pixels, the degenerate "
+                                        "check accepts (default 1e-06).")
     split: str | Json | None = Field(
         default=None, description='"train=0.8,val=0.2" or {"fractions": ..., "strategy": '
-                                  '..., "seed": ..., "split_field": ..., "group_by": ...}.')
+                                  '..., "seed": ..., "split_field": ..., "group_by": ...}; '
+                                  'group_by "dataset" keeps each dataset in one split.')
     media: str = "none"
     paths: str = "relative"
     outside: str = "clip"

@@ -61,6 +61,8 @@ class ExportOptions:
     release: str | None = None
     since_release: str | None = None
     freeze_release: str | None = None
+    min_box_px: float | None = None
+    """The smallest box side, in pixels, the ``degenerate`` check accepts (None: its default)."""
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any], *,
@@ -94,14 +96,15 @@ class ExportOptions:
                 name=_text(document, "name"),
                 release=_text(document, "release"),
                 since_release=_text(document, "since_release"),
-                freeze_release=_text(document, "freeze_release"))
+                freeze_release=_text(document, "freeze_release"),
+                min_box_px=_positive(document, "min_box_px"))
         except (TypeError, ValueError) as exc:
             raise InputError(f"export options: {exc}") from None
 
 
 EXPORT_KEYS = ("format", "options", "selection", "map", "drop_class", "class_ids", "check",
-               "split", "media", "paths", "outside", "package", "password", "name", "release",
-               "since_release", "freeze_release")
+               "min_box_px", "split", "media", "paths", "outside", "package", "password", "name",
+               "release", "since_release", "freeze_release")
 """The keys of the service's export JSON: the CLI's option names, with JSON values."""
 
 SELECTION_KEYS = ("datasets", "labelset", "statuses", "labels", "annotator", "created_after",
@@ -147,14 +150,17 @@ def plan_export(store: Store, project: str, chosen: ExportOptions, *,
     since = None if chosen.since_release is None else ReleaseHashes(
         name=chosen.since_release, hashes=store.release_hashes(project, chosen.since_release))
     lossless_default = spec.lossless and not chosen.checks
+    checks = LOSSLESS_CHECKS if lossless_default else CheckPolicies.parse(
+        chosen.checks, media=chosen.media)
+    if chosen.min_box_px is not None:
+        checks = replace(checks, min_box_px=chosen.min_box_px)
     request = ExportRequest(
         format=spec.name, options=convert_options(spec, chosen.options),
         selection=chosen.selection if chosen.selection is not None else (
             None if spec.lossless else Selection()),
         mapping=chosen.mapping,
-        checks=LOSSLESS_CHECKS if lossless_default else CheckPolicies.parse(
-            chosen.checks, media=chosen.media),
-        split=chosen.split, media=chosen.media, paths=chosen.paths, outside=chosen.outside,
+        checks=checks, split=chosen.split, media=chosen.media, paths=chosen.paths,
+        outside=chosen.outside,
         package=chosen.package, password=chosen.password, name=chosen.name, since=since,
         media_access=media_access)
     return PlannedExport(spec=spec, source=source, request=request,
@@ -270,6 +276,14 @@ def _strings(document: Mapping[str, Any], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError(f"export option `{key}` must be a list of strings")
     return value
+
+
+def _positive(document: Mapping[str, Any], key: str) -> float | None:
+    value = document.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                              or not value > 0):
+        raise InputError(f"export option `{key}` must be a positive number")
+    return None if value is None else float(value)
 
 
 def _text(document: Mapping[str, Any], key: str) -> str | None:

@@ -21,7 +21,9 @@ is counted in the report; with ``default=None`` it is an `InputError` instead. F
 not used by these two; when given, their names are the only split names accepted.
 
 ``--group-by KEY``: items with the same metadata value for KEY land in the same split (frames of
-one video, shots of one scene); an item without the key is a group of its own.
+one video, shots of one scene); an item without the key is a group of its own. ``--group-by
+dataset`` groups by the item's dataset (each dataset whole in one split), whatever the
+metadata holds. A KEY that no item has is an `InputError` (nothing would be grouped).
 
 Empty splits: when there are at least as many groups as splits and a split ended empty (a small
 project with random hashing, or a tiny fraction), the fewest groups needed are moved into the
@@ -56,6 +58,8 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats.base import Report
 
+GROUP_BY_DATASET = "dataset"
+"""The ``--group-by`` value that groups items by their dataset rather than a metadata key."""
 _SUM_TOLERANCE = 1e-6
 _NAME = re.compile(r"\w[\w.-]{0,63}")
 _HASH_SPAN = float(1 << 64)
@@ -229,7 +233,10 @@ _Planner = Callable[[ExportSource, SplitSpec, Report], tuple[_Assign, SplitSumma
 def _group_hash(record: ItemRecord, spec: SplitSpec) -> tuple[int, bool]:
     """The seeded 64-bit hash of the record's stable key, and whether the key is a shared group
     (so the same hash can come again) rather than the item itself."""
-    value = record.item.metadata.get(spec.group_by) if spec.group_by else None
+    if spec.group_by == GROUP_BY_DATASET:
+        value: Any = record.item.dataset
+    else:
+        value = record.item.metadata.get(spec.group_by) if spec.group_by else None
     if value is None:
         key, grouped = "i\x1f" + record.item.key, False
     else:
@@ -237,6 +244,14 @@ def _group_hash(record: ItemRecord, spec: SplitSpec) -> tuple[int, bool]:
         grouped = True
     digest = hashlib.blake2b(f"{spec.seed}\x1f{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big"), grouped
+
+
+def _check_grouped(spec: SplitSpec, *, items: int, grouped: int) -> None:
+    """A ``--group-by`` key that no item has would group nothing: say so instead."""
+    if spec.group_by is not None and items and not grouped:
+        raise InputError(f"--group-by {spec.group_by!r}: no item has the metadata key "
+                         f"{spec.group_by!r}; name a key the items have, or "
+                         f"{GROUP_BY_DATASET!r} to keep each dataset in one split")
 
 
 def _bucket(h: int, bounds: tuple[float, ...]) -> int:
@@ -371,11 +386,14 @@ def _plan_random(source: ExportSource, spec: SplitSpec,
     names, bounds = spec.names, _bounds(spec.fractions.values())
     rescue = _Rescue(bounds)
     tally = _Tally(names, source.schema.class_names)
+    items = grouped_items = 0
     for record in source.records():
         h, grouped = _group_hash(record, spec)
+        items, grouped_items = items + 1, grouped_items + grouped
         split = _bucket(h, bounds)
         rescue.see(h, split, grouped)
         tally.add_record(names[split], record)
+    _check_grouped(spec, items=items, grouped=grouped_items)
     moved, groups = rescue.moves()
 
     def assign(record: ItemRecord) -> str:
@@ -407,8 +425,10 @@ def _plan_stratified(source: ExportSource, spec: SplitSpec,
     class_index: dict[str, int] = {c: i for i, c in enumerate(source.schema.class_names)}
     groups: dict[int, _Group] = {}
     shared: dict[_Group, _Group] = {}
+    items = grouped_items = 0
     for record in source.records():
-        h, _ = _group_hash(record, spec)
+        h, grouped = _group_hash(record, spec)
+        items, grouped_items = items + 1, grouped_items + grouped
         counts: Counter[int] = Counter()
         for annotation in record.annotations:
             index = class_index.get(annotation.label)
@@ -423,6 +443,7 @@ def _plan_stratified(source: ExportSource, spec: SplitSpec,
             counts.update(dict(old.labels))
             groups[h] = _Group(old.items + 1, tuple(sorted(counts.items())))
     shared.clear()
+    _check_grouped(spec, items=items, grouped=grouped_items)
     assigned = _stratify(groups, tuple(spec.fractions.values()), seed=spec.seed)
     bounds = _bounds(spec.fractions.values())
     rescue = _Rescue(bounds)
