@@ -67,7 +67,14 @@ from labelport.formats.labelstudio._values import (
     rectangle_from_ls,
     rotated_box_to_ls,
 )
-from labelport.formats.labelstudio.tasks import MIN_SPEC, SPEC, read, write, write_min
+from labelport.formats.labelstudio.tasks import (
+    MIN_SPEC,
+    SPEC,
+    read,
+    read_min,
+    write,
+    write_min,
+)
 from labelport.formats.registry import get_format
 from labelport.sample import PREDICTIONS, SCHEMA
 
@@ -565,7 +572,7 @@ def test_a_bad_config_is_refused(tmp_path: Path) -> None:
 
 def test_specs_are_registered() -> None:
     assert get_format("labelstudio") is SPEC and get_format("labelstudio_min") is MIN_SPEC
-    assert MIN_SPEC.reader is None
+    assert MIN_SPEC.reader is read_min
 
 
 # --- Label Studio's own converter ---------------------------------------------------------------

@@ -38,6 +38,8 @@ PREDICTIONS = "predictions"
 """The labelset written as Label Studio predictions, and read back from them."""
 OCCLUDED = "occluded"
 """The region meta text of an occluded keypoint."""
+ANNOTATORS = "annotators"
+"""The key of the task's ``meta`` listing each annotation's annotator (option ``annotators``)."""
 
 IMAGE = "image"
 RECTANGLE = "rectangle"

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 import msgspec
 
@@ -40,14 +39,10 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeType, Classification, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._shared.image_files import (
-    image_size,
-    is_url,
-    local_reference,
-    reference_name,
-)
+from labelport.formats._shared.image_files import image_size, is_url, local_reference
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats.labelstudio._config import (
+    ANNOTATORS,
     BOOL_CHOICES,
     CONFIG_FILE,
     IMAGE_LABELS,
@@ -58,6 +53,8 @@ from labelport.formats.labelstudio._config import (
     ParsedConfig,
     parse_label_config,
 )
+from labelport.formats.labelstudio._inference import SchemaInference, typed_choice
+from labelport.formats.labelstudio._references import local_files_path, reference_file_name
 from labelport.formats.labelstudio._values import (
     brush_rle_to_mask,
     from_percent,
@@ -76,6 +73,7 @@ class _TaskJ(msgspec.Struct):
     id: int | str | None = None
     annotations: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []
+    meta: dict[str, Any] | None = None
 
 
 class _AnnotationJ(msgspec.Struct):
@@ -148,6 +146,13 @@ class _Region:
     attributes: list[tuple[str, _ResultJ]] = field(default_factory=list)
 
 
+def _meta_annotator(meta: dict[str, Any] | None, index: int) -> str | None:
+    """The annotator labelport wrote in the task's meta for its ``index``-th annotation."""
+    names = (meta or {}).get(ANNOTATORS)
+    found = names[index] if isinstance(names, list) and index < len(names) else None
+    return found if isinstance(found, str) and found else None
+
+
 def _completed_by(value: int | str | dict[str, Any] | None) -> str | None:
     if isinstance(value, dict):
         found = value.get("email") or value.get("id")
@@ -155,25 +160,20 @@ def _completed_by(value: int | str | dict[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _image_reference_name(reference: str) -> str:
-    """The file name a task's image reference ends with; Label Studio's local-file URLs
-    (``/data/local-files/?d=dir/a.jpg``) name it in their ``d`` parameter."""
-    query = parse_qs(urlparse(reference).query).get("d")
-    if query:
-        return PurePosixPath(unquote(query[0])).name
-    return reference_name(reference)
-
-
 @dataclass(slots=True)
-class _Reader:
+class Reader:
     file: Path
     media_root: Path | None
     config: ParsedConfig | None
-    labels_seen: dict[str, GeometryKind] = field(default_factory=dict)
+    seen: SchemaInference = field(default_factory=SchemaInference)
     labelsets_seen: dict[str, None] = field(default_factory=dict)
 
     def fail(self, at: str, what: str) -> InputError:
         return InputError(f"{self.file}: at {at}: {what}")
+
+    def labelsets(self) -> tuple[Labelset, ...]:
+        """The labelsets of the tasks read so far, in the order first seen."""
+        return tuple(Labelset(name=n) for n in self.labelsets_seen)
 
     def task(self, raw: Any, at: str) -> ItemRecord:
         task = convert(raw, _TaskJ, self.file, at=at)
@@ -188,7 +188,8 @@ class _Reader:
                 labelset = base if i == 0 else f"{base}-{i + 1}"
                 self.labelsets_seen[labelset] = None
                 model = key == "predictions"
-                who = entry.model_version if model else _completed_by(entry.completed_by)
+                who = entry.model_version if model else (
+                    _meta_annotator(task.meta, i) or _completed_by(entry.completed_by))
                 objects, answers = self._results(entry, item, labelset=labelset, model=model,
                                                  annotator=who, at=where)
                 tasks.append(Task(
@@ -213,7 +214,7 @@ class _Reader:
             raise self.fail(f"{at}.data.{key}", "expected the image's path or URL")
         path = data.get("path")
         if not isinstance(path, str) or not path:
-            path = _image_reference_name(reference)
+            path = reference_file_name(reference)
         found = self._find(reference, path)
         width, height = data.get("width"), data.get("height")
         if not (isinstance(width, int) and isinstance(height, int)):
@@ -234,14 +235,18 @@ class _Reader:
             return local
         if is_url(reference) or self.media_root is None:
             return None
-        name = _image_reference_name(reference)
+        name = reference_file_name(reference)
         candidates = [self.media_root / reference, self.media_root / IMAGES_DIR / name,
                       self.media_root / name, self.media_root / path]
+        under_root = local_files_path(reference)
+        if under_root is not None and ".." not in PurePosixPath(under_root).parts:
+            # the folder read may be Label Studio's document root itself
+            candidates.insert(0, self.media_root / under_root.lstrip("/"))
         return next((c for c in candidates if c.is_file()), None)
 
     def _size(self, task: _TaskJ, found: Path | None, at: str) -> tuple[int, int]:
         for entry in (*task.annotations, *task.predictions):
-            for result in entry.get("result") or []:
+            for result in _list(entry.get("result")):
                 if isinstance(result, dict) and isinstance(result.get("original_width"), int) \
                         and isinstance(result.get("original_height"), int):
                     return result["original_width"], result["original_height"]
@@ -299,7 +304,7 @@ class _Reader:
         return r.from_name == IMAGE_LABELS
 
     def _saw(self, label: str, kind: GeometryKind) -> None:
-        self.labels_seen.setdefault(label, kind)
+        self.seen.saw_class(label, kind)
 
     def _objects(self, regions: dict[str, _Region], item: Item, entry: _AnnotationJ,
                  common: _Common) -> list[Annotation]:
@@ -371,13 +376,15 @@ class _Reader:
     def _is_keypoint_class(self, labels: list[str]) -> bool:
         schema = self.config.schema if self.config else None
         found = schema.get(labels[0]) if schema and labels else None
-        return found is not None and found.geometry is GeometryKind.KEYPOINTS
+        if found is None:  # no config: a class whose points the file labels elsewhere
+            return bool(labels) and labels[0] in self.seen.keypoint_names
+        return found.geometry is GeometryKind.KEYPOINTS
 
     def _keypoints(self, labels: list[str], points: list[_Region], *,
                    image_wh: tuple[int, int], owner: bool = True) -> Keypoints:
         """Points hanging from an owner rectangle, in the order of the class's keypoint names
-        (from the config; else as they come), missing names as not labelled. A point without
-        owner is an object of its own, named by its label."""
+        (from the config; else as first seen in the file), missing names as not labelled. A
+        point without owner is an object of its own, named by its label."""
         width, height = image_wh
         by_name: dict[str, Keypoint] = {}
         for p in points:
@@ -392,6 +399,8 @@ class _Reader:
         schema = self.config.schema if self.config else None
         found = schema.get(labels[0]) if owner and schema and labels else None
         names = list(found.keypoint_names) if found and found.keypoint_names else []
+        if owner and labels:  # the names first seen in the file (`keypoint_names`)
+            names += [n for n in self.seen.keypoint_names.get(labels[0], ()) if n not in names]
         names += [n for n in by_name if n not in names]
         return Keypoints(points=tuple(by_name.get(n, Keypoint(x=0, y=0,
                                                                v=Visibility.NOT_LABELED))
@@ -404,7 +413,10 @@ class _Reader:
             known = self.config.attributes.get(r.from_name) if self.config else None
             name = known[1].name if known else r.from_name.removeprefix(f"{label}: ")
             value = _answer_value(r, where, self)
-            if known and known[1].type is AttributeType.BOOL and value in BOOL_CHOICES:
+            if known is None:
+                value = typed_choice(value) if r.type.lower() == "choices" else value
+                self.seen.saw_attribute(label, name, r.type.lower(), value)
+            elif known[1].type is AttributeType.BOOL and value in BOOL_CHOICES:
                 value = value == BOOL_CHOICES[0]
             elif known and known[1].type is AttributeType.INT and isinstance(value, float) \
                     and value.is_integer():
@@ -420,6 +432,8 @@ class _Reader:
             key = "choices" if r.type.lower() == "choices" else "text"
             value = _strings(r.value.get(key), f"{where}.value.{key}", self)
             values[paths.get(r.from_name, (r.from_name,))] = tuple(value)
+            if r.from_name not in paths:
+                self.seen.saw_answer(r.from_name, r.type.lower(), value)
 
         def build(path: tuple[str, ...]) -> tuple[Classification, ...]:
             return tuple(Classification(name=p[-1], values=v, children=build(p))
@@ -428,13 +442,39 @@ class _Reader:
         return build(())
 
 
-def _strings(value: Any, where: str, reader: _Reader) -> list[str]:
+def see_keypoint_names(task: Any, seen: SchemaInference) -> None:
+    """Note the keypoint names of each class in the order the file labels them, before reading
+    it, so every object of a class gets the same slots (the checks come with the reading)."""
+    entries = [e for key in ("annotations", "predictions")
+               for e in _list(task.get(key) if isinstance(task, dict) else None)]
+    for entry in entries:
+        results = [r for r in _list(entry.get("result") if isinstance(entry, dict) else None)
+                   if isinstance(r, dict) and isinstance(r.get("value"), dict)]
+        owners: dict[str, str] = {}
+        for r in results:
+            labels = r["value"].get("rectanglelabels") or r["value"].get("labels")
+            if isinstance(labels, list) and labels and isinstance(labels[0], str):
+                owners.setdefault(str(r.get("id")), labels[0])
+        for r in results:
+            owner = owners.get(str(r.get("parentID")))
+            names = r["value"].get("keypointlabels")
+            if owner is not None and isinstance(names, list):
+                for name in names:
+                    if isinstance(name, str):
+                        seen.saw_keypoint(owner, name)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: Any, where: str, reader: Reader) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise reader.fail(where, "expected a list of strings")
     return value
 
 
-def _answer_value(r: _ResultJ, where: str, reader: _Reader) -> Any:
+def _answer_value(r: _ResultJ, where: str, reader: Reader) -> Any:
     kind = r.type.lower()
     key = {"choices": "choices", "textarea": "text", "number": "number"}[kind]
     if key not in r.value:
@@ -445,7 +485,7 @@ def _answer_value(r: _ResultJ, where: str, reader: _Reader) -> Any:
     return value
 
 
-def _result_file(path: Path) -> Path:
+def result_file(path: Path) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
@@ -459,25 +499,28 @@ def _result_file(path: Path) -> Path:
     return found[0]
 
 
-def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
-    """Read a Label Studio JSON export (see the module docstring); all or nothing."""
-    file = _result_file(Path(path))
+def open_reader(path: Path, options: Mapping[str, Any]) -> Reader:
+    """A reader of the file ``path`` names, with the config beside it when there is one."""
+    file = result_file(Path(path))
     config_file = file.parent / CONFIG_FILE
     config = parse_label_config(config_file) if config_file.is_file() else None
     images = options.get("images")
-    reader = _Reader(file=file, media_root=Path(images) if images else file.parent,
-                     config=config)
+    return Reader(file=file, media_root=Path(images) if images else file.parent, config=config)
+
+
+def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
+    """Read a Label Studio JSON export (see the module docstring); all or nothing."""
+    reader = open_reader(path, options)
+    file, config = reader.file, reader.config
     with gc_paused():
         doc = decode_json(file.read_bytes(), file)
         tasks = [doc] if isinstance(doc, dict) else doc
         if not isinstance(tasks, list):
             raise InputError(f"{file}: at $: expected a list of Label Studio tasks")
+        for raw in tasks:
+            see_keypoint_names(raw, reader.seen)
         records = tuple(reader.task(raw, f"$[{i}]" if doc is tasks else "$")
                         for i, raw in enumerate(tasks))
-    schema = config.schema if config else LabelSchema()
-    for kind in dict.fromkeys(reader.labels_seen.values()):
-        schema = schema.with_classes([n for n, k in reader.labels_seen.items() if k is kind],
-                                     kind)
+    schema = reader.seen.extend(config.schema if config else LabelSchema())
     return MemorySource(project=ProjectInfo(name=file.parent.name), schema=schema,
-                        items=records,
-                        labelsets=tuple(Labelset(name=n) for n in reader.labelsets_seen))
+                        items=records, labelsets=reader.labelsets())

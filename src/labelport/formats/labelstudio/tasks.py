@@ -8,14 +8,19 @@ Layout (``images/`` only when media is copied or linked)::
 
 ``labelstudio``: each task is ``{"id", "data", "annotations", "predictions"}``. ``data`` holds
 ``image`` (the image's name inside ``images/``, or what `WriteContext.media_reference` gives
-with ``--paths absolute``), the item's ``dataset``, ``path``, ``width``, ``height``, ``split``
+with ``--paths absolute``; under option ``image_root`` a reference Label Studio resolves, see
+`labelstudio._references`), the item's ``dataset``, ``path``, ``width``, ``height``, ``split``
 and, when it has any, its ``metadata``. Each labelset of the item becomes one Label Studio
-annotation (``id``, ``completed_by: {"email": assignee}``, ``result``, ``was_cancelled`` for a
+annotation (``id``, ``result``, ``was_cancelled`` for a
 skipped task, ``created_at``/``updated_at`` of the task, ``lead_time`` = the sum of its objects'
 lead times), except a model's labelset (named ``predictions``, or any other non-default labelset
 whose objects all come from a model), which becomes a prediction (``model_version`` = the
 task's assignee, ``score`` = the mean of its objects' scores). A task never started (status
-``new``, nothing labelled) has no annotation.
+``new``, nothing labelled) has no annotation. The annotator (the task's assignee, else its first
+object's) goes to the task's ``meta`` (``{"annotators": [...]}``, one per annotation; option
+``annotators=meta``, the default: Label Studio refuses a ``completed_by`` e-mail that is not one
+of its users, and keeps ``meta`` as is) or to ``completed_by: {"email": ...}``
+(``annotators=email``).
 
 Results, as Label Studio writes them (``from_name``/``to_name`` match ``label_config.xml``,
 ``original_width``/``original_height`` in pixels, ``image_rotation: 0``; a model's object has
@@ -59,12 +64,13 @@ per task when it has none): the task's ``data`` fields, ``id``, one key per cont
 values (a lone choice or text as a plain string), ``annotator``, ``annotation_id``,
 ``created_at``, ``updated_at``, ``lead_time``; a task whose only annotation was skipped keeps a
 record with ``"was_cancelled": true`` (Label Studio's converter leaves it out). JSON_MIN drops
-region ids, so attributes and keypoints cannot be tied back to their objects: it has no reader.
+region ids: its reader (`labelstudio._min_reader`) makes one object per region.
 
 Reading ``labelstudio`` (`labelport.formats.labelstudio._reader`; a JSON file or a folder holding
 one): the config beside the file gives the schema (classes in ``model_index`` order, colours,
-keypoint names, attributes, nested classifications); without it classes come in the order they
-appear. The
+keypoint names, attributes, nested classifications); without it the schema is inferred from
+the results (`labelstudio._inference`: keypoint names in the order first seen, typed attribute
+values, classifications). The
 first annotation of a task becomes labelset ``ground-truth``, the next ``ground-truth-2``...;
 predictions become ``predictions``, ``predictions-2``...; ``was_cancelled`` gives status
 ``skipped``, another annotation ``labeled``, no annotation ``new``. Results sharing an id form one
@@ -119,6 +125,7 @@ from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 from labelport.formats.labelstudio._config import (
+    ANNOTATORS,
     BOOL_CHOICES,
     BRUSH,
     CONFIG_FILE,
@@ -134,7 +141,9 @@ from labelport.formats.labelstudio._config import (
     ControlNames,
     label_config_xml,
 )
+from labelport.formats.labelstudio._min_reader import read_min
 from labelport.formats.labelstudio._reader import read
+from labelport.formats.labelstudio._references import check_image_root, image_reference
 from labelport.formats.labelstudio._values import (
     Json,
     box_to_ls,
@@ -165,6 +174,9 @@ class _TaskWriter:
     schema: LabelSchema
     ctx: WriteContext
     holes_as_brush: bool
+    annotators_in_meta: bool
+    image_root: str
+    """`check_image_root`'s form of the option, or empty: the layout's own references."""
     names: ControlNames = field(init=False)
     questions: dict[tuple[str, ...], ClassificationDef] = field(init=False)
     tools: dict[str, set[str]] = field(default_factory=dict)
@@ -218,12 +230,15 @@ class _TaskWriter:
         name = self.namer.name(item, IMAGES_DIR)
         target = out_dir / IMAGES_DIR / name
         self.ctx.place_media(item, target)
-        data: Json = {"image": self.ctx.media_reference(item, target, f"{IMAGES_DIR}/{name}"),
+        relative = f"{IMAGES_DIR}/{name}"
+        data: Json = {"image": image_reference(self.image_root, relative) if self.image_root
+                      else self.ctx.media_reference(item, target, relative),
                       "dataset": item.dataset, "path": item.path, "width": item.width,
                       "height": item.height, "split": split}
         if item.metadata:
             data["metadata"] = dict(item.metadata)
         annotations: list[Json] = []
+        annotators: list[str | None] = []
         predictions: list[Json] = []
         for labelset, task, objects in _labelsets(record):
             if _is_prediction(labelset, objects):
@@ -231,8 +246,12 @@ class _TaskWriter:
             elif task is None or task.status is not TaskStatus.NEW or objects or \
                     task.classifications:
                 annotations.append(self._annotation(task, objects, item))
-        return {"id": self.task_id, "data": data, "annotations": annotations,
-                "predictions": predictions}
+                annotators.append(_annotator(task, objects))
+        out: Json = {"id": self.task_id, "data": data, "annotations": annotations,
+                     "predictions": predictions}
+        if self.annotators_in_meta and any(annotators):
+            out["meta"] = {ANNOTATORS: annotators}
+        return out
 
     def _annotation(self, task: Task | None, objects: list[Annotation], item: Item) -> Json:
         self.annotation_id += 1
@@ -242,10 +261,10 @@ class _TaskWriter:
                                   "(Label Studio has no statuses)")
         if task.reviewer is not None:
             self.ctx.report.count("not written: task reviewer")
-        annotator = task.assignee or next((a.annotator for a in objects if a.annotator), None)
+        annotator = _annotator(task, objects)
         lead_times = [a.lead_time_s for a in objects if a.lead_time_s is not None]
         out: Json = {"id": self.annotation_id}
-        if annotator is not None:
+        if annotator is not None and not self.annotators_in_meta:
             out["completed_by"] = {"email": annotator}
         out.update({
             "result": self._results(objects, task.classifications, item, annotator),
@@ -475,6 +494,12 @@ def _labelsets(record: ItemRecord) -> Iterator[tuple[str, Task | None, list[Anno
         yield name, tasks.get(name), by_labelset.get(name, [])
 
 
+def _annotator(task: Task | None, objects: list[Annotation]) -> str | None:
+    """Who labelled a labelset: its task's assignee, else the first object's annotator."""
+    assignee = task.assignee if task else None
+    return assignee or next((a.annotator for a in objects if a.annotator), None)
+
+
 def _is_prediction(labelset: str, objects: list[Annotation]) -> bool:
     if labelset == PREDICTIONS:
         return True
@@ -485,8 +510,11 @@ def _is_prediction(labelset: str, objects: list[Annotation]) -> bool:
 def _write_tasks(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                  ctx: WriteContext, emit: Any) -> None:
     """Stream the tasks through ``emit(task, file)``, then write the config."""
+    root = str(options.get("image_root") or "")
     writer = _TaskWriter(schema=source.schema, ctx=ctx,
-                         holes_as_brush=str(options.get("holes", "brush")) == "brush")
+                         holes_as_brush=str(options.get("holes", "brush")) == "brush",
+                         annotators_in_meta=str(options.get("annotators", "meta")) == "meta",
+                         image_root=check_image_root(root) if root else "")
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / RESULT_FILE).open("wb") as f:
         f.write(b"[")
@@ -513,13 +541,15 @@ def min_records(task: Json) -> list[Json]:
     """A task as JSON_MIN records, as Label Studio's converter (``convert_to_json_min``) makes
     them: one per annotation not skipped."""
     base = {**task["data"], "id": task["id"]}
-    kept = [a for a in task["annotations"] if not a["was_cancelled"]]
+    annotators = (task.get("meta") or {}).get(ANNOTATORS) or []
+    kept = [(a, annotators[i] if i < len(annotators) else None)
+            for i, a in enumerate(task["annotations"]) if not a["was_cancelled"]]
     if not kept:
         empty = {**base, "annotator": None, "annotation_id": None, "created_at": None,
                  "updated_at": None, "lead_time": None}
         return [{**empty, "was_cancelled": True} if task["annotations"] else empty]
     out = []
-    for annotation in kept:
+    for annotation, annotator in kept:
         record = dict(base)
         values: dict[str, list[Json]] = {}
         kinds: dict[str, str] = {}
@@ -533,7 +563,8 @@ def min_records(task: Json) -> list[Json]:
         for name, found in values.items():
             record[name] = _prettify(found, kinds[name])
         completed_by = annotation.get("completed_by") or {}
-        record.update(annotator=completed_by.get("email"), annotation_id=annotation["id"],
+        record.update(annotator=annotator or completed_by.get("email"),
+                      annotation_id=annotation["id"],
                       created_at=annotation["created_at"], updated_at=annotation["updated_at"],
                       lead_time=annotation["lead_time"])
         out.append(record)
@@ -566,6 +597,18 @@ _CONVENTIONS = Conventions(
 _HOLES = OptionSpec(name="holes", type=str, default="brush", choices=("brush", "drop"),
                     help="a polygon with holes: 'brush' writes it as a brush mask (lossless in "
                          "pixels), 'drop' writes its outer rings as polygons without the holes")
+_ANNOTATORS = OptionSpec(
+    name="annotators", type=str, default="meta", choices=("meta", "email"),
+    help="where each annotation's annotator goes: 'meta' in the task's meta "
+         "({'annotators': [...]}, one per annotation; Label Studio imports it as is and assigns "
+         "the annotations to the importing user), 'email' in completed_by {'email': ...} (Label "
+         "Studio refuses an e-mail that is not one of its users')")
+_IMAGE_ROOT = OptionSpec(
+    name="image_root", type=str, default="",
+    help="write each image as Label Studio resolves it: '/data/local-files/?d=<the export "
+         "folder's path under Label Studio's document root>', '/data/upload/<project id>', or "
+         "a URL prefix (http, https, s3, gs, azure-blob) where the export folder is; the "
+         "image's path inside the export is appended")
 _GEOMETRIES = frozenset({GeometryKind.BOX, GeometryKind.ROTATED_BOX, GeometryKind.POLYGON,
                          GeometryKind.MASK, GeometryKind.KEYPOINTS, GeometryKind.NONE})
 
@@ -579,7 +622,7 @@ SPEC = FormatSpec(
     scores=True,
     splits=True,
     media=True,
-    options=(_HOLES,),
+    options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT),
     writer=write,
     reader=read,
 )
@@ -589,6 +632,6 @@ MIN_SPEC = replace(
     name="labelstudio_min",
     title="Label Studio JSON_MIN (one flat record per annotation) with its label config",
     writer=write_min,
-    reader=None,
+    reader=read_min,
 )
 
