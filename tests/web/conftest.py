@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from labelport.api.app import create_app
 from labelport.api.settings import Settings
 from labelport.domain.schema import LabelSchema
+from labelport.jobs.config import JobSettings
 from labelport.sample import build_sample
 from labelport.store import Store
 from labelport.store.users import Role
@@ -73,7 +74,10 @@ class Web:
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[Web]:
-    app = create_app(Settings(db=str(tmp_path / "web.db"), media_dir=tmp_path / "media"))
+    jobs = JobSettings.from_env(artifacts=str(tmp_path / "artifacts"), runner="local",
+                                media_roots=str(tmp_path / "sample-media"))
+    app = create_app(Settings(db=str(tmp_path / "web.db"), media_dir=tmp_path / "media",
+                              jobs=jobs))
     store: Store = app.state.store
     with TestClient(app):  # runs the lifespan: the job runner
         for name in ("alice", "vera", "bob"):
