@@ -16,6 +16,8 @@ from fastapi.security import APIKeyHeader
 
 from labelport.api.auth import authenticate
 from labelport.api.errors import PermissionDeniedError
+from labelport.api.limits import USER_STATE
+from labelport.api.schemas import Id
 from labelport.api.settings import Settings
 from labelport.errors import NotFoundError
 from labelport.store import Store
@@ -41,9 +43,10 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def current_user(store: StoreDep,
+def current_user(request: Request, store: StoreDep,
                  authorization: Annotated[str | None, Security(_authorization)] = None) -> User:
-    return authenticate(store, authorization)
+    known: User | None = getattr(request.state, USER_STATE, None)  # `RequestGuard` did it
+    return known if known is not None else authenticate(store, authorization)
 
 
 UserDep = Annotated[User, Depends(current_user)]
@@ -66,7 +69,7 @@ class ProjectAccess:
         return self.project.name
 
 
-def project_access(project: Annotated[int, Path(description="The project's id.")],
+def project_access(project: Annotated[Id, Path(description="The project's id.")],
                    user: UserDep, store: StoreDep) -> ProjectAccess:
     try:
         detail = store.project_settings.get(project)

@@ -5,14 +5,18 @@ store's. Geometries, label classes and answers use the JSON layouts of
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelport.domain.model import DEFAULT_DATASET, DEFAULT_LABELSET, TaskStatus
 from labelport.store.users import Role
 
 Json = dict[str, Any]
+Id = Annotated[int, Interval(ge=1, le=2**63 - 1)]
+"""A stored row's id in a request (path, query or body): one out of a database's range is a
+422, never a query the database refuses."""
 
 _GEOMETRY_HELP = ('A geometry in absolute pixels with its `kind`: {"kind": "box", "x", "y", '
                   '"w", "h"}, rotated_box, polygon, polyline, keypoints, mask (COCO RLE) or '
@@ -167,7 +171,7 @@ class TaskPublic(BaseModel):
 # --- annotations and predictions --------------------------------------------------------
 
 class AnnotationCreate(Strict):
-    item: int = Field(description="The item's id.")
+    item: Id = Field(description="The item's id.")
     label: str = Field(description="A class name of the project's schema.")
     geometry: Json = Field(description=_GEOMETRY_HELP)
     labelset: str = Field(default=DEFAULT_LABELSET, min_length=1, max_length=255)
@@ -183,7 +187,7 @@ class AnnotationCreate(Strict):
 
 
 class PredictionCreate(Strict):
-    item: int
+    item: Id
     label: str
     geometry: Json = Field(description=_GEOMETRY_HELP)
     score: float = Field(ge=0, le=1, allow_inf_nan=False)

@@ -18,6 +18,7 @@ from labelport.api.schemas import (
     AnnotationPublic,
     AnnotationUpdate,
     BulkResult,
+    Id,
     PredictionCreate,
 )
 from labelport.domain.codec import geometry_from_json, geometry_to_json
@@ -97,7 +98,7 @@ def _listed(request: Request, access: Viewer, store: StoreDep, paging: PageParam
 @router.get("/projects/{project}/annotations", response_model=Page[AnnotationPublic])
 def list_annotations(request: Request, access: Viewer, store: StoreDep,
                      paging: Annotated[PageParams, Depends(page_params)],
-                     item: int | None = None, labelset: str | None = None,
+                     item: Id | None = None, labelset: str | None = None,
                      source: Source | None = None) -> Page[AnnotationPublic]:
     return _listed(request, access, store, paging, item, labelset, source)
 
@@ -120,13 +121,13 @@ def create_annotations(body: list[AnnotationCreate], access: Annotator, store: S
 
 
 @router.get("/projects/{project}/annotations/{annotation_id}", response_model=AnnotationPublic)
-def get_annotation(annotation_id: int, access: Viewer, store: StoreDep) -> AnnotationPublic:
+def get_annotation(annotation_id: Id, access: Viewer, store: StoreDep) -> AnnotationPublic:
     return _public(store.annotations.get(access.id, annotation_id))
 
 
 @router.patch("/projects/{project}/annotations/{annotation_id}",
               response_model=AnnotationPublic)
-def update_annotation(annotation_id: int, body: AnnotationUpdate, access: Annotator,
+def update_annotation(annotation_id: Id, body: AnnotationUpdate, access: Annotator,
                       store: StoreDep) -> AnnotationPublic:
     current = store.annotations.get(access.id, annotation_id).annotation
     changes: dict[str, Any] = {k: v for k, v in body.model_dump(exclude_unset=True).items()
@@ -140,7 +141,7 @@ def update_annotation(annotation_id: int, body: AnnotationUpdate, access: Annota
 
 
 @router.delete("/projects/{project}/annotations/{annotation_id}", status_code=204)
-def delete_annotation(annotation_id: int, access: Annotator, store: StoreDep) -> Response:
+def delete_annotation(annotation_id: Id, access: Annotator, store: StoreDep) -> Response:
     store.annotations.delete(access.id, annotation_id)
     return Response(status_code=204)
 
@@ -148,7 +149,7 @@ def delete_annotation(annotation_id: int, access: Annotator, store: StoreDep) ->
 @router.get("/projects/{project}/predictions", response_model=Page[AnnotationPublic])
 def list_predictions(request: Request, access: Viewer, store: StoreDep,
                      paging: Annotated[PageParams, Depends(page_params)],
-                     item: int | None = None, labelset: str | None = None
+                     item: Id | None = None, labelset: str | None = None
                      ) -> Page[AnnotationPublic]:
     return _listed(request, access, store, paging, item, labelset, Source.MODEL)
 

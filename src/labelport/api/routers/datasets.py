@@ -9,6 +9,7 @@ from labelport.api.schemas import (
     DatasetCreate,
     DatasetPublic,
     DatasetUpdate,
+    Id,
     LabelsetCreate,
     LabelsetPublic,
 )
@@ -39,19 +40,19 @@ def create_dataset(body: DatasetCreate, access: Manager, store: StoreDep) -> Dat
 
 
 @router.get("/projects/{project}/datasets/{dataset_id}", response_model=DatasetPublic)
-def get_dataset(dataset_id: int, access: Viewer, store: StoreDep) -> DatasetPublic:
+def get_dataset(dataset_id: Id, access: Viewer, store: StoreDep) -> DatasetPublic:
     return _dataset(store.items.name(t.datasets, access.id, dataset_id))
 
 
 @router.patch("/projects/{project}/datasets/{dataset_id}", response_model=DatasetPublic)
-def update_dataset(dataset_id: int, body: DatasetUpdate, access: Manager, store: StoreDep
+def update_dataset(dataset_id: Id, body: DatasetUpdate, access: Manager, store: StoreDep
                    ) -> DatasetPublic:
     return _dataset(store.items.update_name(t.datasets, access.id, dataset_id, name=body.name,
                                             description=body.description))
 
 
 @router.delete("/projects/{project}/datasets/{dataset_id}", status_code=204)
-def delete_dataset(dataset_id: int, access: Manager, store: StoreDep) -> Response:
+def delete_dataset(dataset_id: Id, access: Manager, store: StoreDep) -> Response:
     store.items.delete_dataset(access.id, dataset_id)
     return Response(status_code=204)
 

@@ -19,6 +19,7 @@ from labelport.api.schemas import (
     ExportCreate,
     ExportProgress,
     ExportPublic,
+    Id,
     ScheduleCreate,
     SchedulePublic,
 )
@@ -78,7 +79,7 @@ def list_exports(access: Exporter, store: StoreDep, request: Request,
 
 
 @router.get("/projects/{project}/exports/{export_id}", response_model=ExportPublic)
-def get_export(export_id: int, access: Exporter, store: StoreDep,
+def get_export(export_id: Id, access: Exporter, store: StoreDep,
                request: Request) -> ExportPublic:
     return _public(store.jobs.get(export_id, project_id=access.id), request)
 
@@ -86,7 +87,7 @@ def get_export(export_id: int, access: Exporter, store: StoreDep,
 @router.get("/projects/{project}/exports/{export_id}/download", name="download_export",
             response_class=Response, responses={200: {"content": {"application/zip": {}}},
                                                 409: {"description": "Not completed yet."}})
-def download_export(export_id: int, access: Exporter, store: StoreDep,
+def download_export(export_id: Id, access: Exporter, store: StoreDep,
                     request: Request) -> Response:
     """The export's archive (409 until it is completed)."""
     job = store.jobs.get(export_id, project_id=access.id)
@@ -108,7 +109,7 @@ def download_export(export_id: int, access: Exporter, store: StoreDep,
 
 
 @router.delete("/projects/{project}/exports/{export_id}", status_code=204)
-def delete_export(export_id: int, access: Exporter, store: StoreDep, runner: RunnerDep,
+def delete_export(export_id: Id, access: Exporter, store: StoreDep, runner: RunnerDep,
                   request: Request) -> Response:
     """Cancel a queued or running export; remove a finished one and its archive."""
     job = store.jobs.get(export_id, project_id=access.id)
@@ -172,7 +173,7 @@ def list_export_schedules(access: Exporter, store: StoreDep) -> list[SchedulePub
 
 
 @router.delete("/projects/{project}/export-schedules/{schedule_id}", status_code=204)
-def delete_export_schedule(schedule_id: int, access: Exporter, store: StoreDep) -> Response:
+def delete_export_schedule(schedule_id: Id, access: Exporter, store: StoreDep) -> Response:
     store.schedules.get(schedule_id, project_id=access.id)
     store.schedules.delete(schedule_id)
     return Response(status_code=204)

@@ -11,27 +11,15 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, File, Form, UploadFile
 
-from labelport.api.deps import Manager, StoreDep
+from labelport.api.deps import Manager, SettingsDep, StoreDep
 from labelport.api.schemas import ImportPublic
+from labelport.archives import unpack_zip
 from labelport.errors import InputError
 from labelport.export.media_access import reads_confined_to
 from labelport.export.request import convert_options
 from labelport.formats.registry import get_format
 
 router = APIRouter(tags=["import"])
-
-
-def _unpack(archive: Path, folder: Path) -> None:
-    """Extract ``archive`` into ``folder``, refusing entries that would land outside it."""
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            root = folder.resolve()
-            for name in zipped.namelist():
-                if not (root / name).resolve().is_relative_to(root):
-                    raise InputError(f"archive entry {name!r} points outside the archive")
-            zipped.extractall(folder)
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{archive.name}: not a readable zip archive ({exc})") from None
 
 
 def _uploaded_file(folder: Path, option: str, name: str) -> str:
@@ -48,7 +36,7 @@ def _uploaded_file(folder: Path, option: str, name: str) -> str:
 
 @router.post("/projects/{project}/import", response_model=ImportPublic, status_code=201)
 def import_file(
-    access: Manager, store: StoreDep,
+    access: Manager, store: StoreDep, settings: SettingsDep,
     format: Annotated[str, Form(description="A readable format's name (GET /api/formats).")],
     file: Annotated[UploadFile, File(description="The labels file, or a zip of a folder "
                                                  "layout.")],
@@ -76,7 +64,7 @@ def import_file(
         path = uploaded
         if zipfile.is_zipfile(uploaded) and uploaded.suffix.lower() == ".zip":
             path = Path(tmp) / "unpacked"
-            _unpack(uploaded, path)
+            unpack_zip(uploaded, path, settings.limits.archive)
         for option in spec.options:
             if option.file and reader_options.get(option.name):
                 reader_options[option.name] = _uploaded_file(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 
 from labelport.api.deps import Manager, SettingsDep, StoreDep, Viewer
 from labelport.api.pagination import Page, PageParams, page_params, paginate
-from labelport.api.schemas import BulkResult, ItemCreate, ItemPublic, ItemUpdate
+from labelport.api.schemas import BulkResult, Id, ItemCreate, ItemPublic, ItemUpdate
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
 from labelport.export.media_access import uploads_folder
@@ -32,7 +32,7 @@ def item_public(found: StoredItem) -> ItemPublic:
 @router.get("/projects/{project}/items", response_model=Page[ItemPublic])
 def list_items(request: Request, access: Viewer, store: StoreDep,
                paging: Annotated[PageParams, Depends(page_params)],
-               dataset_id: int | None = None) -> Page[ItemPublic]:
+               dataset_id: Id | None = None) -> Page[ItemPublic]:
     found = store.items.items(access.id, dataset_id=dataset_id, offset=paging.offset,
                               limit=paging.page_size)
     return paginate(request, paging, found.count, [item_public(i) for i in found.rows])
@@ -82,12 +82,12 @@ def upload_images(files: Annotated[list[UploadFile], File(description="Image fil
 
 
 @router.get("/projects/{project}/items/{item_id}", response_model=ItemPublic)
-def get_item(item_id: int, access: Viewer, store: StoreDep) -> ItemPublic:
+def get_item(item_id: Id, access: Viewer, store: StoreDep) -> ItemPublic:
     return item_public(store.items.item(access.id, item_id))
 
 
 @router.patch("/projects/{project}/items/{item_id}", response_model=ItemPublic)
-def update_item(item_id: int, body: ItemUpdate, access: Manager, store: StoreDep
+def update_item(item_id: Id, body: ItemUpdate, access: Manager, store: StoreDep
                 ) -> ItemPublic:
     return item_public(store.items.update_item(
         access.id, item_id, width=body.width, height=body.height, media_uri=body.media_uri,
@@ -95,6 +95,6 @@ def update_item(item_id: int, body: ItemUpdate, access: Manager, store: StoreDep
 
 
 @router.delete("/projects/{project}/items/{item_id}", status_code=204)
-def delete_item(item_id: int, access: Manager, store: StoreDep) -> Response:
+def delete_item(item_id: Id, access: Manager, store: StoreDep) -> Response:
     store.items.delete_item(access.id, item_id)
     return Response(status_code=204)

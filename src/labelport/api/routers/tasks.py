@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from labelport.api.deps import Annotator, StoreDep, Viewer
 from labelport.api.pagination import Page, PageParams, page_params, paginate
-from labelport.api.schemas import TaskPublic, TaskUpdate
+from labelport.api.schemas import Id, TaskPublic, TaskUpdate
 from labelport.domain.codec import classification_from_json, classification_to_json
 from labelport.domain.model import TaskStatus
 from labelport.store.items import StoredTask
@@ -29,7 +29,7 @@ def _public(found: StoredTask) -> TaskPublic:
 @router.get("/projects/{project}/tasks", response_model=Page[TaskPublic])
 def list_tasks(request: Request, access: Viewer, store: StoreDep,
                paging: Annotated[PageParams, Depends(page_params)],
-               item: int | None = None, labelset: str | None = None,
+               item: Id | None = None, labelset: str | None = None,
                status: TaskStatus | None = None) -> Page[TaskPublic]:
     found = store.items.tasks(access.id, item_id=item, labelset=labelset, status=status,
                               offset=paging.offset, limit=paging.page_size)
@@ -37,12 +37,12 @@ def list_tasks(request: Request, access: Viewer, store: StoreDep,
 
 
 @router.get("/projects/{project}/tasks/{task_id}", response_model=TaskPublic)
-def get_task(task_id: int, access: Viewer, store: StoreDep) -> TaskPublic:
+def get_task(task_id: Id, access: Viewer, store: StoreDep) -> TaskPublic:
     return _public(store.items.task(access.id, task_id))
 
 
 @router.patch("/projects/{project}/tasks/{task_id}", response_model=TaskPublic)
-def update_task(task_id: int, body: TaskUpdate, access: Annotator, store: StoreDep
+def update_task(task_id: Id, body: TaskUpdate, access: Annotator, store: StoreDep
                 ) -> TaskPublic:
     """Change the status, assignee, reviewer (an empty string clears them) or the answers."""
     answers = None if body.classifications is None else tuple(
