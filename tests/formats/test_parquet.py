@@ -34,10 +34,11 @@ from labelport.domain.masks import box_to_rle
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, UnsupportedError
-from labelport.export.media import MediaMode
+from labelport.export.media import MediaMode, PathMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
 from labelport.formats.parquet import (
+    METADATA_FILE,
     SPEC,
     _card_features,
     hf_features,
@@ -388,6 +389,46 @@ def test_hugging_face_loads_the_imagefolder_export(offline_datasets: Any,
     by_card = offline_datasets.load_dataset(str(result.path),
                                             cache_dir=str(tmp_path / "cache2"))["train"]
     assert by_card.features["objects"]["category"].feature.names == NAMES
+
+
+def test_hugging_face_loads_an_imagefolder_export_without_scores(
+        offline_datasets: Any, sample_source: MemorySource, tmp_path: Path) -> None:
+    """No prediction, so no score: no ``"score": [null, ...]`` for pyarrow's JSON reader to
+    fail on (``datasets`` 5.2, pyarrow 26); rows with a score keep it."""
+    records = tuple(replace(r, annotations=tuple(replace(a, score=None) for a in r.annotations))
+                    for r in _ground_truth(sample_source).records())
+    source = MemorySource(project=sample_source.project, schema=sample_source.schema,
+                          items=records)
+    result = run_export(source, SPEC, tmp_path / "out", media=MediaMode.COPY,
+                        options={"layout": "imagefolder"})
+    lines = (result.path / "train" / METADATA_FILE).read_text(encoding="utf-8").splitlines()
+    assert not any("score" in orjson.loads(line)["objects"] for line in lines)
+    for loaded in (offline_datasets.load_dataset("imagefolder", data_dir=str(result.path),
+                                                 cache_dir=str(tmp_path / "cache"))["train"],
+                   offline_datasets.load_dataset(str(result.path),
+                                                 cache_dir=str(tmp_path / "cache2"))["train"]):
+        assert loaded.num_rows == len(records)
+    read = SPEC.reader(result.path, {})  # type: ignore[misc]
+    scores = [a.score for r in read.records() for a in r.annotations]
+    assert len(scores) == sum(len(r.annotations) for r in records) and not any(scores)
+
+
+def test_hugging_face_opens_absolute_image_paths_from_any_folder(
+        offline_datasets: Any, sample_source: MemorySource, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``datasets`` opens a relative image path from the working folder, never from the data
+    file's: ``--paths absolute`` (or ``embed_images=true``) loads from anywhere."""
+    result = run_export(_ground_truth(sample_source), SPEC, tmp_path / "out",
+                        media=MediaMode.COPY, paths=PathMode.ABSOLUTE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = offline_datasets.load_dataset(
+        "parquet", data_files=str(result.path / split_file("train")),
+        cache_dir=str(tmp_path / "cache"))["train"]
+    assert loaded[0]["image"].size == (640, 360)
+    assert Path(loaded.cast_column("image", offline_datasets.Image(decode=False))[0]["image"][
+        "path"]).is_relative_to(result.path)
 
 
 # --- bad input ----------------------------------------------------------------------------------

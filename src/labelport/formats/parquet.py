@@ -20,9 +20,12 @@ Columns of a row (the same fields in a ``metadata.jsonl`` line, with ``file_name
 - ``image``: Hugging Face's ``Image`` shape ``{"bytes": null, "path": "images/train/a.png"}``,
   the path relative to the export folder (``--paths absolute`` gives
   `WriteContext.media_reference`'s). ``datasets`` opens a relative path from the working
-  directory, so load from the export folder, or use ``embed_images=true``: the image's bytes go
-  into the row (the hub's self-contained convention), ``path`` is the file name, and
-  ``images/`` is not kept. Embedding needs media copied or linked;
+  directory (never from the data file's folder), so a relative export loads from the export
+  folder only; to load from any folder, export with ``--paths absolute`` (paths of this
+  machine) or ``embed_images=true``: the image's bytes go into the row (the hub's
+  self-contained convention), ``path`` is the file name, and ``images/`` is not kept.
+  Embedding needs media copied or linked. (The imagefolder layout has no such limit:
+  ``datasets`` resolves ``file_name`` beside ``metadata.jsonl``);
 - ``dataset``, ``path``: the item's identity (its dataset and its path inside it);
 - ``width``, ``height``: the image's size in pixels (int32);
 - ``status``: the status of the record's first task, null when it has none;
@@ -37,8 +40,10 @@ Columns of a row (the same fields in a ``metadata.jsonl`` line, with ``file_name
   with holes subtracted, pixel count of a mask, ``w * h`` of a box, 0 for lines and points),
   ``kind`` (the geometry kind), ``geometry`` (labelport's geometry JSON: exact polygons with
   holes, rotated boxes, polylines, keypoints, COCO RLE masks), ``score`` (null unless a
-  prediction), ``crowd``, ``attributes`` (JSON object string), ``extras`` (JSON: tags,
-  instance id, z-order, annotator, labelset, source, frame, times).
+  prediction; a ``metadata.jsonl`` line whose objects have no score leaves ``score`` out, as
+  pyarrow's JSON reader fails on a list of nulls), ``crowd``, ``attributes`` (JSON object
+  string), ``extras`` (JSON: tags, instance id, z-order, annotator, labelset, source, frame,
+  times).
 
 Coordinates are labelport's: absolute pixels, origin at the top-left corner of the top-left
 pixel. Every geometry kind is carried (the out-of-image policy applies); ``bbox`` is the
@@ -286,6 +291,8 @@ class _Writer:
                      "metadata": _json(dict(item.metadata)), "labelport": _json(extra),
                      "objects": objects}
         if self.imagefolder:
+            if not any(score is not None for score in objects["score"]):
+                del objects["score"]  # pyarrow's JSON reader fails on a list of nulls
             rows.writer.write(orjson.dumps({"file_name": file_name, **row}) + b"\n")
             return
         row["image"] = self._image(item, target, file_name, split_name)
