@@ -22,6 +22,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("tsv", "tabular", "TSV_SPEC"),
     ("voc", "voc.detection", "SPEC"),
     ("kitti", "kitti.detection", "SPEC"),
+    ("kitti_segmentation", "kitti.segmentation", "SPEC"),
     ("yolo", "yolo.ultralytics", "SPEC"),
     ("yolo_darknet", "yolo.darknet", "SPEC"),
     ("yolo_keras", "yolo.keras", "SPEC"),

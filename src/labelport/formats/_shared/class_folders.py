@@ -49,6 +49,7 @@ from labelport.formats._shared.image_labels import (
     record_class_order,
 )
 from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.text_input import read_utf8
 from labelport.formats.base import OptionSpec, WriteContext, no_media
 
 CLASSES_FILE = "classes.tsv"
@@ -149,12 +150,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx: 
 
 def _read_classes(path: Path) -> dict[str, str]:
     """folder -> class from ``classes.tsv``, in its order."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: expected UTF-8 text") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    lines = read_utf8(path).splitlines()
     names: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
         if (number == 1 and line == _CLASSES_HEADER) or not line.strip():

@@ -42,7 +42,6 @@ and ``occluded`` become attributes, and so do the 3-D fields that are not DontCa
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,17 +55,21 @@ from labelport.domain.model import (
 )
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.errors import InputError, UnsupportedError
+from labelport.errors import InputError
 from labelport.formats._shared.geometry import box_on_image, truncation
 from labelport.formats._shared.image_files import ImageFolder, image_item
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.kitti._classes import (
+    CLASSES_FILE,
+    class_types,
+    classes_tsv,
+    kitti_type,
+    read_class_names,
+)
 
 LABELS_DIR = "label_2"
 IMAGES_DIR = "image_2"
-CLASSES_FILE = "classes.tsv"
-_CLASSES_HEADER = "type\tname\n"
-_WHITESPACE = re.compile(r"\s+")
 _PROGRESS_EVERY = 200
 
 DONT_CARE_ALPHA = -10.0
@@ -78,11 +81,6 @@ _CARRIED = frozenset({"truncated", "truncation", "occluded", *_3D_ATTRIBUTES})
 
 
 # --- pure conversions ------------------------------------------------------------------------
-
-
-def kitti_type(name: str) -> str:
-    """A class name as one KITTI token: each run of white space becomes ``_``."""
-    return _WHITESPACE.sub("_", name.strip()) or "_"
 
 
 def _number(value: float, dont_care: float) -> str:
@@ -131,24 +129,6 @@ def kitti_line(*, type_: str, box: Box, truncated: float, occluded: int,
     return " ".join(fields)
 
 
-def _types(schema: LabelSchema) -> dict[str, str]:
-    """class name -> KITTI type, refusing two classes that would share a type."""
-    types: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    for cls in schema.classes:
-        if "\n" in cls.name or "\r" in cls.name:
-            raise UnsupportedError(f"KITTI cannot write class {cls.name!r}: a class name with a "
-                                   "line break; rename the class")
-        type_ = kitti_type(cls.name)
-        if type_ in owner:
-            raise UnsupportedError(
-                f"KITTI cannot tell classes {owner[type_]!r} and {cls.name!r} apart: both are "
-                f"written as {type_!r} (white space becomes '_'); rename one of them")
-        owner[type_] = cls.name
-        types[cls.name] = type_
-    return types
-
-
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -185,10 +165,10 @@ def _label_lines(record: ItemRecord, types: Mapping[str, str], ctx: WriteContext
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     """Write ``source`` as KITTI label files under ``out_dir``, one record at a time."""
-    types = _types(source.schema)
+    types = class_types(source.schema, format_name="KITTI")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSES_FILE).write_text(
-        _CLASSES_HEADER + "".join(f"{t}\t{name}\n" for name, t in types.items()),
+        classes_tsv(types),
         encoding="utf-8", newline="\n")
     namer = FileNamer(unique_stems=True)
     done = 0
@@ -258,19 +238,6 @@ def parse_line(path: Path, number: int, line: str,
                       score=score, source=Source.MODEL if score is not None else Source.HUMAN)
 
 
-def _class_names(path: Path) -> dict[str, str]:
-    """KITTI type -> class name, in the file's order."""
-    names: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if number == 1 and line == _CLASSES_HEADER.rstrip("\n"):
-            continue
-        type_, tab, name = line.partition("\t")
-        if not tab or not type_:
-            raise InputError(f"{path}: line {number}: expected 'type<TAB>name', got {line!r}")
-        names[type_] = name
-    return names
-
-
 class _Split:
     """One ``label_2`` folder with its images."""
 
@@ -321,7 +288,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     images = options.get("images")
     splits = _splits(root, Path(images) if images else None)
     classes = root / CLASSES_FILE
-    names = _class_names(classes) if classes.is_file() else {}
+    names = read_class_names(classes) if classes.is_file() else {}
     schema = LabelSchema(classes=tuple(LabelClass(id=i, name=name)
                                        for i, name in enumerate(names.values(), start=1)))
     seen: list[str] = []
