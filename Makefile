@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test goldens lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ test: $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed \
 	LABELPORT_DATUMARO_PYTHON=$(abspath $(DATUMARO_VENV))/bin/python \
 	LABELPORT_ULTRALYTICS_PYTHON=$(abspath $(ULTRALYTICS_VENV))/bin/python \
 	$(BIN)/python -m pytest
+
+# Rewrite the golden files under tests/data/golden from the current writers and list which
+# changed, to review before committing them. Refused when CI is set (tests/regenerate_goldens.py).
+goldens: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.regenerate_goldens
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

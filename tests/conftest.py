@@ -1,21 +1,50 @@
 """Shared fixtures. ``store`` runs a test once on SQLite (a temporary file) and once on a fresh
-PostgreSQL database at 127.0.0.1:5432 (skipped when no server answers, a failure when
-CI=true)."""
+PostgreSQL database at 127.0.0.1:5432 (skipped when no server answers, a failure in CI).
+
+Two session rules: golden regeneration (``LABELPORT_REGEN_GOLDEN``) is refused when ``CI`` is
+set, before any test runs, since a run that rewrites the goldens and then compares with them
+passes whatever the writers do (``make goldens`` regenerates on a developer's machine); and
+Hypothesis keeps its caches and example database in a temporary folder, not in ``.hypothesis/``
+of the working tree."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from labelport.store import Store, open_store
-from tests.required import unavailable
+from tests.required import in_ci, unavailable
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+REGEN_SWITCH = "LABELPORT_REGEN_GOLDEN"
+_HYPOTHESIS_HOME = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(REGEN_SWITCH) and in_ci():
+        raise pytest.UsageError(
+            f"{REGEN_SWITCH} is set in CI (CI={os.environ['CI']!r}): regenerating the goldens "
+            f"and then comparing with them would pass whatever the writers do. Regenerate with "
+            f"`make goldens` on a developer machine, review and commit the files.")
+    home = tempfile.mkdtemp(prefix="labelport-hypothesis-")
+    config.stash[_HYPOTHESIS_HOME] = home
+    set_hypothesis_home_dir(home)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
 
 
 @pytest.fixture
