@@ -5,6 +5,7 @@ browser-like client (`Person`) that keeps its cookies."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from labelport.api.settings import Settings
 from labelport.domain.schema import LabelSchema
 from labelport.jobs.config import JobSettings
 from labelport.sample import build_sample
-from labelport.store import Store
+from labelport.store import Store, open_store
 from labelport.store.users import Role
 
 PASSWORD = "correct horse battery"
@@ -72,20 +73,41 @@ class Web:
         return Person(client=client)
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    jobs = JobSettings.from_env(artifacts=str(tmp_path / "artifacts"), runner="local",
-                                media_roots=str(tmp_path / "sample-media"))
-    app = create_app(Settings(db=str(tmp_path / "web.db"), media_dir=tmp_path / "media",
-                              jobs=jobs))
-    store: Store = app.state.store
-    with TestClient(app):  # runs the lifespan: the job runner
+@dataclass(frozen=True)
+class Template:
+    db: Path
+    sample_media: Path
+    project: int
+
+
+@pytest.fixture(scope="session")
+def web_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The store every test starts from, built once (migrations, the sample, three argon2
+    hashes) and copied per test."""
+    folder = tmp_path_factory.mktemp("web-template")
+    store = open_store(str(folder / "web.db"))
+    try:
         for name in ("alice", "vera", "bob"):
             store.users.create_user(name)
             store.users.set_password(name, PASSWORD)
         alice = store.users.user("alice")
         project = store.project_settings.create("sample", LabelSchema(), description="",
                                                 owner_id=alice.id)
-        store.import_source("sample", build_sample(tmp_path / "sample-media"))
+        store.import_source("sample", build_sample(folder / "sample-media"))
         store.users.set_member(project.id, "vera", Role.VIEWER)
-        yield Web(app=app, store=store, project=project.id, media=tmp_path)
+    finally:
+        store.close()
+    return Template(db=folder / "web.db", sample_media=folder / "sample-media",
+                    project=project.id)
+
+
+@pytest.fixture
+def web(tmp_path: Path, web_template: Template) -> Iterator[Web]:
+    shutil.copyfile(web_template.db, tmp_path / "web.db")
+    jobs = JobSettings.from_env(artifacts=str(tmp_path / "artifacts"), runner="local",
+                                media_roots=str(web_template.sample_media))
+    app = create_app(Settings(db=str(tmp_path / "web.db"), media_dir=tmp_path / "media",
+                              jobs=jobs))
+    with TestClient(app):  # runs the lifespan: the job runner
+        yield Web(app=app, store=app.state.store, project=web_template.project,
+                  media=tmp_path)
