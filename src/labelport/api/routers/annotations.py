@@ -1,7 +1,9 @@
 """Annotations and predictions: list, create one or in bulk, read, update, delete.
 Annotators and above write them. A prediction is an annotation with source ``model`` and a
 score, in a labelset of the caller's choice (``predictions`` by default); once created it is
-read, changed and deleted through ``/annotations/{id}`` like any annotation."""
+read, changed and deleted through ``/annotations/{id}`` like any annotation. An annotator
+writes in their own name and changes only their own annotations
+(`labelport.api.permissions`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from labelport.api.deps import Annotator, StoreDep, Viewer
 from labelport.api.pagination import Page, PageParams, page_params, paginate
+from labelport.api.permissions import check_annotation_author, check_annotation_change
 from labelport.api.schemas import (
     AnnotationCreate,
     AnnotationPublic,
@@ -107,6 +110,7 @@ def list_annotations(request: Request, access: Viewer, store: StoreDep,
              status_code=201)
 def create_annotation(body: AnnotationCreate, access: Annotator, store: StoreDep
                       ) -> AnnotationPublic:
+    check_annotation_author(access, body.annotator)
     (new_id,) = store.annotations.create(access.id, [_annotation(body, access.user.name)])
     return _public(store.annotations.get(access.id, new_id))
 
@@ -116,6 +120,8 @@ def create_annotation(body: AnnotationCreate, access: Annotator, store: StoreDep
 def create_annotations(body: list[AnnotationCreate], access: Annotator, store: StoreDep
                        ) -> BulkResult:
     """Add annotations in bulk, all or nothing."""
+    for annotation in body:
+        check_annotation_author(access, annotation.annotator)
     ids = store.annotations.create(access.id, [_annotation(a, access.user.name) for a in body])
     return BulkResult(created=len(ids), ids=ids)
 
@@ -130,6 +136,7 @@ def get_annotation(annotation_id: Id, access: Viewer, store: StoreDep) -> Annota
 def update_annotation(annotation_id: Id, body: AnnotationUpdate, access: Annotator,
                       store: StoreDep) -> AnnotationPublic:
     current = store.annotations.get(access.id, annotation_id).annotation
+    check_annotation_change(access, current)
     changes: dict[str, Any] = {k: v for k, v in body.model_dump(exclude_unset=True).items()
                                if v is not None}
     if "geometry" in changes:
@@ -142,6 +149,7 @@ def update_annotation(annotation_id: Id, body: AnnotationUpdate, access: Annotat
 
 @router.delete("/projects/{project}/annotations/{annotation_id}", status_code=204)
 def delete_annotation(annotation_id: Id, access: Annotator, store: StoreDep) -> Response:
+    check_annotation_change(access, store.annotations.get(access.id, annotation_id).annotation)
     store.annotations.delete(access.id, annotation_id)
     return Response(status_code=204)
 

@@ -1,5 +1,6 @@
 """Tasks: the labeling work on one item in one labelset (status, assignee, reviewer, answers).
-Annotators and above update them."""
+Annotators update the tasks assigned to them, reviewers review, managers assign
+(`labelport.api.permissions`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from labelport.api.deps import Annotator, StoreDep, Viewer
 from labelport.api.pagination import Page, PageParams, page_params, paginate
+from labelport.api.permissions import check_task_change
 from labelport.api.schemas import Id, TaskPublic, TaskUpdate
 from labelport.domain.codec import classification_from_json, classification_to_json
 from labelport.domain.model import TaskStatus
@@ -45,6 +47,8 @@ def get_task(task_id: Id, access: Viewer, store: StoreDep) -> TaskPublic:
 def update_task(task_id: Id, body: TaskUpdate, access: Annotator, store: StoreDep
                 ) -> TaskPublic:
     """Change the status, assignee, reviewer (an empty string clears them) or the answers."""
+    check_task_change(access, store.items.task(access.id, task_id).task, status=body.status,
+                      assigns=body.assignee is not None or body.reviewer is not None)
     answers = None if body.classifications is None else tuple(
         classification_from_json(c) for c in body.classifications)
     return _public(store.items.update_task(
