@@ -37,7 +37,9 @@ ArtifactsOption = Annotated[str | None, typer.Option(
 def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
-    media_dir: Annotated[Path, typer.Option(help="Where uploaded images are kept.")] =
+    media_dir: Annotated[Path, typer.Option(
+        envvar="LABELPORT_MEDIA_DIR",
+        help="Where uploaded images are kept (workers read them there too).")] =
     Path("labelport-media"),
     runner: RunnerOption = None,
     artifacts: ArtifactsOption = None,
