@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
 from labelport.domain.model import DEFAULT_DATASET, Item
-from labelport.errors import InputError
 from labelport.export.media_access import may_read, readable
+from labelport.formats._shared.input_files import is_regular_file, open_image
 
 IMAGE_SUFFIXES = frozenset({".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff",
                             ".webp", ".pfm", ".heic"})
@@ -26,15 +26,12 @@ def image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of the upright image, from the file's header: Pillow opens lazily and
     reads EXIF from the header, so no pixel is decoded. Width and height are swapped for EXIF
     orientations 5-8, because annotations are drawn on the image as shown, not as stored."""
-    from PIL import ExifTags, Image, UnidentifiedImageError  # imported by the readers that look
+    from PIL import ExifTags  # imported by the readers that look
 
     path = readable(path, what="image")  # an import in the service reads only its upload
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(ExifTags.Base.Orientation)
-    except (OSError, UnidentifiedImageError) as error:
-        raise InputError(f"{path}: not a readable image ({error})") from None
+    with open_image(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(ExifTags.Base.Orientation)
     if orientation in _TRANSPOSED_ORIENTATIONS:
         return height, width
     return width, height
@@ -81,7 +78,7 @@ def image_item(image: Path) -> Item:
 
 
 def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+    return path.suffix.lower() in IMAGE_SUFFIXES and is_regular_file(path)
 
 
 class ImageFolder:
@@ -113,4 +110,4 @@ def find_image(path: Path, fallback: ImageFolder | None) -> Path | None:
 def readable_file(path: Path) -> bool:
     """``path`` is a file a reader may open: never probed outside an import's upload in the
     service (`reads_confined_to`), so an upload cannot ask which server files exist."""
-    return may_read(path) and path.is_file()
+    return may_read(path) and is_regular_file(path)

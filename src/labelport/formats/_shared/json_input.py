@@ -16,13 +16,25 @@ from labelport.errors import InputError
 
 _T = TypeVar("_T")
 
+MAX_JSON_DEPTH = 1000
+"""Where msgspec stops decoding nested arrays and objects (its own recursion limit)."""
+
 
 def decode_json(raw: bytes, origin: str | Path) -> Any:
-    """``raw`` as plain JSON values; `InputError` naming ``origin`` when it is not JSON."""
+    """``raw`` as plain JSON values; `InputError` naming ``origin`` when it is not JSON or nests
+    deeper than `MAX_JSON_DEPTH`."""
     try:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise InputError(f"{origin}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise too_deep(origin) from None
+
+
+def too_deep(origin: str | Path) -> InputError:
+    """msgspec refuses JSON nested deeper than its limit with a `RecursionError`; no annotation
+    format nests that deep."""
+    return InputError(f"{origin}: JSON nested too deeply (over {MAX_JSON_DEPTH} levels)")
 
 
 def convert(obj: Any, kind: type[_T], origin: str | Path, *, at: str = "$") -> _T:

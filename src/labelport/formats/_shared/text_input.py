@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelport.errors import InputError
+from labelport.formats._shared.input_files import read_text
 
 
 def read_utf8(path: Path) -> str:
-    """The text of ``path``; `InputError` naming it when unreadable or not UTF-8."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: expected UTF-8 text") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    """The text of ``path``; `InputError` naming it when it is not a regular file, cannot be
+    read or is not UTF-8 (with the line and byte offset): `input_files.read_text`."""
+    return read_text(path)
