@@ -23,6 +23,7 @@ from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, LabelportError
 from labelport.export.checks import Check, CheckPolicies, run_checks
+from labelport.export.frames import FrameSelection
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.media_access import MediaAccess
@@ -203,6 +204,20 @@ def export(
     since_release: Annotated[str | None, typer.Option(
         help="Only items added or changed since this release; removed ones are listed in "
              "the manifest.", rich_help_panel=_PIPELINE)] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Before publishing, read the export back with labelport's reader for "
+                         "the format and compare it object by object with what was written; "
+                         "a difference fails the export.", rich_help_panel=_PIPELINE)] = False,
+    frames: Annotated[FrameSelection, typer.Option(
+        help="Formats that write images: which frames of each video become images (labeled: "
+             "every frame with a visible object).", rich_help_panel=_PIPELINE)] =
+    FrameSelection.LABELED,
+    frame_step: Annotated[int, typer.Option(
+        min=1, help="Keep the video frames whose index is a multiple of N.",
+        rich_help_panel=_PIPELINE)] = 1,
+    split_by_frame: Annotated[bool, typer.Option(
+        help="Split a video's frames independently (default: they share the video's split).",
+        rich_help_panel=_PIPELINE)] = False,
     db: DbOption = None,
 ) -> None:
     """Export a project (or a release) in a format, with a manifest labelport-export.json."""
@@ -210,12 +225,13 @@ def export(
         format=format, options=parse_options(get_format(format), option), selection=selection,
         mapping=ClassMapping.from_cli(maps=map or (), drops=drop_class or (),
                                       class_ids=class_ids),
-        checks=tuple(check or ()),
+        checks=tuple(check or ()), verify=verify,
         split=SplitSpec.parse(split, strategy=split_strategy, seed=split_seed,
                               split_field=split_field, group_by=group_by)
         if split or split_field or split_strategy != "random" else None,
         media=media, paths=paths, outside=outside, package=package, password=password,
-        name=name, release=release, since_release=since_release, min_box_px=min_box_px),
+        name=name, release=release, since_release=since_release, min_box_px=min_box_px,
+        frames=frames, frame_step=frame_step, split_by_frame=split_by_frame),
         media_access=MediaAccess.local())  # the user's own machine: their own files
     source, request = planned.source, planned.request
     if name is not None and export_path.is_dir():

@@ -5,7 +5,9 @@ Sources are local paths and ``file://`` URIs (copied with the fast local path), 
 fsspec opens: ``http(s)://`` (needs the ``http`` extra, aiohttp), ``s3://``, ``gs://`` (their
 fsspec packages, s3fs and gcsfs). A source that cannot be read is counted (``media missing``)
 and reported, never a silent gap; a remote source cannot be linked, so ``symlink`` copies it and
-counts that. Sizes always come from the store: nothing here decodes an image.
+counts that. Sizes always come from the store: nothing here decodes an image. A video frame
+(`FrameItem`, from the frames stage) is decoded from its local video and written as an image,
+in every media mode but ``none`` (`labelport.export.frames`).
 
 Every source passes the export's `MediaAccess` first: in the service, a medium outside the
 operator's media roots fails the export with an error naming the item, before it is opened."""
@@ -21,6 +23,7 @@ from urllib.parse import unquote, urlparse
 
 from labelport.domain.model import Item
 from labelport.errors import InputError
+from labelport.export.frames import FrameExtractor, FrameItem
 from labelport.export.media_access import MediaAccess
 from labelport.formats.base import MediaPlacer, MediaReference, Report, no_media, relative_reference
 
@@ -62,6 +65,7 @@ def media_placer(mode: MediaMode, report: Report,
     if mode is MediaMode.NONE:
         return no_media
     allowed = access or MediaAccess.local()
+    frames = FrameExtractor()
 
     def place(item: Item, target: Path) -> None:
         source = local_media_path(item)
@@ -71,12 +75,18 @@ def media_placer(mode: MediaMode, report: Report,
             _missing(report, item, "not found")
         elif source is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if mode is MediaMode.COPY:
+            if isinstance(item, FrameItem):
+                frames.place(item, source, target)
+                if mode is MediaMode.SYMLINK:
+                    report.count("media copied: a video frame is extracted, not linked")
+            elif mode is MediaMode.COPY:
                 shutil.copyfile(source, target)
             else:
                 os.symlink(source.resolve(), target)
         elif not item.media_uri:
             _missing(report, item, "no media URI")
+        elif isinstance(item, FrameItem):
+            _missing(report, item, "frames are extracted from local videos only")
         elif _download(item, item.media_uri, target, report, allowed) \
                 and mode is MediaMode.SYMLINK:
             report.count("media copied: a remote source cannot be linked")

@@ -1,6 +1,7 @@
-"""The export pipeline as one call: selection -> delta -> class mapping -> split -> checks ->
-write -> media -> package -> manifest. Every stage streams, so memory stays bounded whatever
-the size of the source (the store, a release, or a file)."""
+"""The export pipeline as one call: selection -> delta -> class mapping -> split -> video
+frames (formats that write images) -> checks -> write -> media -> package -> manifest. Every
+stage streams, so memory stays bounded whatever the size of the source (the store, a release,
+or a file)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from labelport.domain.source import ExportSource
 from labelport.export.checks import CheckPolicies, check
+from labelport.export.frames import FrameSelection, video_frames
 from labelport.export.mapping import ClassMapping, apply_mapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.media_access import MediaAccess
@@ -44,9 +46,17 @@ class ExportRequest:
     name: str | None = None
     since: ReleaseHashes | None = None
     """A delta export: only items added or changed since this release."""
+    verify: bool = False
+    """Read the artifact back with the format's reader and compare it with what was written
+    before publishing it (`labelport.export.verify`)."""
     media_access: MediaAccess = field(default_factory=MediaAccess.local)
     """Which media the export may read: the operator's, not the user's, choice (the service
     sets its own; the default is the user's own machine)."""
+    frames: FrameSelection = FrameSelection.LABELED
+    """For formats that write images: which frames of each video become images."""
+    frame_step: int = 1
+    split_by_frame: bool = False
+    """Split a video's frames independently (default: a video's frames share its split)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,11 +88,16 @@ def prepare(source: ExportSource, request: ExportRequest) -> PreparedExport:
         delta = delta_source(staged, request.since.name, request.since.hashes)
         staged = delta.source
     staged = apply_mapping(staged, request.mapping, report)
+    as_frames = not get_format(request.format).video
+    if as_frames and request.split_by_frame:
+        staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
     summary = None
     if request.split is not None:
         # Before the checks, so the split's first pass does not run them too: the summary's
         # class counts include objects a check drops later (the manifest's counts do not).
         staged, summary = assign_splits(staged, request.split, report)
+    if as_frames and not request.split_by_frame:  # a video's frames keep the video's split
+        staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
     staged = check(staged, request.checks, report, media_access=request.media_access)
     return PreparedExport(source=staged, report=report, split=summary, delta=delta)
 
@@ -112,4 +127,4 @@ def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
                       media=request.media, paths=request.paths, outside=request.outside,
                       package=request.package, password=request.password, name=request.name,
                       report=ready.report, summaries=summaries, progress=progress,
-                      media_access=request.media_access)
+                      media_access=request.media_access, verify=request.verify)

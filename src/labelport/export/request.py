@@ -19,6 +19,7 @@ from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.source import ExportSource
 from labelport.errors import InputError
 from labelport.export.checks import CheckPolicies, Policy
+from labelport.export.frames import FrameSelection
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.media_access import MediaAccess
@@ -26,6 +27,7 @@ from labelport.export.package import PackageKind
 from labelport.export.pipeline import ExportRequest, ReleaseHashes
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
+from labelport.export.verify import refuse_unverifiable
 from labelport.formats.base import FormatSpec, OutsidePolicy, Report
 from labelport.formats.registry import get_format
 
@@ -61,8 +63,13 @@ class ExportOptions:
     release: str | None = None
     since_release: str | None = None
     freeze_release: str | None = None
+    verify: bool = False
+    """Read the artifact back and compare it with what was written before publishing it."""
     min_box_px: float | None = None
     """The smallest box side, in pixels, the ``degenerate`` check accepts (None: its default)."""
+    frames: FrameSelection = FrameSelection.LABELED
+    frame_step: int = 1
+    split_by_frame: bool = False
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any], *,
@@ -97,14 +104,19 @@ class ExportOptions:
                 release=_text(document, "release"),
                 since_release=_text(document, "since_release"),
                 freeze_release=_text(document, "freeze_release"),
-                min_box_px=_positive(document, "min_box_px"))
+                verify=_flag(document, "verify"),
+                min_box_px=_positive(document, "min_box_px"),
+                frames=FrameSelection(document.get("frames", FrameSelection.LABELED)),
+                frame_step=_frame_step(document.get("frame_step", 1)),
+                split_by_frame=document.get("split_by_frame", False) is True)
         except (TypeError, ValueError) as exc:
             raise InputError(f"export options: {exc}") from None
 
 
 EXPORT_KEYS = ("format", "options", "selection", "map", "drop_class", "class_ids", "check",
                "min_box_px", "split", "media", "paths", "outside", "package", "password", "name",
-               "release", "since_release", "freeze_release")
+               "verify", "release", "since_release", "freeze_release", "frames", "frame_step",
+               "split_by_frame")
 """The keys of the service's export JSON: the CLI's option names, with JSON values."""
 
 SELECTION_KEYS = ("datasets", "labelset", "statuses", "labels", "annotator", "created_after",
@@ -131,6 +143,8 @@ def plan_export(store: Store, project: str, chosen: ExportOptions, *,
     spec = get_format(chosen.format)
     if spec.writer is None:
         raise InputError(f"format {spec.name!r} can be read but not written")
+    if chosen.verify:
+        refuse_unverifiable(spec)
     release = chosen.release
     if chosen.freeze_release is not None:
         if release is not None:
@@ -162,7 +176,9 @@ def plan_export(store: Store, project: str, chosen: ExportOptions, *,
         checks=checks, split=chosen.split, media=chosen.media, paths=chosen.paths,
         outside=chosen.outside,
         package=chosen.package, password=chosen.password, name=chosen.name, since=since,
-        media_access=media_access)
+        verify=chosen.verify,
+        media_access=media_access, frames=chosen.frames, frame_step=chosen.frame_step,
+        split_by_frame=chosen.split_by_frame)
     return PlannedExport(spec=spec, source=source, request=request,
                          extra_selection={"project": project, "release": release})
 
@@ -278,12 +294,25 @@ def _strings(document: Mapping[str, Any], key: str) -> list[str]:
     return value
 
 
+def _flag(document: Mapping[str, Any], key: str) -> bool:
+    value = document.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(f"export option `{key}` must be true or false")
+    return value
+
+
 def _positive(document: Mapping[str, Any], key: str) -> float | None:
     value = document.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
                               or not value > 0):
         raise InputError(f"export option `{key}` must be a positive number")
     return None if value is None else float(value)
+
+
+def _frame_step(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError("export option `frame_step` must be a whole number of 1 or more")
+    return value
 
 
 def _text(document: Mapping[str, Any], key: str) -> str | None:
