@@ -29,6 +29,7 @@ from labelport.export.package import (
 from labelport.export.run import ExportResult, run_export
 from labelport.formats.registry import get_format
 from labelport.sample import build_sample
+from tests.required import unavailable
 
 PASSWORD = "s3cret-Ü"
 
@@ -148,9 +149,10 @@ def test_aes_zip_opens_with_the_password_only(sample: MemorySource, tmp_path: Pa
     assert content_hash(file_checksums(unpacked)) == manifest["content_hash"]
 
 
-@pytest.mark.skipif(shutil.which("7z") is None, reason="7-Zip (7z) is not installed")
 def test_seven_zip_opens_the_aes_zip_with_the_password_only(
         sample: MemorySource, tmp_path: Path) -> None:
+    if shutil.which("7z") is None:
+        unavailable("7-Zip (7z) is not installed (.ci/run installs p7zip-full)")
     out = tmp_path / "secret.zip"
     _export(sample, out, PackageKind.ZIP, password=PASSWORD)
 

@@ -4,8 +4,9 @@ goldens for the sample project (read, not only compared as bytes), round trips, 
 refused with the file and JSON path, and Label Studio's own converter (label-studio-sdk).
 
 The SDK pulls OpenCV, pandas, nltk and a code generator, so it is not in the ``dev`` extra: the
-SDK test runs when ``LABELPORT_LS_PYTHON`` names a Python that has it. ``make test`` builds one
-in ``.venv-labelstudio`` and sets it (and so does CI); by hand::
+SDK test runs when ``LABELPORT_LS_PYTHON`` names a Python that has it (through
+`tests.side_python.run_side`: a failure in CI without it, a skip elsewhere). ``make test`` builds
+one in ``.venv-labelstudio`` and sets it (and so does CI); by hand::
 
     python -m venv /tmp/lsvenv && /tmp/lsvenv/bin/pip install label-studio-sdk==2.1.2
     LABELPORT_LS_PYTHON=/tmp/lsvenv/bin/python .venv/bin/pytest tests/formats/test_labelstudio.py
@@ -22,13 +23,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.side_python import run_side
 
 from labelport.domain.geometry import (
     Box,
@@ -80,7 +81,7 @@ from labelport.sample import PREDICTIONS, SCHEMA
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 REGEN = os.environ.get("LABELPORT_REGEN_GOLDEN") == "1"
-LS_PYTHON = os.environ.get("LABELPORT_LS_PYTHON")
+LS_PYTHON = "LABELPORT_LS_PYTHON"
 
 
 def _write(source: ExportSource, out: Path, writer: Any = write, **options: object
@@ -578,7 +579,7 @@ def test_specs_are_registered() -> None:
 # --- Label Studio's own converter ---------------------------------------------------------------
 
 _SDK_SCRIPT = r"""
-import json, sys, tempfile
+import json, sys
 import numpy as np
 from label_studio_sdk.converter import Converter, brush
 from label_studio_sdk.converter.utils import convert_annotation_to_yolo_obb
@@ -586,7 +587,7 @@ from label_studio_sdk._extensions.label_studio_tools.core.label_config import pa
 
 out, config = sys.argv[1], open(sys.argv[2], encoding="utf-8").read()
 converter = Converter(config=config, project_dir=out, download_resources=False)
-coco_dir, min_dir = tempfile.mkdtemp(), tempfile.mkdtemp()
+coco_dir, min_dir = "coco", "min"  # in run_side's temporary working folder
 converter.convert_to_coco(out + "/result.json", coco_dir, is_dir=False)
 converter.convert_to_json_min(out + "/result.json", min_dir, is_dir=False)
 tasks = json.load(open(out + "/result.json", encoding="utf-8"))
@@ -609,16 +610,10 @@ print(json.dumps({"coco": json.load(open(coco_dir + "/result.json")),
 """
 
 
-@pytest.mark.skipif(not LS_PYTHON and os.environ.get("CI") != "true",
-                    reason="LABELPORT_LS_PYTHON names no Python with "
-                    "label-studio-sdk (too heavy for the dev extra; see the module docstring)")
 def test_label_studio_sdk_reads_the_export(sample_source: MemorySource, tmp_path: Path) -> None:
     out = tmp_path / "ls"
     _write(sample_source, out)
-    done = subprocess.run([str(LS_PYTHON), "-c", _SDK_SCRIPT, str(out),
-                           str(out / "label_config.xml")], capture_output=True, text=True,
-                          check=True, cwd=tmp_path)
-    sdk = json.loads(done.stdout.strip().splitlines()[-1])
+    sdk = run_side(LS_PYTHON, _SDK_SCRIPT, str(out), str(out / "label_config.xml"))
     tasks = _tasks(out)
     records = {r.item.path: r for r in read(out, {}).records()}
 

@@ -2,7 +2,7 @@
 shared between them, a worker killed (SIGKILL) mid-export leaves its job retried by the other
 (never running forever, nothing downloadable meanwhile), and a sharded export is written by
 both and merged. Each test run uses its own queue name. Skipped when Redis does not answer
-(a failure when CI=true). They run on PostgreSQL, what several machines share."""
+(a failure when CI is set). They run on PostgreSQL, what several machines share."""
 
 from __future__ import annotations
 
