@@ -371,7 +371,8 @@ def _png(path: Path) -> None:
      "train.csv line 2, column 'dog': expected 0 or 1"),
     ("classification_csv", {"train.csv": "image,label\nmissing.png,cat\n"},
      "train.csv line 2: image 'missing.png' not found"),
-    ("classification_csv", {"train.csv": b"image,label\n\xff\xfe,cat\n"}, "not UTF-8"),
+    ("classification_csv", {"train.csv": b"image,label\n\xff\xfe,cat\n"},
+     "train.csv: line 2 .*not valid utf-8"),
     ("hf_imagefolder", {"train/metadata.jsonl": "{nope\n"}, "metadata.jsonl line 1: not valid "
                                                              "JSON"),
     ("hf_imagefolder", {"train/metadata.jsonl": "[1]\n"}, "line 1: expected an object"),
@@ -380,7 +381,7 @@ def _png(path: Path) -> None:
      "line 1: at \\$.label"),
     ("hf_imagefolder", {"x.txt": ""}, "no metadata.jsonl"),
     ("imagefolder", {"classes.tsv": "index\tfolder\tclass\n0\tcat\n"}, "classes.tsv: line 2"),
-    ("imagefolder", {"classes.tsv": b"\xff"}, "classes.tsv: expected UTF-8"),
+    ("imagefolder", {"classes.tsv": b"\xff"}, "classes.tsv: line 1 .*not valid utf-8"),
     ("imagefolder", {"train/a.png": None, "train/cat/b.png": None}, "has no class"),
     ("imagefolder", {"cat/a.png": b"not a png"}, "a.png: not a readable image"),
 ])

@@ -25,11 +25,11 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
+from labelport.formats._shared.label_colors import class_token
 from labelport.formats.base import OutsidePolicy, WriteContext
 from labelport.formats.kitti.detection import (
     SPEC,
     kitti_line,
-    kitti_type,
     occlusion_level,
     read,
     write,
@@ -119,7 +119,7 @@ def test_kitti_lines(box: Box, kwargs: dict[str, object], expected: str) -> None
     (" two\tspaces  here ", "two_spaces_here"), ("行人", "行人"),
 ])
 def test_class_names_become_one_token(name: str, type_: str) -> None:
-    assert kitti_type(name) == type_
+    assert class_token(name) == type_
 
 
 @pytest.mark.parametrize(("value", "level"), [

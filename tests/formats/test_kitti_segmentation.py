@@ -25,11 +25,11 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.export.media import MediaMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
+from labelport.formats._shared.label_colors import label_colors_text
 from labelport.formats.base import WriteContext
 from labelport.formats.kitti.segmentation import (
     SPEC,
     instance_values,
-    label_colors_text,
     read,
     write,
 )
@@ -153,12 +153,12 @@ def test_semantic_pngs_alone_read_one_mask_per_class(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("files", "message"), [
     ({}, "no {split}/instance/ or {split}/semantic/ folder"),
-    ({"train/instance/a.png": b"not a png"}, "a.png: not a readable PNG"),
+    ({"train/instance/a.png": b"not a png"}, "a.png: not a readable"),
     ({"train/instance/a.png": "RGB"}, "expected a PNG of mode"),
     ({"train/instance/a.png": 3 * 256 + 1}, "class value 3 has no line in label_colors.txt"),
     ({"label_colors.txt": "0 0 0 background\n1 2 car\n"}, "label_colors.txt: line 2"),
     ({"label_colors.txt": "0 0 0 bg\n1 2 3 car\n4 5 6 car\n"}, "'car' is listed twice"),
-    ({"label_colors.txt": b"\xff\n"}, "label_colors.txt: expected UTF-8"),
+    ({"label_colors.txt": b"\xff\n"}, "label_colors.txt: line 1 .*not valid utf-8"),
     ({"classes.tsv": "type\tname\ncar\n"}, "classes.tsv: line 2"),
 ])
 def test_bad_input_is_refused_with_the_file(files: dict[str, str | bytes | int], message: str,

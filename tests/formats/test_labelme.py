@@ -245,8 +245,9 @@ def _shape(**changes: Any) -> dict[str, Any]:
     (json.dumps(_document(shapes=[_shape(points=[[1, 12345], [2, 2]])])).replace(
         "12345", "1e999").encode(), "Number out of range"),
     (_document(shapes=[_shape(shape_type="mask")]), "a mask shape needs its base64 PNG"),
-    (_document(shapes=[_shape(shape_type="mask", mask="%%%")]), "not a base64 PNG"),
-    (_document(shapes=[_shape(shape_type="mask", mask="aGVsbG8=")]), "not a base64 PNG"),
+    (_document(shapes=[_shape(shape_type="mask", mask="%%%")]), r"\.mask: not base64"),
+    (_document(shapes=[_shape(shape_type="mask", mask="aGVsbG8=")]),
+     r"\$.shapes\[0\].mask: not a readable image"),
     (_document(shapes=[_shape(shape_type="mask", points=[[1, 1], [40, 4]], mask="aGVsbG8=")]),
      "is not inside the 10x10 image"),
     (_document(shapes=[_shape(group_id="g")]), r"\$.shapes\[0\].group_id"),

@@ -94,6 +94,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.image_files import ImageFolder, find_image, reference_name
+from labelport.formats._shared.input_files import open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
@@ -143,21 +144,20 @@ def decode_mask(points: Sequence[Sequence[float]], encoded: str, *, image_wh: tu
                 origin: str) -> Mask:
     """A ``mask`` shape as a mask of the whole image; `InputError` at ``origin`` when the PNG
     is not one or does not fit its box."""
-    from PIL import Image, UnidentifiedImageError
-
     (x1, y1), (x2, y2) = ((int(round(x)), int(round(y))) for x, y in points)
     width, height = image_wh
     if not (0 <= x1 <= x2 < width and 0 <= y1 <= y2 < height):
         raise InputError(f"{origin}.points: the mask's box {x1},{y1} - {x2},{y2} is not inside "
                          f"the {width}x{height} image")
     try:
-        with Image.open(io.BytesIO(base64.b64decode(encoded, validate=True))) as image:
-            if image.size != (x2 - x1 + 1, y2 - y1 + 1):
-                raise InputError(f"{origin}.mask: a {image.size[0]}x{image.size[1]} PNG for a "
-                                 f"{x2 - x1 + 1}x{y2 - y1 + 1} box")
-            crop = np.asarray(image.convert("L")) > 0
-    except (binascii.Error, ValueError, OSError, UnidentifiedImageError) as error:
-        raise InputError(f"{origin}.mask: not a base64 PNG ({error})") from None
+        png = base64.b64decode(encoded, validate=True)
+    except binascii.Error as error:
+        raise InputError(f"{origin}.mask: not base64 ({error})") from None
+    with open_image(io.BytesIO(png), f"{origin}.mask") as image:
+        if image.size != (x2 - x1 + 1, y2 - y1 + 1):
+            raise InputError(f"{origin}.mask: a {image.size[0]}x{image.size[1]} PNG for a "
+                             f"{x2 - x1 + 1}x{y2 - y1 + 1} box")
+        crop = np.asarray(image.convert("L")) > 0
     bitmap = np.zeros((height, width), dtype=bool)
     bitmap[y1:y2 + 1, x1:x2 + 1] = crop
     return bitmap_to_rle(bitmap)
@@ -334,11 +334,7 @@ _KINDS = {"rectangle": GeometryKind.BOX, "circle": GeometryKind.POLYGON,
 
 
 def _load(path: Path) -> _FileJ:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
-    document = convert(decode_json(raw, path), _FileJ, path)
+    document = convert(decode_json(read_bytes(path), path), _FileJ, path)
     if document.imageWidth <= 0 or document.imageHeight <= 0:
         raise InputError(f"{path}: at $.imageWidth/imageHeight: expected a positive size, got "
                          f"{document.imageWidth}x{document.imageHeight}")

@@ -48,8 +48,8 @@ from labelport.formats._shared.image_labels import (
     read_schema,
     record_class_order,
 )
+from labelport.formats._shared.input_files import read_lines
 from labelport.formats._shared.naming import FileNamer, safe_file_name
-from labelport.formats._shared.text_input import read_utf8
 from labelport.formats.base import OptionSpec, WriteContext, no_media
 
 CLASSES_FILE = "classes.tsv"
@@ -150,7 +150,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx: 
 
 def _read_classes(path: Path) -> dict[str, str]:
     """folder -> class from ``classes.tsv``, in its order."""
-    lines = read_utf8(path).splitlines()
+    lines = read_lines(path)
     names: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
         if (number == 1 and line == _CLASSES_HEADER) or not line.strip():

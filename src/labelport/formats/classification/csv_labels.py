@@ -27,10 +27,11 @@ option's folder; their size comes from their header. Items get dataset ``default
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+import io
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from labelport.domain.model import ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
@@ -42,6 +43,7 @@ from labelport.formats._shared.image_labels import (
     read_label_source,
     read_schema,
 )
+from labelport.formats._shared.input_files import read_text
 from labelport.formats.base import WriteContext
 from labelport.formats.classification._images import (
     images,
@@ -83,7 +85,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _rows(file: Path, text: IO[str]) -> Iterator[tuple[int, list[str]]]:
+def _rows(file: Path, text: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """Each non-empty row with its line number; `InputError` naming the line."""
     reader = csv.reader(text, strict=True)
     while True:
@@ -100,13 +102,8 @@ def _rows(file: Path, text: IO[str]) -> Iterator[tuple[int, list[str]]]:
 
 def _read_table(file: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the rows of one CSV, checked for shape."""
-    try:
-        with file.open(encoding="utf-8-sig", newline="") as text:
-            rows = list(_rows(file, text))
-    except UnicodeDecodeError as error:
-        raise InputError(f"{file}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise InputError(f"{file}: cannot read ({error.strerror})") from None
+    text = read_text(file, "utf-8-sig")
+    rows = list(_rows(file, io.StringIO(text, newline="")))
     if not rows:
         raise InputError(f"{file}: the file is empty; expected a header image,label or "
                          "image,<class>,... (one-hot)")

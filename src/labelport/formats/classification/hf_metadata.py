@@ -39,6 +39,7 @@ from labelport.formats._shared.image_labels import (
     read_label_source,
     read_schema,
 )
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats.base import WriteContext
 from labelport.formats.classification._images import (
@@ -86,12 +87,8 @@ def _label(value: Any, origin: str) -> tuple[tuple[str, ...], bool]:
 
 def _lines(file: Path) -> list[tuple[str, str, tuple[str, ...], bool]]:
     """(origin, file_name, labels, as a list) of each line of one metadata file."""
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise InputError(f"{file}: cannot read ({error.strerror})") from None
     entries = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    for number, line in enumerate(read_bytes(file).splitlines(), start=1):
         if not line.strip():
             continue
         origin = f"{file} line {number}"

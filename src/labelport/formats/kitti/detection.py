@@ -58,15 +58,15 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.geometry import box_on_image, truncation
 from labelport.formats._shared.image_files import ImageFolder, image_item
-from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
-from labelport.formats.base import Conventions, FormatSpec, WriteContext
-from labelport.formats.kitti._classes import (
+from labelport.formats._shared.label_colors import (
     CLASSES_FILE,
-    class_types,
+    class_token,
+    class_tokens,
     classes_tsv,
-    kitti_type,
     read_class_names,
 )
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
+from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 LABELS_DIR = "label_2"
 IMAGES_DIR = "image_2"
@@ -149,7 +149,7 @@ def _label_lines(record: ItemRecord, types: Mapping[str, str], ctx: WriteContext
             occluded = 3 if level is None else level
         if any(name not in _CARRIED for name in attributes):
             ctx.report.count("dropped: attributes")
-        type_ = types.get(annotation.label) or kitti_type(annotation.label)
+        type_ = types.get(annotation.label) or class_token(annotation.label)
         if type_ != annotation.label:
             ctx.report.count("converted: white space in class name written as '_'")
         lines.append(kitti_line(
@@ -165,7 +165,7 @@ def _label_lines(record: ItemRecord, types: Mapping[str, str], ctx: WriteContext
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     """Write ``source`` as KITTI label files under ``out_dir``, one record at a time."""
-    types = class_types(source.schema, format_name="KITTI")
+    types = class_tokens(source.schema, format_name="KITTI")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSES_FILE).write_text(
         classes_tsv(types),

@@ -45,13 +45,16 @@ from typing import Any
 
 import numpy as np
 
-from labelport.domain.geometry import GeometryKind
 from labelport.domain.masks import bitmap_to_rle
 from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
-from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.image_files import ImageFolder
+from labelport.formats._shared.label_colors import (
+    LABEL_COLORS_FILE,
+    read_class_files,
+    write_class_files,
+)
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._shared.raster import (
     AREA_KINDS,
@@ -63,34 +66,17 @@ from labelport.formats._shared.raster import (
     read_png,
     render_all,
 )
-from labelport.formats._shared.text_input import read_utf8
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
-from labelport.formats.kitti._classes import (
-    CLASSES_FILE,
-    class_types,
-    classes_tsv,
-    read_class_names,
-)
 
-LABEL_COLORS_FILE = "label_colors.txt"
 SEMANTIC_DIR = "semantic"
 SEMANTIC_RGB_DIR = "semantic_rgb"
 INSTANCE_DIR = "instance"
 IMAGES_DIR = "image_2"
-BACKGROUND = "background"
 _LIMIT = 255
 _PROGRESS_EVERY = 100
 
 
 # --- pure pieces -----------------------------------------------------------------------------
-
-
-def label_colors_text(types: list[str], colors: list[tuple[int, int, int]]) -> str:
-    """``label_colors.txt`` as Datumaro writes it: background first, so a line's position is
-    its class value."""
-    lines = [f"0 0 0 {BACKGROUND}"] + [f"{r} {g} {b} {t}"
-                                       for t, (r, g, b) in zip(types, colors, strict=True)]
-    return "".join(f"{line}\n" for line in lines)
 
 
 def instance_values(class_values: list[int]) -> list[int | None]:
@@ -118,13 +104,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     """The three PNGs of every image, and the class files."""
     schema = source.schema
     check_class_count(schema, limit=_LIMIT, format_name="kitti_segmentation")
-    types = class_types(schema, format_name="kitti_segmentation")
-    colors = class_colors(schema)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / LABEL_COLORS_FILE).write_text(label_colors_text(list(types.values()), colors),
-                                             encoding="utf-8", newline="\n")
-    (out_dir / CLASSES_FILE).write_text(classes_tsv(types), encoding="utf-8", newline="\n")
-    rgb = [rgb_value(c) for c in colors]
+    write_class_files(out_dir, schema, format_name="kitti_segmentation")
+    rgb = [rgb_value(c) for c in class_colors(schema)]
     namer = FileNamer(unique_stems=True)
 
     def jobs() -> Iterator[tuple[None, RasterJob]]:
@@ -167,28 +148,6 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _label_colors(path: Path) -> list[tuple[str, str | None]]:
-    """The types of ``label_colors.txt`` in value order (line 1: background), each with its
-    colour as ``#rrggbb`` when the line gives one."""
-    text = read_utf8(path)
-    types: list[tuple[str, str | None]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        if len(fields) not in (1, 4) or (len(fields) == 4 and not all(
-                f.isdigit() and int(f) < 256 for f in fields[:3])):
-            raise InputError(f"{path}: line {number}: expected 'r g b name' or 'name', got "
-                             f"{line!r}")
-        if any(fields[-1] == known for known, _ in types):
-            raise InputError(f"{path}: line {number}: class {fields[-1]!r} is listed twice")
-        color = "#" + "".join(f"{int(v):02x}" for v in fields[:3]) if len(fields) == 4 else None
-        types.append((fields[-1], color))
-    if len(types) > _LIMIT + 1:
-        raise InputError(f"{path}: {len(types) - 1} classes; KITTI holds at most {_LIMIT}")
-    return types
-
-
 def _annotations(file: Path, values: np.ndarray, *, instances: bool,
                  names: tuple[str, ...]) -> list[Annotation]:
     annotations: list[Annotation] = []
@@ -227,19 +186,11 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     splits = _split_folders(root)
     files = [(split, png, instances) for split, folder, instances in splits
              for png in sorted(folder.glob("*.png"))]
-    colors_file, classes_file = root / LABEL_COLORS_FILE, root / CLASSES_FILE
-    types: list[tuple[str, str | None]]
-    if colors_file.is_file():
-        types = _label_colors(colors_file)[1:]
-    else:
-        top = max((int(read_png(f, ("I;16", "I", "L")).max()) >> (8 if i else 0)
-                   for _, f, i in files), default=0)
-        types = [(f"class_{k}", None) for k in range(1, min(top, _LIMIT) + 1)]
-    named = read_class_names(classes_file) if classes_file.is_file() else {}
-    names = tuple(named.get(t, t) for t, _ in types)
-    schema = LabelSchema(classes=tuple(
-        LabelClass(id=k, name=name, geometry=GeometryKind.MASK, color=color)
-        for k, (name, (_, color)) in enumerate(zip(names, types, strict=True), start=1)))
+    largest = 0 if (root / LABEL_COLORS_FILE).is_file() else max(
+        (int(read_png(f, ("I;16", "I", "L")).max()) >> (8 if i else 0) for _, f, i in files),
+        default=0)
+    schema = read_class_files(root, limit=_LIMIT, largest=largest)
+    names = schema.class_names
     given = options.get("images")
     extra = ImageFolder(Path(given)) if given else None
     images = {split: ImageFolder(root / split / IMAGES_DIR) for split, _, _ in splits}
