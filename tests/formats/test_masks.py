@@ -581,11 +581,11 @@ def test_instance_masks_without_classes_txt_are_refused(spec: FormatSpec,
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (None, r"missing.txt: cannot read the class list"),
+    (None, r"missing.txt: no such file"),
     ("# nothing\n\n", r"bad.txt: the class list has no class"),
     ("car\nroad\ncar\n", r"bad.txt: class 'car' is listed twice"),
     ("car:1,2,3::\nroad:red::\n", r"bad.txt: line 2: colour should be 'r,g,b'"),
-    (b"\xff\xfe", r"bad.txt: expected a UTF-8 text class list"),
+    (b"\xff\xfe", r"bad.txt: line 1 \(byte 0\): not valid utf-8"),
 ])
 def test_a_bad_class_list_is_refused_with_the_file(content: str | bytes | None, message: str,
                                                    tmp_path: Path) -> None:

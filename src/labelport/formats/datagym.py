@@ -111,6 +111,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.image_files import image_item
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats._shared.values import decode_value, encode_value
@@ -568,7 +569,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     json_file = _find_json(path)
     origin = str(json_file)
     with gc_paused():
-        file = convert(decode_json(json_file.read_bytes(), origin), _File, origin)
+        file = convert(decode_json(read_bytes(json_file), origin), _File, origin)
     types = {c.class_name: c.geometry_type for c in file.label_classes if c.geometry_type}
     for i, c in enumerate(file.label_classes):
         if c.geometry_type and c.geometry_type not in _KIND_OF_TYPE:

@@ -80,6 +80,7 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
@@ -409,7 +410,7 @@ def _load(path: Path, kind: type[Any]) -> Any:
         raise InputError(f"{path}: missing; an Innotescus dataset folder holds {CLASSES}, "
                          f"{ANNOTATIONS} and {ITEMS}")
     with gc_paused():
-        return convert(decode_json(path.read_bytes(), path), kind, path)
+        return convert(decode_json(read_bytes(path), path), kind, path)
 
 
 def _typed_default(text: Any, kind: AttributeType) -> Any:

@@ -81,6 +81,7 @@ from labelport.domain.schema import (
 )
 from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError
+from labelport.formats._shared.input_files import open_binary, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
@@ -436,7 +437,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
 
 def _read_json(file: Path) -> MemorySource:
     origin = str(file)
-    doc = decode_json(file.read_bytes(), origin)
+    doc = decode_json(read_bytes(file), origin)
     validated = _header(doc, origin, _FileJ)
     declared = _declared(doc, validated, origin)
     items = tuple(_record(obj, declared, origin=origin, at=f"$.items[{i}]")
@@ -446,7 +447,7 @@ def _read_json(file: Path) -> MemorySource:
 
 
 def _read_jsonl(file: Path) -> StreamSource:
-    with file.open("rb") as f:
+    with open_binary(file) as f:
         first = f.readline()
         count = sum(1 for line in f if line.strip())
     origin = f"{file}, line 1"
@@ -455,7 +456,7 @@ def _read_jsonl(file: Path) -> StreamSource:
     declared = _declared(doc, header, origin)
 
     def open_records() -> Iterator[ItemRecord]:
-        with file.open("rb") as lines:
+        with open_binary(file) as lines:
             next(lines, None)
             for number, line in enumerate(lines, start=2):
                 if line.strip():

@@ -67,7 +67,6 @@ from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, UnidentifiedImageError
 
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.masks import bitmap_to_rle
@@ -77,6 +76,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.class_list import read_class_list
 from labelport.formats._shared.image_files import ImageFolder
+from labelport.formats._shared.input_files import open_image, read_text
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats._shared.raster import (
     AREA_KINDS,
@@ -416,14 +416,11 @@ class _Layout:
 def _read_colours(path: Path) -> npt.NDArray[np.uint32]:
     """A colour mask's pixels packed as `rgb_to_id` (a palette PNG by its palette's colours);
     alpha is ignored."""
-    try:
-        with Image.open(path) as image:
-            if image.mode not in _COLOUR_MODES:
-                raise InputError(f"{path}: expected a colour PNG (mode "
-                                 f"{' or '.join(_COLOUR_MODES)}), got {image.mode}")
-            return rgb_to_id(np.asarray(image.convert("RGB")))
-    except (OSError, UnidentifiedImageError) as error:
-        raise InputError(f"{path}: not a readable PNG ({error})") from None
+    with open_image(path) as image:
+        if image.mode not in _COLOUR_MODES:
+            raise InputError(f"{path}: expected a colour PNG (mode "
+                             f"{' or '.join(_COLOUR_MODES)}), got {image.mode}")
+        return rgb_to_id(np.asarray(image.convert("RGB")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,7 +472,7 @@ class _ByValue:
 
 def _read_classes_txt(layout: _Layout, given: _ClassList | None) -> ExportSource:
     classes_file = layout.root / CLASSES_FILE
-    images = parse_classes_txt(classes_file.read_text(encoding="utf-8"), classes_file)
+    images = parse_classes_txt(read_text(classes_file), classes_file)
     schema = _schema(layout.root, images, given)
     for file_name, rows in images:
         layout.mask_files(file_name, rows)

@@ -61,6 +61,7 @@ from labelport.domain.tracks import expand_track, reduce_to_keyframes, split_tra
 from labelport.domain.video import VideoInfo
 from labelport.errors import InputError
 from labelport.formats._shared.geometry import box_on_image
+from labelport.formats._shared.input_files import read_text
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 from labelport.video.probe import is_video_name, probe_video
@@ -179,7 +180,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 
 def _text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text(path)
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except OSError as error:

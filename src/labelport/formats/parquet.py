@@ -108,6 +108,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.image_files import image_size, local_reference
+from labelport.formats._shared.input_files import read_text
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import (
@@ -584,7 +585,7 @@ def _card(root: Path) -> tuple[Json | None, Json | None]:
         return None, None
     import yaml
 
-    text = card.read_text(encoding="utf-8")
+    text = read_text(card)
     if not text.startswith("---\n") or "\n---" not in text[4:]:
         return None, None
     try:

@@ -70,7 +70,7 @@ from typing import IO, Any
 import msgspec
 import numpy as np
 import orjson
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from labelport.domain.codec import Json
 from labelport.domain.geometry import (
@@ -112,6 +112,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import object_on_image
 from labelport.formats._shared.image_files import image_size, is_url
+from labelport.formats._shared.input_files import open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats._shared.raster import id_to_rgb, object_pixels, paint, parse_color, rgb_to_id
@@ -627,11 +628,8 @@ class _Reader:
             raise InputError(f"{self.origin}: at {at}.url: expected the path of a local PNG "
                              f"relative to the release file, got {bitmap.url!r}")
         path = self.folder / bitmap.url
-        try:
-            with Image.open(path) as png:
-                pixels = np.asarray(png.convert("RGBA"))
-        except (OSError, UnidentifiedImageError) as error:
-            raise InputError(f"{path}: not a readable PNG bitmap ({error})") from None
+        with open_image(path) as png:
+            pixels = np.asarray(png.convert("RGBA"))
         height, width = pixels.shape[:2]
         if size is not None and size != (width, height):
             raise InputError(f"{path}: the bitmap is {width}x{height}, its image "
@@ -683,7 +681,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     json_file = _find_json(path)
     origin = str(json_file)
     with gc_paused():
-        release = convert(decode_json(json_file.read_bytes(), origin), _Release, origin)
+        release = convert(decode_json(read_bytes(json_file), origin), _Release, origin)
     dataset = release.dataset
     images = Path(options["images"]) if options.get("images") else None
     reader = _Reader(origin=origin, folder=json_file.parent, images=images,

@@ -24,6 +24,7 @@ from labelport.domain.codec import schema_from_json
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError
+from labelport.formats._shared.input_files import read_bytes, read_text
 from labelport.formats.voc.detection import labelmap_classes
 
 _BACKGROUND_NAMES = frozenset({"background", "_background_"})
@@ -33,9 +34,7 @@ def load_schema(path: Path) -> LabelSchema:
     """A label schema file: ``{"classes": [...], "classifications": [...]}``; classes without
     an ``id`` are numbered from 1 in file order."""
     try:
-        document = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the schema file ({exc.strerror})") from None
+        document = orjson.loads(read_bytes(path))
     except orjson.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("classes", []), list):
@@ -56,12 +55,7 @@ def read_class_list(path: Path, *, geometry: GeometryKind) -> LabelSchema:
     if path.suffix.lower() == ".json":
         schema = load_schema(path)
     else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the class list ({exc.strerror})") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: expected a UTF-8 text class list") from None
+        text = read_text(path)
         names = [line.strip() for line in text.splitlines()
                  if line.strip() and not line.lstrip().startswith("#")]
         if names and names[0].count(":") >= 3:

@@ -40,7 +40,6 @@ from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as coco_mask
 
 from labelport.domain.geometry import (
@@ -57,6 +56,7 @@ from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.input_files import open_image, read_lines
 from labelport.formats._shared.png import encode_png
 from labelport.formats.base import WriteContext
 
@@ -576,21 +576,18 @@ def save_png(label_map: npt.NDArray[np.integer], path: Path, *, encoding: Encodi
 def read_png(path: Path, modes: tuple[str, ...]) -> npt.NDArray[np.integer]:
     """A label-map PNG's values (palette indices for ``P``, not colours); `InputError` naming
     the file when it is not a PNG of one of ``modes``."""
-    try:
-        with Image.open(path) as image:
-            if image.mode not in modes:
-                raise InputError(f"{path}: expected a PNG of mode {' or '.join(modes)}, got "
-                                 f"{image.mode}")
-            return np.asarray(image)
-    except (OSError, UnidentifiedImageError) as error:
-        raise InputError(f"{path}: not a readable PNG ({error})") from None
+    with open_image(path) as image:
+        if image.mode not in modes:
+            raise InputError(f"{path}: expected a PNG of mode {' or '.join(modes)}, got "
+                             f"{image.mode}")
+        return np.asarray(image)
 
 
 def read_split_lists(folder: Path) -> dict[str, str]:
     """``<split>.txt`` files of one name per line, as name -> split (first list wins)."""
     splits: dict[str, str] = {}
     for lst in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
-        for line in lst.read_text(encoding="utf-8").splitlines():
+        for line in read_lines(lst):
             if line.strip():
                 splits.setdefault(line.strip(), lst.stem)
     return splits

@@ -80,6 +80,7 @@ from labelport.formats._shared.image_files import (
     local_reference,
     reference_name,
 )
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
@@ -265,7 +266,7 @@ def _split_of(file: Path) -> str | None:
 
 
 def _load(file: Path) -> Json:
-    doc = decode_json(file.read_bytes(), file)
+    doc = decode_json(read_bytes(file), file)
     if not isinstance(doc, dict):
         raise _fail(file, "$", "expected a COCO object with images, annotations, categories")
     for key in ("images", "annotations", "categories"):
@@ -427,11 +428,9 @@ def _decode_in_one_pass(file: Path) -> tuple[Json, _DocJ] | None:
     """The file decoded straight into `_DocJ`, with the top-level keys the rest reads as a
     plain dict; None when it is not a valid COCO file that way (read it the plain way)."""
     try:
-        decoded = _DOC_DECODER.decode(file.read_bytes())
-    except OSError:
+        decoded = _DOC_DECODER.decode(read_bytes(file))
+    except (msgspec.DecodeError, RecursionError):
         return None  # the plain reading says why
-    except msgspec.DecodeError:
-        return None
     doc: Json = {"categories": decoded.categories}
     for key in ("info", "classifications"):
         value = getattr(decoded, key)

@@ -60,6 +60,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.image_files import reference_name
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats._shared.raster import (
@@ -303,7 +304,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     if not files:
         raise InputError(f"{root}: expected {ANNOTATIONS_DIR}/panoptic_<split>.json")
     given = options.get("images")
-    parsed = [(f, convert(decode_json(f.read_bytes(), f), _Panoptic, f)) for f in files]
+    parsed = [(f, convert(decode_json(read_bytes(f), f), _Panoptic, f)) for f in files]
     classes: dict[int, LabelClass] = {}
     for _, panoptic in parsed:
         for c in panoptic.categories:

@@ -26,6 +26,7 @@ from labelport.domain.model import ProjectInfo
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import decode_json, gc_paused
 from labelport.formats.labelstudio._config import ParsedConfig
 from labelport.formats.labelstudio._reader import open_reader, see_keypoint_names
@@ -185,7 +186,7 @@ def read_min(path: Path, options: Mapping[str, Any]) -> ExportSource:
     file, config = reader.file, reader.config
     rows = _Rows(file, config)
     with gc_paused():
-        doc = decode_json(file.read_bytes(), file)
+        doc = decode_json(read_bytes(file), file)
         if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
             raise InputError(f"{file}: at $: expected a list of JSON_MIN rows (objects)")
         by_task: dict[Any, list[tuple[int, dict[str, Any]]]] = {}

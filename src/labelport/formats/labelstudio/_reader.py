@@ -40,6 +40,7 @@ from labelport.domain.schema import AttributeType, Classification, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats.labelstudio._config import (
     ANNOTATORS,
@@ -513,7 +514,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     reader = open_reader(path, options)
     file, config = reader.file, reader.config
     with gc_paused():
-        doc = decode_json(file.read_bytes(), file)
+        doc = decode_json(read_bytes(file), file)
         tasks = [doc] if isinstance(doc, dict) else doc
         if not isinstance(tasks, list):
             raise InputError(f"{file}: at $: expected a list of Label Studio tasks")

@@ -83,6 +83,7 @@ from labelport.formats._shared.geometry import (
     truncation,
 )
 from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.input_files import read_lines
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._shared.values import decode_value, encode_value, flag_value
 from labelport.formats._shared.xml_text import XmlText, parse_xml
@@ -374,7 +375,7 @@ class _Layout:
         folder = self.root / SPLITS_DIR
         lists = sorted(folder.glob("*.txt")) if folder.is_dir() else []
         for lst in sorted(lists, key=lambda p: (p.stem == "trainval", p.name)):
-            lines = [line.strip() for line in lst.read_text(encoding="utf-8").splitlines()
+            lines = [line.strip() for line in read_lines(lst)
                      if line.strip()]
             if lines and all(line.rsplit(maxsplit=1)[-1] in ("-1", "0", "1") and " " in line
                              for line in lines):
@@ -393,7 +394,7 @@ class _Layout:
 
 def labelmap_classes(path: Path) -> list[LabelClass]:
     classes: list[LabelClass] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_lines(path), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.rsplit(":", 3)

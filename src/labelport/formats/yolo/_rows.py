@@ -18,8 +18,8 @@ such value. Keras rows are absolute integer pixel corners
 
 Also here, because every YOLO writer or reader needs them: one ring from a polygon with holes or
 several parts (`polygon_to_single_ring`), the detection box of any geometry (`detection_box`),
-the count of what a row cannot carry (`count_not_carried`), reading text files
-(`read_lines`), class-name files (`read_class_names`) and one label file (`read_label_file`),
+the count of what a row cannot carry (`count_not_carried`), class-name files
+(`read_class_names`) and one label file (`read_label_file`),
 and the schema of a list of class names (`schema_from_names`).
 """
 
@@ -53,6 +53,7 @@ from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError
 from labelport.formats._shared.geometry import box_on_image, is_box_on_image
+from labelport.formats._shared.input_files import read_lines
 from labelport.formats.base import WriteContext
 
 DECIMALS = 6
@@ -278,16 +279,6 @@ def count_not_carried(ctx: WriteContext, annotation: Annotation) -> None:
 
 
 # --- reading -----------------------------------------------------------------------------------
-
-
-def read_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 text file; `InputError` naming the file when it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason})") from None
 
 
 def read_class_names(path: Path) -> list[str]:

@@ -78,6 +78,7 @@ from labelport.formats._shared import class_folders, yaml_text
 from labelport.formats._shared.geometry import object_on_image
 from labelport.formats._shared.image_files import ImageFolder, image_item, is_image
 from labelport.formats._shared.image_labels import CLASSIFICATION_OPTION
+from labelport.formats._shared.input_files import read_text
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import (
     Conventions,
@@ -351,9 +352,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     import yaml  # here: writers emit YAML as text (`_yaml_text`) and skip this ~13 ms import
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+        data = yaml.safe_load(read_text(path))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
