@@ -1,0 +1,136 @@
+"""Verify, on an export's page: a sample of the finished artifact read back through labelport's
+own reader for its format, drawn beside the same items as the store holds them, with every
+difference in the classes' object counts flagged (SATIn's "sample verification", done by the
+machine).
+
+The artifact is the service's own (written by `run_export`, its entry names checked when it
+was packaged), opened with the password its job keeps. Items read back are matched with stored
+ones by file name; the stored side shows the objects the export selected (its labelset and
+source)."""
+
+from __future__ import annotations
+
+import tarfile
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pyzipper
+
+from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
+from labelport.errors import UnsupportedError
+from labelport.export.manifest import MANIFEST_NAME
+from labelport.formats.registry import get_format
+from labelport.jobs import service
+from labelport.jobs.artifacts import ArtifactStorage
+from labelport.jobs.config import JobSettings
+from labelport.store import Store
+from labelport.store.browse import ItemFilter, item_page
+from labelport.store.jobs import JobInfo
+from labelport.web.drawing import Shape, shapes
+
+SAMPLE = 6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedItem:
+    name: str
+    stored: ItemRecord | None
+    stored_shapes: list[Shape]
+    read_shapes: list[Shape]
+    read_width: int
+    read_height: int
+    differences: list[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verified:
+    format: str
+    items_read: int
+    sample: list[VerifiedItem]
+
+    @property
+    def differs(self) -> bool:
+        return any(v.differences for v in self.sample)
+
+
+def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: str, *,
+                  sample: int = SAMPLE) -> Verified:
+    spec = get_format(str(job.request.get("format")))
+    if spec.reader is None:
+        raise UnsupportedError(f"format {spec.name!r} has no reader in labelport: its exports "
+                               "cannot be read back")
+    uri = service.downloadable(job)
+    request = store.jobs.request(job.id)
+    schema = store.project_schema(project)
+    selection = request.get("selection") or {}
+    labelset = selection.get("labelset") or DEFAULT_LABELSET
+    sources = {"human": (Source.HUMAN,), "model": (Source.MODEL,)}.get(
+        selection.get("source", "human"), (Source.HUMAN, Source.MODEL))
+    with tempfile.TemporaryDirectory(prefix="labelport-verify-") as folder:
+        archive = Path(folder) / (job.artifact_name or "artifact")
+        ArtifactStorage(settings.artifacts).download(uri, archive)
+        root = _unpack(archive, Path(folder) / "x", request.get("password"))
+        source = spec.reader(root, {})
+        read: list[ItemRecord] = []
+        for record in source.records():
+            read.append(record)
+            if len(read) >= sample:
+                break
+        items_read = len(source)
+    checked = []
+    for record in read:
+        stored = _stored(store, job.project_id, record.item.path)
+        want = [] if stored is None else [
+            a for a in stored.annotations if a.labelset == labelset and a.source in sources]
+        checked.append(VerifiedItem(
+            name=record.item.path, stored=stored,
+            stored_shapes=shapes(want, schema, mask_side=320),
+            read_shapes=shapes(record.annotations, schema, mask_side=320),
+            read_width=record.item.width, read_height=record.item.height,
+            differences=_differences(want, list(record.annotations), stored)))
+    return Verified(format=spec.name, items_read=items_read, sample=checked)
+
+
+def _unpack(archive: Path, folder: Path, password: Any) -> Path:
+    """Extract the artifact; the folder holding its manifest (the export's root)."""
+    folder.mkdir()
+    if archive.name.endswith(".tar.gz"):
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(folder, filter="data")
+    else:
+        with pyzipper.AESZipFile(archive) as zipped:
+            if isinstance(password, str):
+                zipped.setpassword(password.encode())
+            zipped.extractall(folder)
+    manifests = sorted(folder.rglob(MANIFEST_NAME), key=lambda p: len(p.parts))
+    return manifests[0].parent if manifests else folder
+
+
+def _stored(store: Store, project_id: int, path: str) -> ItemRecord | None:
+    """The stored item with the file name ``path`` ends with (the first, by id)."""
+    name = PurePosixPath(path).name
+    page = item_page(store.engine, project_id, ItemFilter(name=name), limit=50)
+    for record in page.records:
+        if PurePosixPath(record.item.path).name == name:
+            return record
+    return None
+
+
+def _differences(want: list[Annotation], have: list[Annotation],
+                 stored: ItemRecord | None) -> list[str]:
+    if stored is None:
+        return ["no stored item has this file name"]
+    wanted, got = Counter(a.label for a in want), Counter(a.label for a in have)
+    found = []
+    for label in sorted(set(wanted) | set(got)):
+        if wanted[label] != got[label]:
+            found.append(f"{label}: {wanted[label]} stored, {got[label]} read back")
+    kinds_want = Counter(a.geometry.kind.value for a in want)
+    kinds_got = Counter(a.geometry.kind.value for a in have)
+    for kind in sorted(set(kinds_want) | set(kinds_got)):
+        if kinds_want[kind] != kinds_got[kind]:
+            found.append(f"{kind}: {kinds_want[kind]} stored, {kinds_got[kind]} read back")
+    return found

@@ -1,0 +1,127 @@
+"""The Exports tab: the dialog with every option, the preview (what VOC would lose of rotated
+boxes), Run export with a selection, split and password, progress to completed, download read
+by pycocotools, the export page and Verify; roles, CSRF and other projects' exports."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+import pyzipper
+from pycocotools.coco import COCO
+
+from labelport.domain.schema import LabelSchema
+from labelport.store.jobs import JobInfo
+from tests.web.conftest import Person, Web
+
+
+def _ids(web: Web, n: int) -> list[int]:
+    return [r.item.id for r in web.store.source("sample").records()  # type: ignore[misc]
+            ][:n]
+
+
+def _wait(web: Web, job_id: int) -> JobInfo:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = web.store.jobs.get(job_id)
+        if job.status.finished:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"export {job_id} did not finish")
+
+
+def _run(alice: Person, web: Web, form: dict[str, object]) -> JobInfo:
+    alice.post(f"/projects/{web.project}/exports", form)
+    [latest] = web.store.jobs.history(web.project, limit=1)
+    return _wait(web, latest.id)
+
+
+def test_dialog_offers_every_format_and_the_selection(web: Web) -> None:
+    alice = web.sign_in("alice")
+    ids = _ids(web, 3)
+    page = alice.get(f"/projects/{web.project}/exports/new",
+                     params=[("ids", str(i)) for i in ids]).text
+    for name in ("coco", "voc", "yolo", "labelstudio", "labelport"):
+        assert f'value="{name}"' in page
+    assert f'name="ids" value="{" ".join(map(str, ids))}"' in page
+    for field in ("split_strategy", "group_by", "drop_class", "map", "check", "media", "paths",
+                  "package", "password", "since_release", "min_score", "only_annotated"):
+        assert f'name="{field}"' in page, field
+
+
+def test_preview_names_what_voc_loses(web: Web) -> None:
+    alice = web.sign_in("alice")
+    shown = alice.post(f"/projects/{web.project}/exports/preview",
+                       {"format": "voc", "split": "train=0.5,val=0.5"}, status=200).text
+    assert "converted: rotated_box to its bounding box: 1" in shown
+    assert "train" in shown and "val" in shown
+    bad = alice.post(f"/projects/{web.project}/exports/preview",
+                     {"format": "voc", "split": "train=abc"}, status=400).text
+    assert 'class="error"' in bad
+
+
+def test_export_selected_as_password_zip_loads_in_pycocotools(web: Web) -> None:
+    alice = web.sign_in("alice")
+    ids = _ids(web, 3)
+    job = _run(alice, web, {"format": "coco", "ids": " ".join(map(str, ids)),
+                            "split": "train=0.67,val=0.33", "package": "zip",
+                            "password": "s3cret-zip", "name": "three"})
+    assert job.status.value == "completed", job.error
+    rows = alice.get(f"/projects/{web.project}/exports/rows").text
+    assert f'data-export="{job.id}" data-status="completed"' in rows and "Download" in rows
+    assert "s3cret-zip" not in alice.get(f"/projects/{web.project}/exports/{job.id}").text
+    archive = alice.get(f"/projects/{web.project}/exports/{job.id}/download").content
+    with pyzipper.AESZipFile(io.BytesIO(archive)) as zipped:
+        zipped.setpassword(b"s3cret-zip")
+        names = [n for n in zipped.namelist() if n.endswith(".json") and "annotations" in n]
+        images = 0
+        for name in names:
+            coco = COCO()
+            coco.dataset = json.loads(zipped.read(name))
+            coco.createIndex()
+            images += len(coco.getImgIds())
+    assert images == 3
+
+
+def test_export_page_and_verify(web: Web) -> None:
+    alice = web.sign_in("alice")
+    job = _run(alice, web, {"format": "coco", "package": "zip"})
+    page = alice.get(f"/projects/{web.project}/exports/{job.id}").text
+    assert "Objects per class" in page and "Verify" in page and "SHA-256" in page
+    verified = alice.post(f"/projects/{web.project}/exports/{job.id}/verify", status=200).text
+    assert 'id="verified"' in verified
+    assert verified.count('class="pair') >= 1 and "read back" in verified
+
+
+def test_form_errors_are_shown_next_to_the_field(web: Web) -> None:
+    alice = web.sign_in("alice")
+    page = alice.post(f"/projects/{web.project}/exports",
+                      {"format": "coco", "package": "zip", "media": "link"}, status=400).text
+    assert 'class="error"' in page and "Traceback" not in page
+
+
+def test_viewer_and_strangers_cannot_export(web: Web) -> None:
+    vera = web.sign_in("vera")
+    assert "New export" not in vera.get(f"/projects/{web.project}").text
+    items = vera.get(f"/projects/{web.project}/items").text
+    assert "Export selected" not in items and 'name="ids"' not in items
+    vera.get(f"/projects/{web.project}/exports/new", status=403)
+    vera.post(f"/projects/{web.project}/exports", {"format": "coco"}, status=403)
+    assert web.store.jobs.count(web.project) == 0
+    alice = web.sign_in("alice")
+    job = _run(alice, web, {"format": "yolo", "package": "zip"})
+    bob = web.sign_in("bob")
+    own = web.store.project_settings.create("bobs", LabelSchema(), description="",
+                                            owner_id=web.store.users.user("bob").id)
+    for project in (web.project, own.id):
+        bob.get(f"/projects/{project}/exports/{job.id}", status=404)
+        bob.get(f"/projects/{project}/exports/{job.id}/download", status=404)
+    no_csrf = alice.client.post(f"/projects/{web.project}/exports/{job.id}/delete")
+    assert no_csrf.status_code == 403
+    alice.post(f"/projects/{web.project}/exports/{job.id}/rerun")
+    assert web.store.jobs.count(web.project) == 2
+    alice.post(f"/projects/{web.project}/exports/{job.id}/delete")
+    assert not re.search(rf'data-export="{job.id}"',
+                         alice.get(f"/projects/{web.project}/exports").text)
