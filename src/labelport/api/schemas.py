@@ -5,7 +5,7 @@ store's. Geometries, label classes and answers use the JSON layouts of
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
@@ -146,6 +146,9 @@ class ItemPublic(BaseModel):
     height: int
     media_uri: str | None
     metadata: Json
+    frame_count: int | None = Field(default=None, description="Set on a video.")
+    video: Json | None = Field(default=None, description="A video's frame_rate (an exact "
+                               "fraction as text), duration_s, rotation_deg and codec.")
 
 
 class TaskUpdate(Strict):
@@ -179,6 +182,8 @@ class AnnotationCreate(Strict):
     tags: list[str] = Field(default_factory=list)
     instance_id: int | None = Field(default=None, ge=-(2**63), lt=2**63)
     frame: int | None = Field(default=None, ge=0, lt=2**31)
+    outside: bool = Field(default=False, description="On a track keyframe (frame and "
+                          "instance_id on a video): the object leaves the frame here.")
     z_order: int = Field(default=0, ge=-(2**31), lt=2**31)
     crowd: bool = False
     annotator: str | None = Field(default=None, max_length=255,
@@ -217,6 +222,7 @@ class AnnotationPublic(BaseModel):
     tags: list[str]
     instance_id: int | None
     frame: int | None
+    outside: bool = False
     z_order: int
     crowd: bool
     source: str
@@ -330,6 +336,13 @@ class ExportCreate(Strict):
     freeze_release: str | None = Field(default=None,
                                        description="Freeze the selection as this new release "
                                                    "first, and export it.")
+    frames: Literal["labeled", "keyframes", "all"] = Field(
+        default="labeled", description="Formats that write images: which frames of each video "
+        "become images (labeled: every frame with a visible object).")
+    frame_step: int = Field(default=1, ge=1, le=2**31,
+                            description="Keep the video frames whose index is a multiple of N.")
+    split_by_frame: bool = Field(default=False, description="Split a video's frames "
+                                 "independently (default: they share the video's split).")
 
     def to_request(self) -> Json:
         return self.model_dump(exclude_defaults=True) | {"format": self.format}

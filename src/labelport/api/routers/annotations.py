@@ -70,16 +70,16 @@ def _public(found: StoredAnnotation) -> AnnotationPublic:
     return AnnotationPublic(
         id=found.id, item=found.item_id, labelset=a.labelset, label=a.label,
         geometry=geometry_to_json(a.geometry), attributes=dict(a.attributes), tags=list(a.tags),
-        instance_id=a.instance_id, frame=a.frame, z_order=a.z_order, crowd=a.crowd,
-        source=a.source.value, score=a.score, annotator=a.annotator, created_at=a.created_at,
-        updated_at=a.updated_at)
+        instance_id=a.instance_id, frame=a.frame, outside=a.outside, z_order=a.z_order,
+        crowd=a.crowd, source=a.source.value, score=a.score, annotator=a.annotator,
+        created_at=a.created_at, updated_at=a.updated_at)
 
 
 def _annotation(body: AnnotationCreate, user_name: str) -> tuple[int, Annotation]:
     return body.item, Annotation(
         label=body.label, geometry=parse_geometry(body.geometry), labelset=body.labelset,
         attributes=body.attributes, tags=tuple(body.tags), instance_id=body.instance_id,
-        frame=body.frame, z_order=body.z_order, crowd=body.crowd,
+        frame=body.frame, outside=body.outside, z_order=body.z_order, crowd=body.crowd,
         annotator=body.annotator or user_name, lead_time_s=body.lead_time_s)
 
 

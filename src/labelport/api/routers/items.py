@@ -1,5 +1,6 @@
-"""Items: list, bulk create (sizes and media URIs given), image upload (sizes read from the
-file's header, EXIF orientation honoured), read, update, delete."""
+"""Items: list, bulk create (sizes and media URIs given), upload of images (sizes read from the
+file's header, EXIF orientation honoured) and videos (probed with PyAV), read, update,
+delete."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFil
 from labelport.api.deps import Manager, SettingsDep, StoreDep, Viewer
 from labelport.api.pagination import Page, PageParams, page_params, paginate
 from labelport.api.schemas import BulkResult, Id, ItemCreate, ItemPublic, ItemUpdate
+from labelport.domain.codec import video_info_to_json
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
 from labelport.export.media_access import uploads_folder
 from labelport.formats._shared.image_files import image_size
 from labelport.store.items import StoredItem
+from labelport.video.probe import is_video_name, probe_video
 
 router = APIRouter(tags=["items"])
 
@@ -26,7 +29,8 @@ def item_public(found: StoredItem) -> ItemPublic:
     i = found.item
     return ItemPublic(id=found.id, dataset=i.dataset, dataset_id=found.dataset_id, path=i.path,
                       width=i.width, height=i.height, media_uri=i.media_uri,
-                      metadata=dict(i.metadata))
+                      metadata=dict(i.metadata), frame_count=i.frame_count,
+                      video=None if i.video is None else video_info_to_json(i.video))
 
 
 @router.get("/projects/{project}/items", response_model=Page[ItemPublic])
@@ -48,7 +52,8 @@ def create_items(body: list[ItemCreate], access: Manager, store: StoreDep) -> Bu
 
 
 @router.post("/projects/{project}/items/upload", response_model=BulkResult, status_code=201)
-def upload_images(files: Annotated[list[UploadFile], File(description="Image files.")],
+def upload_images(files: Annotated[list[UploadFile], File(
+        description="Image or video files (videos by suffix: .mp4, .mov, .mkv, .webm...).")],
                   access: Manager, store: StoreDep, settings: SettingsDep,
                   dataset: Annotated[str, Form(min_length=1, max_length=255)] = DEFAULT_DATASET,
                   ) -> BulkResult:
@@ -68,9 +73,8 @@ def upload_images(files: Annotated[list[UploadFile], File(description="Image fil
                 while chunk := upload.file.read(1 << 20):
                     out.write(chunk)
             staged.append((Path(out.name), folder / name))
-            width, height = image_size(Path(out.name))
-            items.append(Item(dataset=dataset, path=name, width=width, height=height,
-                              media_uri=str((folder / name).resolve())))
+            items.append(_uploaded_item(Path(out.name), dataset=dataset, name=name,
+                                        media_uri=str((folder / name).resolve())))
         ids = store.items.create_items(access.id, items)
     except BaseException:
         for temporary, _ in staged:
@@ -79,6 +83,17 @@ def upload_images(files: Annotated[list[UploadFile], File(description="Image fil
     for temporary, final in staged:
         temporary.replace(final)
     return BulkResult(created=len(ids), ids=ids)
+
+
+def _uploaded_item(file: Path, *, dataset: str, name: str, media_uri: str) -> Item:
+    """An uploaded image (size from its header) or video (probed with PyAV: size, frames, rate,
+    rotation), by the name's suffix."""
+    if is_video_name(name):
+        found = probe_video(file)
+        return Item(dataset=dataset, path=name, width=found.width, height=found.height,
+                    media_uri=media_uri, frame_count=found.frame_count, video=found.info)
+    width, height = image_size(file)
+    return Item(dataset=dataset, path=name, width=width, height=height, media_uri=media_uri)
 
 
 @router.get("/projects/{project}/items/{item_id}", response_model=ItemPublic)
