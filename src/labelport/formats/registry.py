@@ -23,6 +23,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("voc", "voc.detection", "SPEC"),
     ("kitti", "kitti.detection", "SPEC"),
     ("kitti_segmentation", "kitti.segmentation", "SPEC"),
+    ("cityscapes", "cityscapes", "SPEC"),
     ("yolo", "yolo.ultralytics", "SPEC"),
     ("yolo_darknet", "yolo.darknet", "SPEC"),
     ("yolo_keras", "yolo.keras", "SPEC"),

@@ -76,6 +76,12 @@ def label_colors_text(tokens: Sequence[str], colors: Sequence[tuple[int, int, in
     return "".join(f"{line}\n" for line in lines)
 
 
+def class_rgb_ids(schema: LabelSchema) -> list[int]:
+    """Each class's colour (`class_colors`) as the id `raster`'s ``rgb_id`` encoding paints
+    back as that colour (``r + 256 g + 65536 b``), for the colour PNGs."""
+    return [r + 256 * g + 65536 * b for r, g, b in class_colors(schema)]
+
+
 def write_class_files(out_dir: Path, schema: LabelSchema, *, format_name: str) -> None:
     """``label_colors.txt`` with each class's colour (`class_colors`) and ``classes.tsv``."""
     tokens = class_tokens(schema, format_name=format_name)

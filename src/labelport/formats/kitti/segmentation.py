@@ -52,6 +52,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.label_colors import (
     LABEL_COLORS_FILE,
+    class_rgb_ids,
     read_class_files,
     write_class_files,
 )
@@ -61,7 +62,6 @@ from labelport.formats._shared.raster import (
     PngOut,
     RasterJob,
     check_class_count,
-    class_colors,
     raster_objects,
     read_png,
     render_all,
@@ -90,12 +90,6 @@ def instance_values(class_values: list[int]) -> list[int | None]:
     return values
 
 
-def rgb_value(color: tuple[int, int, int]) -> int:
-    """A colour as the id `raster`'s ``rgb_id`` encoding paints it back as that colour."""
-    r, g, b = color
-    return r + 256 * g + 65536 * b
-
-
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -105,7 +99,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     schema = source.schema
     check_class_count(schema, limit=_LIMIT, format_name="kitti_segmentation")
     write_class_files(out_dir, schema, format_name="kitti_segmentation")
-    rgb = [rgb_value(c) for c in class_colors(schema)]
+    rgb = class_rgb_ids(schema)
     namer = FileNamer(unique_stems=True)
 
     def jobs() -> Iterator[tuple[None, RasterJob]]:
