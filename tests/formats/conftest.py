@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +66,22 @@ def offline_datasets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
         unavailable("Hugging Face datasets is not installed (pip install -e '.[dev]')")
     datasets.disable_progress_bars()
     return datasets
+
+
+def write_inputs(root: Path, files: Mapping[str, str | bytes | int]) -> None:
+    """Files for bad-input tests under ``root``: text, bytes, ``"RGB"`` (a 2x2 RGB PNG) or an
+    int (a 2x2 16-bit PNG holding that value)."""
+    import numpy as np
+    from PIL import Image
+
+    for name, content in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, int):
+            Image.fromarray(np.full((2, 2), content, dtype=np.uint16)).save(target)
+        elif content == "RGB":
+            Image.new("RGB", (2, 2)).save(target)
+        elif isinstance(content, str):
+            target.write_text(content, encoding="utf-8")
+        else:
+            target.write_bytes(content)

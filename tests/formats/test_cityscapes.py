@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.formats.conftest import write_inputs
 from tests.side_python import DATUMARO, run_side
 
 from labelport.domain.geometry import Box, Polygon, PolygonPart
@@ -170,17 +171,7 @@ def test_bad_input_is_refused_with_the_file(files: dict[str, str | bytes | int],
     if "label_colors.txt" not in files:
         (tmp_path / "label_colors.txt").write_text("0 0 0 background\n1 2 3 car\n",
                                                    encoding="utf-8")
-    for name, content in files.items():
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, int):
-            Image.fromarray(np.full((2, 2), content, dtype=np.uint16)).save(target)
-        elif content == "RGB":
-            Image.new("RGB", (2, 2)).save(target)
-        elif isinstance(content, str):
-            target.write_text(content, encoding="utf-8")
-        else:
-            target.write_bytes(content)
+    write_inputs(tmp_path, files)
     with pytest.raises(InputError, match=message):
         list(read(tmp_path, {}).records())
 

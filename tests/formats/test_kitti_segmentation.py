@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.formats.conftest import write_inputs
 from tests.side_python import DATUMARO, run_side
 
 from labelport.domain.geometry import Box, Polygon, PolygonPart
@@ -169,17 +170,7 @@ def test_bad_input_is_refused_with_the_file(files: dict[str, str | bytes | int],
                                                    encoding="utf-8")
     if not files:
         (tmp_path / "train" / "semantic").rmdir()
-    for name, content in files.items():
-        target = tmp_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, int):
-            Image.fromarray(np.full((2, 2), content, dtype=np.uint16)).save(target)
-        elif content == "RGB":
-            Image.new("RGB", (2, 2)).save(target)
-        elif isinstance(content, str):
-            target.write_text(content, encoding="utf-8")
-        else:
-            target.write_bytes(content)
+    write_inputs(tmp_path, files)
     with pytest.raises(InputError, match=message):
         list(read(tmp_path, {}).records())
 
