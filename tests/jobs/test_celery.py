@@ -1,23 +1,32 @@
 """The Celery runner against this machine's Redis with two real worker processes: jobs are
-shared between them, a worker killed (SIGKILL) mid-export leaves its job retried by the other
-(never running forever, nothing downloadable meanwhile), and a sharded export is written by
-both and merged. Each test run uses its own queue name. Skipped when Redis does not answer
-(a failure when CI is set). They run on PostgreSQL, what several machines share."""
+shared between them (both take some), a worker killed (SIGKILL) mid-export leaves its job
+retried by the other (never running forever, nothing downloadable meanwhile), and a sharded
+export is written by both and merged; the service with the Celery runner queues an export
+that a worker runs and the API serves. A kill lands where the test chose: the worker holds after
+a given record and says so (tests/jobs/slow_worker.py); work is submitted once the workers say
+they are ready. Each test run uses its own queue name. Skipped when Redis does not answer (a
+failure when CI is set). They run on PostgreSQL, what several machines share."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from labelport.api.app import create_app
+from labelport.api.settings import Settings
 from labelport.jobs.celery_app import CeleryRunner
 from labelport.jobs.config import DEFAULT_REDIS, JobSettings
 from labelport.store import Store
@@ -58,19 +67,40 @@ class Workers:
                     "LABELPORT_SHARD_ITEMS": str(settings.shard_items),
                     "PYTHONPATH": str(ROOT)}
         self.tmp = tmp
+        self.events = tmp / "events"
+        self.events.mkdir(exist_ok=True)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[int, Path] = {}
 
-    def start(self, name: str, *, delay: float = 0.0) -> subprocess.Popen[bytes]:
-        log = (self.tmp / f"{name}.log").open("wb")
+    def start(self, name: str, *, delay: float = 0.0,
+              hold_after: int = 0) -> subprocess.Popen[bytes]:
+        """A worker slowed by ``delay`` s a record, holding after record ``hold_after``."""
+        log_path = self.tmp / f"{name}.log"
+        log = log_path.open("wb")
+        env = {**self.env, "LABELPORT_TEST_RECORD_DELAY": str(delay),
+               "LABELPORT_TEST_HOLD_AFTER": str(hold_after),
+               "LABELPORT_TEST_EVENTS": str(self.events)}
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tests.jobs.slow_worker", "worker",
              "--pool", "threads", "--concurrency", "2", "-Q", self.env["LABELPORT_QUEUE"],
              "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
              "--without-heartbeat", "--loglevel", "WARNING"],
-            cwd=ROOT, env={**self.env, "LABELPORT_TEST_RECORD_DELAY": str(delay)},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
+        self.logs[process.pid] = log_path
         return process
+
+    def reached(self, event: str, process: subprocess.Popen[bytes],
+                timeout: float = 60) -> None:
+        """Wait until ``process`` marks ``event`` (``ready``, ``held``)."""
+        mark = self.events / f"{event}-{process.pid}"
+        deadline = time.monotonic() + timeout
+        while not mark.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                log = self.logs[process.pid].read_text(errors="replace")[-3000:]
+                pytest.fail(f"worker {process.pid} never reached {event!r} (exit code "
+                            f"{process.poll()}); its log:\n{log}")
+            time.sleep(0.02)
 
     def kill(self, pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
@@ -122,7 +152,7 @@ def pid_of(worker: str | None) -> int:
 def test_two_workers_share_the_jobs(sample_store: Store, project_id: int, workers: Workers,
                                     runner: CeleryRunner) -> None:
     for name in ("a", "b"):
-        workers.start(name, delay=0.05)
+        workers.reached("ready", workers.start(name, delay=0.05))
     ids = [sample_store.jobs.create(project_id, {"format": f, "name": f"{f}-{i}"})
            for i in range(4) for f in ("coco", "yolo")]
     for job_id in ids:
@@ -131,20 +161,20 @@ def test_two_workers_share_the_jobs(sample_store: Store, project_id: int, worker
     assert {j.status for j in jobs} == {JobStatus.COMPLETED}, [j.error for j in jobs]
     assert all(j.downloadable and j.counts and j.counts["items"] == 8 for j in jobs)
     pids = {w.pid for w in workers.processes.values()}
-    assert {pid_of(j.worker) for j in jobs} <= pids
+    assert {pid_of(j.worker) for j in jobs} == pids  # both took some
 
 
 def test_worker_killed_mid_export_is_retried_by_the_other(
         sample_store: Store, project_id: int, workers: Workers, runner: CeleryRunner) -> None:
-    """SIGKILL the worker running a job: the job is not downloadable, its heartbeat goes
-    stale, the surviving worker's ticker queues it again and runs it (attempt 2)."""
-    first = workers.start("doomed", delay=0.4)
+    """SIGKILL the worker running a job after its third record: the job is not downloadable,
+    its heartbeat goes stale, the surviving worker's ticker queues it again and runs it
+    (attempt 2)."""
+    first = workers.start("doomed", hold_after=3)
     job_id = sample_store.jobs.create(project_id, {"format": "voc"})
     runner.submit(job_id)
-    running = wait_for(sample_store, job_id, lambda j: j.status is JobStatus.RUNNING,
-                       timeout=30)
-    assert pid_of(running.worker) == first.pid
-    time.sleep(1.0)  # well into the export (9 records, 0.4 s each)
+    workers.reached("held", first)
+    running = sample_store.jobs.get(job_id)
+    assert running.status is JobStatus.RUNNING and pid_of(running.worker) == first.pid
     workers.kill(first.pid)
     first.wait(10)
     workers.start("survivor", delay=0.0)
@@ -162,11 +192,10 @@ def test_worker_killed_on_the_last_attempt_fails_the_job(
     settings = replace(celery_settings, max_attempts=1)
     workers = Workers(db_url, settings, tmp_path)
     try:
-        first = workers.start("doomed", delay=0.4)
+        first = workers.start("doomed", hold_after=3)
         job_id = sample_store.jobs.create(project_id, {"format": "kitti"})
         CeleryRunner(sample_store, settings).submit(job_id)
-        wait_for(sample_store, job_id, lambda j: j.status is JobStatus.RUNNING, timeout=30)
-        time.sleep(1.0)
+        workers.reached("held", first)
         workers.kill(first.pid)
         workers.start("survivor")
         job = wait_for(sample_store, job_id, finished, timeout=40)
@@ -183,7 +212,7 @@ def test_sharded_export_across_two_workers(sample_store: Store, project_id: int,
     workers = Workers(db_url, settings, tmp_path)
     try:
         for name in ("a", "b"):
-            workers.start(name, delay=0.05)
+            workers.reached("ready", workers.start(name, delay=0.2))
         job_id = sample_store.jobs.create(project_id, {"format": "yolo"})
         CeleryRunner(sample_store, settings).submit(job_id)
         job = wait_for(sample_store, job_id, finished, timeout=60)
@@ -191,4 +220,35 @@ def test_sharded_export_across_two_workers(sample_store: Store, project_id: int,
         workers.stop()
     assert job.status is JobStatus.COMPLETED, job.error
     assert job.shards == 5 and job.counts and job.counts["items"] == 8
-    assert {s.status for s in sample_store.jobs.shards(job_id)} == {JobStatus.COMPLETED}
+    shards = sample_store.jobs.shards(job_id)
+    assert {s.status for s in shards} == {JobStatus.COMPLETED}
+    pids = {w.pid for w in workers.processes.values()}
+    assert {pid_of(s.worker) for s in shards} == pids  # both wrote shards
+
+
+def test_the_api_runs_exports_on_celery_workers(
+        sample_store: Store, project_id: int, workers: Workers, celery_settings: JobSettings,
+        db_url: str, tmp_path: Path) -> None:
+    """The service with the Celery runner, end to end: the request is queued on Redis, a
+    worker process runs it, the API shows its progress and serves its artifact."""
+    worker = workers.start("worker")
+    workers.reached("ready", worker)
+    sample_store.users.create_user("admin", admin=True)
+    headers = {"Authorization": f"Token {sample_store.users.create_token('admin')}"}
+    app = create_app(Settings(db=db_url, media_dir=tmp_path / "uploads", jobs=celery_settings))
+    exports = f"/api/projects/{project_id}/exports"
+    with TestClient(app) as client:
+        assert isinstance(app.state.runner, CeleryRunner)
+        created = client.post(exports, headers=headers, json={"format": "coco", "name": "c"})
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        job = wait_for(sample_store, job_id, finished, timeout=60)
+        shown = client.get(f"{exports}/{job_id}", headers=headers).json()
+        download = client.get(f"{exports}/{job_id}/download", headers=headers)
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert pid_of(job.worker) == worker.pid  # not the API's process
+    assert shown["status"] == "completed" and shown["counts"]["items"] == 8
+    assert download.status_code == 200
+    assert download.headers["x-checksum-sha256"] == shown["artifact"]["sha256"]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
+        assert orjson.loads(zf.read("labelport-export.json"))["format"] == "coco"
