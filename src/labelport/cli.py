@@ -23,7 +23,7 @@ from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, LabelportError
 from labelport.export.checks import Check, CheckPolicies, run_checks
-from labelport.export.frames import FrameSelection
+from labelport.export.frames import FrameSelection, video_frames
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.media_access import MediaAccess
@@ -391,14 +391,15 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo store, media and exports.")] =
     Path("demo-exports"),
 ) -> None:
-    """Build the sample project in a fresh SQLite store and export it to every format."""
+    """Build the sample project (images and a short video with tracks) in a fresh SQLite store
+    and export it to every format (the video's labelled frames to image formats)."""
     from labelport.sample import build_sample
 
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "demo.db"
     db_path.unlink(missing_ok=True)
     store = open_store(str(db_path))
-    sample = build_sample(out / "media")
+    sample = build_sample(out / "media", video=True)
     store.create_project("demo", LabelSchema(), description=sample.project.description)
     store.import_source("demo", sample)
     table = Table("format", "files", "objects", "converted or not carried", "seconds",
@@ -408,7 +409,10 @@ def demo(
             continue
         target = out / spec.name
         labelsets = None if spec.lossless else [DEFAULT_LABELSET]
-        result = run_export(store.source("demo", labelsets=labelsets), spec, target,
+        source, report = store.source("demo", labelsets=labelsets), Report()
+        if not spec.video:  # the clip's labelled frames, as images
+            source = video_frames(source, report)
+        result = run_export(source, spec, target, report=report,
                             selection={"project": "demo", "labelsets": labelsets},
                             media=MediaMode.COPY)
         table.add_row(spec.name, str(result.files), str(result.counts.annotations),

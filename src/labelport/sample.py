@@ -415,15 +415,21 @@ def _skipped(media_dir: Path) -> ItemRecord:
                                              created_at=_at(480), updated_at=_at(481)),))
 
 
-def build_sample(media_dir: Path) -> MemorySource:
-    """Write the sample's images under ``media_dir/<dataset>/<path>`` and return the project.
+def build_sample(media_dir: Path, *, video: bool = False) -> MemorySource:
+    """Write the sample's images under ``media_dir/<dataset>/<path>`` and return the project;
+    with ``video``, also its clip with tracks (`labelport.sample_video`).
 
     Media URIs are the images' absolute paths, so the records depend on ``media_dir`` only."""
     builders = (_street, _yard, _park, _walker, _crossing, _empty, _blurred, _rejected, _skipped)
+    records = tuple(build(media_dir) for build in builders)
+    if video:
+        from labelport.sample_video import sample_video
+
+        records += (sample_video(media_dir, TRAIN_POOL, {"car": _colour("car")}),)
     return MemorySource(
         project=ProjectInfo(name="labelport sample", description="Every kind of label, small."),
         schema=SCHEMA,
-        items=tuple(build(media_dir) for build in builders),
+        items=records,
         datasets=(Dataset(name=TRAIN_POOL, description="images waiting for training"),
                   Dataset(name=FIELD, description="new images from the field")),
         labelsets=(Labelset(name=DEFAULT_LABELSET, description="human-checked labels"),

@@ -21,10 +21,20 @@ def _default(field_default: Any, factory: Any) -> Any:
     return factory() if factory is not MISSING else MISSING
 
 
+_KINDS: tuple[tuple[type, str], ...] = ((Annotation, "annotation"), (Task, "task"),
+                                        (Item, "item"))
+
+
+def _kind(value: Annotation | Task | Item) -> tuple[type, str]:
+    """The value's class among the three and its name; a subclass (a video frame's
+    `FrameItem`) counts as its base, whose fields are the ones a format carries or not."""
+    return next((cls, name) for cls, name in _KINDS if isinstance(value, cls))
+
+
 def unwritten_fields(value: Annotation | Task | Item, *, carried: frozenset[str]) -> list[str]:
     """Names of ``value``'s fields that are set and neither carried nor identity fields."""
     out = []
-    for f in fields(value):
+    for f in fields(_kind(value)[0]):
         if f.name in carried or f.name in _IDENTITY:
             continue
         current = getattr(value, f.name)
@@ -36,6 +46,6 @@ def unwritten_fields(value: Annotation | Task | Item, *, carried: frozenset[str]
 def count_unwritten(value: Annotation | Task | Item, *, carried: frozenset[str],
                     ctx: WriteContext) -> None:
     """Count each set field of ``value`` the format does not carry."""
-    what = {Annotation: "annotation", Task: "task", Item: "item"}[type(value)]
+    what = _kind(value)[1]
     for name in unwritten_fields(value, carried=carried):
         ctx.report.count(f"not written: {what} {name}")
