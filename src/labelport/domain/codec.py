@@ -80,6 +80,25 @@ def _preview(data: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _typed(d: Json, key: str, kind: type[_T], default: _T | None = None) -> _T | None:
+    """``d[key]`` when it is a ``kind`` (or absent or null: ``default``); a `TypeError` naming
+    the field otherwise, so a number where a name belongs never reaches the store."""
+    value = d.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise TypeError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _required(d: Json, key: str, kind: type[_T]) -> _T:
+    """`_typed` for a field that must be there (a missing one is a `KeyError`)."""
+    value = _typed(d, key, kind)
+    if value is None:
+        raise KeyError(key)
+    return value
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -357,10 +376,11 @@ def video_info_from_json(data: Json) -> VideoInfo:
 
 def _item(d: Json) -> Item:
     return Item(
-        dataset=d["dataset"], path=d["path"], width=int(d["width"]), height=int(d["height"]),
-        media_uri=d.get("media_uri"), frame_count=d.get("frame_count"),
-        channels=d.get("channels"), bit_depth=d.get("bit_depth"),
-        metadata=d.get("metadata") or {}, id=d.get("id"),
+        dataset=_required(d, "dataset", str), path=_required(d, "path", str),
+        width=int(d["width"]), height=int(d["height"]),
+        media_uri=_typed(d, "media_uri", str), frame_count=_typed(d, "frame_count", int),
+        channels=_typed(d, "channels", int), bit_depth=_typed(d, "bit_depth", int),
+        metadata=_typed(d, "metadata", dict) or {}, id=_typed(d, "id", int),
         video=None if d.get("video") is None else _video_info(d["video"]),
     )
 
@@ -381,8 +401,9 @@ def task_to_json(task: Task) -> Json:
 
 def _task(d: Json) -> Task:
     return Task(
-        labelset=d.get("labelset", DEFAULT_LABELSET), status=TaskStatus(d.get("status", "new")),
-        assignee=d.get("assignee"), reviewer=d.get("reviewer"),
+        labelset=_typed(d, "labelset", str, DEFAULT_LABELSET) or DEFAULT_LABELSET,
+        status=TaskStatus(d.get("status", "new")),
+        assignee=_typed(d, "assignee", str), reviewer=_typed(d, "reviewer", str),
         classifications=tuple(_classification(c) for c in d.get("classifications", ())),
         created_at=_from_iso(d.get("created_at")), updated_at=_from_iso(d.get("updated_at")),
     )

@@ -108,7 +108,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.image_files import image_size, local_reference
-from labelport.formats._shared.input_files import read_text
+from labelport.formats._shared.input_files import open_binary, read_text, regular_file
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import (
@@ -483,6 +483,8 @@ def _files(path: Path) -> list[_File]:
     found += [_File(p, p.parent.name, path) for p in sorted(path.glob(f"*/{METADATA_FILE}"))]
     if not found:
         raise InputError(f"{path}: no *.parquet file and no */{METADATA_FILE} found")
+    for file in found:
+        regular_file(file.path)  # pyarrow would wait forever on a FIFO, in C
     return found
 
 
@@ -559,7 +561,7 @@ def _largest_category(files: list[_File]) -> int:
     largest = -1
     for file in files:
         if file.jsonl:
-            with file.path.open("rb") as lines:
+            with open_binary(file.path) as lines:
                 for number, line in enumerate(lines, start=1):
                     row = decode_json(line, f"{file.path}:{number}") if line.strip() else {}
                     objects = row.get("objects") if isinstance(row, dict) else None
@@ -608,7 +610,7 @@ class _Reader:
     def rows(self, file: _File) -> Iterator[tuple[str, Json]]:
         """``(place, row)`` for each row of ``file``; place names the row for errors."""
         if file.jsonl:
-            with file.path.open("rb") as lines:
+            with open_binary(file.path) as lines:
                 for number, line in enumerate(lines, start=1):
                     if line.strip():
                         row = decode_json(line, f"{file.path}:{number}")
@@ -775,7 +777,8 @@ def read(path: Path, options: Mapping[str, Any]) -> StreamSource:
     datasets = dict.fromkeys(header.datasets)
     for file in files:
         if file.jsonl:
-            count += sum(1 for line in file.path.open("rb") if line.strip())
+            with open_binary(file.path) as lines:
+                count += sum(1 for line in lines if line.strip())
             continue
         try:
             count += pq.ParquetFile(file.path).metadata.num_rows

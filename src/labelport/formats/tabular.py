@@ -96,7 +96,12 @@ from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, Lab
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._shared.geometry import box_on_image, fit_to_image
-from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.image_files import (
+    image_size,
+    is_url,
+    local_reference,
+    readable_file,
+)
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats._shared.values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
@@ -506,7 +511,7 @@ def _find_media(table_dir: Path, images_dir: Path | None, image: _PendingImage) 
     if images_dir is not None:
         candidates += (images_dir / image.dataset / image.path, images_dir / image.path,
                        images_dir / image.name)
-    return next((c for c in candidates if c.is_file()), None)
+    return next((c for c in candidates if readable_file(c)), None)
 
 
 def _media_uri(media: Path | None, image: _PendingImage) -> str | None:

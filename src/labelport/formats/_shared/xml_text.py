@@ -13,6 +13,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from labelport.errors import InputError
+from labelport.formats._shared.input_files import regular_file
 from labelport.formats.base import WriteContext
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -79,6 +80,7 @@ def _refused(path: Path, error: ParseError | DefusedXmlException) -> InputError:
 
 def parse_xml(path: Path) -> Element:
     """The root element of the XML file at ``path``."""
+    regular_file(path)
     try:
         root: Element = SafeET.parse(path).getroot()  # defusedxml has no type hints
     except (ParseError, DefusedXmlException) as error:
@@ -89,6 +91,7 @@ def parse_xml(path: Path) -> Element:
 def iter_xml(path: Path) -> Iterator[tuple[str, Element]]:
     """``(event, element)`` pairs of a streaming parse (``start`` and ``end``), for files too
     large to hold; the caller clears elements it is done with."""
+    regular_file(path)
     try:
         yield from SafeET.iterparse(path, events=("start", "end"))
     except (ParseError, DefusedXmlException) as error:

@@ -58,6 +58,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.geometry import box_on_image, truncation
 from labelport.formats._shared.image_files import ImageFolder, image_item
+from labelport.formats._shared.input_files import read_lines
 from labelport.formats._shared.label_colors import (
     CLASSES_FILE,
     class_token,
@@ -275,7 +276,7 @@ def _record(labels: Path, split: _Split, names: Mapping[str, str]) -> ItemRecord
         raise InputError(f"{labels}: KITTI stores no image size and no image "
                          f"{labels.stem}.* was found in {IMAGES_DIR}/ or the images folder")
     item = image_item(image)
-    lines = labels.read_text(encoding="utf-8").splitlines()
+    lines = read_lines(labels)
     annotations = tuple(parse_line(labels, number, line, names)
                         for number, line in enumerate(lines, start=1) if line.strip())
     return ItemRecord(item=item, annotations=annotations, split=split.split)
