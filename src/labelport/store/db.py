@@ -4,12 +4,14 @@ the engine with SQLite's settings, and the migrations run to head on every open.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
 from labelport.errors import LabelportError
@@ -18,6 +20,8 @@ from labelport.store.repository import Store
 DEFAULT_DB = "./labelport.db"
 ENV_VAR = "LABELPORT_DB"
 MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITES = "labelport_writes"
+"""Execution option marking a SQLite connection whose transaction writes."""
 
 
 def database_url(url_or_path: str | None = None) -> str:
@@ -36,10 +40,25 @@ def database_url(url_or_path: str | None = None) -> str:
 def create_store_engine(url: str) -> Engine:
     """An engine; on SQLite with foreign keys on, WAL (readers never block the writer) and
     real transactions: pysqlite's own transaction handling would start them late, after the
-    first read, so an import's reads would not be part of its transaction."""
+    first read, so an import's reads would not be part of its transaction.
+
+    On SQLite, ``engine.begin()`` (how the store writes) starts ``BEGIN IMMEDIATE``: a write
+    transaction that read first could not become a writer once another connection had written
+    since ("database is locked" at once, whatever the busy timeout); an immediate one waits
+    for the writer's lock up front. Reads (``engine.connect()``) stay deferred, so a long
+    export never holds the write lock."""
     if not url.startswith("sqlite"):
         return create_engine(url)
     engine = create_engine(url)
+
+    @contextmanager
+    def begin_writing() -> Iterator[Connection]:
+        with engine.connect() as connection:
+            connection.execution_options(**{_WRITES: True})
+            with connection.begin():
+                yield connection
+
+    engine.begin = begin_writing  # type: ignore[method-assign, assignment]
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -51,8 +70,9 @@ def create_store_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+    def _on_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 

@@ -24,14 +24,19 @@ from labelport.domain.construct import new_record as _new_record
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Annotation, Item, ItemRecord, Source, Task, TaskStatus
 from labelport.domain.schema import ClassificationDef, LabelClass
+from labelport.errors import InputError
 from labelport.store import tables as t
 
 _loads = orjson.loads
 
 
 def dump_json(value: Any) -> str | None:
-    """``value`` as JSON text, or None (SQL NULL) when it is empty."""
-    return orjson.dumps(value).decode() if value else None
+    """``value`` as JSON text, or None (SQL NULL) when it is empty; an `InputError` for what
+    JSON cannot hold here (an integer beyond 64 bits), never a crash of the caller."""
+    try:
+        return orjson.dumps(value).decode() if value else None
+    except orjson.JSONEncodeError as error:
+        raise InputError(f"a value cannot be stored: {error}") from None
 
 
 def to_utc(value: datetime | None) -> datetime | None:
