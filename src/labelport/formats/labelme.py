@@ -59,7 +59,7 @@ import io
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -94,7 +94,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.image_files import ImageFolder, find_image, reference_name
-from labelport.formats._shared.input_files import open_image, read_bytes
+from labelport.formats._shared.input_files import MAX_IMAGE_PIXELS, open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
@@ -304,11 +304,14 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading ---------------------------------------------------------------------------------
 
 
+_GroupId = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
+
 class _ShapeJ(msgspec.Struct):
     label: str
     points: list[tuple[float, float]]
     shape_type: str = "polygon"
-    group_id: int | None = None
+    group_id: _GroupId | None = None
     description: str | None = None
     flags: dict[str, bool] | None = None
     mask: str | None = None
@@ -335,9 +338,10 @@ _KINDS = {"rectangle": GeometryKind.BOX, "circle": GeometryKind.POLYGON,
 
 def _load(path: Path) -> _FileJ:
     document = convert(decode_json(read_bytes(path), path), _FileJ, path)
-    if document.imageWidth <= 0 or document.imageHeight <= 0:
-        raise InputError(f"{path}: at $.imageWidth/imageHeight: expected a positive size, got "
-                         f"{document.imageWidth}x{document.imageHeight}")
+    width, height = document.imageWidth, document.imageHeight
+    if width <= 0 or height <= 0 or width * height > MAX_IMAGE_PIXELS:
+        raise InputError(f"{path}: at $.imageWidth/imageHeight: expected a positive size of at "
+                         f"most {MAX_IMAGE_PIXELS:,} pixels, got {width}x{height}")
     for index, item in enumerate(document.shapes):
         at = f"{path}: at $.shapes[{index}]"
         if item.shape_type not in _KINDS:
