@@ -3,9 +3,11 @@ PostgreSQL database at 127.0.0.1:5432 (skipped when no server answers, a failure
 
 Two session rules: golden regeneration (``LABELPORT_REGEN_GOLDEN``) is refused when ``CI`` is
 set, before any test runs, since a run that rewrites the goldens and then compares with them
-passes whatever the writers do (``make goldens`` regenerates on a developer's machine); and
-Hypothesis keeps its caches and example database in a temporary folder, not in ``.hypothesis/``
-of the working tree."""
+passes whatever the writers do (``make goldens`` regenerates on a developer's machine); and the
+suite writes nothing outside temporary folders: Hypothesis keeps its caches and example database
+in a session folder (not ``.hypothesis/`` of the working tree), and so do the tools the tests
+and their subprocesses run (matplotlib, Hugging Face, Label Studio, browsers: the XDG cache,
+config and data folders point there; Playwright still finds installed browsers)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from tests.required import in_ci, unavailable
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 REGEN_SWITCH = "LABELPORT_REGEN_GOLDEN"
-_HYPOTHESIS_HOME = pytest.StashKey[str]()
+_SESSION_HOME = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,16 +37,20 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{REGEN_SWITCH} is set in CI (CI={os.environ['CI']!r}): regenerating the goldens "
             f"and then comparing with them would pass whatever the writers do. Regenerate with "
             f"`make goldens` on a developer machine, review and commit the files.")
-    home = tempfile.mkdtemp(prefix="labelport-hypothesis-")
-    config.stash[_HYPOTHESIS_HOME] = home
-    set_hypothesis_home_dir(home)
+    home = Path(tempfile.mkdtemp(prefix="labelport-test-home-"))
+    config.stash[_SESSION_HOME] = str(home)
+    set_hypothesis_home_dir(home / "hypothesis")
+    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ms-playwright"))
+    for variable, folder in (("XDG_CACHE_HOME", "cache"), ("XDG_CONFIG_HOME", "config"),
+                             ("XDG_DATA_HOME", "data"), ("MPLCONFIGDIR", "matplotlib")):
+        os.environ[variable] = str(home / folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    home = config.stash.get(_HYPOTHESIS_HOME, None)
+    home = config.stash.get(_SESSION_HOME, None)
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
-
 
 
 @pytest.fixture
