@@ -208,6 +208,10 @@ def export(
         "--verify", help="Before publishing, read the export back with labelport's reader for "
                          "the format and compare it object by object with what was written; "
                          "a difference fails the export.", rich_help_panel=_PIPELINE)] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Before publishing, read the export back with labelport's reader for "
+                         "the format and compare it object by object with what was written; "
+                         "a difference fails the export.", rich_help_panel=_PIPELINE)] = False,
     frames: Annotated[FrameSelection, typer.Option(
         help="Formats that write images: which frames of each video become images (labeled: "
              "every frame with a visible object).", rich_help_panel=_PIPELINE)] =

@@ -336,6 +336,10 @@ class ExportCreate(Strict):
     freeze_release: str | None = Field(default=None,
                                        description="Freeze the selection as this new release "
                                                    "first, and export it.")
+    verify: bool = Field(default=False,
+                         description="Read the artifact back with labelport's reader for the "
+                                     "format and compare it object by object before "
+                                     "publishing; a difference fails the job.")
     frames: Literal["labeled", "keyframes", "all"] = Field(
         default="labeled", description="Formats that write images: which frames of each video "
         "become images (labeled: every frame with a visible object).")

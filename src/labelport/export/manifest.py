@@ -86,10 +86,13 @@ def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: M
                    counts: Counts, report: Report, checksums: Mapping[str, str],
                    name: str | None = None, class_mapping: Mapping[str, Any] | None = None,
                    splits: Mapping[str, Any] | None = None,
-                   checks: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   checks: Mapping[str, Any] | None = None,
+                   verification: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The manifest as a JSON-able dict. ``selection``, ``class_mapping``, ``splits`` (sizes and
     class counts per split) and ``checks`` are the summaries of the stages that ran, as they
-    give them (``{}`` when a stage did not run); ``name`` is the sanitised export name."""
+    give them (``{}`` when a stage did not run); ``verification`` is what the read-back
+    compared (`labelport.export.verify`), ``{"verified": false}`` when the export was not
+    verified; ``name`` is the sanitised export name."""
     conventions = spec.conventions
     return {
         "labelport_version": __version__,
@@ -101,6 +104,7 @@ def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: M
         "class_mapping": _plain(class_mapping or {}),
         "splits": _plain(splits or {}),
         "checks": _plain(checks or {}),
+        "verification": _plain(verification or {"verified": False}),
         "conventions": {
             "origin": conventions.origin,
             "coordinates": conventions.coordinates,

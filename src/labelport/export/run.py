@@ -21,6 +21,7 @@ from labelport.export.manifest import Counts, build_manifest, file_checksums, wr
 from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
 from labelport.export.media_access import MediaAccess
 from labelport.export.package import PackageKind, PackageResult
+from labelport.export.verify import refuse_unverifiable, verify_export
 from labelport.formats._shared.file_sink import FileSink
 from labelport.formats.base import (
     FormatSpec,
@@ -92,7 +93,8 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                report: Report | None = None,
                summaries: Mapping[str, Mapping[str, Any]] | None = None,
                progress: Progress = no_progress,
-               media_access: MediaAccess | None = None) -> ExportResult:
+               media_access: MediaAccess | None = None,
+               verify: bool = False) -> ExportResult:
     """Write ``source`` as ``spec`` into ``out``: a folder, or the archive file ``package`` names.
 
     Everything is written into a hidden sibling folder first; ``out`` is replaced only once the
@@ -100,10 +102,14 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     artifact that looks complete. ``name`` is sanitised (`package.export_name`) and recorded.
     ``report`` collects what earlier stages changed; ``summaries`` are their manifest sections
     (``class_mapping``, ``splits``, ``checks``). ``media_access`` says which media may be read
-    (default: the user's own machine; the service passes its `MediaAccess`)."""
+    (default: the user's own machine; the service passes its `MediaAccess`). ``verify`` reads
+    the staged artifact back with the format's reader and compares it with ``source`` before
+    anything is published (`labelport.export.verify`)."""
     if spec.writer is None:
         raise UnsupportedError(f"format {spec.name!r} can be read but not written")
     resolved = spec.resolve_options(options or {})
+    if verify:
+        refuse_unverifiable(spec)
     packager.refuse_impossible(package, media=media, paths=paths, password=password)
     export_name = packager.export_name(name) if name is not None else None
     out = out.resolve()
@@ -123,6 +129,10 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                                files=files)
             spec.writer(counting, staging, resolved, ctx)
             written = files.close()
+        verification = verify_export(
+            source, spec, staging, options=resolved, report=ctx.report, outside=outside,
+            media_in_export=media is not MediaMode.NONE, media_access=media_access,
+        ) if verify else None
         checksums = file_checksums(staging, known=written)
         pipeline_options = {"media": media.value, "paths": paths.value,
                             "outside": outside.value, "package": package.value,
@@ -130,6 +140,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
         manifest = build_manifest(spec=spec, options=resolved | pipeline_options,
                                   selection=selection or {}, name=export_name,
                                   counts=counting.counts, report=ctx.report, checksums=checksums,
+                                  verification=verification.to_json() if verification else None,
                                   **(summaries or {}))
         write_manifest(staging, manifest)
         packaged = packager.package(staging, package, out, password=password)

@@ -176,6 +176,8 @@ class _TaskWriter:
     holes_as_brush: bool
     annotators_in_meta: bool
     image_root: str
+    predictions: bool
+    """False for JSON_MIN, which has no predictions: their objects are counted, not written."""
     """`check_image_root`'s form of the option, or empty: the layout's own references."""
     names: ControlNames = field(init=False)
     questions: dict[tuple[str, ...], ClassificationDef] = field(init=False)
@@ -241,7 +243,10 @@ class _TaskWriter:
         annotators: list[str | None] = []
         predictions: list[Json] = []
         for labelset, task, objects in _labelsets(record):
-            if _is_prediction(labelset, objects):
+            if _is_prediction(labelset, objects) and not self.predictions:
+                self.ctx.report.count("not written: annotation of another labelset (JSON_MIN "
+                                      "has no predictions)", len(objects))
+            elif _is_prediction(labelset, objects):
                 predictions.append(self._prediction(task, objects, item))
             elif task is None or task.status is not TaskStatus.NEW or objects or \
                     task.classifications:
@@ -508,13 +513,14 @@ def _is_prediction(labelset: str, objects: list[Annotation]) -> bool:
 
 
 def _write_tasks(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
-                 ctx: WriteContext, emit: Any) -> None:
+                 ctx: WriteContext, emit: Any, *, predictions: bool = True) -> None:
     """Stream the tasks through ``emit(task, file)``, then write the config."""
     root = str(options.get("image_root") or "")
     writer = _TaskWriter(schema=source.schema, ctx=ctx,
                          holes_as_brush=str(options.get("holes", "brush")) == "brush",
                          annotators_in_meta=str(options.get("annotators", "meta")) == "meta",
-                         image_root=check_image_root(root) if root else "")
+                         image_root=check_image_root(root) if root else "",
+                         predictions=predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / RESULT_FILE).open("wb") as f:
         f.write(b"[")
@@ -581,7 +587,7 @@ def _prettify(values: list[Json], kind: str) -> Any:
 def write_min(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
               ctx: WriteContext) -> None:
     """Write JSON_MIN ``result.json`` (one record per line) and ``label_config.xml``."""
-    _write_tasks(source, out_dir, options, ctx, min_records)
+    _write_tasks(source, out_dir, options, ctx, min_records, predictions=False)
 
 
 _CONVENTIONS = Conventions(
