@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test goldens lint bench clean
+.PHONY: demo test no-regen-in-ci goldens lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,7 +70,14 @@ $(ULTRALYTICS_VENV)/.installed:
 	  "ultralytics-thop==2.2.3" "torchvision==0.28.0"
 	touch $@
 
-test: $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed \
+# A run that regenerates the goldens and then compares with them proves nothing: in CI it stops
+# here, before anything is installed (tests/conftest.py refuses it again for a bare pytest).
+no-regen-in-ci:
+	@if [ -n "$$CI" ] && [ -n "$$LABELPORT_REGEN_GOLDEN" ]; then \
+	  echo "LABELPORT_REGEN_GOLDEN is set in CI (CI=$$CI): refusing to regenerate the goldens;" \
+	    "run make goldens on a developer machine and commit the reviewed files" >&2; exit 2; fi
+
+test: no-regen-in-ci $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed \
 	  $(ULTRALYTICS_VENV)/.installed $(LS_SERVER_VENV)/.installed
 	LABELPORT_LS_PYTHON=$(abspath $(LS_VENV))/bin/python \
 	LABELPORT_LS_SERVER_PYTHON=$(abspath $(LS_SERVER_VENV))/bin/python \
@@ -80,7 +87,7 @@ test: $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed \
 
 # Rewrite the golden files under tests/data/golden from the current writers and list which
 # changed, to review before committing them. Refused when CI is set (tests/regenerate_goldens.py).
-goldens: $(VENV)/.installed-dev
+goldens: no-regen-in-ci $(VENV)/.installed-dev
 	$(BIN)/python -m tests.regenerate_goldens
 
 lint: $(VENV)/.installed-dev
