@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from labelport.cli import DEMO_VARIANTS
 from labelport.export.manifest import MANIFEST_NAME
 from labelport.formats.registry import writable_formats
 
@@ -32,6 +33,10 @@ def test_demo_exports_every_registered_format(demo: Path) -> None:
         manifest = json.loads((demo / "out" / spec.name / MANIFEST_NAME).read_text())
         assert manifest["format"] == spec.name
         assert manifest["counts"]["items"] > 0
+    for name, options, folder in DEMO_VARIANTS:
+        manifest = json.loads((demo / "out" / folder / MANIFEST_NAME).read_text())
+        assert (manifest["format"], manifest["options"] | options) == (name, manifest["options"])
+    assert (demo / "out" / "yolo_classify" / "train" / "fog").is_dir()
 
 
 def test_native_round_trip_through_the_store_gives_the_same_files(demo: Path) -> None:
