@@ -49,9 +49,6 @@ class ExportRequest:
     verify: bool = False
     """Read the artifact back with the format's reader and compare it with what was written
     before publishing it (`labelport.export.verify`)."""
-    verify: bool = False
-    """Read the artifact back with the format's reader and compare it with what was written
-    before publishing it (`labelport.export.verify`)."""
     media_access: MediaAccess = field(default_factory=MediaAccess.local)
     """Which media the export may read: the operator's, not the user's, choice (the service
     sets its own; the default is the user's own machine)."""

@@ -28,7 +28,6 @@ from labelport.export.pipeline import ExportRequest, ReleaseHashes
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
 from labelport.export.verify import refuse_unverifiable
-from labelport.export.verify import refuse_unverifiable
 from labelport.formats.base import FormatSpec, OutsidePolicy, Report
 from labelport.formats.registry import get_format
 
@@ -64,8 +63,6 @@ class ExportOptions:
     release: str | None = None
     since_release: str | None = None
     freeze_release: str | None = None
-    verify: bool = False
-    """Read the artifact back and compare it with what was written before publishing it."""
     verify: bool = False
     """Read the artifact back and compare it with what was written before publishing it."""
     min_box_px: float | None = None
@@ -108,7 +105,6 @@ class ExportOptions:
                 since_release=_text(document, "since_release"),
                 freeze_release=_text(document, "freeze_release"),
                 verify=_flag(document, "verify"),
-                verify=_flag(document, "verify"),
                 min_box_px=_positive(document, "min_box_px"),
                 frames=FrameSelection(document.get("frames", FrameSelection.LABELED)),
                 frame_step=_frame_step(document.get("frame_step", 1)),
@@ -149,8 +145,6 @@ def plan_export(store: Store, project: str, chosen: ExportOptions, *,
         raise InputError(f"format {spec.name!r} can be read but not written")
     if chosen.verify:
         refuse_unverifiable(spec)
-    if chosen.verify:
-        refuse_unverifiable(spec)
     release = chosen.release
     if chosen.freeze_release is not None:
         if release is not None:
@@ -182,7 +176,6 @@ def plan_export(store: Store, project: str, chosen: ExportOptions, *,
         checks=checks, split=chosen.split, media=chosen.media, paths=chosen.paths,
         outside=chosen.outside,
         package=chosen.package, password=chosen.password, name=chosen.name, since=since,
-        verify=chosen.verify,
         verify=chosen.verify,
         media_access=media_access, frames=chosen.frames, frame_step=chosen.frame_step,
         split_by_frame=chosen.split_by_frame)
@@ -298,13 +291,6 @@ def _strings(document: Mapping[str, Any], key: str) -> list[str]:
     value = document.get(key) or []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError(f"export option `{key}` must be a list of strings")
-    return value
-
-
-def _flag(document: Mapping[str, Any], key: str) -> bool:
-    value = document.get(key, False)
-    if not isinstance(value, bool):
-        raise InputError(f"export option `{key}` must be true or false")
     return value
 
 
