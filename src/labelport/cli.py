@@ -21,6 +21,7 @@ from labelport.cli_service import register as register_service
 from labelport.cli_store import DEFAULT_DB, open_store
 from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.schema import LabelSchema
+from labelport.domain.source import ExportSource
 from labelport.errors import InputError, LabelportError
 from labelport.export.checks import Check, CheckPolicies, run_checks
 from labelport.export.frames import FrameSelection, video_frames
@@ -34,7 +35,7 @@ from labelport.export.run import ExportResult, run_export
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
 from labelport.formats._shared.class_list import load_schema
-from labelport.formats.base import OutsidePolicy, Report
+from labelport.formats.base import FormatSpec, OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
 
 app = typer.Typer(
@@ -386,6 +387,12 @@ def release_diff(project: str, a: str, b: str, db: DbOption = None) -> None:
             console.print(f"{title}: {key}", highlight=False)
 
 
+DEMO_VARIANTS: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("yolo", {"task": "classify", "classification": "weather"}, "yolo_classify"),
+)
+"""Exports the demo adds to each format's default one: (format, options, folder)."""
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo store, media and exports.")] =
@@ -404,18 +411,20 @@ def demo(
     store.import_source("demo", sample)
     table = Table("format", "files", "objects", "converted or not carried", "seconds",
                   title="labelport demo")
-    for spec in all_formats():
-        if spec.writer is None:
-            continue
-        target = out / spec.name
+    runs: list[tuple[FormatSpec, dict[str, Any], str]] = [
+        (spec, {}, spec.name) for spec in all_formats() if spec.writer is not None]
+    runs += [(get_format(name), options, folder) for name, options, folder in DEMO_VARIANTS]
+    for spec, options, folder in runs:
+        target = out / folder
         labelsets = None if spec.lossless else [DEFAULT_LABELSET]
-        source, report = store.source("demo", labelsets=labelsets), Report()
+        source: ExportSource = store.source("demo", labelsets=labelsets)
+        report = Report()
         if not spec.video:  # the clip's labelled frames, as images
             source = video_frames(source, report)
-        result = run_export(source, spec, target, report=report,
+        result = run_export(source, spec, target, options=options, report=report,
                             selection={"project": "demo", "labelsets": labelsets},
                             media=MediaMode.COPY)
-        table.add_row(spec.name, str(result.files), str(result.counts.annotations),
+        table.add_row(folder, str(result.files), str(result.counts.annotations),
                       str(sum(result.report.counts.values())), f"{result.seconds:.2f}")
     console.print(table)
     console.print(f"store: {db_path}   exports: {out}/<format>/")
