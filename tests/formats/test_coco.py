@@ -283,7 +283,7 @@ def test_pycocotools_reads_every_export(sample_source: MemorySource, tmp_path: P
     for name in images:
         assert (result.path / "images" / "train" / name).is_file()
 
-    ours = {r.item.file_name: r for r in sample_source.records()}
+    ours = {r.item.path: r for r in sample_source.records()}
     checked = 0
     for ann in coco.dataset["annotations"]:
         image = coco.imgs[ann["image_id"]]
@@ -398,7 +398,7 @@ def test_plain_round_trip_reads_scores_as_predictions(sample_source: MemorySourc
     read = SPEC.reader(result.path / "annotations" / "instances_train.json",  # type: ignore[misc]
                        {"images": None})
     records = list(read.records())
-    assert [r.item.path for r in records] == [r.item.file_name for r in sample_source.records()]
+    assert [r.item.path for r in records] == [r.item.path for r in sample_source.records()]
     assert {r.item.dataset for r in records} == {"default"} and records[0].split == "train"
     scored = [a for r in records for a in r.annotations if a.score is not None]
     assert {a.score for a in scored} == {0.91, 0.47, 0.66, 0.78}

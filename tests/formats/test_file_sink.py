@@ -38,11 +38,21 @@ def test_a_later_write_to_the_same_path_wins(tmp_path: Path) -> None:
 @pytest.mark.parametrize("background", [True, False])
 def test_a_failed_write_is_raised_to_the_writer(tmp_path: Path, background: bool) -> None:
     sink = FileSink(background=background, batch=1)
-    with pytest.raises(FileNotFoundError):
-        sink.write_text(tmp_path / "missing" / "a.txt", "x")  # raised here when inline
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(NotADirectoryError):
+        sink.write_text(tmp_path / "file" / "a.txt", "x")  # raised here when inline
         for i in range(100):  # or at a later write, or at close, when in the background
             sink.write_text(tmp_path / f"{i}.txt", "y")
         sink.close()
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_a_missing_folder_is_made(tmp_path: Path, background: bool) -> None:
+    """A label file mirroring a nested image path (``labels/train/cam1/a.txt``)."""
+    with FileSink(background=background) as sink:
+        sink.write_text(tmp_path / "cam1" / "day" / "a.txt", "x")
+        sink.write_text(tmp_path / "cam1" / "day" / "b.txt", "y")
+    assert (tmp_path / "cam1" / "day" / "b.txt").read_text() == "y"
 
 
 def test_the_thread_is_gone_after_an_error_in_the_writer(tmp_path: Path) -> None:

@@ -269,14 +269,14 @@ def test_golden_yolo(task: str, sample_source: MemorySource, tmp_path: Path) -> 
     yard = files["labels/train/yard_002.txt"].splitlines()
     if task == "detect":
         assert yard[-1] == "0 0.890625 0.895833 0.218750 0.208333"  # T2: right/bottom edge
-        assert files["labels/train/walker.txt"] == "6 0.500000 0.520833 0.250000 0.625000\n"
+        assert files["labels/train/sub/dir/walker.txt"] == "6 0.500000 0.520833 0.250000 0.625000\n"
     if task == "pose":
         assert (data["kpt_shape"], data["flip_idx"]) == ([5, 3], [0, 2, 1, 4, 3])
-        assert files["labels/train/walker.txt"].split()[5:] == [
+        assert files["labels/train/sub/dir/walker.txt"].split()[5:] == [
             "0.500000", "0.208333", "2", "0.375000", "0.458333", "2", "0.625000", "0.458333",
             "1", "0.000000", "0.000000", "0", "0.546875", "0.833333", "2"]
     if task == "segment":
-        assert files["labels/train/walker.txt"] == ""  # keypoints: not a polygon
+        assert files["labels/train/sub/dir/walker.txt"] == ""  # keypoints: not a polygon
         assert len(yard[0].split()) == 1 + 2 * (4 + 1 + 4 + 1)  # building: hole bridged
     if task == "obb":
         street = files["labels/train/street_001.txt"].splitlines()
@@ -359,7 +359,8 @@ def test_exports_satisfy_ultralytics(task: str, sample_source: MemorySource, tmp
     assert folders == {s: (out / "images" / s).resolve() for s in ("train", "val", "test")}
     data = yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8"))
     nkpt = data["kpt_shape"][0] if task == "pose" else 0
-    images = [p for folder in folders.values() for p in sorted(folder.iterdir())]
+    images = [p for folder in folders.values()  # Ultralytics globs `**/*.*`: nested too
+              for p in sorted(folder.rglob("*")) if p.is_file()]
     assert len(images) == 9
     for image in images:
         with Image.open(image) as opened:
@@ -459,7 +460,10 @@ def test_same_stem_in_one_split_gets_two_label_files(tmp_path: Path) -> None:
 
 
 def _read(spec: FormatSpec, out: Path, **options: object) -> dict[str, ItemRecord]:
-    records = {r.item.path: r for r in spec.reader(out, options).records()}  # type: ignore[misc]
+    """The records read back by file name (yolo keeps an item's folders in its path; the darknet
+    and keras layouts do not)."""
+    records = {r.item.file_name: r  # type: ignore[misc]
+               for r in spec.reader(out, options).records()}
     return records
 
 
@@ -542,7 +546,7 @@ def test_pose_round_trip(sample_source: MemorySource, tmp_path: Path) -> None:
                media=MediaMode.COPY)
     source = yolo.SPEC.reader(out, {})  # type: ignore[misc]
     assert source.schema.classes[6].flip_pairs == ((1, 2), (3, 4))
-    back = {r.item.path: r for r in source.records()}
+    back = {r.item.file_name: r for r in source.records()}
     (person,) = back["walker.png"].annotations
     assert isinstance(person.geometry, Keypoints)
     want = next(r for n, r in _expected(sample_source) if n == "walker.png")
@@ -622,8 +626,9 @@ def test_bad_rows_name_file_and_line(detect_export: Path) -> None:
 
 
 def test_missing_image_is_named(detect_export: Path) -> None:
-    (detect_export / "images" / "train" / "walker.png").unlink()
-    with pytest.raises(InputError, match=r"labels/train/walker\.txt: its image walker\.\*"):
+    (detect_export / "images" / "train" / "sub" / "dir" / "walker.png").unlink()
+    with pytest.raises(InputError, match=r"labels/train/sub/dir/walker\.txt: its image "
+                                         r"sub/dir/walker\.\*"):
         yolo.read(detect_export, {})
 
 

@@ -120,7 +120,9 @@ def build_manifest(*, spec: FormatSpec, options: Mapping[str, Any], selection: M
             "per_class": [{"label": k, "objects": v} for k, v in counts.per_class.items()],
             "per_split": counts.per_split,
         },
-        "report": {"counts": dict(sorted(report.counts.items())), "messages": report.messages},
+        "report": {"counts": dict(sorted(report.counts.items())), "messages": report.messages,
+                   "renamed": [{"dataset": dataset, "path": path, "name": written}
+                               for dataset, path, written in report.renamed]},
         "files": dict(checksums),
         "content_hash": content_hash(checksums),
     }

@@ -35,12 +35,19 @@ class Report:
 
     counts: Counter[str] = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(dataset, path, written name)`` of each item whose image the export names otherwise
+    than by its path inside its dataset (a layout that cannot nest folders, or two datasets
+    with the same path); the manifest lists them."""
 
     def count(self, kind: str, n: int = 1) -> None:
         self.counts[kind] += n
 
     def warn(self, message: str) -> None:
         self.messages.append(message)
+
+    def rename(self, dataset: str, path: str, name: str) -> None:
+        self.renamed.append((dataset, path, name))
 
 
 class Progress(Protocol):

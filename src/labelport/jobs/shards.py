@@ -129,6 +129,7 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, package: Pa
     per_class: dict[str, int] = {}
     report: dict[str, int] = {}
     messages: list[str] = []
+    renamed: list[Any] = []
     for shard in manifests:
         for key in ("items", "items_without_objects", "annotations"):
             counts[key] += shard["counts"][key]
@@ -139,6 +140,7 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, package: Pa
         for kind, n in shard["report"]["counts"].items():
             report[kind] = report.get(kind, 0) + n
         messages.extend(shard["report"]["messages"])
+        renamed.extend(shard["report"].get("renamed", []))
     counts["per_class"] = [{"label": k, "objects": v} for k, v in per_class.items()]
     checksums = file_checksums(root)
     selection = {k: v for k, v in first["selection"].items() if k != RANGE_KEY}
@@ -146,5 +148,6 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, package: Pa
             "options": {**first["options"], "package": package.value,
                         "encrypted": password is not None},
             "selection": selection, "counts": counts,
-            "report": {"counts": dict(sorted(report.items())), "messages": messages},
+            "report": {"counts": dict(sorted(report.items())), "messages": messages,
+                       "renamed": renamed},
             "files": checksums, "content_hash": content_hash(checksums), "shards": len(manifests)}

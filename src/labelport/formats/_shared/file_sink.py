@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 from types import TracebackType
+from typing import BinaryIO
 
 _Batch = list[tuple[str, bytes]]
 FileId = tuple[int, int]
@@ -42,7 +43,8 @@ class FileSink:
             self._thread.start()
 
     def write_text(self, path: str | os.PathLike[str], text: str) -> None:
-        """Write ``text`` as UTF-8 to ``path`` (its folder exists), replacing any file there."""
+        """Write ``text`` as UTF-8 to ``path``, replacing any file there; its folder is made
+        when missing (a label file mirroring a nested image path)."""
         self._raise_error()
         self._pending.append((os.fspath(path), text.encode("utf-8")))
         if self._queue is None:
@@ -81,7 +83,7 @@ class FileSink:
 
     def _write(self, batch: _Batch) -> None:
         for path, data in batch:
-            with open(path, "wb") as f:
+            with _open_new(path) as f:
                 f.write(data)
                 written = os.fstat(f.fileno())
             self._digests[written.st_dev, written.st_ino] = hashlib.sha256(data).hexdigest()
@@ -94,3 +96,13 @@ class FileSink:
                     self._write(batch)
                 except BaseException as error:  # raised in the writer's thread
                     self._error = error
+
+
+def _open_new(path: str) -> BinaryIO:
+    """``path`` opened for writing; its folder is made only when opening says it is missing
+    (a nested label folder), so the common case costs one open."""
+    try:
+        return open(path, "wb")  # noqa: SIM115 (the caller closes it)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, "wb")  # noqa: SIM115

@@ -69,11 +69,12 @@ def reference_name(reference: str) -> str:
     return PurePosixPath(reference).name
 
 
-def image_item(image: Path) -> Item:
-    """The item of an image file these formats name by file alone: dataset ``default``, the
-    file name as path, the size from its header, the file as media."""
+def image_item(image: Path, path: str | None = None) -> Item:
+    """The item of an image file: dataset ``default``, ``path`` (its place below the layout's
+    image folder, ``a/frame_001.jpg``; by default the file name), the size from its header, the
+    file as media."""
     width, height = image_size(image)
-    return Item(dataset=DEFAULT_DATASET, path=image.name, width=width, height=height,
+    return Item(dataset=DEFAULT_DATASET, path=path or image.name, width=width, height=height,
                 media_uri=str(image.absolute()))
 
 
@@ -82,15 +83,19 @@ def is_image(path: Path) -> bool:
 
 
 class ImageFolder:
-    """The images directly in a folder, found by stem (``a`` finds ``a.jpg``)."""
+    """The images directly in a folder, found by stem (``a`` finds ``a.jpg``); with
+    ``recursive``, those below it too, by their stem's path inside it (``cam1/a`` finds
+    ``cam1/a.jpg``), for layouts that mirror an image tree."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, recursive: bool = False) -> None:
         self.folder = folder
         self._by_stem: dict[str, Path] = {}
         if folder.is_dir():
-            for path in sorted(folder.iterdir()):
+            found = folder.rglob("*") if recursive else folder.iterdir()
+            for path in sorted(found):
                 if is_image(path):
-                    self._by_stem.setdefault(path.stem, path)
+                    stem = path.relative_to(folder).with_suffix("").as_posix()
+                    self._by_stem.setdefault(stem, path)
 
     def stems(self) -> list[str]:
         return list(self._by_stem)

@@ -1,5 +1,6 @@
-"""Output file names for items: the original names (unicode included), made unique per folder
-deterministically, so two items called ``a.jpg`` in different datasets both survive."""
+"""Output file names for items: the original names or paths (unicode included), made unique per
+folder deterministically, so two items called ``a.jpg`` in different datasets both survive, and
+every renaming recorded for the manifest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import defaultdict
 from pathlib import PurePosixPath
 
 from labelport.domain.model import Item
+from labelport.formats.base import Report
 
 _FORBIDDEN = str.maketrans({"/": "_", "\\": "_", "\0": "_", ":": "_"})
 
@@ -29,32 +31,50 @@ def file_stem(name: str) -> str:
 class FileNamer:
     """Gives each item a file name unique within its folder.
 
-    The first item to claim a name keeps it; a later item with the same name in the same folder
-    gets its dataset, then a counter, before the extension (``a__field.jpg``, ``a__field-2.jpg``).
-    Records stream in a stable order, so the same export always names the same way.
+    With ``keep_folders`` the name is the item's path inside its dataset (``a/frame_001.jpg``,
+    each segment made safe), so a layout that can nest mirrors the user's image tree; without,
+    it is the item's file name. The first item to claim a name keeps it; a later item with the
+    same name in the same folder gets its dataset, then a counter, before the extension
+    (``a__field.jpg``, ``a__field-2.jpg``). Records stream in a stable order, so the same export
+    always names the same way.
 
     With ``unique_stems`` the names differ by stem too (``a.jpg`` then ``a.png`` gives
     ``a__field.png``), for layouts that name a label file after its image's stem (VOC, KITTI,
-    YOLO)."""
+    YOLO). With a ``report``, every name that is not the item's path is recorded in it
+    (`Report.rename`), for the manifest."""
 
-    def __init__(self, *, unique_stems: bool = False) -> None:
+    def __init__(self, *, unique_stems: bool = False, keep_folders: bool = False,
+                 report: Report | None = None) -> None:
         self._taken: defaultdict[str, set[str]] = defaultdict(set)
         self._key = _stem_key if unique_stems else str.casefold
+        self._keep_folders = keep_folders
+        self._report = report
 
     def name(self, item: Item, folder: str = "") -> str:
         taken = self._taken[folder]
-        original = safe_file_name(item.file_name)
+        original = safe_path(item.path) if self._keep_folders else safe_file_name(item.file_name)
         candidate = original
         if self._key(candidate) in taken:
-            path = PurePosixPath(original)
-            stem = f"{path.stem}__{safe_file_name(item.dataset)}"
+            parent, _, last = original.rpartition("/")
+            path = PurePosixPath(last)
+            stem = f"{parent}/{path.stem}" if parent else path.stem
+            stem = f"{stem}__{safe_file_name(item.dataset)}"
             candidate = f"{stem}{path.suffix}"
             counter = 2
             while self._key(candidate) in taken:
                 candidate = f"{stem}-{counter}{path.suffix}"
                 counter += 1
         taken.add(self._key(candidate))
+        if self._report is not None and candidate != item.path:
+            self._report.rename(item.dataset, item.path, candidate)
         return candidate
+
+
+def safe_path(path: str) -> str:
+    """A relative path inside an export folder: each segment made safe (`safe_file_name`), empty
+    segments dropped, so ``..``, a leading ``/`` or a drive never leave the folder."""
+    segments = [safe_file_name(s) for s in path.replace("\\", "/").split("/") if s]
+    return "/".join(segments) or safe_file_name(path)
 
 
 def _stem_key(name: str) -> str:

@@ -30,8 +30,10 @@ one image, annotation or category per line so diffs read well. Conventions:
   outline) writes it as its ``segmentation`` and ``area``; boxes and other keypoints have
   ``"segmentation": []`` (see the ``box_segmentation`` option);
 - ``score`` is written for every annotation that has one (predictions);
-- ``file_name`` is the image's name inside ``images/{split}/`` (the original name, made unique
-  per split), the same whether or not media is included; with ``--paths absolute`` it is what
+- ``file_name`` is the image's path inside ``images/{split}/``: the item's path inside its
+  dataset with its folders (``cam1/frame_001.jpg``), made unique per split (a second dataset's
+  same path gets its dataset in its name, listed in the manifest's ``report.renamed``), the
+  same whether or not media is included; with ``--paths absolute`` it is what
   `WriteContext.media_reference` gives instead (an absolute path, or the source's URL);
 - ``info`` carries the project name, the labelport version and, as ``date_created``, the
   latest timestamp found in the data (never the clock), so the same data gives the same bytes.
@@ -314,12 +316,13 @@ class _CocoWriter:
     ctx: WriteContext
     box_segmentation: str = "empty"
     splits: dict[str, _Split] = field(default_factory=dict)
-    namer: FileNamer = field(default_factory=FileNamer)
     latest: datetime | None = None
     category_ids: dict[str, int] = field(init=False)
+    namer: FileNamer = field(init=False)
 
     def __post_init__(self) -> None:
         self.category_ids = {c.name: i for i, c in enumerate(self.schema.classes, start=1)}
+        self.namer = FileNamer(keep_folders=True, report=self.ctx.report)
 
     def split(self, name: str) -> _Split:
         """The spool of split ``name``, opened on first use."""

@@ -7,6 +7,10 @@ Layout::
                               (pose: kpt_shape, flip_idx)
     images/{split}/a.jpg      the images (with --media copy|symlink)
     labels/{split}/a.txt      one row per object; every image has a file, empty without objects
+    images/{split}/cam1/b.jpg an item's path inside its dataset keeps its folders: the tree is
+    labels/{split}/cam1/b.txt mirrored under images/ and labels/ (Ultralytics reads nested
+                              folders); two datasets' same path: the second gets its dataset in
+                              its name, listed in the manifest's report.renamed
 
 Conventions: class index from 0 in the schema's order (every class, used or not); values are
 fractions of the image's width and height, origin at the top-left corner, 6 decimals, always
@@ -22,10 +26,11 @@ inside [0, 1]. Rows by ``task`` (rows in `labelport.formats.yolo._rows`):
   top-left one. A rotated box reaching outside the image has its corners pulled onto the border
   when clipping (counted). Other geometry becomes its bounding box (counted).
 - ``pose``: ``cls cx cy w h`` then ``x y v`` for each of K keypoints (``kpt_shape: [K, 3]``, K the
-  largest keypoint count of the schema's classes; missing points ``0 0 0``). The box is the one
-  annotated with the same ``instance_id`` on the image when there is one, else the keypoints'
-  bounding box. Objects of classes without keypoints are written with K missing points.
-  ``flip_idx`` comes from the schema's ``flip_pairs`` when the keypoint classes agree on them.
+  largest keypoint count of the schema's classes; missing points ``0 0 0``). The box is the
+  keypoints object's own box (read from a COCO ``bbox`` or a pose row), else the one annotated
+  with the same ``instance_id`` on the image, else the extent of the labelled points. Objects
+  of classes without keypoints are written with K missing points. ``flip_idx`` comes from the
+  schema's ``flip_pairs`` when the keypoint classes agree on them.
 
 ``data.yaml`` has no ``path:``: Ultralytics resolves a relative ``path`` against the working
 directory, and then resolves ``train``/``val``/``test`` against the yaml's own folder when
@@ -36,9 +41,10 @@ counted, because Ultralytics ignores a whole image for one such value.
 
 The reader takes ``data.yaml`` (or its folder), reads rows as Ultralytics does (5 columns: box;
 more: polygon; with ``kpt_shape``: pose) and, with ``task=obb``, 9 columns as rotated boxes.
-Image sizes come from image headers, from ``images/{split}/`` or the ``images`` option. Items
-get dataset ``default``, their image file name as path, and the split of the yaml key that
-listed them.
+Image sizes come from image headers, from ``images/{split}/`` (and its sub-folders) or the
+``images`` option. Items get dataset ``default``, their image's path below ``images/{split}/``
+as path (``cam1/b.jpg``), and the split of the yaml key that listed them. A pose row keeps its
+box as the keypoints object's own box unless it is the points' extent.
 
 ``task=classify`` writes and reads Ultralytics' classify layout instead: ``train/``, ``val/``
 and ``test/`` folders of class folders, no label files and no ``data.yaml`` (Ultralytics takes
@@ -293,7 +299,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     schema = source.schema
     shape = pose_shape(schema) if task == "pose" else None
     indices = rows.class_indices(schema)
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, keep_folders=True, report=ctx.report)
     folders: dict[str, tuple[Path, str]] = {}  # split -> its images folder, its labels folder
     done = 0
     for record in source.records():
@@ -391,6 +397,8 @@ class _Entry:
     split: str
     label: Path
     image: Path
+    path: str | None = None
+    """The image's path below its split's images folder (None: its file name)."""
 
 
 def _folder_entries(split: str, images_dir: Path, extra: ImageFolder | None,
@@ -398,18 +406,21 @@ def _folder_entries(split: str, images_dir: Path, extra: ImageFolder | None,
     labels_dir = _labels_dir(images_dir)
     if not images_dir.is_dir() and not labels_dir.is_dir():
         raise InputError(f"{yaml_path}: {split}: folder {images_dir} does not exist")
-    local = ImageFolder(images_dir)
+    local = ImageFolder(images_dir, recursive=True)
     stems = set(local.stems())
     if labels_dir.is_dir():
-        stems.update(p.stem for p in labels_dir.glob("*.txt"))
+        stems.update(p.relative_to(labels_dir).with_suffix("").as_posix()
+                     for p in labels_dir.rglob("*.txt"))
     entries = []
     for stem in sorted(stems):
-        image = local.find(stem) or (extra.find(stem) if extra else None)
+        image = local.find(stem) or (
+            extra.find(stem) or extra.find(stem.rpartition("/")[2]) if extra else None)
         label = labels_dir / f"{stem}.txt"
         if image is None:
             raise InputError(f"{label}: its image {stem}.* is in neither {images_dir} nor the "
                              "images folder given (option images)")
-        entries.append(_Entry(split, label, image))
+        folder = stem.rpartition("/")[0]
+        entries.append(_Entry(split, label, image, f"{folder}/{image.name}" if folder else None))
     return entries
 
 
@@ -479,7 +490,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
 
     def records() -> Iterator[ItemRecord]:
         for entry in entries:
-            item = image_item(entry.image)
+            item = image_item(entry.image, entry.path)
             annotations = rows.read_label_file(entry.label, names=names, obb=task == "obb",
                                                n_keypoints=n_keypoints,
                                                image_wh=(item.width, item.height))
