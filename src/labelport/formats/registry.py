@@ -31,6 +31,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("cvat", "cvat.images", "SPEC"),
     ("cvat_video", "cvat.video", "SPEC"),
     ("mot", "mot", "SPEC"),
+    ("labelstudio_video", "labelstudio.video", "SPEC"),
     ("masks_semantic", "masks", "SEMANTIC_SPEC"),
     ("masks_instance", "masks", "INSTANCE_SPEC"),
     ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),
