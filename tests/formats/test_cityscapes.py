@@ -179,11 +179,14 @@ def test_bad_input_is_refused_with_the_file(files: dict[str, str | bytes | int],
 _DATUMARO_CITYSCAPES = """
 import json, sys
 import datumaro as dm
-dataset = dm.Dataset.import_from(sys.argv[1], "cityscapes")
-names = [c.name for c in dataset.categories()[dm.AnnotationType.label]]
-print(json.dumps({"classes": names, "media": sum(1 for item in dataset if item.media),
+found = []
+for path in sys.argv[1:]:
+    dataset = dm.Dataset.import_from(path, "cityscapes")
+    names = [c.name for c in dataset.categories()[dm.AnnotationType.label]]
+    found.append({"classes": names, "media": sum(1 for item in dataset if item.media),
                   "items": {item.id: sorted([names[a.label], int(a.image.sum())]
-                                            for a in item.annotations) for item in dataset}}))
+                                            for a in item.annotations) for item in dataset}})
+print(json.dumps(found))
 """
 
 
@@ -196,11 +199,11 @@ def test_datumaro_reads_the_export(sample_source: MemorySource, tmp_path: Path) 
                           options={"instances": False}, media=MediaMode.COPY).path
     default = run_export(_ground_truth(sample_source), SPEC, tmp_path / "default",
                          media=MediaMode.COPY).path
-    found = run_side(DATUMARO, _DATUMARO_CITYSCAPES, str(semantic))
+    found, crowd = run_side(DATUMARO, _DATUMARO_CITYSCAPES, str(semantic), str(default))
     assert found["classes"] == ["background", *tokens] and found["media"] == len(sample_source)
     ours = {f"{r.item.dataset}/{r.item.file_name.rsplit('.', 1)[0]}": sorted(
         [a.label.replace(" ", "_"), mask_area(a.geometry)]  # type: ignore[arg-type]
         for a in r.annotations) for r in read(semantic, {}).records()}
     assert found["items"] == ours
-    crowd = run_side(DATUMARO, _DATUMARO_CITYSCAPES, str(default))["items"]
-    assert {k: v for k, v in crowd.items() if v} == {"train-pool/crossing_005": [["car", 1800]]}
+    assert {k: v for k, v in crowd["items"].items() if v} == {
+        "train-pool/crossing_005": [["car", 1800]]}
