@@ -1,5 +1,5 @@
-"""Unpacking a zip archive someone else made, with bounds: the one place the service's imports
-(and the CLI's) unpack archives.
+"""Unpacking a zip or tar(.gz) archive someone else made, with bounds: the one place the
+service's imports (and the CLI's) unpack archives.
 
 An archive is checked before anything is written (entry count, declared total size, the ratio
 of unpacked to packed bytes, names that would land outside the folder, encryption) and again
@@ -8,9 +8,12 @@ upload cannot fill the disk or take the server's time."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
+import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +67,68 @@ def unpack_zip(archive: Path, folder: Path, limits: ArchiveLimits | None = None)
                 written = _extract(archive, zipped, entry, folder, (written, packed), limits)
     except zipfile.BadZipFile as error:
         raise InputError(f"{archive.name}: not a readable zip archive ({error})") from None
+
+
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+def is_archive(path: Path) -> bool:
+    """A file named and made as a zip (``.zip``) or a tar archive (``.tar.gz``, ``.tgz``,
+    ``.tar``), which `unpack_archive` takes."""
+    name = path.name.lower()
+    if not path.is_file():
+        return False
+    if name.endswith(".zip"):
+        return zipfile.is_zipfile(path)
+    return name.endswith(TAR_SUFFIXES) and tarfile.is_tarfile(path)
+
+
+def unpack_archive(archive: Path, folder: Path, limits: ArchiveLimits | None = None) -> None:
+    """`unpack_zip` or `unpack_tar`, by the archive's name (`is_archive`)."""
+    if archive.name.lower().endswith(".zip"):
+        unpack_zip(archive, folder, limits)
+    else:
+        unpack_tar(archive, folder, limits)
+
+
+def unpack_tar(archive: Path, folder: Path, limits: ArchiveLimits | None = None) -> None:
+    """Extract the tar (or gzip-compressed tar) ``archive`` into ``folder`` under the rules of
+    `unpack_zip`: entries, declared and written sizes, the ratio to the archive's size, names
+    inside ``folder``; members other than files and folders (links, devices) are refused."""
+    limits = limits or ArchiveLimits()
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            if len(members) > limits.max_files:
+                raise InputError(f"{archive.name}: {len(members)} entries, over the "
+                                 f"{limits.max_files} an archive may hold here")
+            root = folder.resolve()
+            packed = archive.stat().st_size
+            for member in members:
+                if not (member.isfile() or member.isdir()):
+                    raise InputError(f"{archive.name}: entry {member.name!r} is not a file or "
+                                     "a folder (a link or a device); archives may hold files "
+                                     "and folders only")
+                if Path(member.name).is_absolute() or \
+                        not (root / member.name).resolve().is_relative_to(root):
+                    raise InputError(f"archive entry {member.name!r} points outside the archive")
+            _check_sizes(archive, sum(m.size for m in members if m.isfile()), packed, limits)
+            written = 0
+            for member in members:
+                target = folder / member.name
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                assert source is not None  # a regular file, checked above
+                with source, target.open("wb") as out:
+                    while chunk := source.read(_CHUNK):
+                        written += len(chunk)
+                        _check_sizes(archive, written, packed, limits)
+                        out.write(chunk)
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise InputError(f"{archive.name}: not a readable tar archive ({error})") from None
 
 
 def _check_before(archive: Path, entries: list[zipfile.ZipInfo], folder: Path,

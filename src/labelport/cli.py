@@ -3,6 +3,7 @@ prints one line and exits with status 2, never a traceback."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labelport import __version__
+from labelport.archives import TAR_SUFFIXES, ArchiveLimits, is_archive, unpack_archive
 from labelport.cli_selection import with_selection
 from labelport.cli_service import register as register_service
 from labelport.cli_store import DEFAULT_DB, open_store
@@ -126,10 +128,14 @@ def project_show(name: str, db: DbOption = None) -> None:
 def import_(
     project: str,
     format: str,
-    path: Annotated[Path, typer.Argument(help="The file or folder to import.")],
+    path: Annotated[Path, typer.Argument(
+        help="The file or folder to import, or a .zip, .tar.gz (.tgz) or .tar of a folder.")],
     dataset: Annotated[str | None, typer.Option(help="Put every item into this dataset.")] = None,
     images: Annotated[Path | None, typer.Option(help="Folder holding the media.")] = None,
     option: OptionsOption = None,
+    unpack_to: Annotated[Path | None, typer.Option(
+        help="Where an archive is unpacked (kept: the images it holds stay where the imported "
+             "items point); default: a new folder beside it, named after it.")] = None,
     db: DbOption = None,
 ) -> None:
     """Import labels into a project; all or nothing."""
@@ -140,12 +146,38 @@ def import_(
         raise InputError(f"{path}: no such file or folder")
     store = open_store(db)
     store.project(project)  # fail on an unknown project before reading anything
+    if is_archive(path):
+        path = unpacked_archive(path, unpack_to)
     reader_options = parse_options(spec, option) | {"images": images}
     source = spec.reader(path, reader_options)
     with progress_bar(f"importing {path.name}", len(source)) as progress:
         summary = store.import_source(project, source, dataset=dataset, progress=progress)
     console.print(f"imported {summary.items} items and {summary.annotations} annotations "
                   f"into {project!r}")
+
+
+def unpacked_archive(archive: Path, folder: Path | None) -> Path:
+    """Unpack ``archive`` into ``folder`` (default: beside it, named after it) with the
+    service's rules (`labelport.archives`), as the service's import does; a folder that exists
+    and is not empty is refused, and a failed unpacking leaves nothing. The folder to read."""
+    if folder is None:
+        stem = archive.name
+        for suffix in (".zip", *TAR_SUFFIXES):
+            if stem.lower().endswith(suffix):
+                stem = stem[:-len(suffix)]
+                break
+        folder = archive.parent / stem
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError(f"{folder}: exists and is not an empty folder; unpack {archive.name} "
+                         "elsewhere with --unpack-to")
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        unpack_archive(archive, folder, ArchiveLimits.from_env())
+    except LabelportError:
+        shutil.rmtree(folder)
+        raise
+    console.print(f"unpacked {archive.name} into {folder}")
+    return folder
 
 
 _PIPELINE = "Export pipeline"
