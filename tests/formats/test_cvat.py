@@ -309,7 +309,7 @@ def test_golden_sample(sample_source: MemorySource, tmp_path: Path) -> None:
     assert labels == list(sample_source.schema.class_names)  # schema order, unused truck kept
     images = root.findall("image")
     assert [i.get("name") for i in images] == [
-        r.item.file_name for r in sample_source.records()]  # empty images kept
+        r.item.path for r in sample_source.records()]  # empty images kept, folders too
     by_name = {i.get("name"): i for i in images}
     street = by_name["street_001.png"]
     sign = street.findall("box")[1]
@@ -331,7 +331,7 @@ def test_golden_sample(sample_source: MemorySource, tmp_path: Path) -> None:
     # T9: the tree's two parts are two polygons in one group.
     tree = by_name["straße_ü.png"].findall("polygon")
     assert len(tree) == 2 and tree[0].get("group_id") == tree[1].get("group_id") is not None
-    skeleton = by_name["walker.png"].find("skeleton")
+    skeleton = by_name["sub/dir/walker.png"].find("skeleton")
     assert skeleton is not None
     assert [(p.get("outside"), p.get("occluded")) for p in skeleton.iterfind("points")] == [
         ("0", "0"), ("0", "0"), ("0", "1"), ("1", "0"), ("0", "0")]  # T13
@@ -371,12 +371,12 @@ def test_round_trip_keeps_geometry_attributes_and_masks(
     assert car is not None and [a.name for a in car.attributes] == [
         "occluded", "colour", "passengers", "truncation", "plate"]
     assert len(back) == len(sample_source)
-    originals = {r.item.file_name: r for r in source.records()}
+    originals = {r.item.path: r for r in source.records()}
     for got in back.records():
         want = originals.pop(got.item.path)
         item = want.item
         assert (got.item.width, got.item.height, got.split) == (item.width, item.height, "train")
-        assert got.item.media_uri == str(result.path / "images" / "train" / item.file_name)
+        assert got.item.media_uri == str(result.path / "images" / "train" / item.path)
         wanted = sorted(want.annotations, key=lambda a: a.geometry.kind is GeometryKind.NONE)
         assert [a.label for a in got.annotations] == [a.label for a in wanted]
         for back_annotation, original in zip(got.annotations, wanted, strict=True):

@@ -30,6 +30,9 @@ WRITTEN = ["a/frame_001.png", "b/frame_001.png", "a/frame_001__other.png"]
 NESTING: dict[str, tuple[str, dict[str, Any]]] = {
     "coco": ("images/train", {}),
     "yolo": ("images/train", {}),
+    "cvat": ("images/train", {}),
+    "csv": ("images", {}),
+    "tsv": ("images", {}),
 }
 
 

@@ -163,7 +163,8 @@ def test_golden_csv_default(sample_source: MemorySource, tmp_path: Path) -> None
     for row in rows[1:]:
         by_image.setdefault(row[1], []).append(row)
     assert [r[0] for r in rows[1:]] == sorted((r[0] for r in rows[1:]), key=int)
-    assert list(by_image) == ["street_001.png", "yard_002.jpg", "straße_ü.png", "walker.png",
+    assert list(by_image) == ["street_001.png", "yard_002.jpg", "straße_ü.png",
+                              "sub/dir/walker.png",
                               "crossing_005.png", "empty_006.png", "field_001.jpg",
                               "field_002.png", "field_003.jpg"]
     assert by_image["street_001.png"][0] == ["1", "street_001.png", "1", "car",
@@ -190,7 +191,7 @@ def test_golden_csv_all_options(sample_source: MemorySource, tmp_path: Path) -> 
             car["attr.plate"], car["meta.exposure_ms"]) == ("false", "red", "2", "LP-2024", "8.5")
     building = next(c for c in cells if c["label"] == "building")
     assert building["points"] == "[[[20,20,180,20,180,140,20,140],[70,60,130,60,130,100,70,100]]]"
-    walker = next(c for c in cells if c["image_name"] == "walker.png")
+    walker = next(c for c in cells if c["image_name"] == "sub/dir/walker.png")
     assert (walker["image_path"], walker["image_width"], walker["points"]) == (
         "sub/dir/walker.png", "320", "")
     assert next(c for c in cells if c["image_name"] == "yard_002.jpg" and

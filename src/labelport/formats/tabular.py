@@ -5,7 +5,7 @@ Layout::
 
     out/
       annotations.csv          (annotations.tsv for tsv)
-      images/<image_name>      only when the export includes media (names kept, made unique)
+      images/<image_name>      only when the export includes media (paths kept, made unique)
 
 A file (header first; the default columns)::
 
@@ -20,11 +20,13 @@ Columns: the SATIn ten by default, then ``split`` when any record has a split, t
 option ``columns`` picks and orders them from `COLUMNS`, which adds ``split``, ``dataset``,
 ``image_path`` (the item's path inside its dataset), ``image_width``, ``image_height``,
 ``score`` and ``image_file``: where the image is, ``images/<image_name>`` relative to the table,
-or `WriteContext.media_reference`'s absolute path or URL. ``image_name`` stays the file name and
-``image_path`` the item's identity, whatever ``--paths`` says. Options append ``attr.<name>``
-(``attributes``: one per attribute the schema defines, in schema order), ``meta.<key>``
-(``metadata``: one per item-metadata key met, sorted) and ``points`` (``polygon``), in that
-order.
+or `WriteContext.media_reference`'s absolute path or URL. ``image_name`` is the image's path
+below ``images/``: the item's path inside its dataset with its folders (``cam1/a.jpg``), made
+unique (a second dataset's same path gets its dataset in its name, listed in the manifest's
+``report.renamed``); ``image_path`` stays the item's identity, whatever ``--paths`` says.
+Options append ``attr.<name>`` (``attributes``: one per attribute the schema defines, in schema
+order), ``meta.<key>`` (``metadata``: one per item-metadata key met, sorted) and ``points``
+(``polygon``), in that order.
 
 Conventions:
 - absolute pixels, origin at the top-left corner of the top-left pixel; ``x_max = x_min +
@@ -294,7 +296,7 @@ def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                       attributes=frozenset(attr_names) if options.get("attributes") else None,
                       metadata=bool(options.get("metadata", False)))
     empty_rows = bool(options.get("empty_rows", True))
-    namer = FileNamer()
+    namer = FileNamer(keep_folders=True, report=ctx.report)
     done = 0
     any_absolute = False
     with tempfile.TemporaryFile(dir=out_dir) as spool:
@@ -504,13 +506,13 @@ def _read_rows(rows: _Rows) -> list[_PendingImage]:
 
 def _find_media(table_dir: Path, images_dir: Path | None, image: _PendingImage) -> Path | None:
     """The ``image_file`` when it is a local file (absolute, or relative to the table), else
-    the image by path or name in ``images_dir``."""
+    the image by path, name or file name in ``images_dir``."""
     candidates: list[Path] = []
     if image.file is not None and not is_url(image.file):
         candidates.append(local_reference(image.file) or table_dir / image.file)
     if images_dir is not None:
         candidates += (images_dir / image.dataset / image.path, images_dir / image.path,
-                       images_dir / image.name)
+                       images_dir / image.name, images_dir / image.name.rsplit("/", 1)[-1])
     return next((c for c in candidates if readable_file(c)), None)
 
 

@@ -51,8 +51,11 @@ Conventions:
   degrees, clockwise on screen, about the centre, in ``[0, 360)`` (labelport's `RotatedBox`
   convention, so it maps directly); a rotation that rounds to 0 writes a plain box (counted).
 - Image ids are 0-based in the order images are written; every image is written, also one
-  without objects. ``name`` is the image's file name inside ``images/<split>/`` (unique per
-  split), or with ``--paths absolute`` what `WriteContext.media_reference` gives.
+  without objects. ``name`` is the image's path inside ``images/<split>/``: the item's path
+  inside its dataset with its folders (``cam1/a.jpg``, as CVAT names images uploaded in
+  folders), unique per split (a second dataset's same path gets its dataset in its name,
+  listed in the manifest's ``report.renamed``), or with ``--paths absolute`` what
+  `WriteContext.media_reference` gives.
 - Labels follow the schema's order, with colour, ``type`` (rectangle, polygon, polyline,
   points, skeleton, mask, tag) and attribute definitions: select -> ``select`` (values one per
   line), bool -> ``checkbox``, int -> ``number`` with ``min, max, step 1``, float ->
@@ -621,7 +624,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     out_dir.mkdir(parents=True, exist_ok=True)
     text = XmlText(ctx)
     writer = _ImageWriter(source.schema, text, ctx)
-    namer = FileNamer()
+    namer = FileNamer(keep_folders=True, report=ctx.report)
     tasks: dict[str, int] = {}
     spool = out_dir / _SPOOL
     done = 0
