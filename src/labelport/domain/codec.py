@@ -82,11 +82,13 @@ def _preview(data: Any) -> str:
 
 def _typed(d: Json, key: str, kind: type[_T], default: _T | None = None) -> _T | None:
     """``d[key]`` when it is a ``kind`` (or absent or null: ``default``); a `TypeError` naming
-    the field otherwise, so a number where a name belongs never reaches the store."""
+    the field otherwise, so a number where a name belongs never reaches the store. An integer
+    is a number where ``kind`` is float; a boolean is never a number."""
     value = d.get(key)
     if value is None:
         return default
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    number = kind is float and isinstance(value, int)
+    if (not isinstance(value, kind) and not number) or isinstance(value, bool) and kind is not bool:
         raise TypeError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
     return value
 
@@ -437,12 +439,14 @@ def annotation_to_json(annotation: Annotation) -> Json:
 
 def _annotation(d: Json) -> Annotation:
     return Annotation(
-        label=d["label"], geometry=_geometry(d["geometry"]),
-        labelset=d.get("labelset", DEFAULT_LABELSET), attributes=d.get("attributes") or {},
-        tags=tuple(d.get("tags", ())), instance_id=d.get("instance_id"), frame=d.get("frame"),
+        label=_required(d, "label", str), geometry=_geometry(d["geometry"]),
+        labelset=_typed(d, "labelset", str, DEFAULT_LABELSET) or DEFAULT_LABELSET,
+        attributes=_typed(d, "attributes", dict) or {},
+        tags=tuple(d.get("tags", ())), instance_id=_typed(d, "instance_id", int),
+        frame=_typed(d, "frame", int),
         z_order=int(d.get("z_order", 0)), crowd=bool(d.get("crowd", False)),
-        source=Source(d.get("source", "human")), score=d.get("score"),
-        annotator=d.get("annotator"), lead_time_s=d.get("lead_time_s"),
+        source=Source(d.get("source", "human")), score=_typed(d, "score", float),
+        annotator=_typed(d, "annotator", str), lead_time_s=_typed(d, "lead_time_s", float),
         created_at=_from_iso(d.get("created_at")), updated_at=_from_iso(d.get("updated_at")),
         outside=bool(d.get("outside", False)),
     )

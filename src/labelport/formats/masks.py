@@ -76,7 +76,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.class_list import read_class_list
 from labelport.formats._shared.image_files import ImageFolder
-from labelport.formats._shared.input_files import open_image, read_text
+from labelport.formats._shared.input_files import is_regular_file, open_image, read_text
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats._shared.raster import (
     AREA_KINDS,
@@ -170,7 +170,7 @@ def parse_classes_txt(text: str, origin: Path) -> list[tuple[str, list[tuple[int
         if not images:
             raise InputError(f"{origin}: line {number}: expected 'file: <image name>' before "
                              f"the first '<value> <class>' row, got {line!r}")
-        if not value.isdigit() or not name:
+        if not value.isdigit() or len(value) > 10 or not name:  # 10 digits hold any uint32
             raise InputError(f"{origin}: line {number}: expected '<pixel value> <class name>' "
                              f"or 'file: <image name>', got {line!r}")
         images[-1][1].append((int(value), name))
@@ -359,7 +359,7 @@ class _Layout:
     def image(self, file_name: str) -> Path | None:
         for folder in self.folders:
             candidate = folder.folder / file_name
-            if candidate.is_file():
+            if is_regular_file(candidate):
                 return candidate
         return None
 

@@ -66,6 +66,14 @@ def is_regular_file(path: Path) -> bool:
         return False
 
 
+def is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; False (not an error) where `is_regular_file` says so."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 @contextmanager
 def open_binary(path: Path) -> Iterator[IO[bytes]]:
     """``path`` opened for reading bytes (streaming readers), after `regular_file`; an

@@ -101,7 +101,7 @@ def _label_colors(path: Path, *, limit: int) -> list[tuple[str, str | None]]:
         if not fields or fields[0].startswith("#"):
             continue
         if len(fields) not in (1, 4) or (len(fields) == 4 and not all(
-                f.isdigit() and int(f) < 256 for f in fields[:3])):
+                f.isdigit() and len(f) <= 3 and int(f) < 256 for f in fields[:3])):
             raise InputError(f"{path}: line {number}: expected 'r g b name' or 'name', got "
                              f"{line!r}")
         if any(fields[-1] == known for known, _ in tokens):

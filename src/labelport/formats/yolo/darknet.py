@@ -58,6 +58,7 @@ from labelport.formats._shared.image_files import (
     local_reference,
     reference_name,
 )
+from labelport.formats._shared.input_files import is_folder, is_regular_file
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 from labelport.formats.yolo import _rows as rows
@@ -148,7 +149,8 @@ def _local(root: Path, value: str) -> Path:
     """A path from obj.data or a list, inside the export: Darknet's ``data/`` prefix is the
     export's own folder."""
     relative = PurePosixPath(value.strip())
-    if not (root / relative).exists() and relative.parts[:1] == (PREFIX,):
+    here = root / relative
+    if not (is_regular_file(here) or is_folder(here)) and relative.parts[:1] == (PREFIX,):
         relative = PurePosixPath(*relative.parts[1:])
     if relative.is_absolute() or ".." in relative.parts:
         raise InputError(f"{value!r} is outside the dataset folder")
