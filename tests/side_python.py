@@ -6,7 +6,8 @@ interpreter in an environment variable:
 
 - ``LABELPORT_DATUMARO_PYTHON``: ``.venv-datumaro``, Datumaro (version pinned in the Makefile);
 - ``LABELPORT_ULTRALYTICS_PYTHON``: ``.venv-ultralytics``, Ultralytics' dataset code on
-  PyTorch's CPU build.
+  PyTorch's CPU build;
+- ``LABELPORT_LS_PYTHON``: ``.venv-labelstudio``, Label Studio's SDK and converter.
 
 By hand::
 
