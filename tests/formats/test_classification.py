@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.side_python import DATUMARO, run_side
+from tests.side_python import DATUMARO, ULTRALYTICS, run_side
 
 from labelport.domain.geometry import Box, GeometryKind, NoGeometry
 from labelport.domain.model import (
@@ -446,3 +446,34 @@ def test_datumaro_reads_the_class_folders_as_imagenet(sample_source: MemorySourc
     expected = sorted([f"{labels[0]}:{name.rsplit('.', 1)[0]}", list(labels)]
                       for name, labels in WEATHER.items())
     assert found["items"] == expected
+
+
+_ULTRALYTICS_CLASSIFY = """
+import json, os, sys
+os.environ["YOLO_OFFLINE"] = "1"
+from ultralytics.data.utils import check_cls_dataset
+data = check_cls_dataset(sys.argv[1])
+print(json.dumps({"names": data["names"], "nc": data["nc"],
+                  "splits": [str(data[k]) for k in ("train", "val", "test")]}))
+"""
+
+
+def test_ultralytics_takes_the_classify_folders(sample_source: MemorySource,
+                                                tmp_path: Path) -> None:
+    """Ultralytics' ``check_cls_dataset`` (what ``yolo classify train data=DIR`` runs): class
+    names and indices from the train folder, as classes.tsv lists them, and the split folders.
+    (Its ``ClassificationDataset`` needs torchvision's compiled ops, not in the side venv.)"""
+    records = tuple(ItemRecord(item=r.item, tasks=r.tasks, annotations=r.annotations,
+                               split="val" if r.item.dataset == "field" else "train")
+                    for r in _ground_truth(sample_source).records())
+    source = MemorySource(project=sample_source.project, schema=sample_source.schema,
+                          items=records)
+    out = run_export(source, get_format("yolo"), tmp_path / "out",
+                     options={"task": "classify", "classification": "weather"},
+                     media=MediaMode.COPY).path
+    found = run_side(ULTRALYTICS, _ULTRALYTICS_CLASSIFY, str(out))
+    listed = [line.split("\t") for line in
+              (out / "classes.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    assert found["names"] == {index: name for index, _, name in listed}
+    assert found["nc"] == 3
+    assert found["splits"] == [str(out / "train"), str(out / "val"), "None"]
