@@ -84,7 +84,7 @@ from labelport.formats._shared import class_folders, yaml_text
 from labelport.formats._shared.geometry import object_on_image
 from labelport.formats._shared.image_files import ImageFolder, image_item, is_image
 from labelport.formats._shared.image_labels import CLASSIFICATION_OPTION
-from labelport.formats._shared.input_files import read_text
+from labelport.formats._shared.input_files import bounded_count, is_folder, read_text
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import (
     Conventions,
@@ -363,6 +363,8 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise InputError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    except (ValueError, RecursionError) as error:  # an integer of 5,000 digits; deep nesting
+        raise InputError(f"{path}: not valid YAML ({type(error).__name__}: {error})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with train, val and names")
     return data
@@ -378,7 +380,7 @@ def _names(data: dict[str, Any], path: Path) -> list[str]:
                              f"{sorted(names, key=str)}")
         return [str(names[i]) for i in range(len(names))]
     if isinstance(data.get("nc"), int):
-        return [f"class_{i}" for i in range(data["nc"])]
+        return [f"class_{i}" for i in range(bounded_count(data["nc"], "nc", path))]
     raise InputError(f"{path}: names: expected a list or an index: name mapping")
 
 
@@ -404,7 +406,7 @@ class _Entry:
 def _folder_entries(split: str, images_dir: Path, extra: ImageFolder | None,
                     yaml_path: Path) -> list[_Entry]:
     labels_dir = _labels_dir(images_dir)
-    if not images_dir.is_dir() and not labels_dir.is_dir():
+    if not is_folder(images_dir) and not is_folder(labels_dir):
         raise InputError(f"{yaml_path}: {split}: folder {images_dir} does not exist")
     local = ImageFolder(images_dir, recursive=True)
     stems = set(local.stems())
@@ -477,9 +479,12 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         if not (isinstance(shape, list) and len(shape) == 2 and shape[1] == 3
                 and isinstance(shape[0], int) and shape[0] > 0):
             raise InputError(f"{yaml_path}: kpt_shape: expected [K, 3]; got {shape!r}")
-        n_keypoints = shape[0]
+        n_keypoints = bounded_count(shape[0], "kpt_shape[0]", yaml_path)
         flip = data.get("flip_idx") or []
-        flip_pairs = tuple((i, int(j)) for i, j in enumerate(flip) if i < int(j))
+        if not (isinstance(flip, list) and all(type(j) is int for j in flip)):
+            raise InputError(f"{yaml_path}: flip_idx: expected a list of keypoint indices; got "
+                             f"{flip!r:.200}")
+        flip_pairs = tuple((i, j) for i, j in enumerate(flip) if i < j)
     images_option = options.get("images")
     entries = _entries(data, yaml_path, Path(images_option) if images_option else None)
     keypoint_names = tuple(f"kp{i}" for i in range(n_keypoints or 0))
