@@ -27,7 +27,7 @@ from labelport.domain.schema import (
     LabelClass,
     LabelSchema,
 )
-from labelport.errors import InputError, UnsupportedError
+from labelport.errors import UnsupportedError
 from labelport.formats.base import OptionSpec, WriteContext
 
 CLASSIFICATION_OPTION = OptionSpec(
@@ -175,10 +175,3 @@ def labelled_record(item: Item, labels: Iterable[str], source: LabelSource, *,
              ) if labels else ()
     return ItemRecord(item=item, split=split, tasks=tasks)
 
-
-def check_label(label: str, source: LabelSource, origin: str) -> str:
-    """``label`` when it is one of the source's classes, else `InputError` at ``origin``."""
-    if label not in source.classes:
-        raise InputError(f"{origin}: label {label!r} is not one of the classes "
-                         f"({', '.join(source.classes) or 'none'})")
-    return label

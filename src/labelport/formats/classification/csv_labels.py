@@ -38,7 +38,6 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.image_labels import (
-    check_label,
     labelled_record,
     read_label_source,
     read_schema,
@@ -159,9 +158,8 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
             for line, row in rows:
                 origin = f"{file} line {line}"
                 item = labelled_item(row[0], folder=file.parent, images=fallback, origin=origin)
-                labels = [check_label(label, labels_from, origin)
-                          for label in _row_labels(file, line, header, row)]
-                yield labelled_record(item, labels, labels_from, split=split)
+                yield labelled_record(item, _row_labels(file, line, header, row), labels_from,
+                                      split=split)
 
     return StreamSource(project=ProjectInfo(name=root.stem if root.is_file() else root.name),
                         schema=read_schema(labels_from), count=count, open_records=records)
