@@ -83,6 +83,14 @@ def test_export_selected_as_password_zip_loads_in_pycocotools(web: Web) -> None:
             coco.createIndex()
             images += len(coco.getImgIds())
     assert images == 3
+    page = f"/projects/{web.project}/exports/{job.id}"
+    assert "type its password" in alice.post(f"{page}/verify", status=400).text
+    assert "wrong password" in alice.post(f"{page}/verify", {"password": "nope"},
+                                          status=400).text
+    verified = alice.post(f"{page}/verify", {"password": "s3cret-zip"}, status=200).text
+    assert verified.count('class="pair') == 3
+    refused = alice.post(f"{page}/rerun", status=400).text
+    assert "does not keep passwords" in refused
 
 
 def test_export_page_and_verify(web: Web) -> None:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import tarfile
 import tempfile
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO
 
 import pyzipper
 
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
-from labelport.errors import UnsupportedError
+from labelport.errors import InputError, UnsupportedError
 from labelport.export.manifest import MANIFEST_NAME
 from labelport.formats.registry import get_format
 from labelport.jobs import service
@@ -57,13 +58,15 @@ class Verified:
 
 
 def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: str, *,
-                  sample: int = SAMPLE) -> Verified:
+                  password: str | None = None, sample: int = SAMPLE) -> Verified:
+    """Read the first ``sample`` items of the export back; ``password`` opens an AES zip
+    (labelport forgets an export's password once it is done)."""
     spec = get_format(str(job.request.get("format")))
     if spec.reader is None:
         raise UnsupportedError(f"format {spec.name!r} has no reader in labelport: its exports "
                                "cannot be read back")
     uri = service.downloadable(job)
-    request = store.jobs.request(job.id)
+    request = job.request
     schema = store.project_schema(project)
     selection = request.get("selection") or {}
     labelset = selection.get("labelset") or DEFAULT_LABELSET
@@ -72,7 +75,7 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
     with tempfile.TemporaryDirectory(prefix="labelport-verify-") as folder:
         archive = Path(folder) / (job.artifact_name or "artifact")
         ArtifactStorage(settings.artifacts).download(uri, archive)
-        root = _unpack(archive, Path(folder) / "x", request.get("password"))
+        root = _unpack(archive, Path(folder) / "x", password)
         source = spec.reader(root, {})
         read: list[ItemRecord] = []
         for record in source.records():
@@ -94,17 +97,34 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
     return Verified(format=spec.name, items_read=items_read, sample=checked)
 
 
-def _unpack(archive: Path, folder: Path, password: Any) -> Path:
+def is_encrypted(archive: IO[bytes]) -> bool:
+    """Whether the zip ``archive`` is password-protected (a tar.gz never is)."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            return any(info.flag_bits & 0x1 for info in zipped.infolist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _unpack(archive: Path, folder: Path, password: str | None) -> Path:
     """Extract the artifact; the folder holding its manifest (the export's root)."""
     folder.mkdir()
     if archive.name.endswith(".tar.gz"):
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(folder, filter="data")
     else:
+        with archive.open("rb") as stream:
+            encrypted = is_encrypted(stream)
+        if encrypted and not password:
+            raise InputError("this export is a password-protected zip and labelport does not "
+                             "keep passwords: type its password to verify it")
         with pyzipper.AESZipFile(archive) as zipped:
-            if isinstance(password, str):
+            if password:
                 zipped.setpassword(password.encode())
-            zipped.extractall(folder)
+            try:
+                zipped.extractall(folder)
+            except RuntimeError:
+                raise InputError("wrong password for this export's zip") from None
     manifests = sorted(folder.rglob(MANIFEST_NAME), key=lambda p: len(p.parts))
     return manifests[0].parent if manifests else folder
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from labelport.api.deps import ProjectAccess, StoreDep, require_export
 from labelport.api.routers import exports as api_exports
-from labelport.errors import LabelportError
+from labelport.errors import InputError, LabelportError
 from labelport.export.preview import preview
 from labelport.export.request import ExportOptions
 from labelport.export.splits import SplitStrategy
 from labelport.formats.registry import all_formats
 from labelport.jobs import service
+from labelport.jobs.artifacts import ArtifactStorage
 from labelport.store import Store
 from labelport.store.browse import names_of
 from labelport.store.jobs import JobInfo
@@ -25,7 +26,7 @@ from labelport.web.charts import bars
 from labelport.web.deps import ProjectPage
 from labelport.web.export_form import field_of, request_from_form
 from labelport.web.templating import render
-from labelport.web.verify import verify_sample
+from labelport.web.verify import is_encrypted, verify_sample
 
 router = APIRouter()
 
@@ -37,23 +38,23 @@ def export_page(access: ProjectPage) -> ProjectAccess:
 Exporter = Annotated[ProjectAccess, Depends(export_page)]
 
 
-def _jobs(store: Store, access: ProjectAccess) -> list[JobInfo]:
-    return store.jobs.history(access.id, limit=50)
+def _rows(store: Store, access: ProjectAccess) -> dict[str, Any]:
+    """The jobs table: the project's latest exports, who made each, whether any still runs."""
+    jobs = store.jobs.history(access.id, limit=50)
+    return {"access": access, "jobs": jobs, "polling": any(not j.status.finished for j in jobs),
+            "who": {u.id: u.name for u in store.users.list_users()}}
 
 
 @router.get("/projects/{project}/exports")
 def exports_page(request: Request, access: Exporter, store: StoreDep) -> Response:
-    jobs = _jobs(store, access)
-    return render(request, "exports.html", access=access, tab="exports", may_export=True,
-                  jobs=jobs, polling=any(not j.status.finished for j in jobs))
+    return render(request, "exports.html", tab="exports", may_export=True,
+                  **_rows(store, access))
 
 
 @router.get("/projects/{project}/exports/rows")
 def export_rows(request: Request, access: Exporter, store: StoreDep) -> Response:
     """The jobs table's rows, polled by htmx while an export is running."""
-    jobs = _jobs(store, access)
-    return render(request, "_export_rows.html", access=access, jobs=jobs,
-                  polling=any(not j.status.finished for j in jobs))
+    return render(request, "_export_rows.html", **_rows(store, access))
 
 
 def _dialog(request: Request, access: ProjectAccess, store: Store, values: dict[str, Any],
@@ -124,11 +125,16 @@ def _export_context(access: ProjectAccess, job: JobInfo) -> dict[str, Any]:
 
 
 @router.post("/projects/{project}/exports/{export_id}/verify")
-def verify_export(request: Request, export_id: int, access: Exporter,
-                  store: StoreDep) -> Response:
+def verify_export(request: Request, export_id: int, access: Exporter, store: StoreDep,
+                  password: Annotated[str, Form()] = "") -> Response:
     """Read a sample of the artifact back with labelport's reader, beside the stored items."""
     job = store.jobs.get(export_id, project_id=access.id)
-    result = verify_sample(store, request.app.state.settings.jobs, job, access.name)
+    try:
+        result = verify_sample(store, request.app.state.settings.jobs, job, access.name,
+                               password=password or None)
+    except InputError as exc:
+        return render(request, "export.html", status=400, **_export_context(access, job),
+                      verified=None, verify_error=str(exc))
     return render(request, "export.html", **_export_context(access, job), verified=result)
 
 
@@ -139,8 +145,15 @@ def download(request: Request, export_id: int, access: Exporter, store: StoreDep
 
 @router.post("/projects/{project}/exports/{export_id}/rerun")
 def rerun(request: Request, export_id: int, access: Exporter, store: StoreDep) -> Response:
-    """The same export again, with the same options (its password included)."""
+    """The same export again, with the same options. A password-protected export cannot be:
+    its password was forgotten when it finished (the dialog makes it again)."""
     job = store.jobs.get(export_id, project_id=access.id)
+    storage = ArtifactStorage(request.app.state.settings.jobs.artifacts)
+    if job.artifact_uri is not None:
+        with storage.open(job.artifact_uri) as artifact:
+            if is_encrypted(artifact):
+                raise InputError(f"export {job.id} is a password-protected zip and labelport "
+                                 "does not keep passwords: make it again with New export")
     service.submit_export(store, request.app.state.runner, access.id,
                           store.jobs.request(job.id), created_by=access.user.id)
     return RedirectResponse(f"/projects/{access.id}/exports", status_code=303)

@@ -25,3 +25,5 @@ function updateSelection() {
   const button = document.querySelector("[data-export-selected]");
   if (button) button.disabled = picked === 0;
 }
+// Back/forward navigation may restore checked boxes: count them again.
+window.addEventListener("pageshow", updateSelection);
