@@ -430,22 +430,28 @@ def test_hugging_face_datasets_loads_metadata_jsonl(offline_datasets: Any,
 _DATUMARO_IMAGENET = """
 import json, sys
 import datumaro as dm
-dataset = dm.Dataset.import_from(sys.argv[1], "imagenet")
-names = [c.name for c in dataset.categories()[dm.AnnotationType.label]]
-print(json.dumps({"classes": names, "items": sorted(
-    [item.id, [names[a.label] for a in item.annotations]] for item in dataset)}))
+found = []
+for path in sys.argv[1:]:
+    dataset = dm.Dataset.import_from(path, "imagenet")
+    names = [c.name for c in dataset.categories()[dm.AnnotationType.label]]
+    found.append({"classes": names, "items": sorted(
+        [item.id, [names[a.label] for a in item.annotations]] for item in dataset)})
+print(json.dumps(found))
 """
 
 
 def test_datumaro_reads_the_class_folders_as_imagenet(sample_source: MemorySource,
                                                       tmp_path: Path) -> None:
-    out = _export(sample_source, "yolo", {"task": "classify", "classification": "weather"},
-                  tmp_path / "out")
-    found = run_side(DATUMARO, _DATUMARO_IMAGENET, str(out / "train"))
-    assert found["classes"] == ["fog", "rain", "sunny"]
-    expected = sorted([f"{labels[0]}:{name.rsplit('.', 1)[0]}", list(labels)]
-                      for name, labels in WEATHER.items())
-    assert found["items"] == expected
+    """Datumaro's ``imagenet`` (``{class}/{image}``) on a split folder of ``imagefolder`` and
+    of ``yolo -o task=classify``: the classes, and each image with its one label."""
+    weather = {"classification": "weather"}
+    folders = _export(sample_source, "imagefolder", weather, tmp_path / "imagefolder")
+    classify = _export(sample_source, "yolo", {"task": "classify", **weather}, tmp_path / "yolo")
+    expected = {"classes": ["fog", "rain", "sunny"],
+                "items": sorted([f"{labels[0]}:{name.rsplit('.', 1)[0]}", list(labels)]
+                                for name, labels in WEATHER.items())}
+    assert run_side(DATUMARO, _DATUMARO_IMAGENET, str(folders / "train"),
+                    str(classify / "train")) == [expected, expected]
 
 
 _ULTRALYTICS_CLASSIFY = """
