@@ -151,8 +151,8 @@ def pid_of(worker: str | None) -> int:
 
 def test_two_workers_share_the_jobs(sample_store: Store, project_id: int, workers: Workers,
                                     runner: CeleryRunner) -> None:
-    for name in ("a", "b"):
-        workers.reached("ready", workers.start(name, delay=0.05))
+    for process in [workers.start(name, delay=0.05) for name in ("a", "b")]:
+        workers.reached("ready", process)
     ids = [sample_store.jobs.create(project_id, {"format": f, "name": f"{f}-{i}"})
            for i in range(4) for f in ("coco", "yolo")]
     for job_id in ids:
@@ -211,8 +211,8 @@ def test_sharded_export_across_two_workers(sample_store: Store, project_id: int,
     settings = replace(celery_settings, shard_items=2)
     workers = Workers(db_url, settings, tmp_path)
     try:
-        for name in ("a", "b"):
-            workers.reached("ready", workers.start(name, delay=0.2))
+        for process in [workers.start(name, delay=0.1) for name in ("a", "b")]:
+            workers.reached("ready", process)
         job_id = sample_store.jobs.create(project_id, {"format": "yolo"})
         CeleryRunner(sample_store, settings).submit(job_id)
         job = wait_for(sample_store, job_id, finished, timeout=60)
@@ -252,3 +252,17 @@ def test_the_api_runs_exports_on_celery_workers(
     assert download.headers["x-checksum-sha256"] == shown["artifact"]["sha256"]
     with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
         assert orjson.loads(zf.read("labelport-export.json"))["format"] == "coco"
+
+
+def test_workers_read_media_only_under_the_roots(sample_store: Store, project_id: int,
+                                                 workers: Workers, runner: CeleryRunner,
+                                                 tmp_path: Path) -> None:
+    """A Celery worker applies the media access policy as the server does: the sample's
+    images (under ``tmp_path/media``) are refused when the operator did not list them."""
+    workers.env["LABELPORT_MEDIA_ROOTS"] = str(tmp_path / "elsewhere")
+    workers.reached("ready", workers.start("strict"))
+    denied = sample_store.jobs.create(project_id, {"format": "coco", "media": "copy"})
+    runner.submit(denied)
+    job = wait_for(sample_store, denied, finished, timeout=60)
+    assert job.status is JobStatus.FAILED and "is not under a media root" in (job.error or "")
+    assert not job.downloadable  # (the same export under the roots: tests/api/test_media_access)
