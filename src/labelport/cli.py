@@ -111,6 +111,41 @@ def project_list(db: DbOption = None) -> None:
     console.print(table)
 
 
+@project_app.command("quality")
+def project_quality(
+    name: str,
+    output: Annotated[str, typer.Option(
+        "--format", help="table (default), csv or json.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Per annotator: objects made, mean lead time, and the shares of their tasks reviewed
+    and rejected (SATIn's quality metrics)."""
+    import json as json_module
+
+    from labelport.store.quality import annotator_quality, to_csv, to_json
+
+    if output not in ("table", "csv", "json"):
+        raise InputError(f"--format {output!r}: expected table, csv or json")
+    store = open_store(db)
+    rows = annotator_quality(store.engine, name)
+    if output == "csv":
+        sys.stdout.write(to_csv(rows))
+    elif output == "json":
+        print(json_module.dumps(to_json(rows), indent=2))
+    else:
+        table = Table("annotator", "objects", "mean lead time (s)", "tasks", "reviewed",
+                      "rejected")
+        for row in rows:
+            table.add_row(row.annotator, str(row.objects),
+                          "" if row.mean_lead_time_s is None else f"{row.mean_lead_time_s:.1f}",
+                          str(row.tasks), _share(row.reviewed_share), _share(row.rejected_share))
+        console.print(table)
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.0f} %"
+
+
 @project_app.command("show")
 def project_show(name: str, db: DbOption = None) -> None:
     """Counts of a project per dataset, per class and per task status."""

@@ -21,6 +21,7 @@ from labelport.api.routers import (
     items,
     members,
     projects,
+    quality,
     releases,
     tasks,
     users,
@@ -32,7 +33,7 @@ from labelport.web.app import mount_web_app
 
 ROUTERS = (users.router, formats.router, projects.router, members.router, datasets.router,
            items.router, tasks.router, annotations.router, releases.router, imports.router,
-           exports.router)
+           exports.router, quality.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

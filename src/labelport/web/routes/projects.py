@@ -7,14 +7,15 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from labelport.api.deps import ProjectAccess, StoreDep, require_role
 from labelport.api.errors import PermissionDeniedError
 from labelport.api.routers.members import _check_owner_change
 from labelport.api.routers.projects import schema_with_ids
-from labelport.errors import InputError, LabelportError
+from labelport.errors import InputError, LabelportError, NotFoundError
 from labelport.store import Store
+from labelport.store.quality import annotator_quality, to_csv, to_json
 from labelport.store.users import Role, User, parse_role
 from labelport.web.charts import bars
 from labelport.web.deps import PersonDep, ProjectPage, may_export
@@ -93,7 +94,20 @@ def _overview(access: ProjectAccess, store: Store) -> dict[str, Any]:
             "charts": [("Items per dataset", bars(stats.items_per_dataset)),
                        ("Objects per class", bars(stats.annotations_per_class)),
                        ("Tasks per status", bars(stats.tasks_per_status))],
-            "members": store.users.members(access.id), "roles": [r.value for r in Role]}
+            "members": store.users.members(access.id), "roles": [r.value for r in Role],
+            "quality": annotator_quality(store.engine, access.id)}
+
+
+@router.get("/projects/{project}/quality.{kind}")
+def quality_download(kind: str, access: ProjectPage, store: StoreDep) -> Response:
+    """The Overview's quality metrics as CSV or JSON (as the API and the CLI give them)."""
+    rows = annotator_quality(store.engine, access.id)
+    if kind == "csv":
+        return Response(to_csv(rows), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="quality-{access.id}.csv"'})
+    if kind == "json":
+        return JSONResponse(to_json(rows))
+    raise NotFoundError("quality metrics come as .csv or .json")
 
 
 @router.post("/projects/{project}/members")
