@@ -152,7 +152,7 @@ class FrameExtractor:
             self.close()
             self._current = self._open(source, rotation_deg=item.rotation_deg)
             self._uri = str(source)
-        save_frame(self._current.image(item.frame_index), target)
+        save_frame(self._current, item.frame_index, target)
 
     def close(self) -> None:
         if self._current is not None:
