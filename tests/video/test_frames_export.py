@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from labelport.domain.frames import FrameItem
 from labelport.domain.source import MemorySource
 from labelport.errors import InputError
-from labelport.export.frames import FrameItem, FrameSelection, chosen_frames, video_frames
+from labelport.export.frames import FrameSelection, chosen_frames, video_frames
 from labelport.export.media import MediaMode
 from labelport.export.pipeline import ExportRequest, run_pipeline
 from labelport.export.splits import SplitSpec

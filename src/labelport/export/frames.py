@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from labelport.domain.model import Annotation, Item, ItemRecord
+from labelport.domain.frames import FrameItem, frame_item_path
+from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.source import ExportSource
 from labelport.domain.tracks import TrackShape, expand_track, split_tracks, visible_frames
 from labelport.errors import InputError
@@ -40,21 +41,6 @@ class FrameSelection(enum.StrEnum):
     LABELED = "labeled"
     KEYFRAMES = "keyframes"
     ALL = "all"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FrameItem(Item):
-    """One frame of a video, as an image: ``media_uri`` is the video's."""
-
-    video_path: str
-    frame_index: int
-    rotation_deg: int = 0
-
-
-def frame_item_path(video_path: str, frame: int) -> str:
-    stem, dot, _suffix = video_path.rpartition(".")
-    base = stem if dot and "/" not in _suffix else video_path
-    return f"{base}_{frame:06d}.jpg"
 
 
 def chosen_frames(record: ItemRecord, selection: FrameSelection, step: int) -> list[int]:

@@ -21,9 +21,10 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from labelport.domain.frames import FrameItem
 from labelport.domain.model import Item
 from labelport.errors import InputError
-from labelport.export.frames import FrameExtractor, FrameItem
+from labelport.export.frames import FrameExtractor
 from labelport.export.media_access import MediaAccess
 from labelport.formats.base import MediaPlacer, MediaReference, Report, no_media, relative_reference
 

@@ -32,6 +32,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("cvat_video", "cvat.video", "SPEC"),
     ("mot", "mot", "SPEC"),
     ("labelstudio_video", "labelstudio.video", "SPEC"),
+    ("coco_video", "coco.per_video", "SPEC"),
     ("masks_semantic", "masks", "SEMANTIC_SPEC"),
     ("masks_instance", "masks", "INSTANCE_SPEC"),
     ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),
