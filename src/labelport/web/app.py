@@ -27,7 +27,7 @@ from labelport.errors import LabelportError
 from labelport.jobs.runner import Runner
 from labelport.store import Store
 from labelport.web.deps import SignInRequired, csrf_protect
-from labelport.web.routes import account, exports, items, projects
+from labelport.web.routes import account, exports, imports, items, projects, releases
 from labelport.web.session import Session, SessionCodec
 from labelport.web.templating import render
 
@@ -76,7 +76,7 @@ def create_web_app(store: Store, settings: Settings, runner: Runner) -> FastAPI:
     web.state.runner = runner
     web.add_middleware(SessionMiddleware, codec=SessionCodec(settings.secret_key))
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (account, projects, items, exports):
+    for module in (account, projects, items, exports, releases, imports):
         web.include_router(module.router, dependencies=[Depends(csrf_protect)])
     web.add_exception_handler(LabelportError, _labelport_error)
     web.add_exception_handler(HTTPException, _http_error)

@@ -10,11 +10,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from labelport.store.users import Role
+
 
 def _common(request: Request) -> dict[str, Any]:
     session = getattr(request.state, "session", None)
     return {"person": getattr(request.state, "person", None),
-            "csrf_token": session.csrf if session is not None else ""}
+            "csrf_token": session.csrf if session is not None else "",
+            "manager_role": Role.MANAGER}
 
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates",

@@ -71,8 +71,10 @@ def _dialog(request: Request, access: ProjectAccess, store: Store, values: dict[
 def new_export(request: Request, access: Exporter, store: StoreDep) -> Response:
     """The dialog; ``ids`` (the items page's checkboxes) preselects items."""
     ids = request.query_params.getlist("ids")
-    values = {"format": request.query_params.get("format", "coco"), "ids": " ".join(ids),
-              "package": "zip", "split_strategy": "random"}
+    query = request.query_params
+    values = {"format": query.get("format", "coco"), "ids": " ".join(ids), "package": "zip",
+              "split_strategy": "random", "release": query.get("release"),
+              "since_release": query.get("since_release")}
     return _dialog(request, access, store, values)
 
 
