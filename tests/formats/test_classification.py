@@ -206,7 +206,7 @@ def test_round_trip(golden: str, name: str, options: dict[str, Any],
     read = spec.reader(first, spec.resolve_options(options))
     assert _labels_read(read, options) == expected
     assert {r.split for r in read.records()} == {"train"}
-    second = _export(MemorySource(project=ProjectInfo(name="again"), schema=read.schema,
+    second = _export(MemorySource(project=sample_source.project, schema=read.schema,
                                   items=tuple(read.records())),
                      name, options, tmp_path / "second")
     assert _layout(second) == _layout(first)
@@ -425,6 +425,16 @@ def test_hugging_face_datasets_loads_metadata_jsonl(offline_datasets: Any,
                   for label in rows["label"]]
         names = [r.item.file_name for r in sample_source.records()]
         assert {n: lab for n, lab in zip(names, labels, strict=True) if lab} == expected
+        # the folder itself: the dataset card makes the labels class labels, in schema order
+        carded = offline_datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+        feature = carded["train"].features["label"]
+        class_label = getattr(feature, "feature", feature)
+        classes = [d.options for d in sample_source.schema.classifications
+                   if d.name == classification][0]
+        assert class_label.names == list(classes)
+        indices = [[v] if isinstance(v, int) else v or [] for v in carded["train"]["label"]]
+        assert {n: tuple(classes[i] for i in ids)
+                for n, ids in zip(names, indices, strict=True) if ids} == expected
 
 
 _DATUMARO_IMAGENET = """

@@ -37,10 +37,10 @@ from labelport.errors import InputError, UnsupportedError
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.run import run_export
 from labelport.export.selection import restrict_labelsets
+from labelport.formats._shared.hf_card import card_features
 from labelport.formats.parquet import (
     METADATA_FILE,
     SPEC,
-    _card_features,
     hf_features,
     object_xywh_area,
     split_file,
@@ -97,7 +97,7 @@ def test_features_carry_the_class_names_in_schema_order() -> None:
     assert objects["feature"]["category"] == {"names": NAMES, "_type": "ClassLabel"}
     assert objects["feature"]["bbox"] == {"feature": {"dtype": "float64", "_type": "Value"},
                                           "_type": "Sequence"}
-    card = {f["name"]: f for f in _card_features(features)}
+    card = {f["name"]: f for f in card_features(features)}
     assert card["image"] == {"name": "image", "dtype": "image"}
     category = next(f for f in card["objects"]["sequence"] if f["name"] == "category")
     assert category["dtype"] == {"class_label": {"names": dict(enumerate(NAMES))}}

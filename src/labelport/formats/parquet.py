@@ -107,8 +107,9 @@ from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.hf_card import card_features, card_text, read_front_matter
 from labelport.formats._shared.image_files import image_size, local_reference
-from labelport.formats._shared.input_files import open_binary, read_text, regular_file
+from labelport.formats._shared.input_files import open_binary, regular_file
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import (
@@ -375,7 +376,7 @@ def _dataset_card(source: ExportSource) -> str:
     ``load_dataset(folder)`` shows class names; the labelport schema rides along for the
     reader."""
     card = {"configs": [{"config_name": "default",
-                         "features": _card_features(hf_features(source.schema))}],
+                         "features": card_features(hf_features(source.schema))}],
             "labelport": {"project": source.project.name,
                           "description": source.project.description,
                           "schema": schema_to_json(source.schema),
@@ -383,33 +384,7 @@ def _dataset_card(source: ExportSource) -> str:
                           "labelsets": [ls.name for ls in source.labelsets]}}
     body = (f"# {source.project.name}\n\nExported by labelport {__version__}: "
             "`datasets.load_dataset(\"<this folder>\")` reads it with its class names.\n")
-    return f"---\n{_yaml(card)}---\n\n{body}"
-
-
-def _card_features(features: Json) -> list[Json]:
-    """The dataset card's spelling of features: a list of ``{name, dtype}`` entries, lists of
-    objects as ``sequence`` (read by every ``datasets`` version from 2 on)."""
-    return [{"name": name, **_card_type(feature)} for name, feature in features.items()]
-
-
-def _card_type(feature: Json) -> Json:
-    kind = feature["_type"]
-    if kind == "Image":
-        return {"dtype": "image"}
-    if kind == "Value":
-        return {"dtype": feature["dtype"]}
-    if kind == "ClassLabel":
-        return {"dtype": {"class_label": {"names": dict(enumerate(feature["names"]))}}}
-    inner = feature["feature"]
-    if "_type" in inner:
-        return {"sequence": _card_type(inner)["dtype"]}
-    return {"sequence": _card_features(inner)}
-
-
-def _yaml(value: Any) -> str:
-    import yaml
-
-    return str(yaml.safe_dump(value, allow_unicode=True, sort_keys=False))
+    return card_text(card, body)
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
@@ -582,19 +557,8 @@ def _largest_category(files: list[_File]) -> int:
 
 def _card(root: Path) -> tuple[Json | None, Json | None]:
     """The labelport section and features of an imagefolder's dataset card, if it has one."""
-    card = root / "README.md"
-    if not card.is_file():
-        return None, None
-    import yaml
-
-    text = read_text(card)
-    if not text.startswith("---\n") or "\n---" not in text[4:]:
-        return None, None
-    try:
-        front = yaml.safe_load(text[4:text.index("\n---", 4)])
-    except yaml.YAMLError as error:
-        raise InputError(f"{card}: the front matter is not YAML ({error})") from None
-    own = front.get("labelport") if isinstance(front, dict) else None
+    front = read_front_matter(root)
+    own = front.get("labelport") if front is not None else None
     return (own if isinstance(own, dict) else None), None
 
 

@@ -3,6 +3,7 @@
 
 Layout::
 
+    README.md                dataset card: the features, the classes in schema order
     {split}/metadata.jsonl   one JSON object per image, in record order
     {split}/{image}          with media copied or linked
 
@@ -12,12 +13,14 @@ for an image without a label. Multi-label exports (option ``multi_label=true``, 
 checkbox classification) write ``"label": ["car", "truck"]`` (``[]`` without a label). Labels
 come from image-level classes or the ``classification`` option
 (`labelport.formats._shared.image_labels`). Split folders are named as the records' splits;
-``datasets`` knows ``train``, ``val``/``validation`` and ``test``. The labels are names:
-``datasets`` gives them as a string column, and a ``ClassLabel`` cast with the classes in
-schema order (listed in the manifest's report) gives indices.
+``datasets`` knows ``train``, ``val``/``validation`` and ``test``. The labels are names; the
+dataset card declares ``label`` a ``ClassLabel`` (a sequence of them when multi-label) with the
+classes in schema order, so ``load_dataset(folder)`` gives indices in that order;
+``load_dataset("imagefolder", data_dir=folder)`` ignores the card and gives the names.
 
 Reading takes the export folder (a ``metadata.jsonl`` in each split folder, or one at the top
-for no split) or one ``metadata.jsonl``. Classes are the labels found, sorted. Images are
+for no split) or one ``metadata.jsonl``. Classes are the card's ``label`` classes in their
+order (then labels it lacks, sorted), else the labels found, sorted. Images are
 looked up relative to the metadata file, then by name in the ``images`` option's folder; their
 size comes from their header. Items get dataset ``default``."""
 
@@ -33,6 +36,13 @@ import orjson
 from labelport.domain.model import ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
+from labelport.formats._shared.hf_card import (
+    CARD_FILE,
+    Json,
+    card_features,
+    card_text,
+    read_front_matter,
+)
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.image_labels import (
     labelled_record,
@@ -56,6 +66,14 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     labels_from, multi = labels_and_multi(source, options)
     out_dir.mkdir(parents=True, exist_ok=True)
+    label: Json = {"_type": "ClassLabel", "names": list(labels_from.classes)}
+    features = {"image": {"_type": "Image"},
+                "label": {"_type": "Sequence", "feature": label} if multi else label}
+    (out_dir / CARD_FILE).write_text(card_text(
+        {"configs": [{"config_name": "default", "features": card_features(features)}]},
+        f"# {source.project.name}\n\nImage labels from {labels_from.described}, exported by "
+        "labelport: `datasets.load_dataset(\"<this folder>\")` gives them as class labels.\n"),
+        encoding="utf-8", newline="\n")
     with ExitStack() as stack:
         files: dict[str, IO[bytes]] = {}
         for image in images(source, out_dir, ctx, labels_from=labels_from, multi_label=multi,
@@ -65,9 +83,9 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                 (out_dir / image.split).mkdir(parents=True, exist_ok=True)
                 file = files[image.split] = stack.enter_context(
                     (out_dir / image.split / METADATA_FILE).open("wb"))
-            label: Any = list(image.labels) if multi else (image.labels[0] if image.labels
+            value: Any = list(image.labels) if multi else (image.labels[0] if image.labels
                                                            else None)
-            file.write(orjson.dumps({"file_name": image.reference, "label": label}) + b"\n")
+            file.write(orjson.dumps({"file_name": image.reference, "label": value}) + b"\n")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -103,6 +121,24 @@ def _lines(file: Path) -> list[tuple[str, str, tuple[str, ...], bool]]:
     return entries
 
 
+def _card_classes(root: Path) -> list[str]:
+    """The class names the dataset card gives ``label`` (a class label or a sequence of them),
+    in their order; none without a card."""
+    front = read_front_matter(root)
+    configs = front.get("configs") if front is not None else None
+    features = configs[0].get("features") if isinstance(configs, list) and configs and \
+        isinstance(configs[0], dict) else None
+    for feature in features if isinstance(features, list) else []:
+        if isinstance(feature, dict) and feature.get("name") == "label":
+            kind = feature.get("dtype") or feature.get("sequence")
+            names = kind.get("class_label", {}).get("names") if isinstance(kind, dict) else None
+            if isinstance(names, dict):
+                return [str(names[k]) for k in sorted(names, key=str)]
+            if isinstance(names, list):
+                return [str(name) for name in names]
+    return []
+
+
 def _metadata_files(root: Path) -> list[tuple[str | None, Path]]:
     if root.is_file():
         return [(None, root)]
@@ -122,7 +158,9 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     root = Path(path)
     tables = [(split, file, _lines(file)) for split, file in _metadata_files(root)]
     every = [entry for *_, lines in tables for entry in lines]
-    classes = sorted({label for _, _, labels, _ in every for label in labels})
+    carded = _card_classes(root if root.is_dir() else root.parent)
+    classes = carded + sorted({label for _, _, labels, _ in every for label in labels}
+                              - set(carded))
     labels_from = read_label_source(classes, options,
                                     multi_label=any(listed for *_, listed in every))
     given = options.get("images")
