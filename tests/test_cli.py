@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from labelport.cli import DEMO_VARIANTS
+from labelport.cli import DEMO_PASSWORD, DEMO_USER, DEMO_VARIANTS
 from labelport.export.manifest import MANIFEST_NAME
 from labelport.formats.registry import writable_formats
+from labelport.store import open_store
 
 
 def labelport(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -25,7 +26,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     run = labelport("demo", "--out", "out", cwd=root)
     assert run.returncode == 0, run.stderr
+    # how to open it in a browser: the serve command and the demo user
+    assert "labelport serve --db out/demo.db" in run.stdout
+    assert f"sign in as {DEMO_USER!r} with the password {DEMO_PASSWORD!r}" in run.stdout
     return root
+
+
+def test_demo_user_owns_the_demo_project(demo: Path) -> None:
+    store = open_store(str(demo / "out" / "demo.db"))
+    try:
+        user = store.users.check_password(DEMO_USER, DEMO_PASSWORD)
+        assert user is not None
+        assert store.users.memberships(user.id) == {1: "owner"}
+    finally:
+        store.close()
 
 
 def test_demo_exports_every_registered_format(demo: Path) -> None:

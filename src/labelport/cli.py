@@ -3,6 +3,7 @@ prints one line and exits with status 2, never a traceback."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from collections.abc import Iterator
@@ -468,6 +469,7 @@ def demo(
     """Build the sample project (images and a short video with tracks) in a fresh SQLite store
     and export it to every format (the video's labelled frames to image formats)."""
     from labelport.sample import build_sample
+    from labelport.store.users import Role
 
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "demo.db"
@@ -495,6 +497,21 @@ def demo(
                       str(sum(result.report.counts.values())), f"{result.seconds:.2f}")
     console.print(table)
     console.print(f"store: {db_path}   exports: {out}/<format>/")
+    project_id = next(p.id for p in store.list_projects() if p.name == "demo")
+    store.users.create_user(DEMO_USER)
+    store.users.set_password(DEMO_USER, DEMO_PASSWORD)
+    store.users.set_member(project_id, DEMO_USER, Role.OWNER)
+    media = shlex.quote(str((out / "media").resolve()))
+    console.print("\nopen the demo project in a browser:\n"
+                  f"  LABELPORT_MEDIA_ROOTS={media} labelport serve "
+                  f"--db {shlex.quote(str(db_path))}\n"
+                  f"  then http://127.0.0.1:8080/ and sign in as {DEMO_USER!r} with the "
+                  f"password {DEMO_PASSWORD!r}", highlight=False, soft_wrap=True)
+
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "labelport-demo"
+"""The demo store's person (owner of the demo project), printed by `labelport demo`."""
 
 
 def version_callback(value: bool) -> None:
