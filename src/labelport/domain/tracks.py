@@ -304,3 +304,26 @@ def _numbers(geometry: Geometry) -> tuple[float, ...] | None:
         case Keypoints(points=points) if geometry.box is None and geometry.shape is None:
             return tuple(v for p in points for v in (p.x, p.y, float(p.v)))
     return None
+
+
+def on_every_frame(annotations: Iterable[Annotation], *, frame_count: int | None
+                   ) -> tuple[list[Annotation], list[Annotation]]:
+    """A video's objects as formats without keyframes hold them: every track on each frame it
+    is visible and the shapes on one frame, sorted by frame; and apart, the annotations that
+    have no frame."""
+    tracks, others = split_tracks(annotations)
+    framed = [s.annotation for keys in tracks.values()
+              for s in expand_track(keys, frame_count=frame_count)]
+    framed += (a for a in others if a.frame is not None)
+    framed.sort(key=_frame)
+    return framed, [a for a in others if a.frame is None]
+
+
+def tracks_from_frames(annotations: Iterable[Annotation], *, frame_count: int | None
+                       ) -> list[Annotation]:
+    """The inverse of `on_every_frame`: each track's per-frame shapes reduced to keyframes
+    (`reduce_to_keyframes`), other annotations as they are."""
+    tracks, others = split_tracks(annotations)
+    keyframes = [k for shapes in tracks.values()
+                 for k in reduce_to_keyframes(shapes, frame_count=frame_count)]
+    return [*keyframes, *others]

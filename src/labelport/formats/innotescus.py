@@ -26,7 +26,8 @@ Each file is a JSON list, one object per line (``dataset_item_metadata_definitio
   ``orientation`` its clockwise angle in radians about the centre; a polygon is ``"Poly"`` with
   ``poly`` one ring of ``{"x", "y"}`` per part (not rounded) and ``is_open`` false; holes are
   dropped (Innotescus rings are parts; counted); a polyline is ``"Poly"`` with ``is_open`` true.
-  ``frame_index`` is the annotation's frame (0 for an image), ``annotators`` its annotator
+  ``frame_index`` is the annotation's frame (0 for an image; on a video, each track is written
+  on every frame on which it is visible, `labelport.domain.tracks`), ``annotators`` its annotator
   (``""`` when unknown), ``instance_id`` its instance id (null when it has none), ``meta_data``
   its attributes;
 - ``annotation_metadata_definitions.json``: each attribute definition once by name, with the
@@ -43,7 +44,9 @@ Reading takes the export folder (or its ``annotations/``): every ``annotations/<
 becomes dataset ``<dataset>``; sizes come from ``dataset_items.json``; media is found at
 ``datasets/<dataset>/<name>`` beside ``annotations/`` or in ``options["images"]``. A class's
 geometry is that of its first annotation (``Box`` with an orientation: rotated box; open
-``Poly``: polyline; ``Poly``: polygon; unused: box).
+``Poly``: polyline; ``Poly``: polygon; unused: box). An item with ``num_frames`` is a video:
+the rows of each ``instance_id`` are one track, reduced to the keyframes that give them back
+(`reduce_to_keyframes`; whole-pixel boxes keep more keyframes than were exported).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ from labelport.domain.model import (
 )
 from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
+from labelport.domain.tracks import on_every_frame, tracks_from_frames
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import object_on_image
@@ -266,7 +270,14 @@ class _InnotescusWriter:
                  "meta_data": dict(item.metadata)}
         dataset.items.write(orjson.dumps(entry) + b"\n")
         labelset = record.task.labelset if record.task else DEFAULT_LABELSET
-        for annotation in record.annotations:
+        annotations = record.annotations
+        if item.is_video:  # Innotescus has no keyframes: each track on every visible frame
+            framed, unframed = on_every_frame(annotations, frame_count=item.frame_count)
+            if unframed:
+                ctx.report.count("not written: annotation without a frame on a video",
+                                 len(unframed))
+            annotations = tuple(framed)
+        for annotation in annotations:
             if annotation.labelset != labelset:
                 ctx.report.count("not written: annotation of another labelset")
                 continue
@@ -487,6 +498,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
 def _records(folder: Path, root: Path, images: Path | None, items: list[_Item],
              annotations: list[_Annotation], names: Mapping[int, str]) -> list[ItemRecord]:
     by_index: dict[int, list[Annotation]] = {item.index: [] for item in items}
+    videos = {item.index for item in items if item.num_frames is not None}
     origin = folder / ANNOTATIONS
     for i, a in enumerate(annotations):
         at = f"$[{i}]"
@@ -498,10 +510,14 @@ def _records(folder: Path, root: Path, images: Path | None, items: list[_Item],
         geometry = geometry_from_json(a.type, a.box, a.poly, a.is_open, str(origin), at)
         by_index[a.dataset_item_index].append(Annotation(
             label=names[a.class_id], geometry=geometry, attributes=a.meta_data or {},
-            instance_id=a.instance_id, frame=a.frame_index or None,
+            instance_id=a.instance_id,
+            frame=a.frame_index if a.dataset_item_index in videos else a.frame_index or None,
             annotator=a.annotators or None))
     out = []
     for item in items:
+        if item.num_frames is not None:  # a video: per-frame shapes back to keyframes
+            by_index[item.index] = tracks_from_frames(by_index[item.index],
+                                                      frame_count=item.num_frames)
         media = None
         for candidate in (root / (item.url or ""), root / DATASETS_DIR / folder.name / item.name,
                           (images / item.name) if images else None):
@@ -533,6 +549,7 @@ SPEC = FormatSpec(
     ),
     attributes=True,
     media=True,
+    video=True,
     writer=write,
     reader=read,
 )

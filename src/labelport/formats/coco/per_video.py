@@ -30,7 +30,7 @@ from labelport.domain.frames import FrameItem, frame_item_path
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Annotation, ItemRecord
 from labelport.domain.source import ExportSource
-from labelport.domain.tracks import expand_track, split_tracks
+from labelport.domain.tracks import on_every_frame
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 from labelport.formats.coco.instances import _instance, categories_json
@@ -41,17 +41,12 @@ FRAMES_DIR = "frames"
 Json = dict[str, Any]
 
 
-def _objects(record: ItemRecord, ctx: WriteContext) -> list[tuple[int, Annotation]]:
-    """``(frame, annotation)`` of every object on every frame, in frame order."""
-    tracks, others = split_tracks(record.annotations)
-    found = [(s.frame, s.annotation) for keys in tracks.values()
-             for s in expand_track(keys, frame_count=record.item.frame_count)]
-    for annotation in others:
-        if annotation.frame is None:
-            ctx.report.count("not written: annotation without a frame on a video")
-        else:
-            found.append((annotation.frame, annotation))
-    return sorted(found, key=lambda pair: pair[0])
+def _objects(record: ItemRecord, ctx: WriteContext) -> list[Annotation]:
+    """Every object on every frame, in frame order."""
+    framed, unframed = on_every_frame(record.annotations, frame_count=record.item.frame_count)
+    if unframed:
+        ctx.report.count("not written: annotation without a frame on a video", len(unframed))
+    return framed
 
 
 def _video_file(source: ExportSource, record: ItemRecord, name: str, out_dir: Path,
@@ -71,7 +66,8 @@ def _video_file(source: ExportSource, record: ItemRecord, name: str, out_dir: Pa
                         out_dir / file_name)
     category = {c.name: i for i, c in enumerate(source.schema.classes, start=1)}
     annotations: list[Json] = []
-    for frame, annotation in _objects(record, ctx):
+    for annotation in _objects(record, ctx):
+        frame = annotation.frame or 0
         instance = _instance(annotation.geometry, image_wh=(item.width, item.height), ctx=ctx)
         if instance is None:
             continue
