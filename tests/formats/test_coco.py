@@ -601,14 +601,16 @@ def test_splits_must_share_their_categories(tmp_path: Path) -> None:
 
 def test_media_lookup_lists_folders_and_asks_the_file_system_only_when_unsure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelport.formats.coco import _reader
     from labelport.formats.coco._reader import _Media
 
     (tmp_path / "IMG.JPG").write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.jpg").write_bytes(b"y")
     asked: list[str] = []
-    real_is_file = Path.is_file
-    monkeypatch.setattr(Path, "is_file", lambda p: asked.append(p.name) or real_is_file(p))
+    real_is_file = _reader.is_regular_file
+    monkeypatch.setattr(_reader, "is_regular_file",
+                        lambda p: asked.append(p.name) or real_is_file(p))
     media = _Media(tmp_path)
     assert media.find(None, "IMG.JPG", "IMG.JPG") == tmp_path / "IMG.JPG"
     assert media.find(None, "missing.jpg", "missing.jpg") is None

@@ -374,10 +374,10 @@ class _Layout:
             files = []
             for value, name in rows:
                 by_instance = self.root / MASKS_DIR / stem / bitmask_name(name, value)
-                files.append(by_instance if by_instance.is_file()
+                files.append(by_instance if is_regular_file(by_instance)
                              else self.root / MASKS_DIR / stem / bitmask_name(name, None))
         for file in files:
-            if not file.is_file():
+            if not is_regular_file(file):
                 raise InputError(f"{self.root / CLASSES_FILE}: {file_name!r} has no mask file "
                                  f"{file.relative_to(self.root).as_posix()}")
         return files

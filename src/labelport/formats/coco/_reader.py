@@ -80,7 +80,7 @@ from labelport.formats._shared.image_files import (
     local_reference,
     reference_name,
 )
-from labelport.formats._shared.input_files import read_bytes
+from labelport.formats._shared.input_files import is_regular_file, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
@@ -358,7 +358,7 @@ class _Media:
                 if _fold(name) not in folded:
                     return None
         candidate = root.joinpath(*parts)
-        return candidate if candidate.is_file() else None
+        return candidate if is_regular_file(candidate) else None
 
     def find(self, split: str | None, file_name: str, path: str) -> Path | None:
         """The image ``file_name`` names: itself when it is an absolute path to a file, else
@@ -550,6 +550,8 @@ def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: 
             media: _Media, sizes: dict[int, tuple[int, int]], file: Path, at: str,
             schema: LabelSchema) -> ItemRecord:
     path = raw.get("path", image_path(image.file_name))
+    if not isinstance(path, str):
+        raise _fail(file, f"{at}.path", f"expected a string, got {type(path).__name__}")
     found = media.find(split, image.file_name, path)
     width, height = sizes.get(image.id) or _size(image, raw, split, media, file)
     remote = image.file_name if is_url(image.file_name) else None

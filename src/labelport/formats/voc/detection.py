@@ -437,6 +437,9 @@ def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
         width = int(_number(path, size, "width", where="<size>"))
         height = int(_number(path, size, "height", where="<size>"))
         raw_depth = (size.findtext("depth") or "").strip()
+        if raw_depth.isdigit() and len(raw_depth) > 4:
+            raise InputError(f"{path}: <size><depth>: expected a number of channels, got "
+                             f"{len(raw_depth)} digits")
         depth = int(raw_depth) if raw_depth.isdigit() else None
     if width <= 0 or height <= 0:
         if image is None:
