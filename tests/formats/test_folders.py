@@ -33,6 +33,7 @@ NESTING: dict[str, tuple[str, dict[str, Any]]] = {
     "cvat": ("images/train", {}),
     "csv": ("images", {}),
     "tsv": ("images", {}),
+    "voc": ("JPEGImages", {}),
 }
 
 

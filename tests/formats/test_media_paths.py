@@ -51,7 +51,7 @@ def _references(name: str, out: Path) -> list[str]:
             rows = csv.DictReader(f, delimiter="," if name == "csv" else "\t")
             return list(dict.fromkeys(row["image_file"] for row in rows))
     return [ElementTree.parse(file).findtext("path") or ""
-            for file in sorted((out / "Annotations").glob("*.xml"))]
+            for file in sorted((out / "Annotations").rglob("*.xml"))]
 
 
 def _read_back(name: str, out: Path, options: dict[str, Any] | None = None) -> list[Any]:

@@ -133,7 +133,7 @@ def test_golden_sample(sample_source: MemorySource, tmp_path: Path) -> None:
         assert str(tmp_path) not in (GOLDEN / name).read_text(encoding="utf-8")
 
     annotations = GOLDEN / "Annotations"
-    assert len(list(annotations.glob("*.xml"))) == len(sample_source)
+    assert len(list(annotations.rglob("*.xml"))) == len(sample_source)
     # T2: the car touching the right and bottom edges ends at the image's size.
     assert ("car", (250, 190, 320, 240)) in _objects(annotations / "yard_002.xml")
     # T5: an image without objects keeps its file, with its size.
@@ -157,7 +157,8 @@ def test_golden_sample(sample_source: MemorySource, tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in labelmap[1:]] == list(sample_source.schema.class_names)
     assert labelmap[1] == "car:230,25,75::"
     stems = (GOLDEN / "ImageSets" / "Main" / "train.txt").read_text(encoding="utf-8").split()
-    assert stems == [Path(r.item.file_name).stem for r in sample_source.records()]
+    assert stems == [Path(r.item.path).with_suffix("").as_posix()  # with its folders
+                     for r in sample_source.records()]
 
     counts = ctx.report.counts
     assert counts["converted: rotated_box to its bounding box"] == 1
@@ -174,7 +175,7 @@ def test_every_file_parses_and_globox_reads_the_same_boxes_and_sizes(
     out = tmp_path / "voc"
     _write(_ground_truth(sample_source), out)
     ours = {r.item.path: r for r in read(out, {}).records()}
-    theirs = AnnotationSet.from_pascal_voc(out / "Annotations")
+    theirs = AnnotationSet.from_pascal_voc(out / "Annotations", recursive=True)
     assert sorted(a.image_id for a in theirs) == sorted(ours)
     for annotation in theirs:
         record = ours[annotation.image_id]
@@ -182,7 +183,8 @@ def test_every_file_parses_and_globox_reads_the_same_boxes_and_sizes(
         got = sorted((b.label, b.ltrb) for b in annotation.boxes)
         want = sorted((a.label, a.geometry.xyxy) for a in record.annotations)  # type: ignore[union-attr]
         assert got == want, annotation.image_id
-        xml = ET.parse(out / "Annotations" / f"{Path(annotation.image_id).stem}.xml").getroot()
+        xml = ET.parse(out / "Annotations" / Path(annotation.image_id).with_suffix(".xml")
+                       ).getroot()
         assert [(n, tuple(map(float, xyxy))) for n, xyxy in _objects_of(xml)] == [
             (b.label, b.ltrb) for b in annotation.boxes]
 
@@ -205,13 +207,13 @@ def test_round_trip_keeps_boxes_classes_sizes_splits_and_attributes(
     back = read(result.path, {"one_based": one_based})
     assert back.schema.class_names == sample_source.schema.class_names
     assert len(back) == len(sample_source)
-    originals = {r.item.file_name: r for r in source.records()}
+    originals = {r.item.path: r for r in source.records()}
     for got in back.records():
         want = originals.pop(got.item.path)
         assert (got.item.width, got.item.height, got.item.channels) == (
             want.item.width, want.item.height, want.item.channels)
         assert got.split == "train"
-        assert got.item.media_uri == str(result.path / "JPEGImages" / want.item.file_name)
+        assert got.item.media_uri == str(result.path / "JPEGImages" / want.item.path)
         written = [a for a in want.annotations if a.geometry.kind is not GeometryKind.NONE]
         assert [a.label for a in got.annotations] == [a.label for a in written]
         for back_annotation, original in zip(got.annotations, written, strict=True):

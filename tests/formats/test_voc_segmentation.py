@@ -106,7 +106,7 @@ def test_detection_option_writes_voc_xml_beside_the_masks(sample_source: MemoryS
                                                           tmp_path: Path) -> None:
     ctx = WriteContext()
     write(_ground_truth(sample_source), tmp_path, {"detection": True}, ctx)
-    assert len(list((tmp_path / "Annotations").glob("*.xml"))) == len(sample_source)
+    assert len(list((tmp_path / "Annotations").rglob("*.xml"))) == len(sample_source)
     assert (tmp_path / "ImageSets/Main/train.txt").is_file()
     assert ctx.report.counts["converted: polygon to its bounding box"] == 2
     assert (tmp_path / "labelmap.txt").read_text(encoding="utf-8").splitlines()[1] == (

@@ -6,6 +6,9 @@ Layout::
     Annotations/<stem>.xml          # one per image
     ImageSets/Main/<split>.txt      # the stems of each split, one per line
     JPEGImages/<file name>          # with media copied or linked; images keep their own format
+    Annotations/cam1/<stem>.xml     # an item's path inside its dataset keeps its folders: the
+    JPEGImages/cam1/<file name>     # image id is cam1/<stem> (in the split lists too), and
+                                    # <filename> is cam1/<file name>, below <folder>
 
 One annotation file::
 
@@ -43,7 +46,7 @@ Conventions:
   would read as JSON (``"2"``) as a JSON string, so every value reads back with its type.
 - ``<path>`` (LabelImg's) is written only with ``--paths absolute``: the image's absolute path
   in the published export, or without media where the source is
-  (`WriteContext.media_reference`); ``<filename>`` stays the file name.
+  (`WriteContext.media_reference`); ``<filename>`` stays the name below ``JPEGImages/``.
 - ``labelmap.txt`` is Datumaro's and CVAT's (``name:r,g,b::``), no ``background`` line; a class
   name with ``:`` or a line break cannot be written there and is refused.
 - Only boxes are carried. Rotated boxes, polygons, polylines, masks and keypoints are written as
@@ -55,7 +58,8 @@ Reading accepts this layout or a folder of XML files. The image is ``<filename>`
 becomes the media URI as it is); sizes come from ``<size>``, or from the image's header when
 ``<size>`` is missing or zero. A ``background`` line with colour ``0,0,0``
 in ``labelmap.txt`` (CVAT writes one) is not a class. Splits come from
-``ImageSets/Main/<split>.txt``; items get the dataset ``default`` and the file name as their path.
+``ImageSets/Main/<split>.txt`` (image ids, with their folders below ``Annotations/``); items get
+the dataset ``default`` and ``<filename>`` as their path (``cam1/a.jpg`` when nested).
 The flags are read as bools, ``pose`` when it is not ``Unspecified``, ``<attributes>`` values as
 JSON where they parse, else as text.
 """
@@ -265,7 +269,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     splits_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / LABELMAP_FILE).write_text(_labelmap(source.schema), encoding="utf-8",
                                          newline="\n")
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, keep_folders=True, report=ctx.report)
     text = XmlText(ctx)
     annotations_folder = os.fspath(annotations_dir)
     plain_paths = ctx.place_media is no_media and ctx.media_reference is relative_reference
@@ -363,7 +367,7 @@ class _Layout:
         self.root = path
         nested = path / ANNOTATIONS_DIR
         self.annotations = nested if nested.is_dir() else path
-        self.files = sorted(self.annotations.glob("*.xml"))
+        self.files = sorted(nested.rglob("*.xml") if nested.is_dir() else path.glob("*.xml"))
         self.image_dirs = [d for d in (images, path / IMAGES_DIR) if d is not None]
         self.splits = self._splits()
 
@@ -452,7 +456,8 @@ def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
                 media_uri=(str(image.absolute()) if image
                            else written_path if is_url(written_path) else None),
                 channels=depth)
-    return ItemRecord(item=item, annotations=annotations, split=layout.splits.get(path.stem))
+    image_id = path.relative_to(layout.annotations).with_suffix("").as_posix()
+    return ItemRecord(item=item, annotations=annotations, split=layout.splits.get(image_id))
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:

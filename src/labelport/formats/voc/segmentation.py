@@ -12,6 +12,10 @@ Layout::
     Annotations/<stem>.xml              with option detection=true: the VOC detection export
     ImageSets/Main/<split>.txt          (written by `labelport.formats.voc.detection`, same stems)
 
+An item's path inside its dataset keeps its folders (``cam1/a.jpg``): its stem is ``cam1/a``
+in every folder above and in the split lists; the same path in a second dataset gets its dataset
+in its name, listed in the manifest's ``report.renamed``.
+
 Conventions:
 - Both PNGs use the VOC palette (the devkit's ``labelcolormap``: colour of index ``i`` from its
   bits; 0 black): the class colours are the palette's, not the schema's, as every VOC reader
@@ -43,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -55,7 +59,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.image_files import ImageFolder
-from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._shared.raster import (
     AREA_KINDS,
     PngOut,
@@ -107,7 +111,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         labelmap_text(names, [voc_color(i) for i in range(1, len(names) + 1)]),
         encoding="utf-8")
     (out_dir / SPLITS_DIR).mkdir(parents=True, exist_ok=True)
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, keep_folders=True,
+                      report=None if options.get("detection", False) else ctx.report)
     with ExitStack() as stack:
         split_files: dict[str, IO[str]] = {}
 
@@ -115,7 +120,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             done = 0
             for done, record in enumerate(source.records(), start=1):
                 file_name = namer.name(record.item)
-                stem = PurePosixPath(file_name).stem
+                stem = file_stem(file_name)
                 place_media(record.item, out_dir / voc.IMAGES_DIR / file_name)
                 split = safe_file_name(record.split or "train")
                 if split not in split_files:
@@ -186,7 +191,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     class_dir = root / CLASS_DIR
     if not class_dir.is_dir():
         raise InputError(f"{root}: expected a VOC segmentation folder with {CLASS_DIR}/")
-    files = sorted(class_dir.glob("*.png"))
+    files = sorted(class_dir.rglob("*.png"))
     labelmap = root / voc.LABELMAP_FILE
     classes: list[LabelClass] = []
     if labelmap.is_file():
@@ -198,7 +203,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
                    for i in range(1, min(top, _LIMIT) + 1)]
     schema = LabelSchema(classes=tuple(classes))
     given = options.get("images")
-    folders = [ImageFolder(Path(d)) for d in (given, root / voc.IMAGES_DIR) if d]
+    folders = [ImageFolder(Path(d), recursive=True) for d in (given, root / voc.IMAGES_DIR) if d]
     splits = read_split_lists(root / SPLITS_DIR)
 
     def _file_name(stem: str) -> str:
@@ -208,18 +213,21 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         return written or f"{stem}.jpg"
 
     def record(file: Path) -> ItemRecord:
+        image_id = file.relative_to(class_dir).with_suffix("").as_posix()  # cam1/a when nested
         class_map = read_png(file, ("P", "L"))
-        object_file = root / OBJECT_DIR / file.name
+        object_file = root / OBJECT_DIR / f"{image_id}.png"
         object_map = read_png(object_file, ("P", "L")) if object_file.is_file() else None
         if object_map is not None and object_map.shape != class_map.shape:
             raise InputError(f"{object_file}: expected the size of {file} "
                              f"({class_map.shape[1]}x{class_map.shape[0]})")
-        image = next((f for f in (d.find(file.stem) for d in folders) if f), None)
+        image = next((f for f in (d.find(image_id) for d in folders) if f), None)
         height, width = class_map.shape
-        item = Item(dataset=DEFAULT_DATASET, path=image.name if image else _file_name(file.stem),
-                    width=width, height=height,
+        folder = image_id.rpartition("/")[0]
+        path = f"{folder}/{image.name}" if image and folder else image.name if image else (
+            _file_name(image_id))
+        item = Item(dataset=DEFAULT_DATASET, path=path, width=width, height=height,
                     media_uri=str(image.absolute()) if image else None)
-        return ItemRecord(item=item, split=splits.get(file.stem),
+        return ItemRecord(item=item, split=splits.get(image_id),
                           annotations=tuple(_annotations(class_map, object_map,
                                                          schema.class_names, file)))
 
