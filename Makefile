@@ -77,12 +77,21 @@ no-regen-in-ci:
 	  echo "LABELPORT_REGEN_GOLDEN is set in CI (CI=$$CI): refusing to regenerate the goldens;" \
 	    "run make goldens on a developer machine and commit the reviewed files" >&2; exit 2; fi
 
+# The Segments.ai SDK loads our segments releases in the tests (SegmentsDataset).
+SEGMENTS_VENV ?= .venv-segments
+
+$(SEGMENTS_VENV)/.installed:
+	$(PYTHON) -m venv $(SEGMENTS_VENV)
+	$(SEGMENTS_VENV)/bin/python -m pip install --quiet "segments-ai==1.33.0"
+	touch $@
+
 test: no-regen-in-ci $(VENV)/.installed-dev $(LS_VENV)/.installed $(DATUMARO_VENV)/.installed \
-	  $(ULTRALYTICS_VENV)/.installed $(LS_SERVER_VENV)/.installed
+	  $(ULTRALYTICS_VENV)/.installed $(LS_SERVER_VENV)/.installed $(SEGMENTS_VENV)/.installed
 	LABELPORT_LS_PYTHON=$(abspath $(LS_VENV))/bin/python \
 	LABELPORT_LS_SERVER_PYTHON=$(abspath $(LS_SERVER_VENV))/bin/python \
 	LABELPORT_DATUMARO_PYTHON=$(abspath $(DATUMARO_VENV))/bin/python \
 	LABELPORT_ULTRALYTICS_PYTHON=$(abspath $(ULTRALYTICS_VENV))/bin/python \
+	LABELPORT_SEGMENTS_PYTHON=$(abspath $(SEGMENTS_VENV))/bin/python \
 	$(BIN)/python -m pytest
 
 # Rewrite the golden files under tests/data/golden from the current writers and list which

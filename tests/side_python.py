@@ -7,7 +7,8 @@ interpreter in an environment variable:
 - ``LABELPORT_DATUMARO_PYTHON``: ``.venv-datumaro``, Datumaro (version pinned in the Makefile);
 - ``LABELPORT_ULTRALYTICS_PYTHON``: ``.venv-ultralytics``, Ultralytics' dataset code on
   PyTorch's CPU build;
-- ``LABELPORT_LS_PYTHON``: ``.venv-labelstudio``, Label Studio's SDK and converter.
+- ``LABELPORT_LS_PYTHON``: ``.venv-labelstudio``, Label Studio's SDK and converter;
+- ``LABELPORT_SEGMENTS_PYTHON``: ``.venv-segments``, the Segments.ai SDK.
 
 By hand::
 
@@ -44,6 +45,7 @@ from tests.required import unavailable
 
 DATUMARO = "LABELPORT_DATUMARO_PYTHON"
 ULTRALYTICS = "LABELPORT_ULTRALYTICS_PYTHON"
+SEGMENTS = "LABELPORT_SEGMENTS_PYTHON"
 
 # A reader that needs longer than this on the sample project is hung, not slow.
 _TIMEOUT_S = 300

@@ -5,14 +5,29 @@ The project goes into a SQLite store through `Store.import_source` and comes bac
 `Store.source` (ground truth only, as an export of one labelset carries), so what the readers are
 compared with is what the store holds, not the builder's values. Items get the splits
 ``train``, ``val``, ``test`` in turn (in the store's item order), so readers meet every subset.
+Pixels come from pycocotools (the oracle for polygons, boxes and RLE), not from labelport's
+rasteriser; z-order decides which object owns a pixel.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from labelport.domain.geometry import GeometryKind
+import numpy as np
+import numpy.typing as npt
+
+from labelport.domain.geometry import (
+    Box,
+    GeometryKind,
+    Mask,
+    Polygon,
+    PolygonPart,
+    RotatedBox,
+)
+from labelport.domain.geometry_ops import rotated_box_corners
+from labelport.domain.masks import box_to_rle, polygon_to_rle, rle_to_bitmap
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import MemorySource
@@ -45,3 +60,36 @@ def objects(record: ItemRecord, *kinds: GeometryKind) -> list[Annotation]:
     are given), in stored order."""
     wanted = set(kinds) or set(GeometryKind) - {GeometryKind.NONE}
     return [a for a in record.annotations if a.geometry.kind in wanted]
+
+
+def own_pixels(geometry: Any, record: ItemRecord) -> npt.NDArray[np.bool_]:
+    """The pixels a box, rotated box, polygon (holes cut out) or mask covers on its image."""
+    size = {"height": record.item.height, "width": record.item.width}
+    match geometry:
+        case Mask():
+            mask = geometry
+        case Box():
+            mask = box_to_rle(geometry, **size)
+        case RotatedBox():
+            ring = rotated_box_corners(geometry)
+            mask = polygon_to_rle(Polygon(parts=(PolygonPart(outer=ring),)), **size)
+        case _:
+            mask = polygon_to_rle(geometry, **size)
+    return rle_to_bitmap(mask).astype(bool)
+
+
+def visible_pixels(record: ItemRecord) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+    """(label, pixels) of each object with an area, the pixels no object above covers (higher
+    z_order on top, then the later annotation), in annotation order; an object left with no
+    pixel is not listed."""
+    painted = [(a.z_order, i, a) for i, a in enumerate(objects(
+        record, GeometryKind.BOX, GeometryKind.ROTATED_BOX, GeometryKind.POLYGON,
+        GeometryKind.MASK))]
+    covered = np.zeros((record.item.height, record.item.width), dtype=bool)
+    shown: dict[int, tuple[str, npt.NDArray[np.bool_]]] = {}
+    for _, i, a in sorted(painted, key=lambda t: t[:2], reverse=True):
+        own = own_pixels(a.geometry, record) & ~covered
+        covered |= own
+        if own.any():
+            shown[i] = (a.label, own)
+    return [shown[i] for i in sorted(shown)]

@@ -17,7 +17,7 @@ folder is imported on its own).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 import pycocotools.mask as coco_mask
 import pytest
-from tests.formats.stored_sample import SPLITS, objects, stored_sample
+from tests.formats.stored_sample import (
+    SPLITS,
+    objects,
+    own_pixels,
+    stored_sample,
+    visible_pixels,
+)
 from tests.side_python import DATUMARO, run_side
 
 from labelport.domain.geometry import (
@@ -33,13 +39,11 @@ from labelport.domain.geometry import (
     Keypoints,
     Mask,
     Polygon,
-    PolygonPart,
     Polyline,
     RotatedBox,
     Visibility,
 )
 from labelport.domain.geometry_ops import bounding_box, rotated_box_corners
-from labelport.domain.masks import box_to_rle, polygon_to_rle, rle_to_bitmap
 from labelport.domain.model import ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import MemorySource
@@ -105,41 +109,10 @@ def _corners(rb: RotatedBox) -> tuple[float, ...]:
     return tuple(rotated_box_corners(rb))
 
 
-def _bitmap(geometry: Any, record: ItemRecord) -> np.ndarray:
-    """The object's own pixels by pycocotools' rules."""
-    size = {"height": record.item.height, "width": record.item.width}
-    match geometry:
-        case Mask():
-            mask = geometry
-        case Box():
-            mask = box_to_rle(geometry, **size)
-        case RotatedBox():
-            ring = rotated_box_corners(geometry)
-            mask = polygon_to_rle(Polygon(parts=(PolygonPart(outer=ring),)), **size)
-        case _:
-            mask = polygon_to_rle(geometry, **size)
-    return rle_to_bitmap(mask).astype(bool)
-
-
 def _mask_values(bitmap: np.ndarray) -> tuple[float, ...]:
     """A mask compared exactly but printed short: its pixel count and a digest of its bits."""
     digest = hashlib.sha1(np.packbits(bitmap).tobytes()).digest()
     return (float(bitmap.sum()), float(int.from_bytes(digest[:6], "big")))
-
-
-def _visible_masks(record: ItemRecord, *, painted: Iterable[type]) -> list[Obj]:
-    """One mask per painted object: its pixels that no object above it covers (higher z_order
-    on top, then the later annotation); an object left with none has no mask."""
-    order = sorted(((a.z_order, i, a) for i, a in enumerate(objects(record))
-                    if isinstance(a.geometry, tuple(painted))), key=lambda t: t[:2])
-    covered = np.zeros((record.item.height, record.item.width), dtype=bool)
-    found = []
-    for _, _, a in reversed(order):
-        own = _bitmap(a.geometry, record) & ~covered
-        covered |= own
-        if own.any():
-            found.append(("mask", a.label, _mask_values(own)))
-    return found
 
 
 def _coco(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
@@ -157,7 +130,7 @@ def _coco(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
         elif isinstance(g, Polygon) and not any(p.holes for p in g.parts):
             found += [("polygon", a.label, tuple(p.outer)) for p in g.parts]
         elif isinstance(g, Polygon | Mask):
-            found.append(("mask", a.label, _mask_values(_bitmap(g, record))))
+            found.append(("mask", a.label, _mask_values(own_pixels(g, record))))
     return found
 
 
@@ -189,7 +162,7 @@ def _cvat(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
             case Polygon() if not any(p.holes for p in g.parts):
                 found += [("polygon", a.label, tuple(p.outer)) for p in g.parts]
             case Polygon() | Mask():
-                found.append(("mask", a.label, _mask_values(_bitmap(g, record))))
+                found.append(("mask", a.label, _mask_values(own_pixels(g, record))))
             case Keypoints():
                 names = schema.get(a.label).keypoint_names  # type: ignore[union-attr]
                 found += [("points", name, (p.x, p.y) if p.v != Visibility.NOT_LABELED else ())
@@ -199,12 +172,9 @@ def _cvat(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
     return found
 
 
-def _panoptic(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
-    return _visible_masks(record, painted=(Box, RotatedBox, Polygon, Mask))
-
-
-def _voc_segmentation(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
-    return _visible_masks(record, painted=(Box, RotatedBox, Polygon, Mask))
+def _visible_masks(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
+    """COCO panoptic and VOC segmentation: one mask per object, what shows of it."""
+    return [("mask", label, _mask_values(pixels)) for label, pixels in visible_pixels(record)]
 
 
 # --- what Datumaro found --------------------------------------------------------------------
@@ -235,10 +205,10 @@ Case = tuple[str, str, str, dict[str, str], Callable[[ItemRecord, LabelSchema], 
 CASES: list[Case] = [
     ("coco", "coco_instances", "annotations/instances_*.json", {}, _coco, 0.01),
     ("voc", "voc_detection", ".", {}, partial(_boxes, round_to_pixels=True), 0.0),
-    ("voc_segmentation", "voc_segmentation", ".", {}, _voc_segmentation, 0.0),
+    ("voc_segmentation", "voc_segmentation", ".", {}, _visible_masks, 0.0),
     ("kitti", "kitti_detection", "*/label_2/..", {}, _boxes, 0.005),
     ("cvat", "cvat", "annotations.xml", {}, _cvat, 0.005),
-    ("coco_panoptic", "coco_panoptic", ".", {}, _panoptic, 0.0),
+    ("coco_panoptic", "coco_panoptic", ".", {}, _visible_masks, 0.0),
     ("yolo_darknet", "yolo", ".", {"valid": "val"}, _boxes, 0.01),
 ]
 

@@ -125,8 +125,9 @@ def test_our_export_has_the_seeds_keys(sample_source: MemorySource, tmp_path: Pa
     write(_ground_truth(sample_source), tmp_path, {}, WriteContext())
     data = json.loads((tmp_path / "release.json").read_text(encoding="utf-8"))
     assert list(data) == ["name", "description", "created_at", "dataset"]
-    assert list(data["dataset"]) == ["name", "task_type", "task_attributes", "labelsets",
-                                     "samples"]
+    assert list(data["dataset"]) == ["name", "owner", "task_type", "task_attributes",
+                                     "labelsets", "samples"]
+    assert data["dataset"]["owner"] == "labelport"  # the SDK's SegmentsDataset needs one
     assert data["dataset"]["labelsets"] == [{"name": "ground-truth",
                                              "description": "human-checked labels"}]
     for sample in data["dataset"]["samples"]:

@@ -123,6 +123,7 @@ FILE_NAME = "release.json"
 IMAGES_DIR = "images"
 BITMAPS_DIR = "segmentation_bitmaps"
 BITMAP, VECTOR = "segmentation-bitmap", "vector"
+DEFAULT_OWNER = "labelport"
 FORMAT_VERSION = "0.1"
 _PROGRESS_EVERY = 256
 _UUIDS = uuid.UUID("6f1c1d55-3a0e-4c38-9a39-5e6b5a0e7c11")
@@ -411,7 +412,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                     ctx.progress(done)
             ctx.progress(done)
         descriptions = {ls.name: ls.description for ls in source.labelsets}
-        dataset = {"name": source.project.name, "task_type": task_type,
+        dataset = {"name": source.project.name,
+                   "owner": str(options.get("owner") or DEFAULT_OWNER), "task_type": task_type,
                    "task_attributes": task_attributes_json(source.schema),
                    "labelsets": [{"name": n, "description": descriptions.get(n, "")}
                                  for n in labelsets]}
@@ -714,7 +716,10 @@ SPEC = FormatSpec(
     media=True,
     options=(OptionSpec(name="task_type", type=str, default=BITMAP, choices=(BITMAP, VECTOR),
                         help="segmentation-bitmap: one RGBA bitmap per label; vector: bbox, "
-                             "polygon, polyline and point annotations"),),
+                             "polygon, polyline and point annotations"),
+             OptionSpec(name="owner", type=str, default=DEFAULT_OWNER,
+                        help="the dataset's owner (a Segments.ai account): the SDK's "
+                             "SegmentsDataset needs it to load a release file")),
     writer=write,
     reader=read,
 )
