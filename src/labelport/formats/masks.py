@@ -5,6 +5,8 @@ Layout::
 
     labelmap.txt          the legend: "background:0,0,0::", then "name:r,g,b::" per class in
                           schema order; the line's position (background 0) is the class value
+    dataset_meta.json     the same legend as Datumaro reads it (`_shared.dataset_meta`):
+                          label_map value -> name, segmentation_colors, background_label "0"
     classes.txt           per image (the Innotescus seed's file): "file: <image file name>",
                           then "<pixel value> <class name>" for each value in its mask
     splits/<split>.txt    the image file names of each split, one per line
@@ -75,6 +77,7 @@ from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.class_list import read_class_list
+from labelport.formats._shared.dataset_meta import write_dataset_meta
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.input_files import is_regular_file, open_image, read_text
 from labelport.formats._shared.naming import FileNamer, safe_file_name
@@ -257,6 +260,7 @@ def _write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx:
     (out_dir / MASKS_DIR).mkdir(exist_ok=True)
     (out_dir / LABELMAP_FILE).write_text(labelmap_text(list(schema.class_names), colors),
                                          encoding="utf-8")
+    write_dataset_meta(out_dir, list(schema.class_names), colors)
     namer = FileNamer(unique_stems=True)
     with ExitStack() as stack:
         split_files: dict[str, IO[str]] = {}
@@ -554,8 +558,9 @@ def _spec(variant: _Variant) -> FormatSpec:
             index_base=values if not variant.per_class else "bitmask 0 / 255",
             ids="instance numbers per image, 1-based" if variant.instances else "n/a",
             notes=f"PNG mode {'L' if variant.per_class else variant.mode}; higher z_order on "
-                  "top, then later annotation; holes stay holes; labelmap.txt legend and "
-                  "classes.txt per image",
+                  "top, then later annotation; holes stay holes; labelmap.txt legend, "
+                  "the same as Datumaro's dataset_meta.json (a repeated colour replaced there), "
+                  "and classes.txt per image",
         ),
         splits=True,
         media=True,
