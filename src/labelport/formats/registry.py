@@ -33,6 +33,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
     ("mot", "mot", "SPEC"),
     ("labelstudio_video", "labelstudio.video", "SPEC"),
     ("coco_video", "coco.per_video", "SPEC"),
+    ("innotescus_video_masks", "video_masks", "SPEC"),
     ("masks_semantic", "masks", "SEMANTIC_SPEC"),
     ("masks_instance", "masks", "INSTANCE_SPEC"),
     ("masks_semantic_color", "masks", "SEMANTIC_COLOR_SPEC"),
