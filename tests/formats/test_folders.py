@@ -34,6 +34,7 @@ NESTING: dict[str, tuple[str, dict[str, Any]]] = {
     "csv": ("images", {}),
     "tsv": ("images", {}),
     "voc": ("JPEGImages", {}),
+    "kitti": ("train/image_2", {}),
 }
 
 

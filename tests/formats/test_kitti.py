@@ -183,7 +183,8 @@ def test_golden_sample(sample_source: MemorySource, tmp_path: Path) -> None:
     objects: dict[str, list[DevkitObject]] = {}
     for record in sample_source.records():
         stem = Path(record.item.file_name).stem
-        lines = (GOLDEN / "train" / "label_2" / f"{stem}.txt").read_text("utf-8").splitlines()
+        labels = (GOLDEN / "train" / "label_2" / record.item.path).with_suffix(".txt")
+        lines = labels.read_text("utf-8").splitlines()  # the item's folders kept
         objects[stem] = [devkit_parse(line, image_wh=(record.item.width, record.item.height))
                          for line in lines]
     assert objects["empty_006"] == []  # T5: an image without objects keeps an empty file
@@ -219,7 +220,7 @@ def test_round_trip_through_the_export_with_images(sample_source: MemorySource,
     result = run_export(sample_source, SPEC, tmp_path / "kitti", media=MediaMode.COPY)
     back = read(result.path, {})
     assert back.schema.class_names == sample_source.schema.class_names
-    originals = {r.item.file_name: r for r in sample_source.records()}
+    originals = {r.item.path: r for r in sample_source.records()}
     assert len(back) == len(originals)
     for got in back.records():
         want = originals.pop(got.item.path)

@@ -5,6 +5,9 @@ Layout::
     classes.tsv                     # "type<TAB>name": each class's KITTI type, in schema order
     <split>/label_2/<stem>.txt      # one per image, empty when it has no objects
     <split>/image_2/<file name>     # with media copied or linked
+    <split>/label_2/cam1/<stem>.txt # an item's path inside its dataset keeps its folders,
+    <split>/image_2/cam1/<file>     # mirrored below label_2/ and image_2/ (a second dataset's
+                                    # same path is renamed, listed in the manifest)
 
 A line has the devkit's 15 space-separated fields, and a 16th, ``score``, for predictions::
 
@@ -32,8 +35,9 @@ Conventions:
   attributes are not written (counted).
 
 Reading takes this layout (``<split>/label_2``, the split being the folder's name) or a folder
-holding ``label_2/`` (no split). KITTI stores no image size: each image is looked up by stem in
-``image_2/`` and then in the ``images`` folder, and its size read from the header; a label file
+holding ``label_2/`` (no split), with its sub-folders. KITTI stores no image size: each image
+is looked up by its stem's path in ``image_2/`` and then in the ``images`` folder (there also by
+name), and its size read from the header; the item's path keeps the folders; a label file
 without its image is an error. Types map back through ``classes.tsv`` when present. ``truncated``
 and ``occluded`` become attributes, and so do the 3-D fields that are not DontCare values; a
 16th field becomes the annotation's score (source ``model``).
@@ -171,7 +175,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     (out_dir / CLASSES_FILE).write_text(
         classes_tsv(types),
         encoding="utf-8", newline="\n")
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, keep_folders=True, report=ctx.report)
     done = 0
     for done, record in enumerate(source.records(), start=1):
         split = safe_file_name(record.split or "train")
@@ -244,14 +248,17 @@ class _Split:
 
     def __init__(self, folder: Path, split: str | None, images: Path | None) -> None:
         self.split = split
-        self.labels = sorted((folder / LABELS_DIR).glob("*.txt"))
-        self.image_folders = [ImageFolder(folder / IMAGES_DIR)]
+        self.labels_dir = folder / LABELS_DIR
+        self.labels = sorted(self.labels_dir.rglob("*.txt"))
+        self.image_folders = [ImageFolder(folder / IMAGES_DIR, recursive=True)]
         if images is not None:
-            self.image_folders.append(ImageFolder(images))
+            self.image_folders.append(ImageFolder(images, recursive=True))
 
     def image(self, stem: str) -> Path | None:
+        """The image of a label file's stem below ``label_2/`` (``cam1/a``), by that path or,
+        in the ``images`` folder, by its name alone."""
         for folder in self.image_folders:
-            found = folder.find(stem)
+            found = folder.find(stem) or folder.find(stem.rpartition("/")[2])
             if found is not None:
                 return found
         return None
@@ -271,11 +278,13 @@ def _splits(root: Path, images: Path | None) -> list[_Split]:
 
 
 def _record(labels: Path, split: _Split, names: Mapping[str, str]) -> ItemRecord:
-    image = split.image(labels.stem)
+    stem = labels.relative_to(split.labels_dir).with_suffix("").as_posix()
+    image = split.image(stem)
     if image is None:
         raise InputError(f"{labels}: KITTI stores no image size and no image "
-                         f"{labels.stem}.* was found in {IMAGES_DIR}/ or the images folder")
-    item = image_item(image)
+                         f"{stem}.* was found in {IMAGES_DIR}/ or the images folder")
+    folder = stem.rpartition("/")[0]
+    item = image_item(image, f"{folder}/{image.name}" if folder else None)
     lines = read_lines(labels)
     annotations = tuple(parse_line(labels, number, line, names)
                         for number, line in enumerate(lines, start=1) if line.strip())
