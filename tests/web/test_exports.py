@@ -47,7 +47,8 @@ def test_dialog_offers_every_format_and_the_selection(web: Web) -> None:
         assert f'value="{name}"' in page
     assert f'name="ids" value="{" ".join(map(str, ids))}"' in page
     for field in ("split_strategy", "group_by", "drop_class", "map", "check", "media", "paths",
-                  "package", "password", "since_release", "min_score", "only_annotated"):
+                  "package", "password", "since_release", "min_score", "only_annotated",
+                  "frames", "frame_step", "split_by_frame"):
         assert f'name="{field}"' in page, field
 
 
@@ -133,3 +134,26 @@ def test_viewer_and_strangers_cannot_export(web: Web) -> None:
     alice.post(f"/projects/{web.project}/exports/{job.id}/delete")
     assert not re.search(rf'data-export="{job.id}"',
                          alice.get(f"/projects/{web.project}/exports").text)
+
+
+def test_form_fields_become_the_services_export_json() -> None:
+    from starlette.datastructures import FormData
+
+    from labelport.web.export_form import request_from_form
+
+    form = FormData([("format", "yolo"), ("ids", "3 4,5"), ("statuses", "labeled"),
+                     ("statuses", "rejected"), ("labels", "car"), ("min_score", "0.5"),
+                     ("map", "car=vehicle\n"), ("drop_class", "tree"), ("check", "degenerate=fail"),
+                     ("split", "train=0.8,val=0.2"), ("split_strategy", "stratified"),
+                     ("split_seed", "7"), ("group_by", "camera"), ("media", "copy"),
+                     ("package", "zip"), ("password", " spaced "), ("frames", "all"),
+                     ("frame_step", "5"), ("split_by_frame", "1"), ("options", "")])
+    assert request_from_form(form) == {
+        "format": "yolo",
+        "selection": {"ids": ["3", "4", "5"], "statuses": ["labeled", "rejected"],
+                      "labels": ["car"], "min_score": 0.5},
+        "map": {"car": "vehicle"}, "drop_class": ["tree"], "check": {"degenerate": "fail"},
+        "split": {"fractions": "train=0.8,val=0.2", "strategy": "stratified", "seed": 7,
+                  "group_by": "camera"},
+        "media": "copy", "package": "zip", "password": " spaced ", "frames": "all",
+        "frame_step": 5, "split_by_frame": True}

@@ -21,14 +21,14 @@ NUMBER_SELECTION = {"min_score": float, "min_width": int, "max_width": int, "min
                     "max_height": int}
 LIST_SELECTION = ("datasets", "statuses", "labels")
 TEXT_KEYS = ("name", "password", "release", "since_release", "media", "paths", "outside",
-             "package")
+             "package", "frames")
 FIELDS = ("format", "name", "datasets", "labelset", "statuses", "labels", "annotator",
           "source", "min_score", "created_after", "created_before", "updated_after",
           "updated_before", "min_width", "max_width", "min_height", "max_height", "file_types",
           "meta", "ids", "only_annotated", "map", "drop_class", "class_ids", "check",
           "min_box_px", "split", "split_strategy", "split_seed", "split_field", "group_by",
           "media", "paths", "outside", "package", "password", "options", "release",
-          "since_release")
+          "since_release", "frames", "frame_step", "split_by_frame")
 """Every field of the dialog; an error naming one is shown next to it."""
 
 
@@ -108,6 +108,11 @@ def request_from_form(form: FormData) -> dict[str, Any]:
         request["min_box_px"] = min_box
     if split := _split(form):
         request["split"] = split
+    frame_step = _number(form, "frame_step", int)
+    if frame_step is not None:
+        request["frame_step"] = frame_step
+    if form.get("split_by_frame"):
+        request["split_by_frame"] = True
     for key in TEXT_KEYS:
         if _text(form, key):
             request[key] = form.get(key) if key == "password" else _text(form, key)
