@@ -115,3 +115,12 @@ def test_datumaro_reads_the_same_rows(tmp_path: Path) -> None:
                          [float(x), float(y), float(w), float(h)], float(vis) == 0])
     assert len(found) == len(expected) > 20
     assert sorted(map(str, found)) == sorted(map(str, expected))
+
+
+@pytest.mark.parametrize("row", ["inf,1,1,1,2,2,1,1,1", "1,1e300,1,1,2,2,1,1,1"])
+def test_numbers_beyond_integers_are_refused(tmp_path: Path, row: str) -> None:
+    _, out, _ = _export(tmp_path, MediaMode.NONE)
+    gt = out / "clip" / "gt" / "gt.txt"
+    gt.write_text(gt.read_text() + row + "\n")
+    with pytest.raises(InputError, match=r"gt.txt, line \d+: (expected numbers|track id)"):
+        read(out, {})

@@ -250,8 +250,10 @@ def _row(line: str, where: str, labels: tuple[str, ...],
         conf = float(cells[6]) if len(cells) > 6 and cells[6] else 1.0
         class_id = int(float(cells[7])) if len(cells) > 7 and cells[7] else -1
         visibility = float(cells[8]) if len(cells) > 8 and cells[8] else 1.0
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: int() of an infinite number
         raise InputError(f"{where}: expected numbers, got {line.strip()[:80]!r}") from None
+    if not -1 <= track < 2**31:
+        raise InputError(f"{where}: track id {track} is not -1 or a 32-bit id")
     if frame < 1 or (frame_count is not None and frame > frame_count):
         raise InputError(f"{where}: frame {frame} is not in the sequence (1 to {frame_count})")
     if not all(map(_finite, (x, y, w, h, conf, visibility))) or w < 0 or h < 0:
