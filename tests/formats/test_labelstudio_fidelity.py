@@ -183,3 +183,15 @@ def test_bad_json_min_is_refused_with_the_place(tmp_path: Path, content: str,
     with pytest.raises(InputError, match="result.json") as error:
         read_min(tmp_path, {})
     assert where in str(error.value)
+
+
+def test_per_task_files_round_trip(sample_source: MemorySource, tmp_path: Path) -> None:
+    write(sample_source, tmp_path / "one", {}, WriteContext())
+    write(sample_source, tmp_path / "many", {"files": "per_task"}, WriteContext())
+    assert not (tmp_path / "many" / "result.json").exists()
+    files = sorted((tmp_path / "many" / "tasks").iterdir(), key=lambda p: int(p.stem))
+    tasks = json.loads((tmp_path / "one" / "result.json").read_text(encoding="utf-8"))
+    assert [p.name for p in files] == [f"{t['id']}.json" for t in tasks]
+    assert [json.loads(p.read_text(encoding="utf-8")) for p in files] == tasks
+    one, many = read(tmp_path / "one", {}), read(tmp_path / "many", {})
+    assert list(many.records()) == list(one.records()) and many.schema == one.schema

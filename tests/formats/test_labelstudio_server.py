@@ -219,3 +219,27 @@ def test_label_studio_json_min_reads_back(round_trip: dict[str, Any], sample: Me
         for a in single:
             assert next(b for b in have.annotations if b.label == a.label).attributes == \
                 a.attributes
+
+
+def test_label_studio_syncs_our_per_task_files_from_a_storage(
+        label_studio: LabelStudio, sample: MemorySource) -> None:
+    """``files=per_task`` writes tasks as Label Studio keeps them in a cloud storage: a local
+    storage of a new project over ``tasks/`` imports each file as one task, with its results."""
+    out = label_studio.document_root / "per-task"
+    run_export(sample, get_format("labelstudio"), out, options={"files": "per_task"})
+    config = (out / "label_config.xml").read_text(encoding="utf-8")
+    project = label_studio.call("POST", "/api/projects",
+                                {"title": "per-task files", "label_config": config})["id"]
+    storage = label_studio.call("POST", "/api/storages/localfiles", {
+        "project": project, "title": "tasks", "path": str(out / "tasks"),
+        "use_blob_urls": False, "regex_filter": r".*\.json"})
+    label_studio.call("POST", f"/api/storages/localfiles/{storage['id']}/sync")
+    for _ in range(120):
+        tasks = label_studio.call("GET", f"/api/tasks?project={project}&page_size=100")["tasks"]
+        if len(tasks) == len(sample):
+            break
+        time.sleep(0.25)
+    assert sorted(t["data"]["path"] for t in tasks) == sorted(r.item.path for r in sample.records())
+    assert sum(t["total_annotations"] + t["cancelled_annotations"] for t in tasks) == sum(
+        len(json.loads(p.read_text(encoding="utf-8"))["annotations"])
+        for p in (out / "tasks").iterdir())

@@ -32,6 +32,8 @@ from labelport.formats._shared.xml_text import XmlText, parse_xml
 from labelport.formats.base import WriteContext
 
 RESULT_FILE = "result.json"
+TASKS_DIR = "tasks"
+"""Option ``files=per_task``: one ``{task id}.json`` per task in this folder."""
 CONFIG_FILE = "label_config.xml"
 IMAGES_DIR = "images"
 PREDICTIONS = "predictions"

@@ -51,6 +51,7 @@ from labelport.formats.labelstudio._config import (
     OCCLUDED,
     PREDICTIONS,
     RESULT_FILE,
+    TASKS_DIR,
     ParsedConfig,
     parse_label_config,
 )
@@ -166,6 +167,8 @@ class Reader:
     file: Path
     media_root: Path | None
     config: ParsedConfig | None
+    files: list[Path] = field(default_factory=list)
+    """Every file of the export (one, or one per task); ``file`` is the one being read."""
     seen: SchemaInference = field(default_factory=SchemaInference)
     labelsets_seen: dict[str, None] = field(default_factory=dict)
 
@@ -486,42 +489,61 @@ def _answer_value(r: _ResultJ, where: str, reader: Reader) -> Any:
     return value
 
 
-def result_file(path: Path) -> Path:
+def _task_order(file: Path) -> tuple[int, str]:
+    return (int(file.stem), "") if file.stem.isdigit() else (1 << 62, file.name)
+
+
+def task_files(path: Path) -> list[Path]:
+    """The JSON files of an export: ``path`` itself, the folder's ``result.json``, its
+    ``tasks/*.json`` (option ``files=per_task``; in task id order), or its one JSON file."""
     if path.is_file():
-        return path
+        return [path]
     if not path.is_dir():
         raise InputError(f"{path}: no such file or folder")
     if (path / RESULT_FILE).is_file():
-        return path / RESULT_FILE
+        return [path / RESULT_FILE]
+    per_task = sorted((path / TASKS_DIR).glob("*.json"), key=_task_order)
+    if per_task:
+        return per_task
     found = sorted(path.glob("*.json"))
     if len(found) != 1:
-        raise InputError(f"{path}: expected {RESULT_FILE} or one Label Studio JSON file; found "
-                         f"{len(found)} JSON files")
-    return found[0]
+        raise InputError(f"{path}: expected {RESULT_FILE}, {TASKS_DIR}/*.json or one Label Studio "
+                         f"JSON file; found {len(found)} JSON files")
+    return found
 
 
 def open_reader(path: Path, options: Mapping[str, Any]) -> Reader:
     """A reader of the file ``path`` names, with the config beside it when there is one."""
-    file = result_file(Path(path))
-    config_file = file.parent / CONFIG_FILE
+    files = task_files(Path(path))
+    file = files[0]
+    folder = Path(path) if file.parent.name == TASKS_DIR and Path(path).is_dir() else file.parent
+    config_file = folder / CONFIG_FILE
     config = parse_label_config(config_file) if config_file.is_file() else None
     images = options.get("images")
-    return Reader(file=file, media_root=Path(images) if images else file.parent, config=config)
+    return Reader(file=file, media_root=Path(images) if images else folder, config=config,
+                  files=files)
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     """Read a Label Studio JSON export (see the module docstring); all or nothing."""
     reader = open_reader(path, options)
-    file, config = reader.file, reader.config
+    config = reader.config
     with gc_paused():
-        doc = decode_json(read_bytes(file), file)
-        tasks = [doc] if isinstance(doc, dict) else doc
-        if not isinstance(tasks, list):
-            raise InputError(f"{file}: at $: expected a list of Label Studio tasks")
-        for raw in tasks:
-            see_keypoint_names(raw, reader.seen)
-        records = tuple(reader.task(raw, f"$[{i}]" if doc is tasks else "$")
+        loaded: list[tuple[Path, Any, list[Any]]] = []
+        for file in reader.files:
+            doc = decode_json(read_bytes(file), file)
+            tasks = [doc] if isinstance(doc, dict) else doc
+            if not isinstance(tasks, list):
+                raise InputError(f"{file}: at $: expected a list of Label Studio tasks")
+            loaded.append((file, doc, tasks))
+            for raw in tasks:
+                see_keypoint_names(raw, reader.seen)
+        records: list[ItemRecord] = []
+        for file, doc, tasks in loaded:
+            reader.file = file
+            records += (reader.task(raw, f"$[{i}]" if doc is tasks else "$")
                         for i, raw in enumerate(tasks))
     schema = reader.seen.extend(config.schema if config else LabelSchema())
-    return MemorySource(project=ProjectInfo(name=file.parent.name), schema=schema,
-                        items=records, labelsets=reader.labelsets())
+    name = (Path(path) if Path(path).is_dir() else Path(path).parent).name
+    return MemorySource(project=ProjectInfo(name=name), schema=schema,
+                        items=tuple(records), labelsets=reader.labelsets())

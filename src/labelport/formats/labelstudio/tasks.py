@@ -2,7 +2,8 @@
 
 Layout (``images/`` only when media is copied or linked)::
 
-    result.json          a list of tasks, one per line
+    result.json          a list of tasks, one per line (option files=per_task: tasks/{id}.json,
+                         one task each, as Label Studio writes them to a cloud storage)
     label_config.xml     the labeling config of the project's schema
     images/street_001.png
 
@@ -137,6 +138,7 @@ from labelport.formats.labelstudio._config import (
     PREDICTIONS,
     RECTANGLE,
     RESULT_FILE,
+    TASKS_DIR,
     TOOL_OF_KIND,
     ControlNames,
     label_config_xml,
@@ -514,7 +516,8 @@ def _is_prediction(labelset: str, objects: list[Annotation]) -> bool:
 
 def _write_tasks(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                  ctx: WriteContext, emit: Any, *, predictions: bool = True) -> None:
-    """Stream the tasks through ``emit(task, file)``, then write the config."""
+    """Stream the tasks through ``emit(task, file)`` into ``result.json`` (or, with option
+    ``files=per_task``, one file per task), then write the config."""
     root = str(options.get("image_root") or "")
     writer = _TaskWriter(schema=source.schema, ctx=ctx,
                          holes_as_brush=str(options.get("holes", "brush")) == "brush",
@@ -522,6 +525,29 @@ def _write_tasks(source: ExportSource, out_dir: Path, options: Mapping[str, Any]
                          image_root=check_image_root(root) if root else "",
                          predictions=predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if options.get("files") == "per_task":
+        _write_task_files(source, out_dir, writer)
+    else:
+        _write_result_file(source, out_dir, writer, emit)
+    (out_dir / CONFIG_FILE).write_text(writer.config(), encoding="utf-8")
+
+
+def _write_task_files(source: ExportSource, out_dir: Path, writer: _TaskWriter) -> None:
+    """``tasks/{id}.json``, one task each, as Label Studio writes tasks to a cloud storage."""
+    (out_dir / TASKS_DIR).mkdir()
+    done = 0
+    for done, record in enumerate(source.records(), start=1):
+        task = writer.task(record, out_dir)
+        writer.ctx.files.write_text(out_dir / TASKS_DIR / f"{task['id']}.json",
+                                    orjson.dumps(task).decode() + "\n")
+        if done % _PROGRESS_EVERY == 0:
+            writer.ctx.progress(done)
+    writer.ctx.progress(done)
+
+
+def _write_result_file(source: ExportSource, out_dir: Path, writer: _TaskWriter,
+                       emit: Any) -> None:
+    ctx = writer.ctx
     with (out_dir / RESULT_FILE).open("wb") as f:
         f.write(b"[")
         first = True
@@ -615,6 +641,10 @@ _IMAGE_ROOT = OptionSpec(
          "folder's path under Label Studio's document root>', '/data/upload/<project id>', or "
          "a URL prefix (http, https, s3, gs, azure-blob) where the export folder is; the "
          "image's path inside the export is appended")
+_FILES = OptionSpec(
+    name="files", type=str, default="single", choices=("single", "per_task"),
+    help="'single': result.json, a list of every task; 'per_task': tasks/{id}.json, one task "
+         "each, as Label Studio writes tasks to a cloud storage (a target storage's files)")
 _GEOMETRIES = frozenset({GeometryKind.BOX, GeometryKind.ROTATED_BOX, GeometryKind.POLYGON,
                          GeometryKind.MASK, GeometryKind.KEYPOINTS, GeometryKind.NONE})
 
@@ -628,7 +658,7 @@ SPEC = FormatSpec(
     scores=True,
     splits=True,
     media=True,
-    options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT),
+    options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT, _FILES),
     writer=write,
     reader=read,
 )
@@ -637,6 +667,7 @@ MIN_SPEC = replace(
     SPEC,
     name="labelstudio_min",
     title="Label Studio JSON_MIN (one flat record per annotation) with its label config",
+    options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT),
     writer=write_min,
     reader=read_min,
 )
