@@ -560,7 +560,6 @@ def _write_result_file(source: ExportSource, out_dir: Path, writer: _TaskWriter,
                 ctx.progress(done)
         ctx.progress(done)
         f.write(b"\n]\n")
-    (out_dir / CONFIG_FILE).write_text(writer.config(), encoding="utf-8")
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
