@@ -97,8 +97,11 @@ def test_export_selected_as_password_zip_loads_in_pycocotools(web: Web) -> None:
 def test_export_page_and_verify(web: Web) -> None:
     alice = web.sign_in("alice")
     job = _run(alice, web, {"format": "coco", "package": "zip"})
+    job = _run(alice, web, {"format": "coco", "package": "zip", "split": "train=0.5,val=0.5"})
     page = alice.get(f"/projects/{web.project}/exports/{job.id}").text
     assert "Objects per class" in page and "Verify" in page and "SHA-256" in page
+    assert "Objects per class and split" in page and "Checksums of" in page
+    assert "degenerate: fix" in page and "labelset: ground-truth" in page
     verified = alice.post(f"/projects/{web.project}/exports/{job.id}/verify", status=200).text
     assert 'id="verified"' in verified
     assert verified.count('class="pair') >= 1 and "read back" in verified

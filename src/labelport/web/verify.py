@@ -10,14 +10,16 @@ source)."""
 
 from __future__ import annotations
 
+import io
 import tarfile
 import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
+import orjson
 import pyzipper
 
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
@@ -33,6 +35,9 @@ from labelport.store.jobs import JobInfo
 from labelport.web.drawing import Shape, shapes
 
 SAMPLE = 6
+MAX_MANIFEST_ARCHIVE = 256 << 20
+"""An archive larger than this is not read into memory for its manifest (the page then shows
+what the job recorded)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +100,45 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
             read_width=record.item.width, read_height=record.item.height,
             differences=_differences(want, list(record.annotations), stored)))
     return Verified(format=spec.name, items_read=items_read, sample=checked)
+
+
+def read_manifest(settings: JobSettings, job: JobInfo,
+                  password: str | None = None) -> dict[str, Any] | None:
+    """The manifest inside a completed export's archive (read in place when the archive is on
+    this machine); None when it cannot be read: an encrypted zip without its password, an
+    expired artifact, a remote archive over `MAX_MANIFEST_ARCHIVE`."""
+    if not job.downloadable or job.artifact_uri is None:
+        return None
+    storage = ArtifactStorage(settings.artifacts)
+    local = storage.local_path(job.artifact_uri)
+    try:
+        if local is not None:
+            with local.open("rb") as stream:
+                return _manifest_of(stream, job, password)
+        if (job.artifact_size or 0) > MAX_MANIFEST_ARCHIVE:
+            return None
+        with storage.open(job.artifact_uri) as remote:
+            return _manifest_of(io.BytesIO(remote.read()), job, password)
+    except (KeyError, RuntimeError, OSError, tarfile.TarError, zipfile.BadZipFile,
+            orjson.JSONDecodeError):
+        return None
+
+
+def _manifest_of(stream: IO[bytes], job: JobInfo, password: str | None) -> dict[str, Any] | None:
+    if (job.artifact_name or "").endswith(".tar.gz"):
+        with tarfile.open(fileobj=stream, mode="r:gz") as tar:
+            member = tar.extractfile(MANIFEST_NAME)
+            text = member.read() if member is not None else b"null"
+    else:
+        if is_encrypted(stream) and not password:
+            return None
+        stream.seek(0)
+        with pyzipper.AESZipFile(stream) as zipped:
+            if password:
+                zipped.setpassword(password.encode())
+            text = zipped.read(MANIFEST_NAME)
+    manifest = orjson.loads(text)
+    return manifest if isinstance(manifest, dict) else None
 
 
 def is_encrypted(archive: IO[bytes]) -> bool:

@@ -19,6 +19,7 @@ from labelport.export.splits import SplitStrategy
 from labelport.formats.registry import all_formats
 from labelport.jobs import service
 from labelport.jobs.artifacts import ArtifactStorage
+from labelport.jobs.config import JobSettings
 from labelport.store import Store
 from labelport.store.browse import names_of
 from labelport.store.jobs import JobInfo
@@ -26,7 +27,7 @@ from labelport.web.charts import bars
 from labelport.web.deps import ProjectPage
 from labelport.web.export_form import field_of, request_from_form
 from labelport.web.templating import render
-from labelport.web.verify import is_encrypted, verify_sample
+from labelport.web.verify import is_encrypted, read_manifest, verify_sample
 
 router = APIRouter()
 
@@ -94,7 +95,7 @@ async def preview_export(request: Request, access: Exporter, store: StoreDep) ->
     try:
         options = ExportOptions.from_json(request_from_form(form))
         shown = preview(store, access.name, options,
-                        media_access=request.app.state.settings.jobs.media_access(access.id))
+                        media_access=_jobs(request).media_access(access.id))
     except LabelportError as exc:
         return render(request, "_preview.html", status=400, error=str(exc), preview=None)
     return render(request, "_preview.html", error=None, preview=shown)
@@ -115,15 +116,24 @@ async def run_export(request: Request, access: Exporter, store: StoreDep) -> Res
 def export_detail(request: Request, export_id: int, access: Exporter,
                   store: StoreDep) -> Response:
     job = store.jobs.get(export_id, project_id=access.id)
-    return render(request, "export.html", **_export_context(access, job), verified=None)
+    return render(request, "export.html",
+                  **_export_context(access, job, read_manifest(_jobs(request), job)),
+                  verified=None)
 
 
-def _export_context(access: ProjectAccess, job: JobInfo) -> dict[str, Any]:
-    """The export page: the job, what its manifest counted, a chart of objects per class."""
+def _jobs(request: Request) -> JobSettings:
+    settings: JobSettings = request.app.state.settings.jobs
+    return settings
+
+
+def _export_context(access: ProjectAccess, job: JobInfo,
+                    manifest: dict[str, Any] | None) -> dict[str, Any]:
+    """The export page: the job, what its manifest counted (the artifact's manifest when it
+    could be read), a chart of objects per class."""
     counts = job.counts or {}
     per_class = {row["label"]: row["objects"] for row in counts.get("per_class", [])}
     return {"access": access, "tab": "exports", "may_export": True, "job": job,
-            "manifest": counts, "manifest_bars": bars(per_class)}
+            "counts": counts, "manifest": manifest, "manifest_bars": bars(per_class)}
 
 
 @router.post("/projects/{project}/exports/{export_id}/verify")
@@ -131,13 +141,16 @@ def verify_export(request: Request, export_id: int, access: Exporter, store: Sto
                   password: Annotated[str, Form()] = "") -> Response:
     """Read a sample of the artifact back with labelport's reader, beside the stored items."""
     job = store.jobs.get(export_id, project_id=access.id)
+    manifest = read_manifest(_jobs(request), job, password or None)
     try:
-        result = verify_sample(store, request.app.state.settings.jobs, job, access.name,
+        result = verify_sample(store, _jobs(request), job, access.name,
                                password=password or None)
     except InputError as exc:
-        return render(request, "export.html", status=400, **_export_context(access, job),
-                      verified=None, verify_error=str(exc))
-    return render(request, "export.html", **_export_context(access, job), verified=result)
+        return render(request, "export.html", status=400,
+                      **_export_context(access, job, manifest), verified=None,
+                      verify_error=str(exc))
+    return render(request, "export.html", **_export_context(access, job, manifest),
+                  verified=result)
 
 
 @router.get("/projects/{project}/exports/{export_id}/download")
@@ -150,7 +163,7 @@ def rerun(request: Request, export_id: int, access: Exporter, store: StoreDep) -
     """The same export again, with the same options. A password-protected export cannot be:
     its password was forgotten when it finished (the dialog makes it again)."""
     job = store.jobs.get(export_id, project_id=access.id)
-    storage = ArtifactStorage(request.app.state.settings.jobs.artifacts)
+    storage = ArtifactStorage(_jobs(request).artifacts)
     if job.artifact_uri is not None:
         with storage.open(job.artifact_uri) as artifact:
             if is_encrypted(artifact):
@@ -165,5 +178,5 @@ def rerun(request: Request, export_id: int, access: Exporter, store: StoreDep) -
 def delete(request: Request, export_id: int, access: Exporter, store: StoreDep) -> Response:
     job = store.jobs.get(export_id, project_id=access.id)
     service.remove_export(store, request.app.state.runner,
-                          request.app.state.settings.jobs, job)
+                          _jobs(request), job)
     return RedirectResponse(f"/projects/{access.id}/exports", status_code=303)
