@@ -35,6 +35,7 @@ NESTING: dict[str, tuple[str, dict[str, Any]]] = {
     "tsv": ("images", {}),
     "voc": ("JPEGImages", {}),
     "kitti": ("train/image_2", {}),
+    "labelstudio": ("images", {}),
 }
 
 

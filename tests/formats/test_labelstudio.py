@@ -331,7 +331,7 @@ def test_golden_says_what_it_should() -> None:
     assert [t["id"] for t in tasks] == list(range(1, 10))
     # Every image, the empty one too; data points at images/ relatively.
     assert by_path["empty_006.png"]["annotations"] == []
-    assert by_path["sub/dir/walker.png"]["data"]["image"] == "images/walker.png"
+    assert by_path["sub/dir/walker.png"]["data"]["image"] == "images/sub/dir/walker.png"
     # The skipped task is a cancelled annotation.
     (skipped,) = by_path["field_003.jpg"]["annotations"]
     assert skipped["was_cancelled"] is True and skipped["result"] == []

@@ -184,7 +184,8 @@ class _TaskWriter:
     names: ControlNames = field(init=False)
     questions: dict[tuple[str, ...], ClassificationDef] = field(init=False)
     tools: dict[str, set[str]] = field(default_factory=dict)
-    namer: FileNamer = field(default_factory=FileNamer)
+    namer: FileNamer = field(init=False)
+    """Images keep their folders under ``images/`` (renamings go to the manifest)."""
     task_id: int = 0
     annotation_id: int = 0
     prediction_id: int = 0
@@ -193,6 +194,7 @@ class _TaskWriter:
     def __post_init__(self) -> None:
         self.names = ControlNames.of(self.schema)
         self.questions = {}
+        self.namer = FileNamer(keep_folders=True, report=self.ctx.report)
 
         def walk(defs: tuple[ClassificationDef, ...], path: tuple[str, ...]) -> None:
             for d in defs:
