@@ -74,6 +74,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.domain.tracks import split_tracks
 from labelport.errors import InputError
+from labelport.formats._shared.image_files import readable_file
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats._shared.xml_text import XmlText, iter_xml
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
@@ -227,7 +228,7 @@ class _VideoFile:
             raise place.error("expected a <source> naming the video")
         name = Path(source).name
         for folder in self.video_dirs:
-            if (folder / name).is_file():
+            if readable_file(folder / name):
                 video = probe_video(folder / name)
                 return Item(dataset=DEFAULT_DATASET, path=name, width=video.width,
                             height=video.height, media_uri=str((folder / name).absolute()),

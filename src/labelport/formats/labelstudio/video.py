@@ -60,6 +60,8 @@ from labelport.domain.tracks import (
 )
 from labelport.domain.video import VideoInfo, rate_from_text, rate_to_text, time_of
 from labelport.errors import InputError
+from labelport.formats._shared.image_files import readable_file
+from labelport.formats._shared.input_files import is_folder, is_regular_file, read_bytes
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats._shared.xml_text import XmlText
@@ -215,7 +217,7 @@ def _item(task: Json, at: str, origin: Path, video_dirs: list[Path]) -> Item:
     name = reference.rsplit("/", 1)[-1].split("?", 1)[0]
     for folder in video_dirs:
         found = folder / name
-        if found.is_file():
+        if readable_file(found):
             probed = probe_video(found)
             return Item(dataset=DEFAULT_DATASET, path=name, width=probed.width,
                         height=probed.height, media_uri=str(found.absolute()),
@@ -300,10 +302,10 @@ def _record(task: Any, at: str, origin: Path, video_dirs: list[Path]) -> ItemRec
 
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     path = Path(path)
-    file = path / TASKS_FILE if path.is_dir() else path
-    if not file.is_file():
+    file = path / TASKS_FILE if is_folder(path) else path
+    if not is_regular_file(file):
         raise InputError(f"{path}: expected {TASKS_FILE} or a folder holding it")
-    tasks = decode_json(file.read_bytes(), file)
+    tasks = decode_json(read_bytes(file), file)
     if not isinstance(tasks, list):
         raise _fail(file, "$", "expected a list of tasks")
     videos = options.get("videos")
