@@ -100,3 +100,10 @@ def test_a_truncated_video_fails_the_export_and_leaves_nothing(tmp_path: Path) -
                                            frames=FrameSelection.ALL), tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_the_manifest_records_the_frames_chosen(project: MemorySource, tmp_path: Path) -> None:
+    result = run_pipeline(project, ExportRequest(format="yolo", frames=FrameSelection.KEYFRAMES,
+                                                 frame_step=2), tmp_path / "out")
+    assert result.manifest["selection"]["video_frames"] == {
+        "frames": "keyframes", "frame_step": 2, "split_by_frame": False}

@@ -117,6 +117,10 @@ def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
     selection.update(extra_selection or {})
     if ready.delta is not None:
         selection["delta"] = ready.delta.to_json()
+    if not spec.video:  # videos become these frames (`labelport.export.frames`)
+        selection["video_frames"] = {"frames": request.frames.value,
+                                     "frame_step": request.frame_step,
+                                     "split_by_frame": request.split_by_frame}
     summaries = {
         "class_mapping": request.mapping.to_json(),
         "splits": ({"spec": request.split.to_json(), **ready.split.to_json()}
