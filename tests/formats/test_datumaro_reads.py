@@ -9,9 +9,8 @@ format in one call; a format Datumaro cannot import fails its own test with Datu
 
 What Datumaro cannot see, and so is not compared here: attributes other than occlusion, CVAT's
 ``outside`` on a skeleton point (Datumaro reads every point as visible, so points we mark
-outside are checked only for being there), KITTI's label list as one dataset (without a
-``dataset_meta.json`` Datumaro builds one per split and refuses to merge them, so each split
-folder is imported on its own).
+outside are checked only for being there), COCO keypoints (its ``coco_instances`` reader gives
+their boxes; pycocotools reads them in test_coco.py).
 """
 
 from __future__ import annotations
@@ -206,7 +205,7 @@ CASES: list[Case] = [
     ("coco", "coco_instances", "annotations/instances_*.json", {}, _coco, 0.01),
     ("voc", "voc_detection", ".", {}, partial(_boxes, round_to_pixels=True), 0.0),
     ("voc_segmentation", "voc_segmentation", ".", {}, _visible_masks, 0.0),
-    ("kitti", "kitti_detection", "*/label_2/..", {}, _boxes, 0.005),
+    ("kitti", "kitti_detection", ".", {}, _boxes, 0.005),
     ("cvat", "cvat", "annotations.xml", {}, _cvat, 0.005),
     ("coco_panoptic", "coco_panoptic", ".", {}, _visible_masks, 0.0),
     ("yolo_darknet", "yolo", ".", {"valid": "val"}, _boxes, 0.01),

@@ -42,3 +42,10 @@ def write_dataset_meta(folder: Path, names: list[str], colors: list[RGB]) -> Non
             "background_label": "0"}
     body = b",\n".join(b"  " + orjson.dumps(k) + b": " + orjson.dumps(v) for k, v in meta.items())
     (folder / DATASET_META_FILE).write_bytes(b"{\n" + body + b"\n}\n")
+
+
+def write_label_list(folder: Path, names: list[str]) -> None:
+    """``dataset_meta.json`` of a detection layout, as Datumaro's ``save_meta_file`` writes one
+    without masks: the class list in order. Datumaro's readers take it over the labels they
+    would otherwise collect split by split (KITTI's), lists it then refuses to merge."""
+    (folder / DATASET_META_FILE).write_bytes(orjson.dumps({"labels": names}) + b"\n")

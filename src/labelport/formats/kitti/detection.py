@@ -3,6 +3,7 @@
 Layout::
 
     classes.tsv                     # "type<TAB>name": each class's KITTI type, in schema order
+    dataset_meta.json               # {"labels": [the types in schema order]}, for Datumaro
     <split>/label_2/<stem>.txt      # one per image, empty when it has no objects
     <split>/image_2/<file name>     # with media copied or linked
     <split>/label_2/cam1/<stem>.txt # an item's path inside its dataset keeps its folders,
@@ -29,7 +30,9 @@ Conventions:
   has 15 fields and a model's predictions 16.
 - KITTI separates fields with spaces, so each run of white space in a class name becomes ``_``
   (``traffic sign`` is written ``traffic_sign``, counted); ``classes.tsv`` maps types back to
-  names. Two classes that would get the same type are refused.
+  names. Two classes that would get the same type are refused. ``dataset_meta.json`` lists the
+  types as Datumaro's meta file does, so Datumaro reads every split with one label list (without
+  it, it collects one per split and refuses to merge lists that differ).
 - Only boxes are carried. Rotated boxes, polygons, polylines, masks and keypoints are written as
   their axis-aligned envelope (counted); image-level labels, image classifications and other
   attributes are not written (counted).
@@ -60,6 +63,7 @@ from labelport.domain.model import (
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
+from labelport.formats._shared.dataset_meta import write_label_list
 from labelport.formats._shared.geometry import box_on_image, truncation
 from labelport.formats._shared.image_files import ImageFolder, image_item
 from labelport.formats._shared.input_files import read_lines
@@ -175,6 +179,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     (out_dir / CLASSES_FILE).write_text(
         classes_tsv(types),
         encoding="utf-8", newline="\n")
+    write_label_list(out_dir, list(types.values()))
     namer = FileNamer(unique_stems=True, keep_folders=True, report=ctx.report)
     done = 0
     for done, record in enumerate(source.records(), start=1):
