@@ -27,6 +27,7 @@ from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.errors import InputError, LabelportError
 from labelport.export.checks import Check, CheckPolicies, run_checks
+from labelport.export.export_type import ExportType
 from labelport.export.frames import FrameSelection, video_frames
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
@@ -273,6 +274,11 @@ def export(
     since_release: Annotated[str | None, typer.Option(
         help="Only items added or changed since this release; removed ones are listed in "
              "the manifest.", rich_help_panel=_PIPELINE)] = None,
+    export_type: Annotated[ExportType, typer.Option(
+        help="annotations: the format's files; datasets: the images only, under "
+             "datasets/{dataset}/; both: those images and the format's files per dataset "
+             "under annotations/{dataset}/ (with --media none the images are copied).",
+        rich_help_panel=_PIPELINE)] = ExportType.ANNOTATIONS,
     verify: Annotated[bool, typer.Option(
         "--verify", help="Before publishing, read the export back with labelport's reader for "
                          "the format and compare it object by object with what was written; "
@@ -294,7 +300,7 @@ def export(
         format=format, options=parse_options(get_format(format), option), selection=selection,
         mapping=ClassMapping.from_cli(maps=map or (), drops=drop_class or (),
                                       class_ids=class_ids),
-        checks=tuple(check or ()), verify=verify,
+        checks=tuple(check or ()), verify=verify, export_type=export_type,
         split=SplitSpec.parse(split, strategy=split_strategy, seed=split_seed,
                               split_field=split_field, group_by=group_by)
         if split or split_field or split_strategy != "random" else None,

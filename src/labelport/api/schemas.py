@@ -336,6 +336,11 @@ class ExportCreate(Strict):
     freeze_release: str | None = Field(default=None,
                                        description="Freeze the selection as this new release "
                                                    "first, and export it.")
+    export_type: str = Field(default="annotations",
+                             description="annotations (the format's files), datasets (the "
+                                         "images only, under datasets/{dataset}/) or both "
+                                         "(those images and the format's files per dataset "
+                                         "under annotations/{dataset}/).")
     verify: bool = Field(default=False,
                          description="Read the artifact back with labelport's reader for the "
                                      "format and compare it object by object before "

@@ -12,6 +12,7 @@ from typing import Any
 
 from labelport.domain.source import ExportSource
 from labelport.export.checks import CheckPolicies, check
+from labelport.export.export_type import ExportType
 from labelport.export.frames import FrameSelection, video_frames
 from labelport.export.mapping import ClassMapping, apply_mapping
 from labelport.export.media import MediaMode, PathMode
@@ -49,6 +50,8 @@ class ExportRequest:
     verify: bool = False
     """Read the artifact back with the format's reader and compare it with what was written
     before publishing it (`labelport.export.verify`)."""
+    export_type: ExportType = ExportType.ANNOTATIONS
+    """The annotations, the images or both (`labelport.export.export_type`)."""
     media_access: MediaAccess = field(default_factory=MediaAccess.local)
     """Which media the export may read: the operator's, not the user's, choice (the service
     sets its own; the default is the user's own machine)."""
@@ -131,4 +134,5 @@ def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
                       media=request.media, paths=request.paths, outside=request.outside,
                       package=request.package, password=request.password, name=request.name,
                       report=ready.report, summaries=summaries, progress=progress,
-                      media_access=request.media_access, verify=request.verify)
+                      media_access=request.media_access, verify=request.verify,
+                      export_type=request.export_type)

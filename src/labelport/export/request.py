@@ -19,6 +19,7 @@ from labelport.domain.model import DEFAULT_LABELSET
 from labelport.domain.source import ExportSource
 from labelport.errors import InputError
 from labelport.export.checks import CheckPolicies, Policy
+from labelport.export.export_type import ExportType
 from labelport.export.frames import FrameSelection
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
@@ -65,6 +66,8 @@ class ExportOptions:
     freeze_release: str | None = None
     verify: bool = False
     """Read the artifact back and compare it with what was written before publishing it."""
+    export_type: ExportType = ExportType.ANNOTATIONS
+    """The annotations, the images (``datasets``) or both (`labelport.export.export_type`)."""
     min_box_px: float | None = None
     """The smallest box side, in pixels, the ``degenerate`` check accepts (None: its default)."""
     frames: FrameSelection = FrameSelection.LABELED
@@ -105,6 +108,7 @@ class ExportOptions:
                 since_release=_text(document, "since_release"),
                 freeze_release=_text(document, "freeze_release"),
                 verify=_flag(document, "verify"),
+                export_type=ExportType(document.get("export_type", ExportType.ANNOTATIONS)),
                 min_box_px=_positive(document, "min_box_px"),
                 frames=FrameSelection(document.get("frames", FrameSelection.LABELED)),
                 frame_step=_frame_step(document.get("frame_step", 1)),
@@ -115,8 +119,8 @@ class ExportOptions:
 
 EXPORT_KEYS = ("format", "options", "selection", "map", "drop_class", "class_ids", "check",
                "min_box_px", "split", "media", "paths", "outside", "package", "password", "name",
-               "verify", "release", "since_release", "freeze_release", "frames", "frame_step",
-               "split_by_frame")
+               "verify", "export_type", "release", "since_release", "freeze_release", "frames",
+               "frame_step", "split_by_frame")
 """The keys of the service's export JSON: the CLI's option names, with JSON values."""
 
 SELECTION_KEYS = ("datasets", "labelset", "statuses", "labels", "annotator", "created_after",
@@ -176,7 +180,7 @@ def plan_export(store: Store, project: str, chosen: ExportOptions, *,
         checks=checks, split=chosen.split, media=chosen.media, paths=chosen.paths,
         outside=chosen.outside,
         package=chosen.package, password=chosen.password, name=chosen.name, since=since,
-        verify=chosen.verify,
+        verify=chosen.verify, export_type=chosen.export_type,
         media_access=media_access, frames=chosen.frames, frame_step=chosen.frame_step,
         split_by_frame=chosen.split_by_frame)
     return PlannedExport(spec=spec, source=source, request=request,

@@ -15,8 +15,9 @@ from typing import Any
 
 from labelport.domain.model import ItemRecord
 from labelport.domain.source import ExportSource
-from labelport.errors import UnsupportedError
+from labelport.errors import InputError, UnsupportedError
 from labelport.export import package as packager
+from labelport.export.export_type import ExportType, verify_by_dataset, write_as
 from labelport.export.manifest import Counts, build_manifest, file_checksums, write_manifest
 from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
 from labelport.export.media_access import MediaAccess
@@ -94,7 +95,8 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                summaries: Mapping[str, Mapping[str, Any]] | None = None,
                progress: Progress = no_progress,
                media_access: MediaAccess | None = None,
-               verify: bool = False) -> ExportResult:
+               verify: bool = False,
+               export_type: ExportType = ExportType.ANNOTATIONS) -> ExportResult:
     """Write ``source`` as ``spec`` into ``out``: a folder, or the archive file ``package`` names.
 
     Everything is written into a hidden sibling folder first; ``out`` is replaced only once the
@@ -104,12 +106,18 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     (``class_mapping``, ``splits``, ``checks``). ``media_access`` says which media may be read
     (default: the user's own machine; the service passes its `MediaAccess`). ``verify`` reads
     the staged artifact back with the format's reader and compares it with ``source`` before
-    anything is published (`labelport.export.verify`)."""
+    anything is published (`labelport.export.verify`). ``export_type`` says whether the export
+    holds the annotations, the images, or both (`labelport.export.export_type`)."""
     if spec.writer is None:
         raise UnsupportedError(f"format {spec.name!r} can be read but not written")
     resolved = spec.resolve_options(options or {})
     if verify:
         refuse_unverifiable(spec)
+        if export_type is ExportType.DATASETS:
+            raise InputError("--verify reads annotations back, and an export of "
+                             "--export-type datasets has none")
+    if export_type is not ExportType.ANNOTATIONS and media is MediaMode.NONE:
+        media = MediaMode.COPY  # the images are what such an export is for
     packager.refuse_impossible(package, media=media, paths=paths, password=password)
     export_name = packager.export_name(name) if name is not None else None
     out = out.resolve()
@@ -127,16 +135,18 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                                media_reference=media_referencer(media, paths, staging=staging,
                                                                 published=out, report=report),
                                files=files)
-            spec.writer(counting, staging, resolved, ctx)
+            sizes = write_as(export_type, spec, counting, source, staging, resolved, ctx)
             written = files.close()
-        verification = verify_export(
-            source, spec, staging, options=resolved, report=ctx.report, outside=outside,
-            media_in_export=media is not MediaMode.NONE, media_access=media_access,
-        ) if verify else None
+        checked: dict[str, Any] = {"options": resolved, "report": ctx.report,
+                                   "outside": outside, "media_access": media_access}
+        verification = None if not verify else verify_by_dataset(
+            source, spec, staging, sizes, **checked) if sizes else verify_export(
+            source, spec, staging, media_in_export=media is not MediaMode.NONE, **checked)
         checksums = file_checksums(staging, known=written)
         pipeline_options = {"media": media.value, "paths": paths.value,
                             "outside": outside.value, "package": package.value,
-                            "encrypted": password is not None}
+                            "encrypted": password is not None,
+                            "export_type": export_type.value}
         manifest = build_manifest(spec=spec, options=resolved | pipeline_options,
                                   selection=selection or {}, name=export_name,
                                   counts=counting.counts, report=ctx.report, checksums=checksums,
