@@ -22,9 +22,9 @@ from labelport.archives import TAR_SUFFIXES, ArchiveLimits, is_archive, unpack_a
 from labelport.cli_selection import with_selection
 from labelport.cli_service import register as register_service
 from labelport.cli_store import DEFAULT_DB, open_store
-from labelport.domain.model import DEFAULT_LABELSET
+from labelport.domain.model import DEFAULT_DATASET, DEFAULT_LABELSET, ItemRecord
 from labelport.domain.schema import LabelSchema
-from labelport.domain.source import ExportSource
+from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError, LabelportError
 from labelport.export.checks import Check, CheckPolicies, run_checks
 from labelport.export.export_type import ExportType
@@ -159,6 +159,27 @@ def project_show(name: str, db: DbOption = None) -> None:
         for key, count in rows.items():
             table.add_row(key, str(count))
         console.print(table)
+
+
+@project_app.command("add-media")
+def project_add_media(
+    project: str,
+    sources: Annotated[list[str], typer.Argument(
+        help="Image or video files, or URLs (http(s), s3://, gs://... through fsspec).")],
+    dataset: Annotated[str, typer.Option(help="The dataset to add them to.")] =
+    DEFAULT_DATASET,
+    db: DbOption = None,
+) -> None:
+    """Add images and videos as items (videos probed with PyAV: size, frames, rate, rotation),
+    all or nothing."""
+    from labelport.media_items import media_item
+
+    items = [ItemRecord(item=media_item(s, dataset=dataset)) for s in sources]
+    store = open_store(db)
+    store.import_source(project, MemorySource(project=store.project(project),
+                                              schema=LabelSchema(), items=tuple(items)))
+    videos = sum(r.item.is_video for r in items)
+    console.print(f"added {len(items) - videos} images and {videos} videos to {project}")
 
 
 @app.command("import")

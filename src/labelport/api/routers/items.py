@@ -18,9 +18,8 @@ from labelport.domain.codec import video_info_to_json
 from labelport.domain.model import DEFAULT_DATASET, Item
 from labelport.errors import InputError
 from labelport.export.media_access import uploads_folder
-from labelport.formats._shared.image_files import image_size
+from labelport.media_items import file_item
 from labelport.store.items import StoredItem
-from labelport.video.probe import is_video_name, probe_video
 
 router = APIRouter(tags=["items"])
 
@@ -73,8 +72,8 @@ def upload_images(files: Annotated[list[UploadFile], File(
                 while chunk := upload.file.read(1 << 20):
                     out.write(chunk)
             staged.append((Path(out.name), folder / name))
-            items.append(_uploaded_item(Path(out.name), dataset=dataset, name=name,
-                                        media_uri=str((folder / name).resolve())))
+            items.append(file_item(Path(out.name), dataset=dataset, name=name,
+                                   media_uri=str((folder / name).resolve())))
         ids = store.items.create_items(access.id, items)
     except BaseException:
         for temporary, _ in staged:
@@ -83,17 +82,6 @@ def upload_images(files: Annotated[list[UploadFile], File(
     for temporary, final in staged:
         temporary.replace(final)
     return BulkResult(created=len(ids), ids=ids)
-
-
-def _uploaded_item(file: Path, *, dataset: str, name: str, media_uri: str) -> Item:
-    """An uploaded image (size from its header) or video (probed with PyAV: size, frames, rate,
-    rotation), by the name's suffix."""
-    if is_video_name(name):
-        found = probe_video(file)
-        return Item(dataset=dataset, path=name, width=found.width, height=found.height,
-                    media_uri=media_uri, frame_count=found.frame_count, video=found.info)
-    width, height = image_size(file)
-    return Item(dataset=dataset, path=name, width=width, height=height, media_uri=media_uri)
 
 
 @router.get("/projects/{project}/items/{item_id}", response_model=ItemPublic)
