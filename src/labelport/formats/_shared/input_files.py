@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from labelport.errors import InputError
+from labelport.export.media_access import may_read, readable
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -44,11 +45,15 @@ def os_error(path: Path, error: OSError) -> InputError:
 
 def regular_file(path: Path) -> Path:
     """``path`` when it is a regular file (after following symlinks); otherwise an `InputError`
-    saying what is there instead."""
+    saying what is there instead. In an import on the server, a file outside the upload is
+    refused before it is looked at (`labelport.export.media_access.reads_confined_to`)."""
+    readable(path, what="file")
     try:
         mode = os.stat(path).st_mode
     except OSError as error:
         raise os_error(path, error) from None
+    except ValueError:  # a NUL byte in the name
+        raise InputError(f"{str(path)!r}: a NUL byte in a file name") from None
     if stat.S_ISDIR(mode):
         raise InputError(f"{path}: a folder, expected a file")
     if not stat.S_ISREG(mode):
@@ -59,7 +64,10 @@ def regular_file(path: Path) -> Path:
 
 def is_regular_file(path: Path) -> bool:
     """Whether ``path`` is a regular file; False (not an error) for a name too long, a symlink
-    loop or a path through a file, which `Path.is_file` raises for some of."""
+    loop or a path through a file, which `Path.is_file` raises for some of; False, without
+    looking, for a file outside an import's upload on the server (`reads_confined_to`)."""
+    if not may_read(path):
+        return False
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):  # ValueError: a NUL byte in the name
@@ -68,6 +76,8 @@ def is_regular_file(path: Path) -> bool:
 
 def is_folder(path: Path) -> bool:
     """Whether ``path`` is a folder; False (not an error) where `is_regular_file` says so."""
+    if not may_read(path):
+        return False
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from labelport.errors import InputError
+
 
 def _reads_as_json(text: str) -> bool:
     try:
@@ -22,7 +24,11 @@ def encode_value(value: Any) -> str:
     ``"5"``, empty), everything else as JSON."""
     if isinstance(value, str) and value and not _reads_as_json(value):
         return value
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError as error:  # an integer beyond 64 bits, nesting too deep
+        raise InputError(f"a {type(value).__name__} value cannot be written as text "
+                         f"({error})") from None
 
 
 def decode_value(text: str) -> Any:

@@ -375,7 +375,7 @@ def _names(data: dict[str, Any], path: Path) -> list[str]:
     if isinstance(names, list):
         return [str(n) for n in names]
     if isinstance(names, dict):
-        if sorted(names) != list(range(len(names))):
+        if sorted(names, key=str) != sorted(range(len(names)), key=str):  # keys of any type
             raise InputError(f"{path}: names: keys must be 0..{len(names) - 1}; got "
                              f"{sorted(names, key=str)}")
         return [str(names[i]) for i in range(len(names))]
