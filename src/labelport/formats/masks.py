@@ -16,6 +16,11 @@ Layout::
     masks/<stem>/_empty.png       masks_per_class: the all-zero bitmask of an image without objects
     images/<file name>    with media copied or linked
 
+An item's path inside its dataset keeps its folders (``cam1/a.jpg``): ``images/cam1/a.jpg``,
+``masks/cam1/a.png`` (``masks/cam1/a/<class>.png``), and ``cam1/a.jpg`` in ``classes.txt`` and
+the split lists; the same path in a second dataset gets its dataset in its name, listed in the
+manifest's ``report.renamed``.
+
 The formats:
 - ``masks_semantic``: 8-bit grey (``L``); pixel = class index + 1 in schema order, 0 background.
   More than 255 classes are refused.
@@ -46,7 +51,7 @@ which value is which class; the schema is the ``schema`` option's class list whe
 class ``classes.txt`` names must be in it), else ``labelmap.txt`` (when present) and the classes
 it lacks in order of first appearance. Each value becomes one `Mask` annotation (instance
 variants: ``instance_id`` = the value). Without ``classes.txt`` (semantic masks from another
-tool), the semantic variants read every ``masks/*.png`` (not subfolders) in name order with a
+tool), the semantic variants read every ``masks/**/*.png`` in path order with a
 class list, the ``schema`` option or else ``labelmap.txt`` (`labelport.formats._shared.class_list`):
 value k > 0 is the list's class k, and ``masks_semantic_color`` maps each pixel's colour (``P``,
 ``RGB`` or ``RGBA``, alpha ignored) to the class of that colour (`class_colors`), black
@@ -64,7 +69,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -80,7 +85,7 @@ from labelport.formats._shared.class_list import read_class_list
 from labelport.formats._shared.dataset_meta import write_dataset_meta
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.input_files import is_regular_file, open_image, read_text
-from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._shared.raster import (
     AREA_KINDS,
     PngOut,
@@ -261,7 +266,7 @@ def _write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx:
     (out_dir / LABELMAP_FILE).write_text(labelmap_text(list(schema.class_names), colors),
                                          encoding="utf-8")
     write_dataset_meta(out_dir, list(schema.class_names), colors)
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, keep_folders=True, report=ctx.report)
     with ExitStack() as stack:
         split_files: dict[str, IO[str]] = {}
         classes = stack.enter_context(
@@ -280,7 +285,7 @@ def _write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx:
                                                                      newline="\n"))
                 split_files[split].write(f"{file_name}\n")
                 objects = raster_objects(record, schema, ctx=ctx)
-                job, rows = _job(variant, objects, stem=PurePosixPath(file_name).stem,
+                job, rows = _job(variant, objects, stem=file_stem(file_name),
                                  out_dir=out_dir, item=record.item, schema=schema, colors=colors,
                                  by_class=by_class, ctx=ctx)
                 yield (file_name, rows), job
@@ -369,7 +374,7 @@ class _Layout:
 
     def mask_files(self, file_name: str, rows: list[tuple[int, str]]) -> list[Path]:
         """The PNGs of one image; `InputError` when one is missing."""
-        stem = PurePosixPath(file_name).stem
+        stem = file_stem(file_name)
         if not self.variant.per_class:
             files = [self.root / MASKS_DIR / f"{stem}.png"]
         elif not rows:
@@ -468,9 +473,13 @@ class _ByValue:
         values = self.values(mask)
         names = self.classes.schema.class_names
         rows = [(v, names[v - 1]) for v in np.unique(values).tolist() if v]
+        stem = mask.relative_to(self.layout.root / MASKS_DIR).with_suffix("").as_posix()
         image = next((found for folder in self.layout.folders
-                      if (found := folder.find(mask.stem)) is not None), None)
-        file_name = self.names_by_stem.get(mask.stem) or (image.name if image else mask.name)
+                      if (found := folder.find(stem)) is not None), None)
+        folder = stem.rpartition("/")[0]
+        own = f"{folder}/{image.name}" if image and folder else image.name if image else (
+            f"{stem}.png")
+        file_name = self.names_by_stem.get(stem) or own
         return self.layout.item_record(file_name, image, [values], [mask], rows)
 
 
@@ -500,7 +509,7 @@ def _read_by_value(layout: _Layout, given: _ClassList | None) -> ExportSource:
     classes = given or (_ClassList(_labelmap_schema(root), labelmap) if labelmap.is_file()
                         else None)
     masks_dir = root / MASKS_DIR
-    files = sorted(p for p in masks_dir.iterdir()
+    files = sorted(p for p in masks_dir.rglob("*")
                    if p.suffix.lower() == ".png" and p.is_file()) if masks_dir.is_dir() else []
     if classes is None or not files:
         raise InputError(
@@ -510,7 +519,7 @@ def _read_by_value(layout: _Layout, given: _ClassList | None) -> ExportSource:
         raise InputError(f"{classes.origin}: the class list has no class")
     names_by_stem: dict[str, str] = {}
     for name in layout.splits:
-        names_by_stem.setdefault(PurePosixPath(name).stem, name)
+        names_by_stem.setdefault(file_stem(name), name)
     by_value = _ByValue(layout=layout, classes=classes, names_by_stem=names_by_stem,
                         colours=classes.colour_values() if variant.color else {})
 
@@ -526,7 +535,8 @@ def _read(path: Path, options: Mapping[str, Any], *, variant: _Variant) -> Expor
     root = Path(path)
     given = _given_classes(options)
     images = options.get("images")
-    folders = tuple(ImageFolder(Path(d)) for d in (images, root / IMAGES_DIR) if d)
+    folders = tuple(ImageFolder(Path(d), recursive=True) for d in (images, root / IMAGES_DIR)
+                    if d)
     layout = _Layout(root=root, variant=variant, folders=folders,
                      splits=read_split_lists(root / SPLITS_DIR))
     if (root / CLASSES_FILE).is_file():

@@ -22,10 +22,11 @@ def safe_file_name(name: str) -> str:
 
 
 def file_stem(name: str) -> str:
-    """``PurePosixPath(name).stem`` of a single file name (the name without its last suffix;
-    ``.bashrc`` and ``a.`` have none), without building a path object for every image."""
+    """``PurePosixPath(name).stem`` of a file name, keeping the folders of a relative path
+    (``cam1/a.jpg`` gives ``cam1/a``; ``.bashrc``, ``a.`` and ``v1.2/a`` have no suffix to
+    drop), without building a path object for every image."""
     dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
+    return name[:dot] if name.rfind("/") + 1 < dot < len(name) - 1 else name
 
 
 class FileNamer:
