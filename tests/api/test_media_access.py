@@ -171,3 +171,24 @@ def test_an_import_reads_its_upload_and_no_file_it_names(api: Api, tmp_path: Pat
     items = api.ok("alice", "GET", f"{base}/items", params={"page_size": 100})["results"]
     imported = [i for i in items if i["dataset"] == "cvat"]
     assert [(i["width"], i["height"], i["media_uri"]) for i in imported] == [(3, 2, None)]
+
+
+def test_an_import_reads_no_label_file_the_upload_names_elsewhere(api: Api,
+                                                                  tmp_path: Path) -> None:
+    """A Darknet list naming an image of the server by absolute path would take that image's
+    label file beside it: the import is refused and nothing of that file is read."""
+    secret = tmp_path / "server" / "secret.png"
+    secret.parent.mkdir()
+    Image.new("RGB", (8, 6)).save(secret)
+    secret.with_suffix(".txt").write_text("0 0.5 0.5 0.25 0.25\n")
+    upload = io.BytesIO()
+    with zipfile.ZipFile(upload, "w") as zipped:
+        zipped.writestr("obj.data", "classes = 1\ntrain = train.txt\nnames = obj.names\n")
+        zipped.writestr("obj.names", "car\n")
+        zipped.writestr("train.txt", f"{secret}\n")
+    base = f"/api/projects/{api.project}"
+    before = api.ok("alice", "GET", f"{base}/annotations")["count"]
+    refused = api.call("alice", "POST", f"{base}/import", data={"format": "yolo_darknet"},
+                       files={"file": ("darknet.zip", upload.getvalue())})
+    assert refused.status_code == 400, refused.text
+    assert api.ok("alice", "GET", f"{base}/annotations")["count"] == before
