@@ -11,6 +11,7 @@ rasteriser; z-order decides which object owns a pixel.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,10 @@ def visible_pixels(record: ItemRecord) -> list[tuple[str, npt.NDArray[np.bool_]]
         if own.any():
             shown[i] = (a.label, own)
     return [shown[i] for i in sorted(shown)]
+
+
+def pixel_digest(pixels: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    """Pixels compared exactly but printed short: their count and the start of a SHA-1 of the
+    packed bits (a side-venv script computes the same from what its reader decoded)."""
+    head = hashlib.sha1(np.packbits(pixels).tobytes()).digest()[:6]
+    return (float(pixels.sum()), float(int.from_bytes(head, "big")))

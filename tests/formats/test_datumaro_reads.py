@@ -15,7 +15,6 @@ their boxes; pycocotools reads them in test_coco.py).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.formats.stored_sample import (
     SPLITS,
     objects,
     own_pixels,
+    pixel_digest,
     stored_sample,
     visible_pixels,
 )
@@ -108,12 +108,6 @@ def _corners(rb: RotatedBox) -> tuple[float, ...]:
     return tuple(rotated_box_corners(rb))
 
 
-def _mask_values(bitmap: np.ndarray) -> tuple[float, ...]:
-    """A mask compared exactly but printed short: its pixel count and a digest of its bits."""
-    digest = hashlib.sha1(np.packbits(bitmap).tobytes()).digest()
-    return (float(bitmap.sum()), float(int.from_bytes(digest[:6], "big")))
-
-
 def _coco(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
     """Datumaro's COCO instances: each object's bbox, and its segmentation as polygons (one per
     part) or, for a polygon with holes and a mask, as a mask; keypoints come as the box only
@@ -129,7 +123,7 @@ def _coco(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
         elif isinstance(g, Polygon) and not any(p.holes for p in g.parts):
             found += [("polygon", a.label, tuple(p.outer)) for p in g.parts]
         elif isinstance(g, Polygon | Mask):
-            found.append(("mask", a.label, _mask_values(own_pixels(g, record))))
+            found.append(("mask", a.label, pixel_digest(own_pixels(g, record))))
     return found
 
 
@@ -161,7 +155,7 @@ def _cvat(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
             case Polygon() if not any(p.holes for p in g.parts):
                 found += [("polygon", a.label, tuple(p.outer)) for p in g.parts]
             case Polygon() | Mask():
-                found.append(("mask", a.label, _mask_values(own_pixels(g, record))))
+                found.append(("mask", a.label, pixel_digest(own_pixels(g, record))))
             case Keypoints():
                 names = schema.get(a.label).keypoint_names  # type: ignore[union-attr]
                 found += [("points", name, (p.x, p.y) if p.v != Visibility.NOT_LABELED else ())
@@ -173,7 +167,7 @@ def _cvat(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
 
 def _visible_masks(record: ItemRecord, schema: LabelSchema) -> list[Obj]:
     """COCO panoptic and VOC segmentation: one mask per object, what shows of it."""
-    return [("mask", label, _mask_values(pixels)) for label, pixels in visible_pixels(record)]
+    return [("mask", label, pixel_digest(pixels)) for label, pixels in visible_pixels(record)]
 
 
 # --- what Datumaro found --------------------------------------------------------------------
@@ -185,9 +179,7 @@ def _theirs(annotation: dict[str, Any], *, kitti_names: dict[str, str]) -> Obj:
     if kind == "mask":
         bitmap = coco_mask.decode({"size": annotation["rle"]["size"],
                                    "counts": annotation["rle"]["counts"].encode()})
-        return kind, label, _mask_values(bitmap.astype(bool))
-    if kind == "points" and annotation["attributes"].get("outside"):
-        return kind, label, ()
+        return kind, label, pixel_digest(bitmap.astype(bool))
     return kind, label, tuple(annotation.get("values", ()))
 
 

@@ -11,14 +11,11 @@ The copied rule in test_segments.py stays as a fast unit test.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
-from tests.formats.stored_sample import stored_sample, visible_pixels
+from tests.formats.stored_sample import pixel_digest, stored_sample, visible_pixels
 from tests.side_python import SEGMENTS, run_side
 
 from labelport.domain.model import DEFAULT_LABELSET
@@ -48,7 +45,7 @@ for sample in release["dataset"]["samples"]:  # the release as served: URLs, not
 with open("release.json", "w", encoding="utf-8") as f:
     json.dump(release, f)
 
-def digest(pixels):
+def digest(pixels):  # tests.formats.stored_sample.pixel_digest
     return [float(pixels.sum()),
             float(int.from_bytes(hashlib.sha1(np.packbits(pixels).tobytes()).digest()[:6], "big"))]
 
@@ -68,12 +65,6 @@ print(json.dumps(found))
 """
 
 
-def _digest(pixels: npt.NDArray[np.bool_]) -> list[float]:
-    """The script's ``digest``: a pixel count and the start of a SHA-1 of the packed bits."""
-    head = hashlib.sha1(np.packbits(pixels).tobytes()).digest()[:6]
-    return [float(pixels.sum()), float(int.from_bytes(head, "big"))]
-
-
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> MemorySource:
     return stored_sample(tmp_path_factory.mktemp("stored"))
@@ -91,7 +82,8 @@ def test_segments_sdk_loads_every_image_and_object(stored: MemorySource,
         theirs = found[record.item.file_name]
         size = [record.item.height, record.item.width]
         assert theirs["image_hw"] == size, record.item.path
-        ours = sorted((label, _digest(pixels)) for label, pixels in visible_pixels(record))
+        ours = sorted((label, list(pixel_digest(pixels)))
+                      for label, pixels in visible_pixels(record))
         if ours:
             assert theirs["bitmap_hw"] == size, record.item.path
             assert len(theirs["ids"]) == len(theirs["objects"]) == len(ours), record.item.path
