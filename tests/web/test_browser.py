@@ -151,6 +151,10 @@ def test_export_selected_items_in_the_browser(server: str, browser: Any) -> None
     page.wait_for_selector("h2:text('New export')")
     assert len(page.input_value("input[name=ids]").split()) == 3
 
+    page.fill("input[name=split]", "train=abc")
+    page.click("button:text('Preview')")
+    page.wait_for_selector("#preview .error")  # a 400 is shown, not dropped
+    page.fill("input[name=split]", "")
     page.select_option("select[name=format]", "voc")
     page.fill("input[name=ids]", "")
     page.click("button:text('Preview')")
@@ -199,6 +203,23 @@ def test_export_selected_items_in_the_browser(server: str, browser: Any) -> None
     page.click("button:text('Verify')")
     page.wait_for_selector("#verified .pair")
     alice.shot("verify")
+
+    page.click("nav.tabs a:text('Import')")
+    coco = {"images": [{"id": 1, "file_name": "new.jpg", "width": 10, "height": 10}],
+            "annotations": [], "categories": [{"id": 1, "name": "car"}]}
+    page.set_input_files("input[name=file]", files=[{
+        "name": "labels.json", "mimeType": "application/json",
+        "buffer": json.dumps(coco).encode()}])
+    page.select_option("select[name=format]", "coco")
+    page.fill("input[name=dataset]", "imported")
+    page.click("button:text('Import')")
+    page.wait_for_selector("#import-result")
+    assert "Imported 1 items" in page.inner_text("#import-result")
+    alice.shot("import")
+    page.click("nav.tabs a:text('Releases')")
+    alice.shot("releases")
+    page.click("nav.tabs a:text('Schedules')")
+    alice.shot("schedules")
 
     page.goto(server + "/settings")
     page.click("button:text('New token')")

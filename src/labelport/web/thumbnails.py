@@ -22,6 +22,7 @@ from labelport.domain.model import Item
 from labelport.errors import InputError, NotFoundError
 from labelport.export.media import local_media_path
 from labelport.export.media_access import MediaAccess
+from labelport.web.video import first_frame
 
 SIDES = {"thumb": 320, "large": 1600}
 """The sizes served: grid tiles, and the item page's picture (longer side, pixels)."""
@@ -46,10 +47,17 @@ class Thumbnails:
             except OSError:
                 raise NotFoundError(f"{what}: no file at {str(source)!r}") from None
             cached = self._cached(f"{source}|{stat.st_size}|{stat.st_mtime_ns}|{side}")
-            if not cached.is_file():
+            if not cached.is_file() and item.is_video:  # its first frame
+                with self._slots:
+                    picture = first_frame(source, item.video.rotation_deg if item.video else 0)
+                    picture.thumbnail((side, side))
+                    _save(picture.convert("RGB"), cached)
+            elif not cached.is_file():
                 with self._slots, open(source, "rb") as stream:
                     _make(stream, cached, side=side, what=what)
             return cached
+        if item.is_video:
+            raise NotFoundError(f"{what}: thumbnails of remote videos are not made")
         if not item.media_uri:
             raise NotFoundError(f"item {item.key} has no image")
         cached = self._cached(f"{item.media_uri}|{side}")
@@ -80,6 +88,10 @@ def _make(stream: IO[bytes], target: Path, *, side: int, what: str) -> None:
             picture = picture.convert("RGB")
     except (OSError, Image.DecompressionBombError, ValueError) as exc:
         raise InputError(f"{what}: not an image labelport can show ({exc})") from None
+    _save(picture, target)
+
+
+def _save(picture: Image.Image, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
     picture.save(partial, format="JPEG", quality=82)

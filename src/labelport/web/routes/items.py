@@ -4,6 +4,7 @@ the thumbnails themselves (through the project's media access policy)."""
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +13,15 @@ from starlette.responses import FileResponse, Response
 
 from labelport.api.deps import StoreDep
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source, TaskStatus
-from labelport.errors import LabelportError
+from labelport.errors import LabelportError, NotFoundError
+from labelport.export.media import local_media_path
 from labelport.store import Store
 from labelport.store.browse import ItemFilter, ItemPage, item_page, item_record, names_of
 from labelport.web.deps import ProjectPage, may_export
 from labelport.web.drawing import class_colours, shapes
 from labelport.web.templating import render
 from labelport.web.thumbnails import SIDES, Thumbnails
+from labelport.web.video import frame_boxes
 
 router = APIRouter()
 
@@ -66,10 +69,33 @@ def item_detail(request: Request, item_id: int, access: ProjectPage, store: Stor
                 show: str = "both") -> Response:
     record = item_record(store.engine, access.id, item_id)
     schema = store.project_schema(access.name)
+    colours = class_colours(schema)
+    video = record.item.video
     return render(request, "item.html", access=access, tab="items",
                   may_export=may_export(access), record=record, show=show,
-                  shapes=shapes(_shown(record, show), schema, mask_side=1024),
-                  colours=class_colours(schema))
+                  shapes=[] if record.item.is_video else shapes(_shown(record, show), schema,
+                                                                 mask_side=1024),
+                  colours=colours,
+                  frame_rate=float(video.frame_rate) if video is not None else None,
+                  frames=frame_boxes(record.item, _shown(record, show), colours)
+                  if record.item.is_video else None)
+
+
+@router.get("/projects/{project}/items/{item_id}/video")
+def item_video(request: Request, item_id: int, access: ProjectPage,
+               store: StoreDep) -> Response:
+    """A video item's file (through the project's media access policy; byte ranges served,
+    so the player can seek)."""
+    record = item_record(store.engine, access.id, item_id)
+    source = local_media_path(record.item) if record.item.is_video else None
+    if source is None:
+        raise NotFoundError(f"item {record.item.key} has no local video")
+    source = request.app.state.settings.jobs.media_access(access.id).local_file(
+        source, what=f"media of {record.item.key}")
+    if not source.is_file():
+        raise NotFoundError(f"media of {record.item.key}: no file at {str(source)!r}")
+    return FileResponse(source, media_type=mimetypes.guess_type(source.name)[0] or
+                        "application/octet-stream")
 
 
 @router.get("/projects/{project}/items/{item_id}/image")

@@ -27,3 +27,10 @@ function updateSelection() {
 }
 // Back/forward navigation may restore checked boxes: count them again.
 window.addEventListener("pageshow", updateSelection);
+// An upload sent by htmx (the Import form) shows how much of the file has gone.
+document.addEventListener("htmx:xhr:progress", (event) => {
+  const bar = document.querySelector("#upload-progress");
+  if (bar && event.detail.lengthComputable) {
+    bar.value = (100 * event.detail.loaded) / event.detail.total;
+  }
+});
