@@ -9,6 +9,7 @@ import json
 import re
 import time
 
+import pytest
 import pyzipper
 from pycocotools.coco import COCO
 
@@ -160,3 +161,14 @@ def test_form_fields_become_the_services_export_json() -> None:
                   "group_by": "camera"},
         "media": "copy", "package": "zip", "password": " spaced ", "frames": "all",
         "frame_step": 5, "split_by_frame": True}
+
+
+def test_verify_refuses_an_artifact_too_large_to_unpack(web: Web,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelport.web import verify
+
+    alice = web.sign_in("alice")
+    job = _run(alice, web, {"format": "coco", "package": "tar.gz"})
+    monkeypatch.setattr(verify, "MAX_VERIFY_BYTES", 100)
+    refused = alice.post(f"/projects/{web.project}/exports/{job.id}/verify", status=400).text
+    assert "Verify unpacks on the server" in refused

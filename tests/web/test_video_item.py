@@ -23,6 +23,7 @@ from tests.web.conftest import Web
 def _add_clip(web: Web) -> int:
     sample = next(iter(web.store.source("sample").records())).item
     root = Path(sample.media_uri or "").parents[1]  # under the operator's media root
+    (root / "clips-web").mkdir(exist_ok=True)
     item = video_item(write_clip(root / "clips-web" / "clip.mp4"), dataset="clips")
     web.store.import_source("sample", MemorySource(
         project=web.store.project("sample"), schema=SCHEMA,

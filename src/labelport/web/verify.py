@@ -35,6 +35,9 @@ from labelport.store.jobs import JobInfo
 from labelport.web.drawing import Shape, shapes
 
 SAMPLE = 6
+MAX_VERIFY_BYTES = 2 << 30
+"""Verify unpacks the artifact on the server (readers need its files, some its images): not
+one larger than this."""
 MAX_MANIFEST_ARCHIVE = 256 << 20
 """An archive larger than this is not read into memory for its manifest (the page then shows
 what the job recorded)."""
@@ -155,6 +158,7 @@ def _unpack(archive: Path, folder: Path, password: str | None) -> Path:
     folder.mkdir()
     if archive.name.endswith(".tar.gz"):
         with tarfile.open(archive, "r:gz") as tar:
+            _refuse_large(sum(m.size for m in tar.getmembers()))
             tar.extractall(folder, filter="data")
     else:
         with archive.open("rb") as stream:
@@ -163,6 +167,7 @@ def _unpack(archive: Path, folder: Path, password: str | None) -> Path:
             raise InputError("this export is a password-protected zip and labelport does not "
                              "keep passwords: type its password to verify it")
         with pyzipper.AESZipFile(archive) as zipped:
+            _refuse_large(sum(info.file_size for info in zipped.infolist()))
             if password:
                 zipped.setpassword(password.encode())
             try:
@@ -171,6 +176,12 @@ def _unpack(archive: Path, folder: Path, password: str | None) -> Path:
                 raise InputError("wrong password for this export's zip") from None
     manifests = sorted(folder.rglob(MANIFEST_NAME), key=lambda p: len(p.parts))
     return manifests[0].parent if manifests else folder
+
+
+def _refuse_large(unpacked_bytes: int) -> None:
+    if unpacked_bytes > MAX_VERIFY_BYTES:
+        raise InputError(f"this export unpacks to {unpacked_bytes / (1 << 30):.1f} GiB, over "
+                         f"the {MAX_VERIFY_BYTES >> 30} GiB Verify unpacks on the server")
 
 
 def _stored(store: Store, project_id: int, path: str) -> ItemRecord | None:
