@@ -552,8 +552,9 @@ def visible_values(columns: npt.NDArray[np.integer], objects: Sequence[Runs | No
 def id_to_rgb(ids: npt.NDArray[np.integer]) -> npt.NDArray[np.uint8]:
     """COCO panoptic's colour of each segment id: ``R = id % 256``, ``G = id // 256 % 256``,
     ``B = id // 256^2 % 256`` (panopticapi's ``id2rgb``)."""
-    ids = ids.astype(np.uint32)
-    return np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], axis=-1).astype(np.uint8)
+    little = np.asarray(ids, dtype="<u4")  # the low three bytes of each id, as stored
+    flat = np.ascontiguousarray(little.reshape(-1)).view(np.uint8)
+    return np.ascontiguousarray(flat.reshape(*little.shape, 4)[..., :3])
 
 
 def rgb_to_id(rgb: npt.NDArray[np.integer]) -> npt.NDArray[np.uint32]:
