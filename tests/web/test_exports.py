@@ -47,6 +47,8 @@ def test_dialog_offers_every_format_and_the_selection(web: Web) -> None:
     for name in ("coco", "voc", "yolo", "labelstudio", "labelport"):
         assert f'value="{name}"' in page
     assert f'name="ids" value="{" ".join(map(str, ids))}"' in page
+    # a format that writes only videos does not fit a project without videos: greyed out
+    assert re.search(r'value="mot"[^>]* disabled title="writes videos only', page)
     for field in ("split_strategy", "group_by", "drop_class", "map", "check", "media", "paths",
                   "package", "password", "since_release", "min_score", "only_annotated",
                   "frames", "frame_step", "split_by_frame"):

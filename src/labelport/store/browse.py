@@ -144,3 +144,11 @@ def names_of(engine: Engine, project_id: int) -> ProjectNames:
     """The project's datasets, labelsets and classes (the filters' choices)."""
     with engine.connect() as conn:
         return project_names(conn, project_id)
+
+
+def has_videos(engine: Engine, project_id: int) -> bool:
+    """Whether any item of the project is a video (formats that write only videos fit)."""
+    i = t.items.c
+    with engine.connect() as conn:
+        return conn.execute(select(i.id).where(i.project_id == project_id,
+                                               i.video.is_not(None)).limit(1)).first() is not None

@@ -21,7 +21,7 @@ from labelport.jobs import service
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.store import Store
-from labelport.store.browse import names_of
+from labelport.store.browse import has_videos, names_of
 from labelport.store.jobs import JobInfo
 from labelport.web.charts import bars
 from labelport.web.deps import ProjectPage
@@ -60,7 +60,10 @@ def export_rows(request: Request, access: Exporter, store: StoreDep) -> Response
 
 def _dialog(request: Request, access: ProjectAccess, store: Store, values: dict[str, Any],
             *, error: str | None = None, status: int = 200) -> Response:
-    formats = [spec for spec in all_formats() if spec.writer is not None]
+    videos = has_videos(store.engine, access.id)
+    formats = [(spec, None if spec.images or videos else
+                "writes videos only, and this project has none")
+               for spec in all_formats() if spec.writer is not None]
     return render(request, "export_new.html", status=status, access=access, tab="exports",
                   may_export=True, formats=formats, names=names_of(store.engine, access.id),
                   releases=store.list_releases(access.name), values=values, error=error,
