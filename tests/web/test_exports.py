@@ -174,3 +174,12 @@ def test_verify_refuses_an_artifact_too_large_to_unpack(web: Web,
     monkeypatch.setattr(verify, "MAX_VERIFY_BYTES", 100)
     refused = alice.post(f"/projects/{web.project}/exports/{job.id}/verify", status=400).text
     assert "Verify unpacks on the server" in refused
+
+
+def test_an_error_is_placed_next_to_the_field_it_names() -> None:
+    from labelport.web.export_form import field_of
+
+    assert field_of("format 'coco' has no option 'x'; options: a, b") == "options"
+    assert field_of("export option `split` must be a string") == "split"
+    assert field_of("an export job is downloaded as one file: choose package zip") == "package"
+    assert field_of("something else entirely") is None

@@ -22,14 +22,15 @@ NUMBER_SELECTION = {"min_score": float, "min_width": int, "max_width": int, "min
 LIST_SELECTION = ("datasets", "statuses", "labels")
 TEXT_KEYS = ("name", "password", "release", "since_release", "media", "paths", "outside",
              "package", "frames")
-FIELDS = ("format", "name", "datasets", "labelset", "statuses", "labels", "annotator",
+FIELDS = ("options", "format", "name", "datasets", "labelset", "statuses", "labels", "annotator",
           "source", "min_score", "created_after", "created_before", "updated_after",
           "updated_before", "min_width", "max_width", "min_height", "max_height", "file_types",
           "meta", "ids", "only_annotated", "map", "drop_class", "class_ids", "check",
           "min_box_px", "split", "split_strategy", "split_seed", "split_field", "group_by",
-          "media", "paths", "outside", "package", "password", "options", "release",
-          "since_release", "frames", "frame_step", "split_by_frame")
-"""Every field of the dialog; an error naming one is shown next to it."""
+          "media", "paths", "outside", "package", "password", "release", "since_release",
+          "frames", "frame_step", "split_by_frame")
+"""Every field of the dialog; an error naming one is shown next to it (the first named, in
+this order: a format's unknown option names the format too)."""
 
 
 def _text(form: FormData, key: str) -> str:
