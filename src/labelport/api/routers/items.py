@@ -72,8 +72,12 @@ def upload_images(files: Annotated[list[UploadFile], File(
                 while chunk := upload.file.read(1 << 20):
                     out.write(chunk)
             staged.append((Path(out.name), folder / name))
-            items.append(file_item(Path(out.name), dataset=dataset, name=name,
-                                   media_uri=str((folder / name).resolve())))
+            try:
+                items.append(file_item(Path(out.name), dataset=dataset, name=name,
+                                       media_uri=str((folder / name).resolve())))
+            except InputError as error:  # said of the upload, not of the server's file
+                reason = str(error).removeprefix(f"{out.name}: ").replace(out.name, name)
+                raise InputError(f"upload {name!r}: {reason}") from None
         ids = store.items.create_items(access.id, items)
     except BaseException:
         for temporary, _ in staged:
