@@ -84,6 +84,7 @@ from labelport.domain.tracks import on_every_frame, tracks_from_frames
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.image_files import readable_file
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
@@ -521,7 +522,7 @@ def _records(folder: Path, root: Path, images: Path | None, items: list[_Item],
         media = None
         for candidate in (root / (item.url or ""), root / DATASETS_DIR / folder.name / item.name,
                           (images / item.name) if images else None):
-            if candidate is not None and candidate.is_file():
+            if candidate is not None and readable_file(candidate):
                 media = str(candidate.absolute())
                 break
         out.append(ItemRecord(
