@@ -93,3 +93,10 @@ def test_docs_are_served_without_a_cdn(web: Web) -> None:
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert client.get("/openapi.json").json()["paths"]
     assert client.get("/api/projects").status_code == 401  # the API keeps its tokens
+
+
+def test_a_visitor_not_signed_in_is_sent_to_sign_in_before_an_upload(web: Web) -> None:
+    client = web.client()
+    response = client.post(f"/projects/{web.project}/import", data={"format": "coco"},
+                           files={"file": ("x.json", b"{}")}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")

@@ -57,9 +57,12 @@ def may_export(access: ProjectAccess) -> bool:
 
 
 async def csrf_protect(request: Request, session: SessionDep) -> None:
-    """Refuse a request that changes something without the session's CSRF token."""
+    """Refuse a request that changes something without the session's CSRF token. Outside the
+    sign-in form, a visitor who is not signed in is refused before the body is read."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    if session.user_id is None and request.url.path != "/login":
+        raise SignInRequired("sign in to send this form")
     sent: object = request.headers.get(CSRF_HEADER)
     if sent is None:
         sent = (await request.form()).get(CSRF_FIELD)
