@@ -18,7 +18,9 @@ from labelport.api.app import create_app
 from labelport.api.limits import RequestLimits
 from labelport.api.settings import Settings
 from labelport.archives import ArchiveLimits, unpack_zip
+from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError
+from labelport.store.users import Role
 from tests.api.conftest import Api
 
 _MIB = 1 << 20
@@ -38,9 +40,9 @@ def _scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
 
 
 def _send_body(app: Any, path: str, headers: dict[str, str], chunks: int,
-               chunk: bytes) -> tuple[int, int]:
-    """Call the ASGI app with a body of ``chunks`` pieces; the status and how many pieces the
-    app pulled."""
+               chunk: bytes, head: bytes = b"") -> tuple[int, int]:
+    """Call the ASGI app with a body of ``head`` and ``chunks`` pieces; the status and how many
+    pieces the app pulled."""
     pulled = 0
     status = 0
 
@@ -48,7 +50,8 @@ def _send_body(app: Any, path: str, headers: dict[str, str], chunks: int,
         nonlocal pulled
         if pulled < chunks:
             pulled += 1
-            return {"type": "http.request", "body": chunk, "more_body": pulled < chunks}
+            body = head + chunk if pulled == 1 else chunk
+            return {"type": "http.request", "body": body, "more_body": pulled < chunks}
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
@@ -76,6 +79,23 @@ def test_anonymous_bodies_are_refused_before_they_are_read(tmp_path: Path) -> No
                       200, megabyte) == (413, 0)
     status, pulled = _send_body(app, "/api/projects", known, 200, megabyte)
     assert status == 413 and pulled == 17  # 16 MiB is the default limit of a JSON body
+    store.close()
+
+
+def test_an_upload_without_a_length_stops_at_its_limit(tmp_path: Path) -> None:
+    app = create_app(Settings(db=str(tmp_path / "s.db"), media_dir=tmp_path / "m",
+                              limits=RequestLimits(max_upload=3 * _MIB)))
+    store = app.state.store
+    store.users.create_user("alice")
+    project = store.create_project("p", LabelSchema())
+    store.users.set_member(project, "alice", Role.OWNER)
+    headers = {"Authorization": f"Token {store.users.create_token('alice')}",
+               "Content-Type": "multipart/form-data; boundary=xyz"}
+    part = (b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n")
+    status, pulled = _send_body(app, f"/api/projects/{project}/items/upload", headers, 200,
+                                b"x" * _MIB, head=part)
+    assert (status, pulled) == (413, 3)  # the third megabyte (with the part header) is over
     store.close()
 
 
