@@ -99,3 +99,16 @@ def test_yolo_mirrors_the_tree_under_images_and_labels(source: MemorySource,
     labels = sorted(p.relative_to(result.path / "labels" / "train").as_posix()
                     for p in (result.path / "labels" / "train").rglob("*.txt"))
     assert labels == ["a/frame_001.txt", "a/frame_001__other.txt", "b/frame_001.txt"]
+
+
+@pytest.mark.parametrize("name", ["yolo_darknet", "yolo_keras", "labelme"])
+def test_a_flat_format_lists_every_renaming(name: str, source: MemorySource,
+                                            tmp_path: Path) -> None:
+    """A layout that names images by file name alone: each item's written name is listed
+    beside its dataset and path, so nothing is renamed silently."""
+    result = run_export(source, get_format(name), tmp_path / "out", media=MediaMode.COPY)
+    manifest = json.loads((result.path / "labelport-export.json").read_text(encoding="utf-8"))
+    renamed = manifest["report"]["renamed"]
+    assert [(r["dataset"], r["path"]) for r in renamed] == [(d, p) for d, p, _ in _ITEMS]
+    assert len({r["name"] for r in renamed}) == 3  # three images, three names
+    assert all("/" not in r["name"] for r in renamed)

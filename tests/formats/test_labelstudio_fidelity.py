@@ -64,15 +64,16 @@ def test_json_min_takes_the_annotator_from_the_meta(tmp_path: Path) -> None:
     assert _one_task(tmp_path)["annotator"] == "ana"
 
 
-@pytest.mark.parametrize(("root", "expected"), [
-    ("/data/local-files/?d=exports/run 1", "/data/local-files/?d=exports/run%201/images/b%20c.png"),
-    ("/data/local-files/?d=", "/data/local-files/?d=images/b%20c.png"),
-    ("/data/upload/3/", "/data/upload/3/images/b%20c.png"),
-    ("s3://bucket/exports", "s3://bucket/exports/images/b%20c.png"),
-    ("https://cdn.example.com/x", "https://cdn.example.com/x/images/b%20c.png"),
+@pytest.mark.parametrize(("root", "expected"), [  # the item's folder a/ is kept under images/
+    ("/data/local-files/?d=exports/run 1",
+     "/data/local-files/?d=exports/run%201/images/a/b%20c.png"),
+    ("/data/local-files/?d=", "/data/local-files/?d=images/a/b%20c.png"),
+    ("/data/upload/3/", "/data/upload/3/images/a/b%20c.png"),
+    ("s3://bucket/exports", "s3://bucket/exports/images/a/b%20c.png"),
+    ("https://cdn.example.com/x", "https://cdn.example.com/x/images/a/b%20c.png"),
 ])
 def test_image_root_references(tmp_path: Path, root: str, expected: str) -> None:
-    assert image_reference(check_image_root(root), "images/b c.png") == expected
+    assert image_reference(check_image_root(root), "images/a/b c.png") == expected
     write(_source(CAR), tmp_path, {"image_root": root}, WriteContext())
     assert _one_task(tmp_path)["data"]["image"] == expected
     assert reference_file_name(expected) == "b c.png"

@@ -167,7 +167,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     check_class_count(schema, limit=_CLASS_LIMIT, format_name="cityscapes")
     write_class_files(out_dir, schema, format_name="cityscapes")
     rgb = class_rgb_ids(schema)
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, report=ctx.report)
 
     def jobs() -> Iterator[tuple[None, RasterJob]]:
         done = 0

@@ -283,7 +283,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     schema = source.schema
     flag_classes = [c.name for c in schema.classes if c.geometry is GeometryKind.NONE]
     names = {c.name: c.keypoint_names for c in schema.classes if c.keypoint_names}
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, report=ctx.report)
     done = 0
     for done, record in enumerate(source.records(), start=1):
         split = safe_file_name(record.split or "train")

@@ -266,12 +266,13 @@ class _SegmentsWriter:
     labelsets: tuple[str, ...]
     ctx: WriteContext
     spool: IO[bytes]
-    namer: FileNamer = field(default_factory=lambda: FileNamer(unique_stems=True))
+    namer: FileNamer = field(init=False)
     latest: datetime | None = None
     kinds: dict[str, ClassificationKind] = field(init=False)
 
     def __post_init__(self) -> None:
         self.kinds = {d.name: d.kind for d in _flat_questions(self.schema.classifications)}
+        self.namer = FileNamer(unique_stems=True, report=self.ctx.report)
 
     def _seen(self, *moments: datetime | None) -> None:
         for m in moments:

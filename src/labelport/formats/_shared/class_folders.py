@@ -101,7 +101,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any], ctx: 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSES_FILE).write_text(classes_tsv(folders), encoding="utf-8", newline="\n")
     skip_unlabeled = options.get("unlabeled", "folder") == "skip"
-    namer = FileNamer()
+    namer = FileNamer(report=ctx.report)
     splits: set[str] = set()
     filled: set[tuple[str, str]] = set()
     done = 0

@@ -53,7 +53,7 @@ def images(source: ExportSource, out_dir: Path, ctx: WriteContext, *, labels_fro
     reference is relative to the split folder (``relative_to_split``) or to ``out_dir``. A
     second label on a single-label export is refused."""
     record_class_order(ctx, labels_from.classes, rule=f"schema order of {labels_from.described}")
-    namer = FileNamer()
+    namer = FileNamer(report=ctx.report)
     done = 0
     for done, record in enumerate(source.records(), start=1):
         split = safe_file_name(record.split or "train")

@@ -136,7 +136,10 @@ class _Writer:
     stuff: frozenset[int]
     ctx: WriteContext
     splits: dict[str, _Split] = field(default_factory=dict)
-    namer: FileNamer = field(default_factory=lambda: FileNamer(unique_stems=True))
+    namer: FileNamer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.namer = FileNamer(unique_stems=True, report=self.ctx.report)
 
     def split(self, name: str) -> _Split:
         if name not in self.splits:

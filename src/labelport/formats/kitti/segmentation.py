@@ -100,7 +100,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     check_class_count(schema, limit=_LIMIT, format_name="kitti_segmentation")
     write_class_files(out_dir, schema, format_name="kitti_segmentation")
     rgb = class_rgb_ids(schema)
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, report=ctx.report)
 
     def jobs() -> Iterator[tuple[None, RasterJob]]:
         done = 0

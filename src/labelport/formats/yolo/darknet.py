@@ -79,7 +79,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     schema = source.schema
     indices = rows.class_indices(schema)
-    namer = FileNamer(unique_stems=True)
+    namer = FileNamer(unique_stems=True, report=ctx.report)
     lists: dict[str, Any] = {}
     done = 0
     try:

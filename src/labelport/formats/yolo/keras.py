@@ -70,7 +70,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     schema = source.schema
     indices = rows.class_indices(schema)
-    namer = FileNamer()
+    namer = FileNamer(report=ctx.report)
     done = 0
     with (out_dir / ANNOTATIONS_FILE).open("w", encoding="utf-8") as annotations:
         for record in source.records():
