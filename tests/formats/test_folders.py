@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from tests.formats.ultralytics_labels import ultralytics_labels
 
 from labelport.domain.geometry import Box, GeometryKind
 from labelport.domain.model import Annotation, Item, ItemRecord, ProjectInfo
@@ -112,3 +113,11 @@ def test_a_flat_format_lists_every_renaming(name: str, source: MemorySource,
     assert [(r["dataset"], r["path"]) for r in renamed] == [(d, p) for d, p, _ in _ITEMS]
     assert len({r["name"] for r in renamed}) == 3  # three images, three names
     assert all("/" not in r["name"] for r in renamed)
+
+
+def test_ultralytics_reads_the_nested_tree(source: MemorySource, tmp_path: Path) -> None:
+    """Ultralytics' own dataset code (its side venv) finds every nested image with its labels."""
+    result = run_export(source, get_format("yolo"), tmp_path / "out", media=MediaMode.COPY)
+    found = ultralytics_labels(result.path, "detect")
+    assert [(f["file"], f["cls"], round(f["boxes"][0][0], 3)) for f in found] == sorted(
+        (w, [0], x) for w, (_, _, x) in zip(WRITTEN, _ITEMS, strict=True))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from tests.formats.ultralytics_labels import ultralytics_labels
 
 from labelport.domain.geometry import Box, Keypoint, Keypoints, Polygon, Visibility
 from labelport.domain.geometry_ops import area, bounding_box, clip_keypoints
@@ -166,3 +167,17 @@ def test_clipping_cuts_the_own_box_and_keeps_a_box_without_placed_points() -> No
     kept = clip_keypoints(Keypoints(points=unlabelled, box=Box(x=-10, y=5, w=40, h=10)),
                           image_wh=(20, 20))
     assert kept == Keypoints(points=unlabelled, box=Box(x=0, y=5, w=20, h=10))
+
+
+def test_ultralytics_reads_each_persons_box_and_keypoints(imported: tuple[Path, Path]) -> None:
+    """Ultralytics' own dataset code (its side venv) reads the pose export's boxes and points;
+    its labels are float32, so within 1e-3 px here (the rows themselves: 1e-6 above)."""
+    root, _ = imported
+    (image,) = ultralytics_labels(root / "yolo", "pose")
+    found = [(Box.from_xyxy(*box), [(x, y, int(v)) if v else (0.0, 0.0, 0) for x, y, v in points])
+             for box, points in zip(image["boxes"], image["keypoints"], strict=True)]
+    for (box, points), (want_box, want_points) in zip(found, _expected(), strict=True):
+        assert box.xyxy == pytest.approx(want_box.xyxy, abs=1e-3)
+        assert [p[2] for p in points] == [p[2] for p in want_points]
+        assert [c for p in points for c in p[:2]] == pytest.approx(
+            [c for p in want_points for c in p[:2]], abs=1e-3)
