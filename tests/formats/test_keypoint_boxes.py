@@ -1,7 +1,7 @@
 """A keypoints object keeps its own box (issue 12, point 1): a COCO person's ``bbox`` covers the
 whole person, more than the extent of its labelled points. Imported into the store and exported
-to COCO, YOLO pose and CVAT, every format writes that box (not the points' extent) and the same
-keypoints, within 1e-6 px; pycocotools reads the COCO export."""
+to COCO, YOLO pose, CVAT and Label Studio, every format writes that box (not the points' extent)
+and the same keypoints, within 1e-6 px; pycocotools and Ultralytics read them."""
 
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     try:
         store.create_project("people", source.schema)
         store.import_source("people", source)
-        for name, options in (("coco", {}), ("yolo", {"task": "pose"}), ("cvat", {})):
+        for name, options in (("coco", {}), ("yolo", {"task": "pose"}), ("cvat", {}),
+                              ("labelstudio", {})):
             run_export(store.source("people"), get_format(name), root / name, options=options,
                        media=MediaMode.COPY)
     finally:
@@ -151,6 +152,18 @@ def test_cvat_groups_each_persons_box_with_its_skeleton(imported: tuple[Path, Pa
     cvat = get_format("cvat")
     assert cvat.reader is not None
     (record,) = cvat.reader(root / "cvat", {}).records()
+    _assert_close([_as_found(a.geometry) for a in record.annotations])
+
+
+def test_label_studio_hangs_the_keypoints_from_each_persons_rectangle(
+        imported: tuple[Path, Path]) -> None:
+    root, _ = imported
+    (task,) = json.loads((root / "labelstudio" / "result.json").read_text(encoding="utf-8"))
+    owners = [r for r in task["annotations"][0]["result"] if r["type"] == "rectanglelabels"]
+    assert [r["value"]["width"] * 2 for r in owners] == pytest.approx([100.0, 60.0])  # 200 px
+    labelstudio = get_format("labelstudio")
+    assert labelstudio.reader is not None
+    (record,) = labelstudio.reader(root / "labelstudio", {}).records()
     _assert_close([_as_found(a.geometry) for a in record.annotations])
 
 
