@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from labelport.domain.model import DEFAULT_DATASET, DEFAULT_LABELSET, TaskStatus
 from labelport.store.users import Role
@@ -341,10 +341,10 @@ class ExportCreate(Strict):
                                          "images only, under datasets/{dataset}/) or both "
                                          "(those images and the format's files per dataset "
                                          "under annotations/{dataset}/).")
-    verify: bool = Field(default=False,
-                         description="Read the artifact back with labelport's reader for the "
-                                     "format and compare it object by object before "
-                                     "publishing; a difference fails the job.")
+    verify: StrictBool = Field(
+        default=False, description="Read the artifact back with labelport's reader for the "
+                                   "format and compare it object by object before publishing; "
+                                   "a difference fails the job.")
     frames: Literal["labeled", "keyframes", "all"] = Field(
         default="labeled", description="Formats that write images: which frames of each video "
         "become images (labeled: every frame with a visible object).")

@@ -68,6 +68,11 @@ class ExportOptions:
     """Read the artifact back and compare it with what was written before publishing it."""
     export_type: ExportType = ExportType.ANNOTATIONS
     """The annotations, the images (``datasets``) or both (`labelport.export.export_type`)."""
+
+    def __post_init__(self) -> None:
+        if self.verify and self.export_type is ExportType.DATASETS:
+            raise InputError("verify reads annotations back, and an export of export type "
+                             "datasets has none")
     min_box_px: float | None = None
     """The smallest box side, in pixels, the ``degenerate`` check accepts (None: its default)."""
     frames: FrameSelection = FrameSelection.LABELED
