@@ -85,4 +85,7 @@ def test_datumaro_reads_the_masks_with_it(exports: tuple[MemorySource, Path]) ->
         theirs = {item: [label for label in labels if label != "background"]
                   for item, labels in found[name]["items"].items()}
         assert theirs == ours, name
-        assert any(ours.values()) and found[name]["with_image"] == len(sample)
+        # Datumaro names a mask's item by its file name and an image by its path under
+        # images/: an item in a folder (sub/dir/walker.png) comes without its image.
+        flat = sum("/" not in r.item.path for r in sample.records())
+        assert any(ours.values()) and found[name]["with_image"] == flat < len(sample)
