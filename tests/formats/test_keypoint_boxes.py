@@ -1,7 +1,7 @@
 """A keypoints object keeps its own box (issue 12, point 1): a COCO person's ``bbox`` covers the
 whole person, more than the extent of its labelled points. Imported into the store and exported
 to COCO, YOLO pose, CVAT and Label Studio, every format writes that box (not the points' extent)
-and the same keypoints, within 1e-6 px; pycocotools and Ultralytics read them."""
+and the same keypoints, within 1e-6 px; pycocotools, Ultralytics and Datumaro read them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from tests.formats.ultralytics_labels import ultralytics_labels
+from tests.side_python import DATUMARO, run_side
 
 from labelport.domain.geometry import Box, Keypoint, Keypoints, Polygon, Visibility
 from labelport.domain.geometry_ops import area, bounding_box, clip_keypoints
@@ -194,3 +195,42 @@ def test_ultralytics_reads_each_persons_box_and_keypoints(imported: tuple[Path, 
         assert [p[2] for p in points] == [p[2] for p in want_points]
         assert [c for p in points for c in p[:2]] == pytest.approx(
             [c for p in want_points for c in p[:2]], abs=1e-3)
+
+
+_DATUMARO_KEYPOINTS = """
+import json, sys
+from datumaro.components.dataset import Dataset
+
+found = []
+for item in Dataset.import_from(sys.argv[1], "coco_person_keypoints"):
+    for a in item.annotations:
+        if a.type.name in ("bbox", "points"):
+            found.append({"type": a.type.name, "group": a.group,
+                          "values": [float(v) for v in a.points] if a.type.name == "points"
+                          else [a.x, a.y, a.x + a.w, a.y + a.h],
+                          "visibility": [int(v) for v in getattr(a, "visibility", [])]})
+print(json.dumps(found))
+"""
+
+
+def test_datumaro_reads_each_persons_box_and_keypoints(imported: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    """Datumaro's COCO person keypoints importer (its side venv) pairs each person's box with
+    its points by group: the box is the person's own, not the points' extent."""
+    root, _ = imported
+    (written,) = (root / "coco" / "annotations").glob("instances_*.json")
+    keypoints = tmp_path / "annotations" / written.name.replace("instances_",
+                                                                "person_keypoints_")
+    keypoints.parent.mkdir()
+    keypoints.write_bytes(written.read_bytes())  # the file Datumaro's importer looks for
+    (tmp_path / "images").symlink_to(root / "coco" / "images", target_is_directory=True)
+    found = run_side(DATUMARO, _DATUMARO_KEYPOINTS, str(tmp_path))
+    boxes = {a["group"]: a["values"] for a in found if a["type"] == "bbox"}
+    points = {a["group"]: a for a in found if a["type"] == "points"}
+    pairs = []
+    for group, xyxy in sorted(boxes.items()):
+        flat, visibility = points[group]["values"], points[group]["visibility"]
+        pairs.append((Box.from_xyxy(*xyxy), [
+            (flat[2 * i], flat[2 * i + 1], v) if v else (0.0, 0.0, 0)
+            for i, v in enumerate(visibility)]))
+    _assert_close(pairs)
