@@ -99,3 +99,11 @@ def test_datumaro_reads_the_same_keyframes(tmp_path: Path) -> None:
     got = sorted([row[0], row[1] if row[1] is not None else -1, *row[2:]] for row in found
                  if row[2] in ("car", "person") and row[0] in (0, 1))
     assert got == expected
+
+
+def test_the_video_is_found_in_the_images_folder(tmp_path: Path) -> None:
+    source = video_project(tmp_path / "media")
+    write(source, tmp_path / "out", {}, WriteContext())  # no media in the export
+    (back,) = read(tmp_path / "out", {"images": tmp_path / "media"}).records()
+    assert back.item.video == source.items[0].item.video
+    assert back.item.media_uri == str((tmp_path / "media" / "clip.mp4").absolute())

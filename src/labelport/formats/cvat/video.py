@@ -336,7 +336,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     """Read CVAT for video files; each is checked whole first, so a bad shape fails the
     import before anything is stored."""
     files = _xml_files(Path(path))
-    videos = options.get("videos")
+    videos = options.get("videos") or options.get("images")  # the CLI's --images folder
     seen: list[str] = []
     classes: list[LabelClass] = []
     for file in files:

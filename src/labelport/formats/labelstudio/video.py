@@ -308,7 +308,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
     tasks = decode_json(read_bytes(file), file)
     if not isinstance(tasks, list):
         raise _fail(file, "$", "expected a list of tasks")
-    videos = options.get("videos")
+    videos = options.get("videos") or options.get("images")  # the CLI's --images folder
     video_dirs = [*([Path(videos)] if videos else []), file.parent / VIDEOS_DIR, file.parent]
     records = tuple(_record(task, f"$[{i}]", file, video_dirs) for i, task in enumerate(tasks))
     names: list[str] = []
