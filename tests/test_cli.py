@@ -56,6 +56,7 @@ def test_demo_exports_every_registered_format(demo: Path) -> None:
 def test_native_round_trip_through_the_store_gives_the_same_files(demo: Path) -> None:
     db = ["--db", str(demo / "fresh.db")]
     exported = demo / "out" / "labelport" / "project.labelport.json"
+    assert labelport("init", *db, cwd=demo).returncode == 0
     create = labelport("project", "create", "demo", "--description",
                        "Every kind of label, small.", *db, cwd=demo)
     assert create.returncode == 0, create.stderr

@@ -50,6 +50,8 @@ def _coco_files() -> dict[str, bytes]:
 def _labelport(tmp_path: Path, *args: str) -> tuple[int, str]:
     """The command run in this process; a `LabelportError` gives what `labelport.cli.main`
     makes of it (status 2, its message; the zip-slip test runs the real command)."""
+    if not (tmp_path / "s.db").exists():
+        CliRunner().invoke(app, ["init", "--db", str(tmp_path / "s.db")])
     result = CliRunner().invoke(app, [*args, "--db", str(tmp_path / "s.db")])
     if isinstance(result.exception, LabelportError):
         return 2, str(result.exception)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -85,7 +85,7 @@ def progress_bar(title: str, total: int) -> Iterator[Any]:
 @app.command()
 def init(db: DbOption = None) -> None:
     """Create the store (or bring an existing one up to date)."""
-    store = open_store(db)
+    store = open_store(db, create=True)
     shown = store.engine.url.render_as_string(hide_password=True)
     console.print(f"store ready: {shown}")
 
@@ -206,7 +206,7 @@ def import_(
     store.project(project)  # fail on an unknown project before reading anything
     if is_archive(path):
         path = unpacked_archive(path, unpack_to)
-    reader_options = parse_options(spec, option) | {"images": images}
+    reader_options = parse_options(spec, option) | {"images": _images_folder(images)}
     source = spec.reader(path, reader_options)
     with progress_bar(f"importing {path.name}", len(source)) as progress:
         summary = store.import_source(project, source, dataset=dataset, progress=progress)
@@ -394,7 +394,8 @@ def convert(
         raise InputError(f"format {from_format!r} can be written but not read")
     if not input.exists():
         raise InputError(f"{input}: no such file or folder")
-    source = reader_spec.reader(input, parse_options(reader_spec, read_option) | {"images": images})
+    source = reader_spec.reader(input, parse_options(reader_spec, read_option)
+                                | {"images": _images_folder(images)})
     with progress_bar(f"converting to {to_format}", len(source)) as progress:
         result = run_export(source, writer_spec, output,
                             options=parse_options(writer_spec, option),
@@ -501,7 +502,7 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "demo.db"
     db_path.unlink(missing_ok=True)
-    store = open_store(str(db_path))
+    store = open_store(str(db_path), create=True)
     sample = build_sample(out / "media", video=True)
     store.create_project("demo", LabelSchema(), description=sample.project.description)
     store.import_source("demo", sample)
@@ -553,12 +554,33 @@ def root(version: Annotated[bool, typer.Option("--version", callback=version_cal
     """labelport: labeled computer-vision data out of an annotation store, in every format."""
 
 
+def _images_folder(images: Path | None) -> Path | None:
+    """``--images``, which must name a folder: one that does not exist would import with no
+    image found and export with nothing copied, without a word."""
+    if images is not None and not images.is_dir():
+        raise InputError(f"--images {images}: no such folder")
+    return images
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
+    """The CLI: user errors, OS errors (a folder that cannot be written, a full disk) and
+    database errors are one line and exit status 2, never a traceback."""
     try:
         app()
     except LabelportError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+    except Exception as exc:
+        database = sys.modules.get("sqlalchemy.exc")  # loaded if a command opened the store
+        if database is None or not isinstance(exc, database.SQLAlchemyError):
+            raise
+        _fail(f"database error: {getattr(exc, 'orig', None) or exc}")
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -36,7 +36,7 @@ ArtifactsOption = Annotated[str | None, typer.Option(
 
 def serve(
     host: str = "127.0.0.1",
-    port: int = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port, 1-65535.")] = 8080,
     media_dir: Annotated[Path, typer.Option(
         envvar="LABELPORT_MEDIA_DIR",
         help="Where uploaded images are kept (workers read them there too).")] =

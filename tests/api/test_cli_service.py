@@ -13,6 +13,7 @@ from labelport.store import open_store
 def test_user_and_token_commands(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
     assert runner.invoke(app, ["user", "create", "ada", "--admin", "--db", db]).exit_code == 0
     result = runner.invoke(app, ["token", "create", "ada", "--db", db])
     assert result.exit_code == 0

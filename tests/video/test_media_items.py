@@ -38,6 +38,7 @@ def test_cli_add_media(tmp_path: Path) -> None:
     write_clip(tmp_path / "clip.mp4")
     db = str(tmp_path / "store.db")
     runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
     assert runner.invoke(app, ["project", "create", "p", "--db", db]).exit_code == 0
     added = runner.invoke(app, ["project", "add-media", "p", str(tmp_path / "clip.mp4"),
                                 "--db", db])

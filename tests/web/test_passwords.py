@@ -17,6 +17,7 @@ from labelport.store import Store, open_store
 def test_user_create_with_password_and_set_password(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
     runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
     created = runner.invoke(app, ["user", "create", "ada", "--password", "--db", db],
                             input="correct horse\n")
     assert created.exit_code == 0, created.output

@@ -12,7 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from labelport.errors import LabelportError
 from labelport.store.repository import Store
@@ -92,7 +92,7 @@ def open_store(url_or_path: str | None = None) -> Store:
     engine = create_store_engine(url)
     try:
         upgrade_to_head(engine)
-    except OperationalError as exc:
+    except DatabaseError as exc:  # cannot connect, or a file that is not a database
         engine.dispose()
         shown = make_url(url).render_as_string(hide_password=True)
         raise LabelportError(f"cannot open the database {shown}: {exc.orig}") from None
