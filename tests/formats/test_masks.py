@@ -617,6 +617,7 @@ def test_cli_imports_masks_with_a_class_list_and_refuses_a_bad_one(
     _without_classes_txt(masks.SEMANTIC_SPEC, sample_source, tmp_path / "bare")
     listed = _class_list("names", sample_source.schema, tmp_path)
     db = ("--db", str(tmp_path / "store.db"))
+    assert _labelport("init", *db, cwd=tmp_path).returncode == 0
     assert _labelport("project", "create", "p", *db, cwd=tmp_path).returncode == 0
     run = _labelport("import", "p", "masks_semantic", "bare", "-o", f"schema={listed.name}",
                      *db, cwd=tmp_path)
