@@ -101,14 +101,20 @@ def classifications_from_text(text: str | None) -> tuple[ClassificationDef, ...]
 # --- items and tasks --------------------------------------------------------------------
 
 
+ITEM_FIELDS = ("project_id", "dataset_id", "path", "width", "height", "media_uri",
+               "frame_count", "channels", "bit_depth", "metadata", "video")
+"""The columns `item_values` fills, in its order (``id`` is the database's)."""
+
+
+def item_values(item: Item, project_id: int, dataset_id: int) -> tuple[Any, ...]:
+    """An item's row as a tuple of `ITEM_FIELDS` (how bulk inserts take it)."""
+    return (project_id, dataset_id, item.path, item.width, item.height, item.media_uri,
+            item.frame_count, item.channels, item.bit_depth, dump_json(dict(item.metadata)),
+            None if item.video is None else dump_json(codec.video_info_to_json(item.video)))
+
+
 def item_row(item: Item, *, project_id: int, dataset_id: int) -> dict[str, Any]:
-    return {
-        "project_id": project_id, "dataset_id": dataset_id, "path": item.path,
-        "width": item.width, "height": item.height, "media_uri": item.media_uri,
-        "frame_count": item.frame_count, "channels": item.channels,
-        "bit_depth": item.bit_depth, "metadata": dump_json(dict(item.metadata)),
-        "video": None if item.video is None else dump_json(codec.video_info_to_json(item.video)),
-    }
+    return dict(zip(ITEM_FIELDS, item_values(item, project_id, dataset_id), strict=True))
 
 
 ITEM_COLUMNS = (t.items.c.id, t.items.c.dataset_id, t.items.c.path, t.items.c.width,
@@ -131,14 +137,20 @@ def item_record(item: Item, tasks: tuple[Task, ...],
     return _new_record(item, tasks, annotations, None)  # type: ignore[no-any-return]
 
 
+TASK_FIELDS = ("item_id", "labelset_id", "status", "assignee", "reviewer", "classifications",
+               "created_at", "updated_at")
+"""The columns `task_values` fills, in its order."""
+
+
+def task_values(task: Task, item_id: int, labelset_id: int) -> tuple[Any, ...]:
+    """A task's row as a tuple of `TASK_FIELDS`."""
+    return (item_id, labelset_id, task.status.value, task.assignee, task.reviewer,
+            dump_json([codec.classification_to_json(c) for c in task.classifications]),
+            to_utc(task.created_at), to_utc(task.updated_at))
+
+
 def task_row(task: Task, *, item_id: int, labelset_id: int) -> dict[str, Any]:
-    return {
-        "item_id": item_id, "labelset_id": labelset_id, "status": task.status.value,
-        "assignee": task.assignee, "reviewer": task.reviewer,
-        "classifications": dump_json(
-            [codec.classification_to_json(c) for c in task.classifications]),
-        "created_at": to_utc(task.created_at), "updated_at": to_utc(task.updated_at),
-    }
+    return dict(zip(TASK_FIELDS, task_values(task, item_id, labelset_id), strict=True))
 
 
 TASK_COLUMNS = (t.tasks.c.item_id, t.tasks.c.labelset_id, t.tasks.c.status,
@@ -161,19 +173,32 @@ def task_from_row(row: Sequence[Any], labelset_names: Mapping[int, str]) -> Task
 # --- annotations ------------------------------------------------------------------------
 
 
+ANNOTATION_FIELDS = (
+    "item_id", "labelset_id", "class_id", "kind", "geometry", "attributes", "extras", "source",
+    "score", "tags", "instance_id", "frame", "z_order", "crowd", "annotator", "lead_time_s",
+    "created_at", "updated_at", "outside")
+"""The columns `annotation_values` fills, in its order (``id`` is the database's)."""
+
+_KIND_VALUES = {k: k.value for k in GeometryKind}
+_SOURCE_VALUES = {s: s.value for s in Source}
+
+
+def annotation_values(a: Annotation, item_id: int, labelset_id: int,
+                      class_id: int) -> tuple[Any, ...]:
+    """An annotation's row as a tuple of `ANNOTATION_FIELDS`; run once per annotation of an
+    import, so the enum values come from dicts (``.value`` costs a descriptor call)."""
+    geometry = a.geometry
+    return (item_id, labelset_id, class_id, _KIND_VALUES[geometry.kind],
+            dump_json(codec.geometry_to_json(geometry)), dump_json(dict(a.attributes)),
+            has_extras(a), _SOURCE_VALUES[a.source], a.score, dump_json(list(a.tags)),
+            a.instance_id, a.frame, a.z_order, a.crowd, a.annotator, a.lead_time_s,
+            to_utc(a.created_at), to_utc(a.updated_at), a.outside)
+
+
 def annotation_row(annotation: Annotation, *, item_id: int, labelset_id: int,
                    class_id: int) -> dict[str, Any]:
-    a = annotation
-    return {
-        "item_id": item_id, "labelset_id": labelset_id, "class_id": class_id,
-        "kind": a.geometry.kind.value, "geometry": dump_json(codec.geometry_to_json(a.geometry)),
-        "attributes": dump_json(dict(a.attributes)), "extras": has_extras(a),
-        "source": a.source.value, "score": a.score, "tags": dump_json(list(a.tags)),
-        "instance_id": a.instance_id, "frame": a.frame, "z_order": a.z_order, "crowd": a.crowd,
-        "annotator": a.annotator, "lead_time_s": a.lead_time_s,
-        "created_at": to_utc(a.created_at), "updated_at": to_utc(a.updated_at),
-        "outside": a.outside,
-    }
+    return dict(zip(ANNOTATION_FIELDS,
+                    annotation_values(annotation, item_id, labelset_id, class_id), strict=True))
 
 
 def has_extras(a: Annotation) -> bool:
