@@ -6,6 +6,7 @@ and ``load_dataset("parquet", data_files=...)`` both read it)::
     data/train-00000-of-00001.parquet      one file per split, one row per image
     data/val-00000-of-00001.parquet
     images/train/street_001.png            only when media is copied or linked
+    images/train/cam1/frame_001.png        an item's folders are kept (renamings: manifest)
 
 Layout ``layout=imagefolder`` (what ``load_dataset("imagefolder", data_dir=...)`` reads; it
 needs the images, so the export must copy or link media)::
@@ -249,11 +250,12 @@ class _Writer:
     row_group_size: int
     file_metadata: dict[bytes, bytes]
     splits: dict[str, _Rows] = field(default_factory=dict)
-    namer: FileNamer = field(default_factory=FileNamer)
+    namer: FileNamer = field(init=False)
     category: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.category = {c.name: i for i, c in enumerate(self.source_schema.classes)}
+        self.namer = FileNamer(keep_folders=True, report=self.ctx.report)
 
     def split(self, name: str) -> _Rows:
         """The rows of split ``name``; its Parquet writer (or JSON lines file) opens on first
