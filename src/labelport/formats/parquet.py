@@ -109,7 +109,7 @@ from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.hf_card import card_features, card_text, read_front_matter
-from labelport.formats._shared.image_files import image_size, local_reference
+from labelport.formats._shared.image_files import image_size, local_reference, readable_file
 from labelport.formats._shared.input_files import open_binary, regular_file
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
@@ -680,7 +680,7 @@ class _Reader:
             name = PurePosixPath(reference or path).name
             candidates += [self.images / file.split / name, self.images / name,
                            self.images / path]
-        return next((c for c in candidates if c.is_file()), None)
+        return next((c for c in candidates if readable_file(c)), None)
 
 
 def _json_column(row: Json, name: str, place: str, *, default: Json) -> Json:

@@ -111,7 +111,7 @@ from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
 from labelport.formats._shared.geometry import object_on_image
-from labelport.formats._shared.image_files import image_size, is_url
+from labelport.formats._shared.image_files import image_size, is_url, readable_file
 from labelport.formats._shared.input_files import open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
@@ -618,10 +618,10 @@ class _Reader:
 
     def _image(self, sample: _Sample) -> Path | None:
         for folder in (self.images, self.folder / IMAGES_DIR):
-            if folder is not None and (folder / sample.name).is_file():
+            if folder is not None and readable_file(folder / sample.name):
                 return folder / sample.name
         url = sample.attributes.image.url if sample.attributes.image else None
-        if url and not is_url(url) and (self.folder / url).is_file():
+        if url and not is_url(url) and readable_file(self.folder / url):
             return self.folder / url
         return None
 

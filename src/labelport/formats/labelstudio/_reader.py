@@ -39,7 +39,12 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeType, Classification, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
-from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.image_files import (
+    image_size,
+    is_url,
+    local_reference,
+    readable_file,
+)
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats.labelstudio._config import (
@@ -235,7 +240,7 @@ class Reader:
 
     def _find(self, reference: str, path: str) -> Path | None:
         local = local_reference(reference)
-        if local is not None and local.is_file():
+        if local is not None and readable_file(local):
             return local
         if is_url(reference) or self.media_root is None:
             return None
@@ -246,7 +251,7 @@ class Reader:
         if under_root is not None and ".." not in PurePosixPath(under_root).parts:
             # the folder read may be Label Studio's document root itself
             candidates.insert(0, self.media_root / under_root.lstrip("/"))
-        return next((c for c in candidates if c.is_file()), None)
+        return next((c for c in candidates if readable_file(c)), None)
 
     def _size(self, task: _TaskJ, found: Path | None, at: str) -> tuple[int, int]:
         for entry in (*task.annotations, *task.predictions):

@@ -86,7 +86,12 @@ from labelport.formats._shared.geometry import (
     outside_fraction,
     truncation,
 )
-from labelport.formats._shared.image_files import image_size, is_url, local_reference
+from labelport.formats._shared.image_files import (
+    image_size,
+    is_url,
+    local_reference,
+    readable_file,
+)
 from labelport.formats._shared.input_files import read_lines
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats._shared.values import decode_value, encode_value, flag_value
@@ -391,7 +396,7 @@ class _Layout:
     def image(self, file_name: str) -> Path | None:
         for folder in self.image_dirs:
             candidate = folder / file_name
-            if candidate.is_file():
+            if readable_file(candidate):
                 return candidate
         return None
 
@@ -422,7 +427,7 @@ def labelmap_classes(path: Path) -> list[LabelClass]:
 def _file_at(written_path: str) -> Path | None:
     """The image ``<path>`` names, when it is an absolute path (or file URL) to a file here."""
     local = local_reference(written_path)
-    return local if local is not None and local.is_file() else None
+    return local if local is not None and readable_file(local) else None
 
 
 def _record(path: Path, layout: _Layout, *, one_based: bool) -> ItemRecord:
