@@ -107,3 +107,16 @@ def test_the_option_in_the_service_json_and_the_cli(sample: MemorySource,
     manifest = json.loads((tmp_path / "v" / MANIFEST_NAME).read_text(encoding="utf-8"))
     assert manifest["options"]["export_type"] == "both"
     assert (tmp_path / "v" / "annotations").is_dir() and (tmp_path / "v" / "datasets").is_dir()
+
+
+def test_a_format_with_dataset_folders_of_its_own_writes_both_as_itself(
+        sample: MemorySource, tmp_path: Path) -> None:
+    spec = get_format("innotescus")
+    assert spec.dataset_folders and spec.reader is not None
+    run_export(sample, spec, tmp_path / "out", export_type=ExportType.BOTH, verify=True)
+    for dataset in _datasets(sample):
+        folder = tmp_path / "out" / "annotations" / safe_file_name(dataset)
+        assert "dataset_items.json" in _files(folder)  # not annotations/x/annotations/x/
+    items = json.loads((tmp_path / "out" / "annotations" / "field" /
+                        "dataset_items.json").read_text(encoding="utf-8"))
+    assert items and all((tmp_path / "out" / i["url"]).is_file() for i in items)

@@ -7,7 +7,9 @@ the dataset and a counter before the extension, recorded as a renaming), placed 
 stage (``--media copy`` or ``symlink``; ``none`` means copy here, since the images are the
 point). ``both`` writes the format once per dataset under ``annotations/{dataset}/``, beside
 them, with relative image paths as the format writes them: every format gets the same layout,
-which keeps each dataset's annotations apart whatever the format can say about datasets."""
+which keeps each dataset's annotations apart whatever the format can say about datasets. A
+format whose own layout is this one (`FormatSpec.dataset_folders`: Innotescus JSON) writes
+``both`` as itself with its images."""
 
 from __future__ import annotations
 
@@ -104,8 +106,9 @@ def write_as(export_type: ExportType, spec: FormatSpec, counted: ExportSource,
     pass the manifest counts, ``source`` the same records for the per-dataset passes. The
     datasets written and their sizes (empty for ``annotations``)."""
     assert spec.writer is not None
-    if export_type is ExportType.ANNOTATIONS:
-        spec.writer(counted, out, options, ctx)
+    if export_type is ExportType.ANNOTATIONS or (
+            export_type is ExportType.BOTH and spec.dataset_folders):
+        spec.writer(counted, out, options, ctx)  # its own layout, with the images for both
         return {}
     sizes = write_datasets(counted, out, ctx)
     if export_type is ExportType.BOTH:

@@ -145,6 +145,10 @@ class FormatSpec:
     images: bool = True
     """Writes image items; a video-only format (CVAT for video, MOT) counts them as not
     written."""
+    dataset_folders: bool = False
+    """Lays out each dataset in folders of its own (``annotations/{dataset}/``, its images under
+    ``datasets/{dataset}/``): the general layout of `labelport.export.export_type`, which then
+    uses the format's own instead of writing the format once per dataset."""
     options: tuple[OptionSpec, ...] = ()
     writer: Writer | None = None
     reader: Reader | None = None

@@ -551,6 +551,7 @@ SPEC = FormatSpec(
     attributes=True,
     media=True,
     video=True,
+    dataset_folders=True,
     writer=write,
     reader=read,
 )
