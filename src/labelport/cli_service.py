@@ -80,15 +80,23 @@ def worker(
 
 
 @artifacts_app.command("cleanup")
-def artifacts_cleanup(artifacts: ArtifactsOption = None, db: DbOption = None) -> None:
-    """Remove expired export archives, and half-uploaded ones a dead worker left behind."""
+def artifacts_cleanup(artifacts: ArtifactsOption = None, db: DbOption = None,
+                      exports: Annotated[list[Path] | None, typer.Option(
+                          "--exports", help="Also a folder that exports are written into: "
+                          "remove what killed exports left there (repeatable).")] = None,
+                      ) -> None:
+    """Remove expired export archives, half-uploaded ones a dead worker left behind, and the
+    staging folders of killed exports (older than a day, or whose process is gone)."""
+    from labelport.export.package import remove_leftovers
     from labelport.jobs.artifacts import ArtifactStorage, cleanup_expired
     from labelport.jobs.config import JobSettings
 
     storage = ArtifactStorage(JobSettings.from_env(artifacts=artifacts).artifacts)
     expired = cleanup_expired(open_store(db), storage)
     partial = storage.remove_partials()
-    console.print(f"removed {expired} expired and {partial} partial artifacts")
+    leftovers = sum(len(remove_leftovers(folder)) for folder in exports or ())
+    console.print(f"removed {expired} expired and {partial} partial artifacts"
+                  + (f", {leftovers} leftovers of killed exports" if exports else ""))
 
 
 @user_app.command("create")

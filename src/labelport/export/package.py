@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import stat
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -99,10 +100,64 @@ def archive_entry_name(relative: PurePosixPath) -> str:
     return name
 
 
+STALE_AFTER_S = 86_400
+"""A leftover sibling (`beside`) older than this is removed whoever wrote it."""
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?:(?P<host>[A-Za-z0-9]*)-"
+                       r"(?P<pid>\d+)-)?[0-9a-f]{8}$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", os.uname().nodename)[:32]
+
+
 def beside(path: Path, tag: str) -> Path:
-    """A hidden, unique sibling of ``path`` to write in before a rename publishes it (random
-    bytes, not ``uuid``, whose import costs every export ~3 ms)."""
-    return path.parent / f".{path.name}.{tag}-{os.urandom(4).hex()}"
+    """A hidden, unique sibling of ``path`` to write in before a rename publishes it, named
+    with this machine and process (``.NAME.partial-HOST-PID-RANDOM``) so that what a killed
+    export leaves is known for litter (`remove_leftovers`). Random bytes, not ``uuid``, whose
+    import costs every export ~3 ms."""
+    return path.parent / f".{path.name}.{tag}-{_host()}-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def _owner_gone(host: str | None, pid: str | None) -> bool:
+    if host != _host() or pid is None:
+        return False  # another machine's, or an old name: only its age tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
+def remove_leftovers(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove the staging folders, archive parts and retired exports (`beside`) in ``folder``
+    that a killed export left: those of ``name`` only (an export about to write there), or of
+    any export. One is a leftover when it is older than `STALE_AFTER_S` or its process, on this
+    machine, is gone; a running export's are kept. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(".")]
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _LEFTOVER.match(entry.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if age > STALE_AFTER_S or _owner_gone(match["host"], match["pid"]):
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def refuse_impossible(kind: PackageKind, *, media: MediaMode, paths: PathMode,
