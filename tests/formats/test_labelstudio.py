@@ -612,7 +612,7 @@ print(json.dumps({"coco": json.load(open(coco_dir + "/result.json")),
 
 def test_label_studio_sdk_reads_the_export(sample_source: MemorySource, tmp_path: Path) -> None:
     out = tmp_path / "ls"
-    _write(sample_source, out)
+    _write(sample_source, out, annotators="email")  # the SDK's JSON_MIN reads completed_by
     sdk = run_side(LS_PYTHON, _SDK_SCRIPT, str(out), str(out / "label_config.xml"))
     tasks = _tasks(out)
     records = {r.item.path: r for r in read(out, {}).records()}
