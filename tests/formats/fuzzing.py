@@ -491,9 +491,11 @@ def _run_share(names: list[str], seeds: Path, work: Path, *, inputs: int, seed: 
 
 
 def fuzz_all(seeds: Path, names: list[str], work: Path, *, inputs: int, seed: int,
-             limit_s: float, workers: int = 2) -> list[FormatResult]:
+             limit_s: float, workers: int = 2,
+             done: Callable[[FormatResult], None] | None = None) -> list[FormatResult]:
     """``inputs`` inputs of each format of ``names`` (its seed in ``seeds / name``), the
-    formats shared between ``workers`` processes; one `FormatResult` per format."""
+    formats shared between ``workers`` processes; one `FormatResult` per format, each also
+    handed to ``done`` as soon as it is complete."""
     from concurrent.futures import ThreadPoolExecutor
 
     results = {name: FormatResult(format=name) for name in names}
@@ -509,6 +511,8 @@ def fuzz_all(seeds: Path, names: list[str], work: Path, *, inputs: int, seed: in
             result.slowest = max(result.slowest, seconds)
             if outcome.kind not in {"ok", "clean"}:
                 result.failures.append(outcome)
+            if result.inputs == inputs and done is not None:
+                done(result)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(share, range(workers)))
