@@ -168,6 +168,14 @@ def test_label_studio_hangs_the_keypoints_from_each_persons_rectangle(
     _assert_close([_as_found(a.geometry) for a in record.annotations])
 
 
+def test_a_format_without_the_outline_counts_it(imported: tuple[Path, Path]) -> None:
+    """The first person's outline reaches COCO; YOLO pose, CVAT and Label Studio count it."""
+    root, _ = imported
+    for name in ("yolo", "cvat", "labelstudio"):
+        manifest = json.loads((root / name / "labelport-export.json").read_text(encoding="utf-8"))
+        assert manifest["report"]["counts"]["not written: shape of a keypoints object"] == 1
+
+
 def test_without_a_box_the_extent_of_the_labelled_points_is_the_fallback() -> None:
     points = (Keypoint(x=10, y=20), Keypoint(x=0, y=0, v=Visibility.NOT_LABELED),
               Keypoint(x=30, y=60, v=Visibility.OCCLUDED))

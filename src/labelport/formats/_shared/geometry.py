@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from labelport.domain.geometry import Box, Geometry, GeometryKind
+from labelport.domain.geometry import Box, Geometry, GeometryKind, Keypoints
 from labelport.domain.geometry_ops import (
     bounding_box,
     clip_box,
@@ -108,3 +108,10 @@ def truncation(geometry: Geometry, attributes: Mapping[str, Any], *,
         if isinstance(value, bool | int | float):
             return min(1.0, max(0.0, float(value)))
     return outside_fraction(geometry, image_wh=image_wh)
+
+
+def count_unwritten_shape(geometry: Geometry, ctx: WriteContext) -> None:
+    """For a writer that carries keypoints but not their object's outline (a COCO person's
+    ``segmentation``): the outline is counted as not written, never lost silently."""
+    if isinstance(geometry, Keypoints) and geometry.shape is not None:
+        ctx.report.count("not written: shape of a keypoints object")

@@ -142,7 +142,7 @@ from labelport.domain.model import (
 from labelport.domain.schema import AttributeDef, AttributeType, LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
-from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.geometry import count_unwritten_shape, fit_to_image
 from labelport.formats._shared.image_files import (
     image_size,
     is_absolute_reference,
@@ -491,8 +491,7 @@ class _ImageWriter:
                 return [_Shape("polyline", [("points", points_text(geometry.points))])], False
             case Keypoints():
                 shapes = self._keypoint_shapes(geometry, label)
-                if geometry.shape is not None:
-                    count("not written: shape of a keypoints object (CVAT groups its box only)")
+                count_unwritten_shape(geometry, self.ctx)
                 if geometry.box is None or not shapes:
                     return shapes, False
                 box, _ = self._geometry_shapes(geometry.box, label, image_wh)

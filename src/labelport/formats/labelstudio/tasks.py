@@ -122,7 +122,7 @@ from labelport.domain.schema import (
     LabelSchema,
 )
 from labelport.domain.source import ExportSource
-from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.geometry import count_unwritten_shape, fit_to_image
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 from labelport.formats.labelstudio._config import (
@@ -416,6 +416,7 @@ class _TaskWriter:
         label_class = self.schema.get(a.label)
         names = label_class.keypoint_names if label_class else ()
         control = self.names.keypoints.get(a.label)
+        count_unwritten_shape(keypoints, self.ctx)
         box = bounding_box(keypoints)
         if box is None or control is None or len(names) != len(keypoints.points):
             self.ctx.report.count("not written: keypoints without labelled points, or whose "

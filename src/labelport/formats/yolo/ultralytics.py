@@ -81,7 +81,7 @@ from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared import class_folders, yaml_text
-from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.geometry import count_unwritten_shape, object_on_image
 from labelport.formats._shared.image_files import ImageFolder, image_item, is_image
 from labelport.formats._shared.image_labels import CLASSIFICATION_OPTION
 from labelport.formats._shared.input_files import bounded_count, is_folder, read_text
@@ -189,6 +189,7 @@ def _pose_row(annotation: Annotation, *, partner: Box | None, class_index: int,
             return None
         if len(placed.points) > shape.n_keypoints:
             ctx.report.count("not carried: keypoints beyond kpt_shape")
+        count_unwritten_shape(placed, ctx)
         keypoints = placed.points
         box = partner if partner is not None else bounding_box(placed)
     else:
