@@ -109,8 +109,8 @@ from labelport.domain.schema import (
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
-from labelport.formats._shared.geometry import fit_to_image
-from labelport.formats._shared.image_files import image_item
+from labelport.formats._shared.geometry import count_unwritten_shape, fit_to_image
+from labelport.formats._shared.image_files import image_item, readable_file
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer
@@ -287,6 +287,7 @@ def geometry_entries(geometry: Geometry, kind: str, ctx: WriteContext) -> list[A
             labelled = [p for p in geometry.points if p.v is not Visibility.NOT_LABELED]
             if len(geometry.points) > 1:
                 ctx.report.count("converted: keypoints to one point per labelled keypoint")
+            count_unwritten_shape(geometry, ctx)
             return [[{"x": _num(p.x), "y": _num(p.y)}] for p in labelled]
         case "polygon" | "image_segmentation", Polygon():
             return _polygon_entries(geometry, kind, ctx)
@@ -559,7 +560,7 @@ def _media(name: str, options: Mapping[str, Any], export_dir: Path) -> Path | No
     folders = [Path(options["images"])] if options.get("images") else []
     folders.append(export_dir / IMAGES_DIR)
     for folder in folders:
-        if (folder / name).is_file():
+        if readable_file(folder / name):
             return folder / name
     return None
 

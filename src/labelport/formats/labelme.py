@@ -92,7 +92,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
-from labelport.formats._shared.geometry import fit_to_image
+from labelport.formats._shared.geometry import count_unwritten_shape, fit_to_image
 from labelport.formats._shared.image_files import ImageFolder, find_image, reference_name
 from labelport.formats._shared.input_files import MAX_IMAGE_PIXELS, open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
@@ -244,6 +244,7 @@ class _Shapes:
                 return [shape(label, "linestrip", _points(geometry.points), group_id=group)]
             case Keypoints():
                 count("converted: keypoints to point shapes (missing points and v not carried)")
+                count_unwritten_shape(geometry, self.ctx)
                 names = self.names.get(label, ())
                 group = self._group(annotation)
                 return [shape(label, "point", [[p.x, p.y]], group_id=group,

@@ -110,7 +110,7 @@ from labelport.domain.schema import (
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.formats._shared.fields import count_unwritten
-from labelport.formats._shared.geometry import object_on_image
+from labelport.formats._shared.geometry import count_unwritten_shape, object_on_image
 from labelport.formats._shared.image_files import image_size, is_url, readable_file
 from labelport.formats._shared.input_files import open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
@@ -234,6 +234,7 @@ def vector_annotations(geometry: Geometry, ctx: WriteContext) -> list[Json]:
         case Keypoints():
             if len(geometry.points) > 1:
                 ctx.report.count("converted: keypoints to one point per labelled keypoint")
+            count_unwritten_shape(geometry, ctx)
             return [{"type": "point", "points": [[p.x, p.y]]} for p in geometry.points
                     if p.v is not Visibility.NOT_LABELED]
     ctx.report.count(f"not written: {geometry.kind.value} (task_type vector)")
