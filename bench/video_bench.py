@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/video_bench.py          # 1920x1080, 180 s at 30 fps, every 5th
     .venv/bin/python bench/video_bench.py --seconds 20 --runs 3
+    .venv/bin/python bench/video_bench.py --seconds 30 --videos 4   # several videos at once
 
 The clip (H.264, moving boxes, one track over its whole length) is generated once with PyAV
 under ``bench/out/video/`` and reused. labelport runs the real export path in a fresh
@@ -11,6 +12,11 @@ JPEGs, through a YOLO export with ``--media copy``. The floor is
 ``ffmpeg -i clip.mp4 -vf select='not(mod(n,N))' -fps_mode vfr -q:v 2 %06d.jpg``: it decodes
 every frame too and encodes the same frames as JPEG. Peak RSS is each subprocess's
 ``ru_maxrss``; CPU is its user + system time.
+
+``--videos K`` exports K videos (hard links to the clip, so K items) in one project, against
+the floor run once per video one after another (one shell), and against labelport's sequential
+path (one extraction thread: ``labelport.export.run.FramePool`` given ``workers=1``), to show
+what extracting several videos at once on every core gives.
 """
 
 from __future__ import annotations
@@ -42,15 +48,24 @@ from labelport.export.media import MediaMode
 from labelport.export.pipeline import ExportRequest, run_pipeline
 from labelport.video.probe import video_item
 
-video, out, step = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-item = video_item(video)
-last = item.frame_count - 1
-track = (Annotation(label="box", geometry=Box(x=0, y=100, w=200, h=150), frame=0, instance_id=1),
-         Annotation(label="box", geometry=Box(x=1700, y=600, w=200, h=150), frame=last,
-                    instance_id=1))
+out, step, workers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+if workers:  # the sequential path, for comparison: one extraction thread
+    import functools
+    import labelport.export.run
+    from labelport.export.frame_pool import FramePool
+    labelport.export.run.FramePool = functools.partial(FramePool, workers=workers)
+records = []
+for video in map(Path, sys.argv[4:]):
+    item = video_item(video)
+    last = item.frame_count - 1
+    track = (Annotation(label="box", geometry=Box(x=0, y=100, w=200, h=150), frame=0,
+                        instance_id=1),
+             Annotation(label="box", geometry=Box(x=1700, y=600, w=200, h=150), frame=last,
+                        instance_id=1))
+    records.append(ItemRecord(item=item, annotations=track))
 source = MemorySource(project=ProjectInfo(name="bench"),
                       schema=LabelSchema(classes=(LabelClass(id=1, name="box"),)),
-                      items=(ItemRecord(item=item, annotations=track),))
+                      items=tuple(records))
 run_pipeline(source, ExportRequest(format="yolo", media=MediaMode.COPY,
                                    frames=FrameSelection.ALL, frame_step=step), out)
 """
@@ -105,6 +120,7 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--step", type=int, default=5)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--videos", type=int, default=1, help="videos in the project")
     parser.add_argument("--generate", action="store_true", help="only generate the clip")
     args = parser.parse_args()
     size = (args.width, args.height, args.seconds, args.fps)
@@ -120,31 +136,40 @@ def main() -> None:
                     "--height", str(args.height), "--seconds", str(args.seconds), "--fps",
                     str(args.fps)], check=True)
     clip = _clip_path(*size)
-    expected = -(-args.seconds * args.fps // args.step)
+    expected = -(-args.seconds * args.fps // args.step) * args.videos
+    tools = ["ffmpeg", "labelport"] + (["labelport 1 thread"] if args.videos > 1 else [])
     rows = []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory(dir=OUT) as tmp:
             out = Path(tmp)
-            (out / "ffmpeg").mkdir()
-            floor = measure([ffmpeg, "-v", "error", "-threads", "0", "-i", str(clip), "-vf",
-                             f"select=not(mod(n\\,{args.step}))", "-fps_mode", "vfr",
-                             "-q:v", "2", str(out / "ffmpeg" / "%06d.jpg")])
-            ours = measure([sys.executable, "-c", _LABELPORT, str(clip), str(out / "lp"),
-                            str(args.step)])
-            written = len(list((out / "lp").rglob("*.jpg")))
-            floor_written = len(list((out / "ffmpeg").glob("*.jpg")))
-            if written != expected or floor_written != expected:
-                raise SystemExit(f"expected {expected} frames; labelport wrote {written}, "
-                                 f"ffmpeg {floor_written}")
-            rows.append((run, floor, ours))
-    print(f"\n{clip.name}: every {args.step}th frame ({expected} JPEGs), "
+            videos = [out / f"video{k}.mp4" for k in range(args.videos)]
+            for video in videos:
+                os.link(clip, video)
+            floor = " && ".join(
+                f"mkdir {out}/ffmpeg{k} && {ffmpeg} -v error -threads 0 -i {video} -vf "
+                f"'select=not(mod(n\\,{args.step}))' -fps_mode vfr -q:v 2 "
+                f"{out}/ffmpeg{k}/%06d.jpg" for k, video in enumerate(videos))
+            measured = [measure(["sh", "-c", floor])]
+            for tool in tools[1:]:
+                target = out / tool.replace(" ", "_")
+                measured.append(measure([sys.executable, "-c", _LABELPORT, str(target),
+                                         str(args.step), "1" if "1 thread" in tool else "0",
+                                         *map(str, videos)]))
+                written = len(list(target.rglob("*.jpg")))
+                if written != expected:
+                    raise SystemExit(f"expected {expected} frames; {tool} wrote {written}")
+            floor_written = len(list(out.glob("ffmpeg*/*.jpg")))
+            if floor_written != expected:
+                raise SystemExit(f"expected {expected} frames; ffmpeg wrote {floor_written}")
+            rows.append((run, measured))
+    print(f"\n{args.videos} x {clip.name}: every {args.step}th frame ({expected} JPEGs), "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    print(f"{'run':>3} {'tool':<10} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12} {'vs floor':>9}")
-    for run, floor, ours in rows:
-        for tool, (wall, cpu, rss) in (("ffmpeg", floor), ("labelport", ours)):
-            print(f"{run:>3} {tool:<10} {wall:>8.1f} {cpu:>8.1f} {rss:>12.0f} "
-                  f"{wall / floor[0]:>8.2f}x")
-
+    print(f"{'run':>3} {'tool':<19} {'wall s':>8} {'cpu s':>8} {'peak RSS MB':>12} "
+          f"{'vs floor':>9}")
+    for run, measured in rows:
+        for tool, (wall, cpu, rss) in zip(tools, measured, strict=True):
+            print(f"{run:>3} {tool:<19} {wall:>8.1f} {cpu:>8.1f} {rss:>12.0f} "
+                  f"{wall / measured[0][0]:>8.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -18,8 +18,9 @@ Which frames (``frames``):
 - ``all``: every frame of the video;
 then ``frame_step`` N keeps the frames whose index is a multiple of N.
 
-The media stage extracts a frame when a writer places a `FrameItem` (`FrameExtractor`); images
-in the same project pass through unchanged."""
+The media stage extracts a frame when a writer places a `FrameItem` (`FrameExtractor`; in an
+export, on several threads: `labelport.export.frame_pool`); images in the same project pass
+through unchanged."""
 
 from __future__ import annotations
 

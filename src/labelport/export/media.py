@@ -7,7 +7,9 @@ fsspec packages, s3fs and gcsfs). A source that cannot be read is counted (``med
 and reported, never a silent gap; a remote source cannot be linked, so ``symlink`` copies it and
 counts that. Sizes always come from the store: nothing here decodes an image. A video frame
 (`FrameItem`, from the frames stage) is decoded from its local video and written as an image,
-in every media mode but ``none`` (`labelport.export.frames`).
+in every media mode but ``none`` (`labelport.export.frames`); an export passes a `FramePool`,
+which extracts several videos' frames at once (`labelport.export.frame_pool`), and waits for it
+before anything reads the files.
 
 Every source passes the export's `MediaAccess` first: in the service, a medium outside the
 operator's media roots fails the export with an error naming the item, before it is opened."""
@@ -24,6 +26,7 @@ from urllib.parse import unquote, urlparse
 from labelport.domain.frames import FrameItem
 from labelport.domain.model import Item
 from labelport.errors import InputError
+from labelport.export.frame_pool import FramePool
 from labelport.export.frames import FrameExtractor
 from labelport.export.media_access import MediaAccess
 from labelport.formats.base import MediaPlacer, MediaReference, Report, no_media, relative_reference
@@ -59,14 +62,16 @@ def local_media_path(item: Item) -> Path | None:
     return None
 
 
-def media_placer(mode: MediaMode, report: Report,
-                 access: MediaAccess | None = None) -> MediaPlacer:
+def media_placer(mode: MediaMode, report: Report, access: MediaAccess | None = None, *,
+                 frames: FrameExtractor | FramePool | None = None) -> MediaPlacer:
     """The callable a writer uses to place images, for the export's media mode; ``access``
-    (default: the user's own machine) decides which sources may be read."""
+    (default: the user's own machine) decides which sources may be read. Video frames go to
+    ``frames`` (default: extracted at once, in the caller's thread); a `FramePool` writes them
+    later, so its owner closes it before the files are read."""
     if mode is MediaMode.NONE:
         return no_media
     allowed = access or MediaAccess.local()
-    frames = FrameExtractor()
+    frames = frames or FrameExtractor()
 
     def place(item: Item, target: Path) -> None:
         source = local_media_path(item)

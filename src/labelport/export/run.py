@@ -18,6 +18,7 @@ from labelport.domain.source import ExportSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.export import package as packager
 from labelport.export.export_type import ExportType, verify_by_dataset, write_as
+from labelport.export.frame_pool import FramePool
 from labelport.export.manifest import Counts, build_manifest, file_checksums, write_manifest
 from labelport.export.media import MediaMode, PathMode, media_placer, media_referencer
 from labelport.export.media_access import MediaAccess
@@ -130,13 +131,15 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     try:
         counting = CountingSource(source, source.schema.class_names)
         report = report if report is not None else Report()
-        with FileSink(background=True) as files:
+        with FileSink(background=True) as files, FramePool() as frames:
             ctx = WriteContext(report=report, progress=progress, outside=outside,
-                               place_media=media_placer(media, report, media_access),
+                               place_media=media_placer(media, report, media_access,
+                                                        frames=frames),
                                media_reference=media_referencer(media, paths, staging=staging,
                                                                 published=out, report=report),
                                files=files)
             sizes = write_as(export_type, spec, counting, source, staging, resolved, ctx)
+            frames.close()  # every frame written (or the first failure raised)
             written = files.close()
         checked: dict[str, Any] = {"options": resolved, "report": ctx.report,
                                    "outside": outside, "media_access": media_access}
