@@ -70,6 +70,19 @@ class LabelStudio:
             raise AssertionError(f"Label Studio refused {method} {path}: {exc.code} "
                                  f"{exc.read()[:2000]!r}") from None
 
+    def upload(self, project: int, file: Path) -> Any:
+        """Import ``file`` into ``project`` as Label Studio's upload does (multipart)."""
+        boundary = "labelport-test-boundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{file.name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                ).encode() + file.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(
+            f"{self.url}/api/projects/{project}/import", data=body, method="POST",
+            headers={"Authorization": f"Token {TOKEN}",
+                     "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
     def stop(self) -> None:
         self.process.terminate()
         try:

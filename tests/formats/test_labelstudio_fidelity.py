@@ -68,12 +68,13 @@ def test_json_min_takes_the_annotator_from_the_meta(tmp_path: Path) -> None:
     ("/data/local-files/?d=exports/run 1",
      "/data/local-files/?d=exports/run%201/images/a/b%20c.png"),
     ("/data/local-files/?d=", "/data/local-files/?d=images/a/b%20c.png"),
-    ("/data/upload/3/", "/data/upload/3/images/a/b%20c.png"),
+    ("/data/upload/3/", "/data/upload/3/b%20c.png"),  # the name Label Studio stored
     ("s3://bucket/exports", "s3://bucket/exports/images/a/b%20c.png"),
     ("https://cdn.example.com/x", "https://cdn.example.com/x/images/a/b%20c.png"),
 ])
 def test_image_root_references(tmp_path: Path, root: str, expected: str) -> None:
-    assert image_reference(check_image_root(root), "images/a/b c.png") == expected
+    assert image_reference(check_image_root(root), "images/a/b c.png",
+                           file_name="b c.png") == expected
     write(_source(CAR), tmp_path, {"image_root": root}, WriteContext())
     assert _one_task(tmp_path)["data"]["image"] == expected
     assert reference_file_name(expected) == "b c.png"

@@ -243,3 +243,31 @@ def test_label_studio_syncs_our_per_task_files_from_a_storage(
     assert sum(t["total_annotations"] + t["cancelled_annotations"] for t in tasks) == sum(
         len(json.loads(p.read_text(encoding="utf-8"))["annotations"])
         for p in (out / "tasks").iterdir())
+
+
+def test_upload_paths_of_images_uploaded_to_label_studio_resolve(
+        label_studio: LabelStudio, sample: MemorySource, tmp_path: Path) -> None:
+    """An image uploaded through Label Studio is served from the name it stored; a task read
+    back from its export keeps that name, and ``image_root=/data/upload/<project>`` writes it
+    back so Label Studio shows it."""
+    record = next(r for r in sample.records() if r.item.media_uri)
+    assert record.item.media_uri is not None
+    image = Path(record.item.media_uri)
+    project = label_studio.call("POST", "/api/projects", {
+        "title": "uploads", "label_config": '<View><Image name="image" value="$image"/>'
+                                            '<RectangleLabels name="rectangle" toName="image">'
+                                            '<Label value="car"/></RectangleLabels></View>'})["id"]
+    label_studio.upload(project, image)
+    (task,) = label_studio.call("GET", f"/api/tasks?project={project}")["tasks"]
+    stored = task["data"]["image"]
+    assert stored.startswith(f"/data/upload/{project}/")
+    (tmp_path / "export.json").write_text(json.dumps([{
+        "id": task["id"], "data": {**task["data"], "width": record.item.width,
+                                   "height": record.item.height}}]), encoding="utf-8")
+    back = read(tmp_path / "export.json", {})
+    run_export(back, get_format("labelstudio"), tmp_path / "out",
+               options={"image_root": f"/data/upload/{project}"})
+    (written,) = json.loads((tmp_path / "out" / "result.json").read_text(encoding="utf-8"))
+    assert written["data"]["image"] == stored
+    assert label_studio.fetch("GET", stored) == image.read_bytes()
+    label_studio.call("POST", f"/api/projects/{project}/import", [written])

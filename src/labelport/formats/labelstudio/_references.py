@@ -8,7 +8,8 @@ of its uploads, ``/data/upload/<project id>/<name>`` (files under its media fold
 ``upload/``); or a URL (``http(s)://``, or ``s3://``/``gs://``/``azure-blob://`` through a
 cloud storage of the project). ``image_root`` names where the export folder will be seen from
 Label Studio, and each image's reference is that root joined with the image's path inside the
-export (``images/street_001.png``)."""
+export (``images/street_001.png``); under an upload root it is the item's file name, which
+resolves for images uploaded to Label Studio (a task read from its export keeps that name)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,13 @@ def check_image_root(root: str) -> str:
                      f"{UPLOADS}<project id>, or a URL prefix ({', '.join(URL_SCHEMES)})")
 
 
-def image_reference(root: str, relative: str) -> str:
-    """The reference of the image at ``relative`` (inside the export) under a checked root."""
+def image_reference(root: str, relative: str, *, file_name: str) -> str:
+    """The reference of the image at ``relative`` (inside the export) under a checked root; an
+    upload root takes the item's ``file_name`` instead: Label Studio serves only files it holds
+    a record of, named as it stored them (``<uuid>-<name>``, the name a task read back from its
+    export carries)."""
+    if root.startswith(UPLOADS):
+        return f"{root}/{quote(file_name, safe='')}"
     if root.startswith(LOCAL_FILES):
         folder = unquote(root.removeprefix(LOCAL_FILES))
         path = f"{folder}/{relative}" if folder else relative

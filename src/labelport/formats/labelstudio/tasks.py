@@ -237,7 +237,8 @@ class _TaskWriter:
         target = out_dir / IMAGES_DIR / name
         self.ctx.place_media(item, target)
         relative = f"{IMAGES_DIR}/{name}"
-        data: Json = {"image": image_reference(self.image_root, relative) if self.image_root
+        data: Json = {"image": image_reference(self.image_root, relative,
+                                               file_name=item.file_name) if self.image_root
                       else self.ctx.media_reference(item, target, relative),
                       "dataset": item.dataset, "path": item.path, "width": item.width,
                       "height": item.height, "split": split}
