@@ -643,7 +643,8 @@ _IMAGE_ROOT = OptionSpec(
     help="write each image as Label Studio resolves it: '/data/local-files/?d=<the export "
          "folder's path under Label Studio's document root>', '/data/upload/<project id>', or "
          "a URL prefix (http, https, s3, gs, azure-blob) where the export folder is; the "
-         "image's path inside the export is appended")
+         "image's path inside the export is appended (to an upload root, the item's file "
+         "name: images uploaded to Label Studio, as a task read from its export names them)")
 _FILES = OptionSpec(
     name="files", type=str, default="single", choices=("single", "per_task"),
     help="'single': result.json, a list of every task; 'per_task': tasks/{id}.json, one task "
