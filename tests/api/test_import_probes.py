@@ -1,5 +1,6 @@
 """An import on the server cannot ask which server files exist: an image a Label Studio task,
-a VOC ``<filename>``, a Parquet ``file_name`` or a Segments sample names by ``../`` outside the
+a VOC ``<filename>``, a Parquet ``file_name``, a Segments sample, a DataGym task, a COCO panoptic
+PNG or a YOLO ``data.yaml`` image list names by ``../`` outside the
 upload is never looked at, so the answer is the same whether that file exists or not, and no
 item learns its size or its path."""
 
@@ -57,8 +58,29 @@ def _segments(reference: str) -> tuple[str, bytes]:
     return "release.json", orjson.dumps(release)
 
 
+def _datagym(reference: str) -> tuple[str, bytes]:
+    tasks = [{"internal_image_ID": "a.png", "external_image_ID": reference}]
+    return "datagym.zip", _zip({"datagym.json": orjson.dumps({"label_classes": [],
+                                                              "tasks": tasks}).decode(),
+                                "images/.keep": ""})
+
+
+def _coco_panoptic(reference: str) -> tuple[str, bytes]:
+    panoptic = {"images": [{"id": 1, "file_name": "a.png", "width": 3, "height": 2}],
+                "annotations": [{"image_id": 1, "file_name": reference, "segments_info": []}],
+                "categories": []}
+    return "panoptic.zip", _zip({"annotations/panoptic_train.json": orjson.dumps(
+        panoptic).decode(), "annotations/panoptic_train/.keep": ""})
+
+
+def _yolo_ultralytics(reference: str) -> tuple[str, bytes]:
+    data = f"names: {{0: car}}\ntrain: {reference.removesuffix('.png')}.txt\n"
+    return "yolo.zip", _zip({"data.yaml": data})
+
+
 UPLOADS: dict[str, Callable[[str], tuple[str, bytes]]] = {
-    "labelstudio": _labelstudio, "voc": _voc, "parquet": _parquet, "segments": _segments}
+    "labelstudio": _labelstudio, "voc": _voc, "parquet": _parquet, "segments": _segments,
+    "datagym": _datagym, "coco_panoptic": _coco_panoptic, "yolo": _yolo_ultralytics}
 
 
 def _import(api: Api, project: int, format_name: str, reference: str) -> tuple[int, Any]:
@@ -74,6 +96,7 @@ def test_an_import_does_not_reveal_whether_a_server_file_exists(api: Api, tmp_pa
     secret = tmp_path / "server" / "secret.png"
     secret.parent.mkdir()
     Image.new("RGB", (7, 5)).save(secret)
+    secret.with_suffix(".txt").write_text(f"{secret}\n")  # an image list (YOLO's data.yaml)
     climb = "../" * 40  # from the import's temporary folder up to / and down to the file
     answers = []
     for target in (secret, secret.with_name("missing.png")):
@@ -86,5 +109,5 @@ def test_an_import_does_not_reveal_whether_a_server_file_exists(api: Api, tmp_pa
                        for i in items), items
             body = [(i["path"], i["width"], i["height"]) for i in items]
         answers.append((status, re.sub(r"labelport-import-\w+", "TMP",
-                                      str(body).replace(target.name, "NAME"))))
+                                      str(body).replace(target.stem, "NAME"))))
     assert answers[0] == answers[1]

@@ -59,7 +59,7 @@ from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
-from labelport.formats._shared.image_files import reference_name
+from labelport.formats._shared.image_files import readable_file, reference_name
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import FileNamer, safe_file_name
@@ -325,7 +325,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
                 raise InputError(f"{f}: at $.annotations[{k}].image_id: no image has id "
                                  f"{annotation.image_id}")
             png = f.with_suffix("") / annotation.file_name
-            if not png.is_file():
+            if not readable_file(png):
                 raise InputError(f"{f}: at $.annotations[{k}].file_name: {png} does not exist")
 
     def records() -> Iterator[ItemRecord]:
@@ -335,8 +335,8 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
             for image in panoptic.images:
                 name = reference_name(image.file_name)
                 media = next((p for p in (Path(given) / name if given else None,
-                                          root / IMAGES_DIR / split / name) if p and p.is_file()),
-                             None)
+                                          root / IMAGES_DIR / split / name)
+                              if p and readable_file(p)), None)
                 annotation = by_image.get(image.id)
                 segments = ([] if annotation is None else
                             _segments(f.with_suffix("") / annotation.file_name, annotation,

@@ -84,7 +84,12 @@ from labelport.formats._shared import class_folders, yaml_text
 from labelport.formats._shared.geometry import count_unwritten_shape, object_on_image
 from labelport.formats._shared.image_files import ImageFolder, image_item, is_image
 from labelport.formats._shared.image_labels import CLASSIFICATION_OPTION
-from labelport.formats._shared.input_files import bounded_count, is_folder, read_text
+from labelport.formats._shared.input_files import (
+    bounded_count,
+    is_folder,
+    is_regular_file,
+    read_text,
+)
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
 from labelport.formats.base import (
     Conventions,
@@ -455,7 +460,7 @@ def _entries(data: dict[str, Any], yaml_path: Path, extra: Path | None) -> list[
             if resolved in seen:
                 continue
             seen.add(resolved)
-            if resolved.suffix == ".txt" and resolved.is_file():
+            if resolved.suffix == ".txt" and is_regular_file(resolved):
                 entries += _list_entries(split, resolved)
             else:
                 folders = [ImageFolder(extra / resolved.name), ImageFolder(extra)] if extra else []
