@@ -19,7 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.formats.fuzzing import fuzz_all, write_seeds  # noqa: E402
+from tests.formats.fuzzing import FormatResult, fuzz_all, write_seeds  # noqa: E402
+
+
+def _progress(result: FormatResult) -> None:
+    print(f"{result.format}: {dict(result.counts)}", flush=True)
+    for outcome in result.failures:
+        print(f"  {outcome.kind}: {outcome.mutation}: {outcome.detail}", flush=True)
 
 
 def main() -> int:
@@ -37,7 +43,7 @@ def main() -> int:
             names = [n for n in names if n in args.formats.split(",")]
         results = fuzz_all(Path(tmp) / "seeds", names, Path(tmp) / "work", inputs=args.inputs,
                            seed=args.seed, limit_s=args.limit, workers=args.workers,
-                           done=lambda r: print(f"{r.format}: {dict(r.counts)}", flush=True))
+                           done=_progress)
         wall = time.perf_counter() - started
     columns = ("ok", "clean", "crash", "hang", "store changed")
     print(f"| reader | inputs | {' | '.join(columns)} | slowest s |")
