@@ -270,11 +270,33 @@ class MediaAccess:
         return addresses[0]
 
     def _may_connect(self, address: IpAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if any(address in network for network in self.networks):
+        inner = _inner_ipv4(address)
+        checked = address if inner is None else inner
+        if any(a in network for a in (address, checked) for network in self.networks):
             return True
-        return address.is_global and not address.is_multicast
+        return checked.is_global and not checked.is_multicast
+
+
+_CARRYING_IPV4 = tuple(ipaddress.IPv6Network(n) for n in (
+    "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48"))
+"""IPv4-compatible, SIIT and NAT64 addresses: the last 32 bits are the IPv4 address reached."""
+
+
+def _inner_ipv4(address: IpAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to (IPv4-mapped, 6to4, Teredo's client, NAT64
+    and the like), None for any other: a DNS64 resolver answers ``64:ff9b::a9fe:a9fe`` for a
+    name, Python calls it global, and the NAT64 gateway connects to 169.254.169.254."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if any(address in network for network in _CARRYING_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def _pinned(address: str) -> Any:
