@@ -546,6 +546,14 @@ def _size(image: _ImageJ, raw: Json, split: str | None, media: _Media,
     return image_size(found)
 
 
+def _objects(raw: Json, key: str, file: Path, at: str) -> list[Json]:
+    """``raw[key]``, a list of JSON objects (empty when absent)."""
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _fail(file, f"{at}.{key}", "expected a list of objects")
+    return value
+
+
 def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: str | None,
             media: _Media, sizes: dict[int, tuple[int, int]], file: Path, at: str,
             schema: LabelSchema) -> ItemRecord:
@@ -560,9 +568,9 @@ def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: 
                                "path": path, "width": width, "height": height, "id": None,
                                "metadata": image.attributes,
                                "media_uri": str(found.absolute()) if found else remote})
-        tasks = tuple(task_from_json(t) for t in raw.get("tasks", ()))
+        tasks = tuple(task_from_json(t) for t in _objects(raw, "tasks", file, at))
         image_labels = tuple(annotation_from_json({**a, "geometry": {"kind": "none"}})
-                             for a in raw.get("image_labels", ()))
+                             for a in _objects(raw, "image_labels", file, at))
     except InputError as exc:
         raise _fail(file, at, str(exc)) from None
     for label in image_labels:
