@@ -55,8 +55,9 @@ def test_a_video_upload_is_probed_and_exports(api: Api, tmp_path: Path) -> None:
     with _download(api, project, {"format": "coco", "media": "copy", "frames": "labeled",
                                   "frame_step": 4}) as zipped:
         frames = sorted(n for n in zipped.namelist() if n.endswith(".jpg"))
-        assert [n.rsplit("/", 1)[-1] for n in frames] == [
-            "clip_000000.jpg", "clip_000004.jpg", "clip_000008.jpg"]
+        assert frames == [  # images/{split}/{video}/{frame:06d}.jpg
+            "images/train/clip/000000.jpg", "images/train/clip/000004.jpg",
+            "images/train/clip/000008.jpg"]
         coco = orjson.loads(next(zipped.read(n) for n in zipped.namelist()
                                  if n.startswith("annotations/") and n.endswith(".json")))
         boxes = {a["image_id"]: a["bbox"] for a in coco["annotations"]}

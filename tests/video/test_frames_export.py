@@ -40,7 +40,7 @@ def test_frame_records_carry_interpolated_tracks(project: MemorySource) -> None:
     frames = list(video_frames(project, Report(), selection=FrameSelection.ALL).records())
     assert len(frames) == 13  # 12 frames and the image
     frame5 = frames[5]
-    assert isinstance(frame5.item, FrameItem) and frame5.item.path == "clip_000005.jpg"
+    assert isinstance(frame5.item, FrameItem) and frame5.item.path == "clip/000005.jpg"
     assert frame5.item.metadata == {"video": "clip.mp4", "frame_index": 5}
     car = next(a for a in frame5.annotations if a.label == "car")
     assert (car.geometry.x, car.geometry.y) == (22, 15)  # x = 2 + 4f, y = 10 + f
@@ -107,3 +107,26 @@ def test_the_manifest_records_the_frames_chosen(project: MemorySource, tmp_path:
                                                  frame_step=2), tmp_path / "out")
     assert result.manifest["selection"]["video_frames"] == {
         "frames": "keyframes", "frame_step": 2, "split_by_frame": False}
+
+
+def test_frames_are_named_by_video_folder_and_index(project: MemorySource,
+                                                    tmp_path: Path) -> None:
+    """``images/{split}/{video}/{frame:06d}.jpg`` (labels mirror it); a format that names images
+    by file name alone flattens them, distinct per video, renamings in the manifest."""
+    other = replace(project.items[0], item=replace(project.items[0].item, path="cam2/clip.mp4"))
+    two_videos = replace(project, items=(*project.items, other))
+    request = ExportRequest(format="yolo", media=MediaMode.COPY, frames=FrameSelection.KEYFRAMES,
+                            frame_step=4)
+    yolo = run_pipeline(two_videos, request, tmp_path / "yolo").path
+    for video in ("clip", "cam2/clip"):
+        for frame in (0, 4, 8):
+            assert Image.open(yolo / f"images/train/{video}/{frame:06d}.jpg").size == (64, 48)
+            assert (yolo / f"labels/train/{video}/{frame:06d}.txt").is_file()
+    darknet = run_pipeline(two_videos, replace(request, format="yolo_darknet"),
+                           tmp_path / "darknet")
+    renamed = darknet.manifest["report"]["renamed"]
+    assert {r["path"] for r in renamed} == {f"{video}/{frame:06d}.jpg" for frame in (0, 4, 8)
+                                            for video in ("clip", "cam2/clip")}
+    names = {r["name"] for r in renamed}
+    assert len(names) == 6
+    assert all((darknet.path / "obj_train_data" / name).is_file() for name in names)

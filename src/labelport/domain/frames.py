@@ -18,7 +18,8 @@ class FrameItem(Item):
 
 
 def frame_item_path(video_path: str, frame: int) -> str:
-    """``<video path without suffix>_<frame:06d>.jpg``: unique across a project's videos."""
+    """``<video path without suffix>/<frame:06d>.jpg``: a folder per video (unique across a
+    project's videos), which image writers keep as they keep any item's folders."""
     stem, dot, suffix = video_path.rpartition(".")
     base = stem if dot and "/" not in suffix else video_path
-    return f"{base}_{frame:06d}.jpg"
+    return f"{base}/{frame:06d}.jpg"
