@@ -34,6 +34,7 @@ from typing import Any
 from labelport.domain.geometry import Box, Keypoints, NoGeometry, Visibility
 from labelport.domain.geometry_ops import bounding_box, clip_box
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord
+from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.errors import LabelportError, UnsupportedError
 from labelport.export.media import MediaMode, media_placer
@@ -140,24 +141,61 @@ def _same(want: Annotation, have: Annotation, image_wh: tuple[int, int], clip: b
     return True
 
 
-def _reason(a: Annotation, report: Report) -> str:
+def missing_reason(a: Annotation, counts: Mapping[str, int]) -> str:
     """What a report key must name to account for ``a`` missing: its geometry kind, or, for an
     object of another labelset than the default, the labelset (a format writing one)."""
-    if a.labelset != DEFAULT_LABELSET and any("another labelset" in k for k in report.counts):
+    if a.labelset != DEFAULT_LABELSET and any("another labelset" in k for k in counts):
         return "another labelset"
     return a.geometry.kind.value
 
 
-def _keypoint_names(source: ExportSource, label: str) -> tuple[str, ...]:
-    found = source.schema.get(label)
-    return found.keypoint_names if found else ()
+def accounted(reason: str, counts: Mapping[str, int]) -> int:
+    """How many objects the report's counts (``not written``, ``converted``...) naming
+    ``reason`` (a geometry kind or "another labelset") account for."""
+    return sum(v for k, v in counts.items()
+               if k.startswith(_EXPLAINING) and re.search(rf"(?<!\w){reason}(?!\w)", k))
+
+
+def explaining(counts: Mapping[str, int]) -> dict[str, int]:
+    """The report's counts that may explain a difference, as the manifest records them."""
+    return {k: v for k, v in counts.items() if k.startswith(_EXPLAINING)}
+
+
+def explained_labels(schema: LabelSchema, written: ItemRecord,
+                     lost: Iterable[Annotation]) -> set[str]:
+    """Classes an object read back but not written may have: that of a written object not read
+    back (a polygon written in parts), or a keypoint's name (keypoints written one point per
+    object)."""
+    names = {a.label for a in lost}
+    for a in written.annotations:
+        found = schema.get(a.label) if isinstance(a.geometry, Keypoints) else None
+        names.update(found.keypoint_names if found else ())
+    return names
+
+
+@dataclass(slots=True)
+class ItemComparison:
+    """One item's objects compared: pairs (written, read back), the written objects not read
+    back, and the objects read back that match none."""
+
+    matched: list[tuple[Annotation, Annotation]]
+    lost: list[Annotation]
+    extra: list[Annotation]
+
+
+def compare_item(want: ItemRecord, have: ItemRecord, format_name: str, *,
+                 clip: bool = True) -> ItemComparison:
+    """Compare one written item with the same item read back, under the format's conventions
+    (painted maps, one region per class); ``clip`` when the export cut boxes to the image."""
+    compare = _by_class if format_name in BY_CLASS else _by_object
+    return compare(want, have, clip=clip, painted=format_name in PAINTED)
 
 
 def _by_object(want: ItemRecord, have: ItemRecord, *, clip: bool, painted: bool
-               ) -> tuple[list[Annotation], list[Annotation]]:
-    """The written objects not read back, and the objects read back that match none."""
+               ) -> ItemComparison:
     image_wh = (want.item.width, want.item.height)
     unused = list(have.annotations)
+    matched: list[tuple[Annotation, Annotation]] = []
     lost: list[Annotation] = []
     for a in want.annotations:
         match = next((h for h in unused if _same(a, h, image_wh, clip, painted)), None)
@@ -165,11 +203,12 @@ def _by_object(want: ItemRecord, have: ItemRecord, *, clip: bool, painted: bool
             lost.append(a)
         else:
             unused.remove(match)
+            matched.append((a, match))
     if painted:  # an object under another one's box may be painted over entirely
         lost = [a for a in lost if not any(
             b is not a and _within(bounding_box(a.geometry), bounding_box(b.geometry))
             for b in want.annotations)]
-    return lost, unused
+    return ItemComparison(matched, lost, unused)
 
 
 def _within(inner: Box | None, outer: Box | None) -> bool:
@@ -181,15 +220,18 @@ def _within(inner: Box | None, outer: Box | None) -> bool:
 
 
 def _by_class(want: ItemRecord, have: ItemRecord, *, clip: bool, painted: bool
-              ) -> tuple[list[Annotation], list[Annotation]]:
+              ) -> ItemComparison:
     """As `_by_object`, for one region per class: a class present on both sides matches."""
-    have_labels = {a.label for a in have.annotations}
+    first = {a.label: a for a in reversed(have.annotations)}
     want_labels = {a.label for a in want.annotations}
-    lost = [a for a in want.annotations if a.label not in have_labels]
-    return lost, [a for a in have.annotations if a.label not in want_labels]
+    return ItemComparison(
+        matched=[(a, first[a.label]) for a in want.annotations if a.label in first],
+        lost=[a for a in want.annotations if a.label not in first],
+        extra=[a for a in have.annotations if a.label not in want_labels])
 
 
-def _describe(a: Annotation) -> str:
+def describe(a: Annotation) -> str:
+    """An object in words, for a difference: its kind, class and box."""
     box = bounding_box(a.geometry)
     where = "" if box is None else f" at x={box.x:g} y={box.y:g} w={box.w:g} h={box.h:g}"
     return f"{a.geometry.kind.value} of class {a.label!r}{where}"
@@ -232,8 +274,7 @@ def _compare(written: ExportSource, spec: FormatSpec, folder: Path,
     except LabelportError as exc:
         raise VerificationError(f"verify: labelport's {spec.name} reader cannot read the "
                                 f"export back: {exc}") from None
-    result = Verification(reader=spec.name, expected_differences={
-        k: v for k, v in report.counts.items() if k.startswith(_EXPLAINING)})
+    result = Verification(reader=spec.name, expected_differences=explaining(report.counts))
     missing: Counter[str] = Counter()
     first_missing: dict[str, str] = {}
     clip = outside is OutsidePolicy.CLIP
@@ -249,24 +290,20 @@ def _compare(written: ExportSource, spec: FormatSpec, folder: Path,
                 f"{found.item.height}, written as {item.width}x{item.height}")
         result.items += 1
         result.objects += len(record.annotations)
-        lost, extra = (_by_class if spec.name in BY_CLASS else _by_object)(
-            record, found, clip=clip, painted=spec.name in PAINTED)
-        for want in lost:
-            reason = _reason(want, report)
+        compared = compare_item(record, found, spec.name, clip=clip)
+        for want in compared.lost:
+            reason = missing_reason(want, report.counts)
             missing[reason] += 1
-            first_missing.setdefault(reason, f"item {item.path!r}: {_describe(want)}")
-        explained = {a.label for a in lost} | {  # keypoints written one point per object
-            name for a in record.annotations if isinstance(a.geometry, Keypoints)
-            for name in _keypoint_names(written, a.label)}
-        for have in extra:
+            first_missing.setdefault(reason, f"item {item.path!r}: {describe(want)}")
+        explained = explained_labels(written.schema, record, compared.lost)
+        for have in compared.extra:
             if have.label not in explained:
                 raise VerificationError(f"verify: item {item.path!r} reads back with "
-                                        f"{_describe(have)}, which was not written")
-        result.extra += len(extra)
+                                        f"{describe(have)}, which was not written")
+        result.extra += len(compared.extra)
     result.missing = sum(missing.values())
     for reason, n in missing.items():
-        budget = sum(v for k, v in report.counts.items()
-                     if k.startswith(_EXPLAINING) and re.search(rf"(?<!\w){reason}(?!\w)", k))
+        budget = accounted(reason, report.counts)
         if n > budget:
             raise VerificationError(
                 f"verify: {n} written objects ({reason}) are not in the export read back and "

@@ -1,7 +1,9 @@
 """Verify, on an export's page: a sample of the finished artifact read back through labelport's
-own reader for its format, drawn beside the same items as the store holds them, with every
-difference in the classes' object counts flagged (SATIn's "sample verification", done by the
-machine).
+own reader for its format, drawn beside the same items as the store holds them (SATIn's "sample
+verification", done by the machine). Objects are compared one by one by `compare_item`, the
+comparison of the export's own ``--verify``: a difference the export's report does not account
+for (a moved box, a missing object) is flagged; what the format cannot carry, as the report
+counts it (a rotated box written as its envelope), is shown as expected.
 
 The artifact is the service's own (written by `run_export`, its entry names checked when it
 was packaged), opened with the password its job keeps. Items read back are matched with stored
@@ -14,7 +16,7 @@ import io
 import tarfile
 import tempfile
 import zipfile
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -22,9 +24,19 @@ from typing import IO, Any
 import orjson
 import pyzipper
 
-from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
+from labelport.domain.model import DEFAULT_LABELSET, ItemRecord, Source
+from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.manifest import MANIFEST_NAME
+from labelport.export.verify import (
+    accounted,
+    compare_item,
+    describe,
+    explained_labels,
+    explaining,
+    missing_reason,
+)
+from labelport.formats.base import OutsidePolicy
 from labelport.formats.registry import get_format
 from labelport.jobs import service
 from labelport.jobs.artifacts import ArtifactStorage
@@ -52,6 +64,9 @@ class VerifiedItem:
     read_width: int
     read_height: int
     differences: list[str]
+    """Flagged: what the export's report does not account for."""
+    expected: list[str]
+    """Conversions the report names (what the format cannot carry)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,17 +106,24 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
             if len(read) >= sample:
                 break
         items_read = len(source)
+    counts: dict[str, int] = (job.counts or {}).get("report") or {}
+    clip = request.get("outside", OutsidePolicy.CLIP.value) == OutsidePolicy.CLIP.value
     checked = []
     for record in read:
         stored = _stored(store, job.project_id, record.item.path)
         want = [] if stored is None else [
             a for a in stored.annotations if a.labelset == labelset and a.source in sources]
+        flagged: list[str] = [f"no stored item is named {record.item.path!r}"]
+        expected: list[str] = []
+        if stored is not None:
+            flagged, expected = _compared(ItemRecord(item=stored.item, annotations=tuple(want)),
+                                          record, spec.name, schema, counts, clip=clip)
         checked.append(VerifiedItem(
             name=record.item.path, stored=stored,
             stored_shapes=shapes(want, schema, mask_side=320),
             read_shapes=shapes(record.annotations, schema, mask_side=320),
             read_width=record.item.width, read_height=record.item.height,
-            differences=_differences(want, list(record.annotations), stored)))
+            differences=flagged, expected=expected))
     return Verified(format=spec.name, items_read=items_read, sample=checked)
 
 
@@ -194,18 +216,39 @@ def _stored(store: Store, project_id: int, path: str) -> ItemRecord | None:
     return None
 
 
-def _differences(want: list[Annotation], have: list[Annotation],
-                 stored: ItemRecord | None) -> list[str]:
-    if stored is None:
-        return ["no stored item has this file name"]
-    wanted, got = Counter(a.label for a in want), Counter(a.label for a in have)
-    found = []
-    for label in sorted(set(wanted) | set(got)):
-        if wanted[label] != got[label]:
-            found.append(f"{label}: {wanted[label]} stored, {got[label]} read back")
-    kinds_want = Counter(a.geometry.kind.value for a in want)
-    kinds_got = Counter(a.geometry.kind.value for a in have)
-    for kind in sorted(set(kinds_want) | set(kinds_got)):
-        if kinds_want[kind] != kinds_got[kind]:
-            found.append(f"{kind}: {kinds_want[kind]} stored, {kinds_got[kind]} read back")
-    return found
+def _compared(want: ItemRecord, have: ItemRecord, format_name: str, schema: LabelSchema,
+              counts: Mapping[str, int], *, clip: bool) -> tuple[list[str], list[str]]:
+    """The differences between a stored item (its selected objects) and the same item read
+    back: those the report does not account for (flagged), and the conversions it names."""
+    flagged: list[str] = []
+    expected: list[str] = []
+    if (want.item.width, want.item.height) != (have.item.width, have.item.height):
+        flagged.append(f"size: {want.item.width}x{want.item.height} stored, "
+                       f"{have.item.width}x{have.item.height} read back")
+    compared = compare_item(want, have, format_name, clip=clip)
+    for written, read in compared.matched:
+        if written.geometry.kind != read.geometry.kind:
+            expected.append(f"{describe(written)} reads back as {read.geometry.kind.value}"
+                            f"{_because(written.geometry.kind.value, counts)}")
+    converted = []
+    for lost in compared.lost:
+        reason = missing_reason(lost, counts)
+        if accounted(reason, counts):
+            converted.append(lost)
+            expected.append(f"{describe(lost)} is not in the artifact"
+                            f"{_because(reason, counts)}")
+        else:
+            flagged.append(f"{describe(lost)} stored is not read back")
+    explained = explained_labels(schema, want, converted)  # not a lost object's flagged stand-in
+    for extra in compared.extra:
+        if extra.label in explained:
+            expected.append(f"{describe(extra)} read back in place of what was not")
+        else:
+            flagged.append(f"{describe(extra)} read back is not stored")
+    return flagged, expected
+
+
+def _because(reason: str, counts: Mapping[str, int]) -> str:
+    """The report's words for a conversion of ``reason``, as a clause."""
+    named = [k for k in explaining(counts) if accounted(reason, {k: 1})]
+    return f" ({'; '.join(named)})" if named else ""
