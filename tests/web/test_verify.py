@@ -80,3 +80,12 @@ def test_voc_envelope_of_a_rotated_box_is_expected_not_flagged(web: Web) -> None
     assert any("rotated_box" in e and "reads back as box" in e and
                "converted: rotated_box to its bounding box" in e for e in expected), expected
     assert 'class="loss difference"' not in page and "no differences" in page
+
+
+def test_the_stored_side_is_mapped_as_the_export_mapped_it(web: Web) -> None:
+    job = _run(web.sign_in("alice"), web, {"format": "coco", "package": "zip",
+                                           "map": "car=vehicle", "drop_class": "tree"})
+    _artifact(web, job)
+    page = _verify(web, job)
+    assert "no differences" in page and 'class="loss difference"' not in page
+    assert "vehicle" in page

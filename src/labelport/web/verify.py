@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -28,6 +28,7 @@ from labelport.domain.model import DEFAULT_LABELSET, ItemRecord, Source
 from labelport.domain.schema import LabelSchema
 from labelport.errors import InputError, UnsupportedError
 from labelport.export.manifest import MANIFEST_NAME
+from labelport.export.mapping import ClassMapping
 from labelport.export.verify import (
     accounted,
     compare_item,
@@ -90,7 +91,10 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
                                "cannot be read back")
     uri = service.downloadable(job)
     request = job.request
-    schema = store.project_schema(project)
+    mapping = ClassMapping(renames=tuple((request.get("map") or {}).items()),
+                           drops=tuple(request.get("drop_class") or ()))
+    targets = mapping.targets(store.project_schema(project))
+    schema = mapping.mapped_schema(store.project_schema(project))
     selection = request.get("selection") or {}
     labelset = selection.get("labelset") or DEFAULT_LABELSET
     sources = {"human": (Source.HUMAN,), "model": (Source.MODEL,)}.get(
@@ -111,8 +115,10 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
     checked = []
     for record in read:
         stored = _stored(store, job.project_id, record.item.path)
-        want = [] if stored is None else [
-            a for a in stored.annotations if a.labelset == labelset and a.source in sources]
+        want = [] if stored is None else [  # as the export selected and mapped them
+            replace(a, label=label) for a in stored.annotations
+            if a.labelset == labelset and a.source in sources
+            and (label := targets.get(a.label, a.label)) is not None]
         flagged: list[str] = [f"no stored item is named {record.item.path!r}"]
         expected: list[str] = []
         if stored is not None:
