@@ -122,11 +122,6 @@ class UserStore:
             conn.execute(insert(t.api_tokens).values(user_id=user.id, digest=token_digest(token)))
         return token
 
-    def user_by_id(self, user_id: int) -> User | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(*_USER_COLUMNS).where(t.users.c.id == user_id)).first()
-        return None if row is None else _user(tuple(row))
-
     def set_password(self, name: str, password: str) -> None:
         """Give user ``name`` the password (stored as an argon2id hash)."""
         if len(password) < MIN_PASSWORD_LENGTH:
@@ -135,6 +130,26 @@ class UserStore:
             user = _find_user(conn, name)
             conn.execute(update(t.users).values(password_hash=_hasher.hash(password))
                          .where(t.users.c.id == user.id))
+
+    def password_stamp(self, user_id: int) -> str | None:
+        """What a web session keeps of the password it was opened with (`session_user`): a
+        digest of its hash, never the hash; None for a user without a password."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(select(t.users.c.password_hash)
+                                  .where(t.users.c.id == user_id)).scalar()
+        return None if stored is None else _stamp(stored)
+
+    def session_user(self, user_id: int, stamp: str | None) -> User | None:
+        """The user of a web session opened when their password had ``stamp``; None once it
+        changed, so a new password ends every session, also one whose cookie was copied."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_USER_COLUMNS, t.users.c.password_hash)
+                               .where(t.users.c.id == user_id)).first()
+        if row is None or row[3] is None or stamp is None:
+            return None
+        if not secrets.compare_digest(_stamp(row[3]), stamp):
+            return None
+        return _user((row[0], row[1], row[2]))
 
     def check_password(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs; None otherwise (unknown user, no password,
@@ -252,3 +267,7 @@ def _keep_an_owner(conn: Connection, project_id: int) -> None:
 def delete_memberships(conn: Connection, project_id: int) -> None:
     """Forget who was a member of the project (deleting it)."""
     conn.execute(delete(t.memberships).where(t.memberships.c.project_id == project_id))
+
+
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]

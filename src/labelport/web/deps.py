@@ -30,7 +30,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_person(request: Request, session: SessionDep, store: StoreDep) -> User:
-    user = None if session.user_id is None else store.users.user_by_id(session.user_id)
+    user = (None if session.user_id is None
+            else store.users.session_user(session.user_id, session.stamp))
     if user is None:
         raise SignInRequired("sign in to see this page")
     request.state.person = user

@@ -37,12 +37,15 @@ class CsrfError(PermissionDeniedError):
 class Session:
     user_id: int | None
     csrf: str
+    stamp: str | None = None
+    """The signed-in person's password when they signed in (`UserStore.password_stamp`):
+    the session ends when it changes."""
 
     @classmethod
-    def fresh(cls, user_id: int | None = None) -> Session:
+    def fresh(cls, user_id: int | None = None, stamp: str | None = None) -> Session:
         """A new session; signing in makes one, so a CSRF token seen before it does not
         carry over."""
-        return cls(user_id=user_id, csrf=secrets.token_urlsafe(32))
+        return cls(user_id=user_id, csrf=secrets.token_urlsafe(32), stamp=stamp)
 
 
 class SessionCodec:
@@ -61,11 +64,13 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
             return None
-        user_id = data.get("uid")
-        return Session(user_id=user_id if isinstance(user_id, int) else None, csrf=data["csrf"])
+        user_id, stamp = data.get("uid"), data.get("ps")
+        return Session(user_id=user_id if isinstance(user_id, int) else None, csrf=data["csrf"],
+                       stamp=stamp if isinstance(stamp, str) else None)
 
     def save(self, response: Response, request: Request, session: Session) -> None:
-        value = self._serializer.dumps({"uid": session.user_id, "csrf": session.csrf})
+        value = self._serializer.dumps({"uid": session.user_id, "csrf": session.csrf,
+                                        "ps": session.stamp})
         response.set_cookie(COOKIE, value, max_age=MAX_AGE_S, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", path="/")
 

@@ -35,7 +35,7 @@ def login(request: Request, store: StoreDep, name: Annotated[str, Form()] = "",
     if user is None:
         return render(request, "login.html", status=400, next=_local(next), name=name,
                       error="wrong name or password")
-    request.state.session = Session.fresh(user.id)
+    request.state.session = Session.fresh(user.id, store.users.password_stamp(user.id))
     return RedirectResponse(_local(next), status_code=303)
 
 
