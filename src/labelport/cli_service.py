@@ -86,7 +86,9 @@ def artifacts_cleanup(artifacts: ArtifactsOption = None, db: DbOption = None,
                           "remove what killed exports left there (repeatable).")] = None,
                       ) -> None:
     """Remove expired export archives, half-uploaded ones a dead worker left behind, and the
-    staging folders of killed exports (older than a day, or whose process is gone)."""
+    staging folders of killed exports and jobs (older than a day, or whose process is gone)."""
+    import tempfile
+
     from labelport.export.package import remove_leftovers
     from labelport.jobs.artifacts import ArtifactStorage, cleanup_expired
     from labelport.jobs.config import JobSettings
@@ -95,8 +97,9 @@ def artifacts_cleanup(artifacts: ArtifactsOption = None, db: DbOption = None,
     expired = cleanup_expired(open_store(db), storage)
     partial = storage.remove_partials()
     leftovers = sum(len(remove_leftovers(folder)) for folder in exports or ())
-    console.print(f"removed {expired} expired and {partial} partial artifacts"
-                  + (f", {leftovers} leftovers of killed exports" if exports else ""))
+    leftovers += len(remove_leftovers(Path(tempfile.gettempdir()), jobs=True))
+    console.print(f"removed {expired} expired and {partial} partial artifacts, {leftovers} "
+                  "leftovers of killed exports")
 
 
 @user_app.command("create")

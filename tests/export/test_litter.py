@@ -19,7 +19,7 @@ from labelport.cli import app
 from labelport.domain.model import ItemRecord
 from labelport.domain.source import MemorySource, StreamSource
 from labelport.errors import InputError
-from labelport.export.package import STALE_AFTER_S, beside, remove_leftovers
+from labelport.export.package import STALE_AFTER_S, beside, owner, remove_leftovers
 from labelport.export.run import run_export
 from labelport.formats.registry import get_format
 from labelport.sample import build_sample
@@ -94,5 +94,20 @@ def test_artifacts_cleanup_removes_leftovers_in_export_folders(tmp_path: Path) -
     result = runner.invoke(app, ["artifacts", "cleanup", "--db", db, "--artifacts",
                                  str(tmp_path / "artifacts"), "--exports", str(out.parent)])
     assert result.exit_code == 0, result.output
-    assert "1 leftovers of killed exports" in result.output
+    assert "leftovers of killed exports" in result.output
     assert not stale.exists()
+
+
+def test_temporary_folders_of_killed_jobs_go(tmp_path: Path) -> None:
+    host = _host_of(beside(tmp_path / "x", "partial"))
+    dead = tmp_path / f"labelport-job-7-{host}-{_dead_pid()}-abc"
+    running = tmp_path / f"labelport-job-8-{owner()}-abc"
+    old = tmp_path / "labelport-merge-9-elsewhere-1-abc"
+    unrelated = tmp_path / "labelport-job-notes"
+    for folder in (dead, running, old, unrelated):
+        folder.mkdir()
+    then = time.time() - STALE_AFTER_S - 60
+    os.utime(old, (then, then))
+    os.utime(unrelated, (then, then))
+    assert sorted(remove_leftovers(tmp_path, jobs=True)) == sorted([dead, old])
+    assert running.exists() and unrelated.exists()

@@ -103,20 +103,26 @@ def archive_entry_name(relative: PurePosixPath) -> str:
 STALE_AFTER_S = 86_400
 """A leftover sibling (`beside`) older than this is removed whoever wrote it."""
 
-_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?:(?P<host>[A-Za-z0-9]*)-"
-                       r"(?P<pid>\d+)-)?[0-9a-f]{8}$")
+_OWNED = r"(?:(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-)?"
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-" + _OWNED + r"[0-9a-f]{8}$")
+_JOB_FOLDER = re.compile(r"^labelport-(?:job|merge)-\d+-" + _OWNED)
 
 
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9]", "", os.uname().nodename)[:32]
 
 
+def owner() -> str:
+    """``HOST-PID`` of this process, in the names of what it writes aside, so that what it
+    leaves when killed is known for litter (`remove_leftovers`)."""
+    return f"{_host()}-{os.getpid()}"
+
+
 def beside(path: Path, tag: str) -> Path:
     """A hidden, unique sibling of ``path`` to write in before a rename publishes it, named
-    with this machine and process (``.NAME.partial-HOST-PID-RANDOM``) so that what a killed
-    export leaves is known for litter (`remove_leftovers`). Random bytes, not ``uuid``, whose
-    import costs every export ~3 ms."""
-    return path.parent / f".{path.name}.{tag}-{_host()}-{os.getpid()}-{os.urandom(4).hex()}"
+    ``.NAME.TAG-HOST-PID-RANDOM`` (`owner`). Random bytes, not ``uuid``, whose import costs
+    every export ~3 ms."""
+    return path.parent / f".{path.name}.{tag}-{owner()}-{os.urandom(4).hex()}"
 
 
 def _owner_gone(host: str | None, pid: str | None) -> bool:
@@ -131,19 +137,23 @@ def _owner_gone(host: str | None, pid: str | None) -> bool:
     return False
 
 
-def remove_leftovers(folder: Path, name: str | None = None) -> list[Path]:
-    """Remove the staging folders, archive parts and retired exports (`beside`) in ``folder``
-    that a killed export left: those of ``name`` only (an export about to write there), or of
-    any export. One is a leftover when it is older than `STALE_AFTER_S` or its process, on this
-    machine, is gone; a running export's are kept. Returns what was removed."""
+def remove_leftovers(folder: Path, name: str | None = None, *, jobs: bool = False
+                     ) -> list[Path]:
+    """Remove what killed exports left in ``folder``: staging folders, archive parts and
+    retired exports (`beside`) of the export ``name`` (an export about to write there) or of
+    any; with ``jobs``, the temporary folders of export jobs (``labelport-job-ID-HOST-PID-*``
+    in the temporary directory). One is a leftover when it is older than `STALE_AFTER_S` or
+    its process, on this machine, is gone; a running export's are kept. Returns what was
+    removed."""
     removed: list[Path] = []
+    pattern = _JOB_FOLDER if jobs else _LEFTOVER
     try:
-        entries = [e for e in os.scandir(folder) if e.name.startswith(".")]
+        entries = [e for e in os.scandir(folder) if e.name.startswith("." if not jobs else "l")]
     except OSError:
         return removed
     now = time.time()
     for entry in entries:
-        match = _LEFTOVER.match(entry.name)
+        match = pattern.match(entry.name)
         if match is None or (name is not None and match["name"] != name):
             continue
         try:

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from labelport.errors import LabelportError
-from labelport.export.package import PackageKind, artifact_path, export_name
+from labelport.export.package import (
+    PackageKind,
+    artifact_path,
+    export_name,
+    owner,
+    remove_leftovers,
+)
 from labelport.export.pipeline import prepare, run_pipeline
 from labelport.export.request import ExportOptions, plan_export
 from labelport.jobs import shards
@@ -149,7 +155,8 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
         kind = shards.SHARD_PACKAGE
     prepared = prepare(source, planned.request)
     beat.total = len(prepared.source)
-    with tempfile.TemporaryDirectory(prefix=f"labelport-job-{job.id}-") as tmp:
+    remove_leftovers(Path(tempfile.gettempdir()), jobs=True)  # of killed jobs on this machine
+    with tempfile.TemporaryDirectory(prefix=f"labelport-job-{job.id}-{owner()}-") as tmp:
         name = options.name or f"{job.project}-{planned.spec.name}-{job.id}"
         out = artifact_path(Path(tmp), name, kind)
         result = run_pipeline(source, replace(planned.request, package=kind), out,
@@ -169,7 +176,7 @@ def _merge(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat) -
     options, _ = _options(store, job)
     parts = store.jobs.shards(job.id)
     storage = ArtifactStorage(settings.artifacts)
-    with tempfile.TemporaryDirectory(prefix=f"labelport-merge-{job.id}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"labelport-merge-{job.id}-{owner()}-") as tmp:
         name = export_name(options.name or f"{job.project}-{options.format}-{job.id}")
         out = artifact_path(Path(tmp), name, options.package)
         counts = shards.merge(storage, parts, Path(tmp) / "work", out, package=options.package,
