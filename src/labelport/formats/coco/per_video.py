@@ -16,7 +16,8 @@ shapes annotated on one frame, with ``id`` from 1 in each file, ``image_id`` = t
 out-of-image policy are those of `labelport.formats.coco.instances`; ``attributes`` carries the
 annotation's attributes. Images, annotations on a video without a frame, scores' absence of a
 model flag and other labelport fields are counted and not written. pycocotools reads each
-file (tested)."""
+file (tested). The reader (`labelport.formats.coco._video_reader`) turns each track's shapes
+back into keyframes."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from labelport.domain.source import ExportSource
 from labelport.domain.tracks import on_every_frame
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.coco._video_reader import read
 from labelport.formats.coco.instances import _instance, categories_json
 
 ANNOTATIONS_DIR = "annotations"
@@ -123,4 +125,5 @@ SPEC = FormatSpec(
     video=True,
     images=False,
     writer=write,
+    reader=read,
 )
