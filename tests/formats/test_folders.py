@@ -37,6 +37,7 @@ NESTING: dict[str, tuple[str, dict[str, Any]]] = {
     "voc": ("JPEGImages", {}),
     "kitti": ("train/image_2", {}),
     "labelstudio": ("images", {}),
+    "yolo_darknet": ("obj_train_data", {}),
 }
 
 
@@ -102,7 +103,7 @@ def test_yolo_mirrors_the_tree_under_images_and_labels(source: MemorySource,
     assert labels == ["a/frame_001.txt", "a/frame_001__other.txt", "b/frame_001.txt"]
 
 
-@pytest.mark.parametrize("name", ["yolo_darknet", "yolo_keras", "labelme"])
+@pytest.mark.parametrize("name", ["yolo_keras", "labelme"])
 def test_a_flat_format_lists_every_renaming(name: str, source: MemorySource,
                                             tmp_path: Path) -> None:
     """A layout that names images by file name alone: each item's written name is listed

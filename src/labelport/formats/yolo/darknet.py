@@ -14,6 +14,8 @@ refuse an empty one); with no val images, ``valid`` names the train list, as Dar
 examples do (counted in the report), and no empty ``valid.txt`` is written.
     obj_train_data/a.jpg      the images (with --media copy|symlink)
     obj_train_data/a.txt      their labels beside them; every image has one, empty without objects
+    obj_train_data/cam1/b.jpg an item's path inside its dataset keeps its folders (the list
+                              line is data/obj_train_data/cam1/b.jpg, the labels beside it)
 
 Paths start with ``data/`` because Darknet runs from its own folder with the dataset copied to
 ``data/`` (Datumaro's default). Other splits get ``{split}.txt``, ``obj_{split}_data/`` and a
@@ -79,7 +81,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     schema = source.schema
     indices = rows.class_indices(schema)
-    namer = FileNamer(unique_stems=True, report=ctx.report)
+    namer = FileNamer(unique_stems=True, keep_folders=True, report=ctx.report)
     lists: dict[str, Any] = {}
     done = 0
     try:
@@ -94,7 +96,8 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                                                                  newline="\n")
             name = namer.name(record.item, subset)
             ctx.place_media(record.item, folder / name)
-            lists[subset].write(f"{_list_line(record.item, folder / name, ctx)}\n")
+            relative = f"{PREFIX}/{folder.name}/{name}"
+            lists[subset].write(f"{_list_line(record.item, folder / name, relative, ctx)}\n")
             text = "".join(f"{row}\n" for row in
                            rows.detect_rows(record, schema=schema, ctx=ctx, indices=indices))
             ctx.files.write_text(folder / f"{file_stem(name)}.txt", text)
@@ -126,17 +129,18 @@ def data_lists(subsets: list[str], ctx: WriteContext) -> list[tuple[str, str]]:
     return pairs
 
 
-def _list_line(item: Item, target: Path, ctx: WriteContext) -> str:
-    """The line naming the image placed at ``target``: ``data/obj_{subset}_data/{name}`` unless
-    the export asks for absolute paths. One outside the export is counted, since Darknet looks
-    for the labels beside it; a line break would split the line and is refused."""
-    relative = f"{PREFIX}/{target.parent.name}/{target.name}"
+def _list_line(item: Item, target: Path, relative: str, ctx: WriteContext) -> str:
+    """The line naming the image placed at ``target``: ``relative``
+    (``data/obj_{subset}_data/{path}``) unless the export asks for absolute paths. One outside
+    the export is counted, since Darknet looks for the labels beside it; a line break would
+    split the line and is refused."""
     reference = ctx.media_reference(item, target, relative)
     if "\n" in reference or "\r" in reference:
         raise UnsupportedError(f"yolo_darknet cannot list the image of {item.key} at "
                                f"{reference!r}: a line break would split its line; use "
                                "--paths relative")
-    if reference != relative and PurePosixPath(reference).parts[-2:] != target.parts[-2:]:
+    inside = PurePosixPath(relative).parts[1:]  # obj_{subset}_data/{path}
+    if reference != relative and PurePosixPath(reference).parts[-len(inside):] != inside:
         ctx.report.count("image path outside the export: Darknet looks for its labels "
                          "beside it")
     return reference
@@ -172,19 +176,34 @@ def _data_entries(data_file: Path) -> dict[str, str]:
 def _absolute_entry(reference: str, labels_dir: Path, extra: ImageFolder | None, *,
                     where: str) -> tuple[Path | None, Path]:
     """The image and label file of a list line that is an absolute path or URL: the image
-    where it names, else by name beside the labels or in ``extra``; the labels in the export's
-    folder by the image's stem, else beside the image."""
+    where it names, else by name beside the labels or in ``extra``; the labels beside the image
+    when it is in the export, else in the export's folder by the image's stem (below it, when
+    one sub-folder alone has that stem)."""
     name = reference_name(reference)
+    stem = PurePosixPath(name).stem
+    nested = sorted(labels_dir.rglob(f"{stem}.txt")) if labels_dir.is_dir() else []
+    label = nested[0] if len(nested) == 1 else labels_dir / f"{stem}.txt"
     local = local_reference(reference)
     image = local if local is not None and local.is_file() else None
-    image = image or find_image(labels_dir / name, extra)
-    label = labels_dir / f"{PurePosixPath(name).stem}.txt"
-    if not label.is_file() and image is not None and image.with_suffix(".txt").is_file():
+    image = image or find_image(label.parent / name, extra)
+    if image is not None and image.with_suffix(".txt").is_file():
         label = image.with_suffix(".txt")
     if not label.is_file():
         raise InputError(f"{where}: no label file for {reference!r}: neither {label} nor one "
                          "beside the image")
     return image, label
+
+
+def _item_path(label: Path, image: Path, root: Path) -> str | None:
+    """The image's path below its ``obj_{subset}_data/`` folder when its labels are nested
+    there (``cam1/a.jpg``); None (the image's file name) otherwise."""
+    try:
+        parts = label.relative_to(root).parts
+    except ValueError:
+        return None
+    if len(parts) < 3 or not parts[0].startswith("obj_"):
+        return None
+    return "/".join((*parts[1:-1], image.name))
 
 
 def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
@@ -200,7 +219,7 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         raise InputError(f"{names_file}:{names.index('') + 1}: empty class name")
     images_option = options.get("images")
     extra = ImageFolder(Path(images_option)) if images_option else None
-    items: list[tuple[str, Path, Path]] = []
+    items: list[tuple[str, Path, Path, str | None]] = []
     read_lists: set[Path] = set()
     for key, value in entries.items():
         if key in RESERVED:
@@ -230,11 +249,11 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
             if image is None:
                 raise InputError(f"{where}: image {text!r} not found beside its labels nor in "
                                  "the images folder given")
-            items.append((split, label, image))
+            items.append((split, label, image, _item_path(label, image, root)))
 
     def records() -> Iterator[ItemRecord]:
-        for split, label, image in items:
-            item = image_item(image)
+        for split, label, image, item_path in items:
+            item = image_item(image, item_path)
             annotations = rows.read_label_file(label, names=names, obb=False, n_keypoints=None,
                                                image_wh=(item.width, item.height))
             yield ItemRecord(item=item, annotations=tuple(annotations), split=split)
