@@ -465,10 +465,15 @@ def _files(path: Path) -> list[_File]:
     return found
 
 
+_UNREADABLE = (pa.ArrowException, OSError, UnicodeDecodeError)
+"""What pyarrow raises for a damaged file (``UnicodeDecodeError``: bad UTF-8 in a string
+column, met only when rows become Python values)."""
+
+
 def _parquet_schema(file: Path) -> pa.Schema:
     try:
         return pq.read_schema(file)
-    except (pa.ArrowException, OSError) as error:
+    except _UNREADABLE as error:
         raise InputError(f"{file}: not a readable Parquet file ({error})") from None
 
 
@@ -591,7 +596,7 @@ class _Reader:
                 for row in batch.to_pylist():
                     number += 1
                     yield f"{file.path}: row {number}", row
-        except (pa.ArrowException, OSError) as error:
+        except _UNREADABLE as error:
             raise InputError(f"{file.path}: not a readable Parquet file ({error})") from None
 
     def records(self, files: list[_File]) -> Iterator[ItemRecord]:
@@ -751,7 +756,7 @@ def read(path: Path, options: Mapping[str, Any]) -> StreamSource:
             if not header.datasets and "dataset" in _parquet_schema(file.path).names:
                 column = pq.read_table(file.path, columns=["dataset"]).column("dataset")
                 datasets.update(dict.fromkeys(v for v in column.unique().to_pylist() if v))
-        except (pa.ArrowException, OSError) as error:
+        except _UNREADABLE as error:
             raise InputError(f"{file.path}: not a readable Parquet file ({error})") from None
     labelsets = header.labelsets or [DEFAULT_LABELSET]
     return StreamSource(
