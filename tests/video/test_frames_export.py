@@ -112,7 +112,7 @@ def test_the_manifest_records_the_frames_chosen(project: MemorySource, tmp_path:
 def test_frames_are_named_by_video_folder_and_index(project: MemorySource,
                                                     tmp_path: Path) -> None:
     """``images/{split}/{video}/{frame:06d}.jpg`` (labels mirror it); a format that names images
-    by file name alone flattens them, distinct per video, renamings in the manifest."""
+    by file name alone (labelme) flattens them, distinct per video, renamings in the manifest."""
     other = replace(project.items[0], item=replace(project.items[0].item, path="cam2/clip.mp4"))
     two_videos = replace(project, items=(*project.items, other))
     request = ExportRequest(format="yolo", media=MediaMode.COPY, frames=FrameSelection.KEYFRAMES,
@@ -122,11 +122,9 @@ def test_frames_are_named_by_video_folder_and_index(project: MemorySource,
         for frame in (0, 4, 8):
             assert Image.open(yolo / f"images/train/{video}/{frame:06d}.jpg").size == (64, 48)
             assert (yolo / f"labels/train/{video}/{frame:06d}.txt").is_file()
-    darknet = run_pipeline(two_videos, replace(request, format="yolo_darknet"),
-                           tmp_path / "darknet")
-    renamed = darknet.manifest["report"]["renamed"]
-    assert {r["path"] for r in renamed} == {f"{video}/{frame:06d}.jpg" for frame in (0, 4, 8)
-                                            for video in ("clip", "cam2/clip")}
-    names = {r["name"] for r in renamed}
-    assert len(names) == 6
-    assert all((darknet.path / "obj_train_data" / name).is_file() for name in names)
+    labelme = run_pipeline(two_videos, replace(request, format="labelme"), tmp_path / "labelme")
+    renamed = {r["path"]: r["name"] for r in labelme.manifest["report"]["renamed"]}
+    frames = [f"{video}/{frame:06d}.jpg" for frame in (0, 4, 8) for video in ("clip", "cam2/clip")]
+    names = [renamed.get(frame, frame) for frame in frames]  # flattened, or kept if it nests
+    assert len(set(names)) == 6
+    assert all((labelme.path / "train" / name).is_file() for name in names)
