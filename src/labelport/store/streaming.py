@@ -17,6 +17,7 @@ rows SQLAlchemy's per-row result processing would cost more than the decoding it
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -126,30 +127,59 @@ class _RawQuery:
             cursor.close()
 
 
+_Page = tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]
+"""One page's item, task, annotation and extra-annotation rows."""
+
+
 def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
+    """The records, a page at a time. On PostgreSQL the next page is fetched in a thread while
+    this one is decoded: the server runs the queries and the driver receives the rows (the
+    GIL released while waiting) on the other core, so the stream costs about what decoding
+    does. SQLite's driver works in this process, holding the GIL for each row it builds, so
+    there it fetches in turn."""
     with engine.connect() as conn, conn.begin():
         items, tasks, annotations, extras = (
             _RawQuery(q, conn)
             for q in (stream.items, stream.tasks, stream.annotations, stream.extras))
-        last = 0
-        while item_rows := items.fetch(conn, last=last):
+
+        def page(last: int) -> _Page:
+            item_rows = items.fetch(conn, last=last)
+            if not item_rows:
+                return (), (), (), ()
             bounds = {"first": item_rows[0][0], "last": item_rows[-1][0]}
-            last = bounds["last"]
-            tasks_by_item: dict[int, list[Task]] = {}
-            for row in tasks.fetch(conn, **bounds):
-                tasks_by_item.setdefault(row[0], []).append(
-                    rows.task_from_row(row, stream.labelset_names))
             annotation_rows = annotations.fetch(conn, **bounds)
-            extra_rows = (extras.fetch(conn, **bounds)
-                          if any(r[-1] for r in annotation_rows) else ())
-            groups = rows.annotations_per_item(annotation_rows, {r[0]: r for r in extra_rows},
-                                               stream.class_names, stream.labelset_names)
+            return (item_rows, tasks.fetch(conn, **bounds), annotation_rows,
+                    extras.fetch(conn, **bounds) if any(r[-1] for r in annotation_rows)
+                    else ())
+
+        if conn.dialect.name != "postgresql":
+            last = 0
+            while (current := page(last))[0]:
+                last = current[0][-1][0]
+                yield from _decoded(stream, current)
+            return
+        # one page ahead at most; leaving the block waits for the page being fetched, so the
+        # connection is idle when it is released, also when the reader stops early
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(page, 0)
+            while (current := ahead.result())[0]:
+                ahead = pool.submit(page, current[0][-1][0])
+                yield from _decoded(stream, current)
+
+
+def _decoded(stream: _Stream, page: _Page) -> Iterator[ItemRecord]:
+    item_rows, task_rows, annotation_rows, extra_rows = page
+    tasks_by_item: dict[int, list[Task]] = {}
+    for row in task_rows:
+        tasks_by_item.setdefault(row[0], []).append(
+            rows.task_from_row(row, stream.labelset_names))
+    groups = rows.annotations_per_item(annotation_rows, {r[0]: r for r in extra_rows},
+                                       stream.class_names, stream.labelset_names)
+    group = next(groups, None)
+    for row in item_rows:
+        item_annotations: list[Annotation] = []
+        if group is not None and group[0] == row[0]:
+            item_annotations = group[1]
             group = next(groups, None)
-            for row in item_rows:
-                item_annotations: list[Annotation] = []
-                if group is not None and group[0] == row[0]:
-                    item_annotations = group[1]
-                    group = next(groups, None)
-                yield rows.item_record(rows.item_from_row(row, stream.dataset_names),
-                                       tuple(tasks_by_item.get(row[0], ())),
-                                       tuple(item_annotations))
+        yield rows.item_record(rows.item_from_row(row, stream.dataset_names),
+                               tuple(tasks_by_item.get(row[0], ())), tuple(item_annotations))
