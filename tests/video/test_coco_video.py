@@ -108,3 +108,15 @@ def test_bad_files_name_the_json_path(tmp_path: Path, change: Callable[[Any], No
     file.write_text(json.dumps(document))
     with pytest.raises(InputError, match=r"clip\.json: at " + message):
         list(_read(result.path, {}).records())
+
+
+def test_verify_reads_the_export_back(tmp_path: Path) -> None:
+    """--verify on a project of a video and an image: the image, which a format of videos does
+    not write (counted), is not looked for; every shape of the video is read back."""
+    result = run_export(video_project(tmp_path / "media"), get_format("coco_video"),
+                        tmp_path / "out", verify=True)
+    verification = result.manifest["verification"]
+    assert (verification["verified"], verification["items"]) == (True, 1)
+    assert verification["objects_not_read_back"] == 0
+    assert verification["expected_differences"] == {
+        "not written: image item (coco_video holds videos)": 1}
