@@ -28,7 +28,10 @@ from pycocotools.coco import COCO
 
 from labelport.api.app import create_app
 from labelport.api.settings import Settings
+from labelport.domain.source import MemorySource
 from labelport.jobs.config import JobSettings
+from labelport.sample import SCHEMA, build_sample
+from labelport.store import open_store
 from tests.required import unavailable
 from tests.web.conftest import PASSWORD, Template
 
@@ -252,3 +255,60 @@ def test_viewer_sees_no_export(server: str, browser: Any) -> None:
     assert "Not allowed" in vera.page.inner_text("h1")
     vera.shot("exports-refused")
     assert vera.outside == []
+
+
+def _add_demo_video(db: Path, media: Path) -> int:
+    """The demo's clip (``build_sample(video=True)``) added to the sample project of the store
+    ``db``, its media under the operator's media root ``media``; its item id."""
+    [video] = [r for r in build_sample(media / "video-demo", video=True).records()
+               if r.item.frame_count]
+    store = open_store(str(db))
+    try:
+        store.import_source("sample", MemorySource(project=store.project("sample"),
+                                                   schema=SCHEMA, items=(video,)))
+        [item] = [r.item.id for r in store.source("sample").records() if r.item.frame_count]
+    finally:
+        store.close()
+    assert item is not None
+    return item
+
+
+def test_video_item_draws_the_boxes_of_the_current_frame(server: str, browser: Any,
+                                                         tmp_path: Path,
+                                                         web_template: Template) -> None:
+    item = _add_demo_video(tmp_path / "web.db", web_template.sample_media)
+    alice = Pages(browser, server, "alice")
+    page = alice.page
+    alice.sign_in("alice")
+    page.goto(f"{server}/projects/{web_template.project}/items/{item}")
+    page.wait_for_function("() => { const v = document.getElementById('video-player');"
+                           " return v.readyState >= 2 || v.error !== null; }")
+    error = page.evaluate("() => document.getElementById('video-player').error?.message")
+    assert error is None, f"Chromium cannot play the demo's clip: {error}"
+    frames = json.loads(page.get_attribute("#video-player", "data-frames") or "{}")
+
+    def drawn(frame: int) -> list[list[float]]:
+        page.wait_for_function(f"() => document.getElementById('video-shapes')"
+                               f".dataset.frame === '{frame}' && "
+                               "!document.getElementById('video-player').seeking")
+        assert page.inner_text("#video-frame") == str(frame)
+        rects = page.eval_on_selector_all("#video-shapes rect", "rs => rs.map(r => "
+                                          "['x', 'y', 'width', 'height'].map(k => "
+                                          "parseFloat(r.getAttribute(k))))")
+        assert rects == [box[:4] for box in frames.get(str(frame), [])]
+        return list(rects)
+
+    first = drawn(0)
+    assert first, "no box drawn on the first frame"
+    alice.shot("video-frame-0")
+    page.click("button[data-step='1']")
+    second = drawn(1)
+    assert second and second != first  # the cars moved
+    alice.shot("video-frame-1")
+    for _ in range(6):
+        page.click("button[data-step='1']")
+    assert len(drawn(7)) < len(first)  # the blue car has left the picture
+    alice.shot("video-frame-7")
+    page.click("button[data-step='-1']")
+    drawn(6)
+    assert alice.outside == [], f"the page asked for more than the server: {alice.outside}"
