@@ -94,7 +94,19 @@ def test_export_selected_as_password_zip_loads_in_pycocotools(web: Web) -> None:
     verified = alice.post(f"{page}/verify", {"password": "s3cret-zip"}, status=200).text
     assert verified.count('class="pair') == 3
     refused = alice.post(f"{page}/rerun", status=400).text
-    assert "does not keep passwords" in refused
+    assert "does not keep passwords" in refused and 'id="rerun"' in refused
+    assert "wrong password" in alice.post(f"{page}/rerun", {"password": "nope"},
+                                          status=400).text
+    alice.post(f"{page}/rerun", {"password": "s3cret-zip"})
+    [again] = web.store.jobs.history(web.project, limit=1)
+    again = _wait(web, again.id)
+    assert again.id != job.id and again.status.value == "completed", again.error
+    assert again.request == job.request  # the same options; the password is not kept
+    rerun = alice.get(f"/projects/{web.project}/exports/{again.id}/download").content
+    with pyzipper.AESZipFile(io.BytesIO(rerun)) as zipped:
+        assert all(info.flag_bits & 0x1 for info in zipped.infolist() if not info.is_dir())
+        zipped.setpassword(b"s3cret-zip")
+        assert zipped.testzip() is None
 
 
 def test_export_page_and_verify(web: Web) -> None:

@@ -172,6 +172,26 @@ def _manifest_of(stream: IO[bytes], job: JobInfo, password: str | None) -> dict[
     return manifest if isinstance(manifest, dict) else None
 
 
+def check_password(archive: IO[bytes], password: str | None, *, to: str) -> bool:
+    """Whether the zip ``archive`` is password-protected; when it is, an `InputError` unless
+    ``password`` opens it (labelport forgets an export's password once it is done, so Verify
+    and Re-run ask for it; ``to`` says what for)."""
+    if not is_encrypted(archive):
+        return False
+    if not password:
+        raise InputError("this export is a password-protected zip and labelport does not "
+                         f"keep passwords: type its password {to}")
+    archive.seek(0)
+    with pyzipper.AESZipFile(archive) as zipped:
+        zipped.setpassword(password.encode())
+        entries = [i for i in zipped.infolist() if i.flag_bits & 0x1 and not i.is_dir()]
+        try:
+            zipped.read(min(entries, key=lambda i: i.file_size))
+        except RuntimeError:
+            raise InputError("wrong password for this export's zip") from None
+    return True
+
+
 def is_encrypted(archive: IO[bytes]) -> bool:
     """Whether the zip ``archive`` is password-protected (a tar.gz never is)."""
     try:
@@ -190,10 +210,7 @@ def _unpack(archive: Path, folder: Path, password: str | None) -> Path:
             tar.extractall(folder, filter="data")
     else:
         with archive.open("rb") as stream:
-            encrypted = is_encrypted(stream)
-        if encrypted and not password:
-            raise InputError("this export is a password-protected zip and labelport does not "
-                             "keep passwords: type its password to verify it")
+            check_password(stream, password, to="to verify it")
         with pyzipper.AESZipFile(archive) as zipped:
             _refuse_large(sum(info.file_size for info in zipped.infolist()))
             if password:

@@ -27,7 +27,7 @@ from labelport.web.charts import bars
 from labelport.web.deps import ProjectPage
 from labelport.web.export_form import field_of, request_from_form
 from labelport.web.templating import render
-from labelport.web.verify import is_encrypted, read_manifest, verify_sample
+from labelport.web.verify import check_password, read_manifest, verify_sample
 
 router = APIRouter()
 
@@ -162,18 +162,25 @@ def download(request: Request, export_id: int, access: Exporter, store: StoreDep
 
 
 @router.post("/projects/{project}/exports/{export_id}/rerun")
-def rerun(request: Request, export_id: int, access: Exporter, store: StoreDep) -> Response:
-    """The same export again, with the same options. A password-protected export cannot be:
-    its password was forgotten when it finished (the dialog makes it again)."""
+def rerun(request: Request, export_id: int, access: Exporter, store: StoreDep,
+          password: Annotated[str, Form()] = "") -> Response:
+    """The same export again, with the same options. A password-protected export's password
+    was forgotten when it finished: the person types it again (it must open the artifact),
+    else the export page asks for it."""
     job = store.jobs.get(export_id, project_id=access.id)
-    storage = ArtifactStorage(_jobs(request).artifacts)
+    again = store.jobs.request(job.id)
     if job.artifact_uri is not None:
-        with storage.open(job.artifact_uri) as artifact:
-            if is_encrypted(artifact):
-                raise InputError(f"export {job.id} is a password-protected zip and labelport "
-                                 "does not keep passwords: make it again with New export")
-    service.submit_export(store, request.app.state.runner, access.id,
-                          store.jobs.request(job.id), created_by=access.user.id)
+        storage = ArtifactStorage(_jobs(request).artifacts)
+        try:
+            with storage.open(job.artifact_uri) as artifact:
+                if check_password(artifact, password or None, to="to re-run it"):
+                    again["password"] = password
+        except InputError as exc:
+            return render(request, "export.html", status=400,
+                          **_export_context(access, job, read_manifest(_jobs(request), job)),
+                          verified=None, rerun_error=str(exc))
+    service.submit_export(store, request.app.state.runner, access.id, again,
+                          created_by=access.user.id)
     return RedirectResponse(f"/projects/{access.id}/exports", status_code=303)
 
 
