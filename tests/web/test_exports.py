@@ -107,6 +107,17 @@ def test_export_selected_as_password_zip_loads_in_pycocotools(web: Web) -> None:
         assert all(info.flag_bits & 0x1 for info in zipped.infolist() if not info.is_dir())
         zipped.setpassword(b"s3cret-zip")
         assert zipped.testzip() is None
+    web.store.jobs.forget_artifact(again.id)  # expired: the job recorded that it was encrypted
+    expired = f"/projects/{web.project}/exports/{again.id}/rerun"
+    assert "type a password for the new zip" in alice.post(expired, status=400).text
+    alice.post(expired, {"password": "new-s3cret"})
+    [third] = web.store.jobs.history(web.project, limit=1)
+    third = _wait(web, third.id)
+    assert third.id != again.id and third.counts and third.counts["encrypted"] is True
+    with pyzipper.AESZipFile(io.BytesIO(alice.get(
+            f"/projects/{web.project}/exports/{third.id}/download").content)) as zipped:
+        zipped.setpassword(b"new-s3cret")
+        assert zipped.testzip() is None
 
 
 def test_export_page_and_verify(web: Web) -> None:

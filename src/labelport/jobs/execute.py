@@ -164,7 +164,8 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
                               progress=beat.progress)
         beat.done = beat.total
         counts = {**result.manifest["counts"], "report": result.manifest["report"]["counts"],
-                  "content_hash": result.manifest["content_hash"]}
+                  "content_hash": result.manifest["content_hash"],
+                  "encrypted": result.manifest["options"]["encrypted"]}
         _publish(store, job, settings, beat, out, counts)
     if job.schedule_id is not None and raw.get("freeze_release"):
         store.schedules.record_release(job.schedule_id, planned.extra_selection["release"])

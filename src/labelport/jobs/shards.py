@@ -104,7 +104,8 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
     packager.package(merged, package, out, password=password)
     shutil.rmtree(merged, ignore_errors=True)
     return {**manifest["counts"], "report": manifest["report"]["counts"],
-            "content_hash": manifest["content_hash"], "shards": len(parts)}
+            "content_hash": manifest["content_hash"], "shards": len(parts),
+            "encrypted": password is not None}
 
 
 def _add(target: Path, data: bytes, relative: str) -> None:

@@ -169,16 +169,20 @@ def rerun(request: Request, export_id: int, access: Exporter, store: StoreDep,
     else the export page asks for it."""
     job = store.jobs.get(export_id, project_id=access.id)
     again = store.jobs.request(job.id)
-    if job.artifact_uri is not None:
-        storage = ArtifactStorage(_jobs(request).artifacts)
-        try:
-            with storage.open(job.artifact_uri) as artifact:
-                if check_password(artifact, password or None, to="to re-run it"):
-                    again["password"] = password
-        except InputError as exc:
-            return render(request, "export.html", status=400,
-                          **_export_context(access, job, read_manifest(_jobs(request), job)),
-                          verified=None, rerun_error=str(exc))
+    encrypted = bool((job.counts or {}).get("encrypted"))  # what the job recorded
+    try:
+        if job.artifact_uri is not None:
+            with ArtifactStorage(_jobs(request).artifacts).open(job.artifact_uri) as artifact:
+                encrypted = check_password(artifact, password or None, to="to re-run it")
+        elif encrypted and not password:
+            raise InputError("this export was a password-protected zip and labelport does "
+                             "not keep passwords: type a password for the new zip")
+    except InputError as exc:
+        return render(request, "export.html", status=400,
+                      **_export_context(access, job, read_manifest(_jobs(request), job)),
+                      verified=None, rerun_error=str(exc))
+    if encrypted:
+        again["password"] = password
     service.submit_export(store, request.app.state.runner, access.id, again,
                           created_by=access.user.id)
     return RedirectResponse(f"/projects/{access.id}/exports", status_code=303)
