@@ -1,6 +1,7 @@
 """The import's bulk path (`labelport.store.bulk`): batches already written by executemany or
 COPY are rolled back with the rest when a later batch fails, ids taken in blocks follow each
-other across imports, and the bulk-load settings do not outlive the import."""
+other across imports, the bulk-load settings do not outlive the import, text with a NUL byte
+is refused as the engine refuses it, and driver errors come as SQLAlchemy's."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from labelport.domain.model import ItemRecord
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import MemorySource, StreamSource
 from labelport.errors import InputError
-from labelport.store import Store, importer, open_store
+from labelport.store import Store, bulk, importer, open_store, tables
 
 BoxesFactory = Callable[..., MemorySource]
 
@@ -90,3 +92,28 @@ def test_the_bulk_load_settings_end_with_the_import(tmp_path: Path,
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == default
     finally:
         store.close()
+
+
+def test_text_with_a_nul_byte_is_refused_before_the_database(
+        store: Store, make_boxes: BoxesFactory) -> None:
+    store.create_project("p", LabelSchema())
+    store.import_source("p", make_boxes(5))
+    before = _state(store)
+    good = make_boxes(30, prefix="new")
+    broken = replace(good.items[25], item=replace(good.items[25].item, path="a\0b.jpg"))
+    source = replace(good, items=good.items[:25] + (broken,))
+
+    with pytest.raises(InputError, match="text may not hold a NUL byte: 'a\\\\x00b.jpg'"):
+        store.import_source("p", source)
+    assert _state(store) == before
+
+
+def test_a_driver_error_is_raised_as_sqlalchemys(store: Store) -> None:
+    """As a statement SQLAlchemy runs would raise it, so the CLI and the API handle it."""
+    store.create_project("p", LabelSchema())
+    project_id = store.list_projects()[0].id
+    with store.engine.connect() as conn, conn.begin():
+        insert = bulk.BulkInsert(conn, tables.items,
+                                 ("project_id", "dataset_id", "path", "width", "height"))
+        with pytest.raises(IntegrityError):  # no dataset 999: a foreign key, checked at once
+            insert.insert([(project_id, 999, "p.png", 1, 1)])

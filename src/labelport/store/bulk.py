@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Table, func, select, text
+from sqlalchemy import Boolean, Connection, String, Table, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from labelport.errors import InputError
 
 BULK_CACHE_KIB = 128 * 1024
 """SQLite page cache during a bulk load (the default is 2 MiB): index pages of a large table
@@ -46,6 +49,8 @@ class BulkInsert:
     def __init__(self, conn: Connection, table: Table, columns: Sequence[str]) -> None:
         self._conn, self._columns = conn, tuple(columns)
         self._postgres = conn.dialect.name == "postgresql"
+        self._text_indexes = [i for i, name in enumerate(self._columns)
+                              if isinstance(table.c[name].type, String)]
         names = ", ".join(columns)
         if self._postgres:
             self._sql = f"COPY {table.name} ({names}) FROM STDIN"
@@ -56,8 +61,12 @@ class BulkInsert:
             self._processors = _bind_processors(conn, table, self._columns)
 
     def insert(self, values: list[tuple[Any, ...]]) -> None:
+        """Insert the rows; a driver error is raised as SQLAlchemy's (as a statement run by
+        SQLAlchemy would be), so callers handle one kind of database error."""
         if not values:
             return
+        self._refuse_nul_text(values)
+        dbapi_error = self._conn.dialect.loaded_dbapi.Error
         cursor = self._conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             if self._postgres:
@@ -68,8 +77,19 @@ class BulkInsert:
             else:
                 cursor.executemany(self._sql, self._processed(values) if self._processors
                                    else values)
+        except dbapi_error as error:
+            raise DBAPIError.instance(self._sql, None, error, dbapi_error) from None
         finally:
             cursor.close()
+
+    def _refuse_nul_text(self, values: list[tuple[Any, ...]]) -> None:
+        """An `InputError` for text holding a NUL byte, as the store's engine refuses it for
+        every statement (`labelport.store.db`), which these inserts bypass. Each text column
+        of the batch is joined and searched in C, not value by value."""
+        for index in self._text_indexes:
+            if "\0" in "".join(filter(None, map(itemgetter(index), values))):
+                found = next(v for v in map(itemgetter(index), values) if v and "\0" in v)
+                raise InputError(f"text may not hold a NUL byte: {found[:80]!r}")
 
     def _processed(self, values: list[tuple[Any, ...]]) -> Iterator[Sequence[Any]]:
         """The rows with their values processed; a row whose values to process are all NULL
