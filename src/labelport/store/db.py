@@ -14,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DatabaseError
 
-from labelport.errors import LabelportError
+from labelport.errors import InputError, LabelportError
 from labelport.store.repository import Store
 
 DEFAULT_DB = "./labelport.db"
@@ -47,9 +47,10 @@ def create_store_engine(url: str) -> Engine:
     since ("database is locked" at once, whatever the busy timeout); an immediate one waits
     for the writer's lock up front. Reads (``engine.connect()``) stay deferred, so a long
     export never holds the write lock."""
-    if not url.startswith("sqlite"):
-        return create_engine(url)
     engine = create_engine(url)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_text)
+    if not url.startswith("sqlite"):
+        return engine
 
     @contextmanager
     def begin_writing() -> Iterator[Connection]:
@@ -75,6 +76,30 @@ def create_store_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def _refuse_nul_text(_conn: Connection, _cursor: Any, _statement: str, parameters: Any,
+                     _context: Any, _executemany: bool) -> None:
+    """Refuse text holding a NUL byte before the database sees it, on every backend alike:
+    PostgreSQL cannot store one (a `DataError`, a 500 in the service) where SQLite stored it.
+    orjson writes a NUL inside JSON payloads as ``\\u0000``, which both keep."""
+    found = _nul_text(parameters)
+    if found is not None:
+        raise InputError(f"text may not hold a NUL byte: {found[:80]!r}")
+
+
+def _nul_text(parameters: Any) -> str | None:
+    """The first text holding a NUL byte in a statement's parameters (a dict or a sequence, or
+    a sequence of them for executemany), None when there is none."""
+    many = isinstance(parameters, (list, tuple)) and parameters and isinstance(
+        parameters[0], (dict, list, tuple))
+    for row in parameters if many else [parameters]:
+        values = (row.values() if isinstance(row, dict)
+                  else row if isinstance(row, (list, tuple)) else ())
+        for value in values:
+            if isinstance(value, str) and "\0" in value:
+                return value
+    return None
 
 
 def upgrade_to_head(engine: Engine) -> None:
