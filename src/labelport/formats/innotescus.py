@@ -458,6 +458,9 @@ def _schema(classes: list[_Class], annotations: list[_Annotation],
                                   min=d.min, max=d.max,
                                   default=_typed_default(d.default, value_kind))
         for class_id in d.classes:
+            if not str(class_id).lstrip("-").isdigit() or len(str(class_id)) > 18:
+                raise InputError(f"{origin}: at $[{i}].classes: expected class ids, got "
+                                 f"{str(class_id)[:40]!r}")
             attributes.setdefault(int(class_id), []).append(definition)
     return LabelSchema(classes=tuple(
         LabelClass(id=c.id, name=c.name, geometry=geometry.get(c.id, GeometryKind.BOX),

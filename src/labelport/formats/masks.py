@@ -387,8 +387,9 @@ class _Layout:
                              else self.root / MASKS_DIR / stem / bitmask_name(name, None))
         for file in files:
             if not is_regular_file(file):
+                shown = file.relative_to(self.root) if file.is_relative_to(self.root) else file
                 raise InputError(f"{self.root / CLASSES_FILE}: {file_name!r} has no mask file "
-                                 f"{file.relative_to(self.root).as_posix()}")
+                                 f"{shown.as_posix()}")
         return files
 
     def record(self, file_name: str, rows: list[tuple[int, str]]) -> ItemRecord:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from labelport.domain.model import ProjectInfo
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource, StreamSource
+from labelport.errors import InputError
 from labelport.store import importer, projects, releases, streaming, users
 from labelport.store.annotations import AnnotationStore
 from labelport.store.importer import ImportSummary
@@ -73,8 +74,12 @@ class Store:
         """Add ``source``'s records to ``project`` in one transaction: on any error nothing is
         kept. See `labelport.store.importer`."""
         with self.engine.begin() as conn:
-            return importer.import_source(conn, project, source, dataset=dataset,
-                                          progress=progress)
+            try:
+                return importer.import_source(conn, project, source, dataset=dataset,
+                                              progress=progress)
+            except OverflowError as error:  # SQLite's integers are 64-bit; the source's need not
+                raise InputError(f"a number in the input is too large to store: {error}") \
+                    from None
 
     def source(self, project: str, *, labelsets: list[str] | None = None,
                batch_size: int = 1000) -> StreamSource:
