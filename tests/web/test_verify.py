@@ -59,6 +59,9 @@ def test_untouched_coco_export_verifies_clean(web: Web) -> None:
     assert "no differences" in page and "differences found" not in page
     assert 'class="loss difference"' not in page
     assert page.count('class="pair"') >= 1
+    expected = re.findall(r'class="hint expected">expected: ([^<]+)<', page)
+    assert any("polygon" in e and "reads back as mask" in e for e in expected), expected
+    assert not any("reads back as mask (" in e for e in expected), expected  # no report count
 
 
 def test_a_box_moved_in_the_coco_json_is_flagged(web: Web) -> None:
@@ -80,6 +83,8 @@ def test_voc_envelope_of_a_rotated_box_is_expected_not_flagged(web: Web) -> None
     assert any("rotated_box" in e and "reads back as box" in e and
                "converted: rotated_box to its bounding box" in e for e in expected), expected
     assert 'class="loss difference"' not in page and "no differences" in page
+    assert not any("polygon" in e.split(" reads back")[0] and "rotated_box" in e
+                   for e in expected), expected  # a conversion is not put down to another
 
 
 def test_the_stored_side_is_mapped_as_the_export_mapped_it(web: Web) -> None:

@@ -259,7 +259,7 @@ def _compared(want: ItemRecord, have: ItemRecord, format_name: str, schema: Labe
         if accounted(reason, counts):
             converted.append(lost)
             expected.append(f"{describe(lost)} is not in the artifact"
-                            f"{_because(reason, counts)}")
+                            f"{_because(reason, counts, loose=True)}")
         else:
             flagged.append(f"{describe(lost)} stored is not read back")
     explained = explained_labels(schema, want, converted)  # not a lost object's flagged stand-in
@@ -271,7 +271,11 @@ def _compared(want: ItemRecord, have: ItemRecord, format_name: str, schema: Labe
     return flagged, expected
 
 
-def _because(reason: str, counts: Mapping[str, int]) -> str:
-    """The report's words for a conversion of ``reason``, as a clause."""
+def _because(reason: str, counts: Mapping[str, int], *, loose: bool = False) -> str:
+    """The report's words for what the export did to objects of ``reason``, as a clause: its
+    counts about that kind (``converted: rotated_box to ...``); ``loose``, else any count
+    naming it (those the export's own check accepts)."""
     named = [k for k in explaining(counts) if accounted(reason, {k: 1})]
-    return f" ({'; '.join(named)})" if named else ""
+    about = [k for k in named if k.split(": ", 1)[-1].startswith(reason)]
+    shown = about or (named if loose else [])
+    return f" ({'; '.join(shown)})" if shown else ""
