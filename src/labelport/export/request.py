@@ -24,7 +24,7 @@ from labelport.export.frames import FrameSelection
 from labelport.export.mapping import ClassMapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.media_access import MediaAccess
-from labelport.export.package import PackageKind
+from labelport.export.package import PackageKind, export_name
 from labelport.export.pipeline import ExportRequest, ReleaseHashes
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
@@ -70,6 +70,8 @@ class ExportOptions:
     """The annotations, the images (``datasets``) or both (`labelport.export.export_type`)."""
 
     def __post_init__(self) -> None:
+        if self.name is not None:
+            export_name(self.name)  # refused when asked for, not when the job publishes
         if self.verify and self.export_type is ExportType.DATASETS:
             raise InputError("verify reads annotations back, and an export of export type "
                              "datasets has none")
