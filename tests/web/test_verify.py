@@ -94,3 +94,10 @@ def test_the_stored_side_is_mapped_as_the_export_mapped_it(web: Web) -> None:
     page = _verify(web, job)
     assert "no differences" in page and 'class="loss difference"' not in page
     assert "vehicle" in page
+
+
+def test_yolo_export_without_media_reads_sizes_from_the_stored_images(web: Web) -> None:
+    job = _run(web.sign_in("alice"), web, {"format": "yolo", "package": "zip"})
+    _artifact(web, job)
+    page = _verify(web, job)
+    assert "no differences" in page and 'class="loss difference"' not in page

@@ -237,7 +237,7 @@ def describe(a: Annotation) -> str:
     return f"{a.geometry.kind.value} of class {a.label!r}{where}"
 
 
-def _linked_images(written: ExportSource, folder: Path, access: MediaAccess | None) -> None:
+def linked_images(written: ExportSource, folder: Path, access: MediaAccess | None) -> None:
     """Link each item's image into ``folder`` at its path and by its file name (the first of a
     name wins), as an images folder for readers of formats that carry no image sizes."""
     place = media_placer(MediaMode.SYMLINK, Report(), access)
@@ -260,7 +260,7 @@ def verify_export(written: ExportSource, spec: FormatSpec, folder: Path, *,
     with tempfile.TemporaryDirectory(prefix=".verify-", dir=folder.parent) as scratch:
         reader_options = dict(options)
         if not media_in_export:
-            _linked_images(written, Path(scratch), media_access)
+            linked_images(written, Path(scratch), media_access)
             reader_options["images"] = scratch
         return _compare(written, spec, folder, reader_options, report, outside)
 

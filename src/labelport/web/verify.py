@@ -35,6 +35,7 @@ from labelport.export.verify import (
     describe,
     explained_labels,
     explaining,
+    linked_images,
     missing_reason,
 )
 from labelport.formats.base import OutsidePolicy
@@ -103,7 +104,12 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
         archive = Path(folder) / (job.artifact_name or "artifact")
         ArtifactStorage(settings.artifacts).download(uri, archive)
         root = _unpack(archive, Path(folder) / "x", password)
-        source = spec.reader(root, {})
+        reader_options: dict[str, Any] = {}
+        if request.get("media", "none") == "none":  # a reader finds sizes in the images
+            reader_options["images"] = str(Path(folder) / "images")
+            linked_images(store.source(project), Path(folder) / "images",
+                          settings.media_access(job.project_id))
+        source = spec.reader(root, reader_options)
         read: list[ItemRecord] = []
         for record in source.records():
             read.append(record)
