@@ -101,3 +101,17 @@ def test_yolo_export_without_media_reads_sizes_from_the_stored_images(web: Web) 
     _artifact(web, job)
     page = _verify(web, job)
     assert "no differences" in page and 'class="loss difference"' not in page
+
+
+def test_an_artifact_its_reader_refuses_is_named_inside_the_artifact(web: Web) -> None:
+    job = _run(web.sign_in("alice"), web, {"format": "coco", "package": "zip"})
+    archive = _artifact(web, job)
+    with zipfile.ZipFile(archive) as zipped:
+        entries = {info.filename: zipped.read(info) for info in zipped.infolist()}
+    broken = next(name for name in entries if name.endswith(".json") and "annotations" in name)
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, data in entries.items():
+            zipped.writestr(name, b"{" if name == broken else data)
+    alice = web.sign_in("alice")
+    page = alice.post(f"/projects/{web.project}/exports/{job.id}/verify", status=400).text
+    assert "reader cannot read this export back" in page and "labelport-verify-" not in page

@@ -26,7 +26,8 @@ import pyzipper
 
 from labelport.domain.model import DEFAULT_LABELSET, ItemRecord, Source
 from labelport.domain.schema import LabelSchema
-from labelport.errors import InputError, UnsupportedError
+from labelport.domain.source import ExportSource
+from labelport.errors import InputError, LabelportError, UnsupportedError
 from labelport.export.manifest import MANIFEST_NAME
 from labelport.export.mapping import ClassMapping
 from labelport.export.verify import (
@@ -109,13 +110,11 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
             reader_options["images"] = str(Path(folder) / "images")
             linked_images(store.source(project), Path(folder) / "images",
                           settings.media_access(job.project_id))
-        source = spec.reader(root, reader_options)
-        read: list[ItemRecord] = []
-        for record in source.records():
-            read.append(record)
-            if len(read) >= sample:
-                break
-        items_read = len(source)
+        try:
+            read, items_read = _first(spec.reader(root, reader_options), sample)
+        except LabelportError as exc:  # named inside the artifact, not the server's folder
+            raise InputError(f"labelport's {spec.name} reader cannot read this export back: "
+                             + str(exc).replace(f"{folder}/x/", "")) from None
     counts: dict[str, int] = (job.counts or {}).get("report") or {}
     clip = request.get("outside", OutsidePolicy.CLIP.value) == OutsidePolicy.CLIP.value
     checked = []
@@ -137,6 +136,16 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
             read_width=record.item.width, read_height=record.item.height,
             differences=flagged, expected=expected))
     return Verified(format=spec.name, items_read=items_read, sample=checked)
+
+
+def _first(source: ExportSource, n: int) -> tuple[list[ItemRecord], int]:
+    """The first ``n`` records of ``source`` and how many it holds."""
+    read: list[ItemRecord] = []
+    for record in source.records():
+        read.append(record)
+        if len(read) >= n:
+            break
+    return read, len(source)
 
 
 def read_manifest(settings: JobSettings, job: JobInfo,
