@@ -133,10 +133,11 @@ def bounded_count(value: int, what: str, origin: Path | str, limit: int = MAX_CO
 
 IMAGE_ERRORS: tuple[type[Exception], ...] = (OSError, SyntaxError, ValueError, TypeError,
                                              EOFError, IndexError, KeyError, ZeroDivisionError,
-                                             struct.error)
+                                             MemoryError, struct.error)
 """What Pillow raises for a malformed image besides its own errors: ``SyntaxError`` for a broken
 PNG chunk, ``ValueError`` for an oversized text chunk, ``struct.error`` and ``EOFError`` for a
-cut header, the rest from plugins parsing fields they did not check."""
+cut header, ``MemoryError`` for a chunk length of gigabytes read at once (under a memory
+limit), the rest from plugins parsing fields they did not check."""
 
 
 @contextmanager
