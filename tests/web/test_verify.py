@@ -57,7 +57,7 @@ def test_untouched_coco_export_verifies_clean(web: Web) -> None:
     _artifact(web, job)
     page = _verify(web, job)
     assert "no differences" in page and "differences found" not in page
-    assert 'class="loss difference"' not in page
+    assert 'class="loss difference"' not in page and "shape flagged" not in page
     assert page.count('class="pair"') >= 1
     expected = re.findall(r'class="hint expected">expected: ([^<]+)<', page)
     assert any("polygon" in e and "reads back as mask" in e for e in expected), expected
@@ -73,6 +73,7 @@ def test_a_box_moved_in_the_coco_json_is_flagged(web: Web) -> None:
     assert any("stored is not read back" in d for d in flagged), flagged
     assert any("read back is not stored" in d for d in flagged), flagged
     assert 'class="pair differs"' in page
+    assert page.count("shape flagged") >= 2  # the box stored and the one read back, marked
 
 
 def test_voc_envelope_of_a_rotated_box_is_expected_not_flagged(web: Web) -> None:

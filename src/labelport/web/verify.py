@@ -16,15 +16,15 @@ import io
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import orjson
 import pyzipper
 
-from labelport.domain.model import DEFAULT_LABELSET, ItemRecord, Source
+from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.errors import InputError, LabelportError, UnsupportedError
@@ -124,17 +124,16 @@ def verify_sample(store: Store, settings: JobSettings, job: JobInfo, project: st
             replace(a, label=label) for a in stored.annotations
             if a.labelset == labelset and a.source in sources
             and (label := targets.get(a.label, a.label)) is not None]
-        flagged: list[str] = [f"no stored item is named {record.item.path!r}"]
-        expected: list[str] = []
+        found = _Found(flagged=[f"no stored item is named {record.item.path!r}"])
         if stored is not None:
-            flagged, expected = _compared(ItemRecord(item=stored.item, annotations=tuple(want)),
-                                          record, spec.name, schema, counts, clip=clip)
+            found = _compared(ItemRecord(item=stored.item, annotations=tuple(want)),
+                              record, spec.name, schema, counts, clip=clip)
         checked.append(VerifiedItem(
             name=record.item.path, stored=stored,
-            stored_shapes=shapes(want, schema, mask_side=320),
-            read_shapes=shapes(record.annotations, schema, mask_side=320),
+            stored_shapes=_drawn(want, found.not_read, schema),
+            read_shapes=_drawn(record.annotations, found.not_stored, schema),
             read_width=record.item.width, read_height=record.item.height,
-            differences=flagged, expected=expected))
+            differences=found.flagged, expected=found.expected))
     return Verified(format=spec.name, items_read=items_read, sample=checked)
 
 
@@ -254,12 +253,32 @@ def _stored(store: Store, project_id: int, path: str) -> ItemRecord | None:
     return None
 
 
+@dataclass(slots=True, kw_only=True)
+class _Found:
+    """One item's differences in words (flagged, expected) and the flagged objects."""
+
+    flagged: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+    not_read: list[Annotation] = field(default_factory=list)
+    not_stored: list[Annotation] = field(default_factory=list)
+
+
+def _drawn(annotations: Iterable[Annotation], flagged: list[Annotation],
+           schema: LabelSchema) -> list[Shape]:
+    """The objects' shapes, those of the ``flagged`` ones marked so the page shows them."""
+    marked = {id(a) for a in flagged}
+    kept = [a for a in annotations if id(a) not in marked]
+    return shapes(kept, schema, mask_side=320) + [
+        replace(s, classes=(*s.classes, "flagged"))
+        for s in shapes(flagged, schema, mask_side=320)]
+
+
 def _compared(want: ItemRecord, have: ItemRecord, format_name: str, schema: LabelSchema,
-              counts: Mapping[str, int], *, clip: bool) -> tuple[list[str], list[str]]:
+              counts: Mapping[str, int], *, clip: bool) -> _Found:
     """The differences between a stored item (its selected objects) and the same item read
     back: those the report does not account for (flagged), and the conversions it names."""
-    flagged: list[str] = []
-    expected: list[str] = []
+    found = _Found()
+    flagged, expected = found.flagged, found.expected
     if (want.item.width, want.item.height) != (have.item.width, have.item.height):
         flagged.append(f"size: {want.item.width}x{want.item.height} stored, "
                        f"{have.item.width}x{have.item.height} read back")
@@ -276,14 +295,16 @@ def _compared(want: ItemRecord, have: ItemRecord, format_name: str, schema: Labe
             expected.append(f"{describe(lost)} is not in the artifact"
                             f"{_because(reason, counts, loose=True)}")
         else:
+            found.not_read.append(lost)
             flagged.append(f"{describe(lost)} stored is not read back")
     explained = explained_labels(schema, want, converted)  # not a lost object's flagged stand-in
     for extra in compared.extra:
         if extra.label in explained:
             expected.append(f"{describe(extra)} read back in place of what was not")
         else:
+            found.not_stored.append(extra)
             flagged.append(f"{describe(extra)} read back is not stored")
-    return flagged, expected
+    return found
 
 
 def _because(reason: str, counts: Mapping[str, int], *, loose: bool = False) -> str:
