@@ -1,17 +1,17 @@
 """The frames stage: a video becomes the frames an image format writes.
 
-For a format that does not write videos as videos (`FormatSpec.video` false), each video record
-is replaced by one record per chosen frame, in frame order, right after the split (so all frames
-of a video land in the video's split: they are near-duplicates, and splitting them leaks). A
-frame record's item is a `FrameItem`: the video's dataset, size and media, the path
-``<video path without suffix>/<frame:06d>.jpg`` (a folder per video, which image writers keep
-as they keep any item's folders: ``images/{split}/{video}/{frame:06d}.jpg``; formats that name
-images by file name alone list their renamings in the manifest), and the metadata ``video`` (the video's path),
-``video_id`` (the video's store id, when it has one) and ``frame_index`` (0-based). Its
-annotations are the video's tracks on that frame (`labelport.domain.tracks`: keyframes as they
-are, frames between interpolated), each with its track id as ``instance_id`` and as the
-attribute ``track_id`` (kept by every format that writes attributes), plus the shapes
-annotated on that frame alone; annotations of the video without a frame apply to every frame.
+For a format that does not write videos as videos (`FormatSpec.video` false), each video record is
+replaced by one record per chosen frame, in frame order, right after the split (so all frames of a
+video land in the video's split: they are near-duplicates, and splitting them leaks). A frame
+record's item is a `FrameItem`: the video's dataset, size and media, the path ``<video path without
+suffix>/<frame:06d>.jpg`` (a folder per video, which image writers keep as they keep any item's
+folders: ``images/{split}/{video}/{frame:06d}.jpg``; formats that name images by file name alone
+list their renamings in the manifest), and the metadata ``video`` (the video's path), ``video_id``
+(the video's store id, when it has one) and ``frame_index`` (0-based). Its annotations are the
+video's tracks on that frame (`labelport.domain.tracks`: keyframes as they are, frames between
+interpolated), each with its track id as ``instance_id`` and as the attribute ``track_id`` (kept by
+every format that writes attributes), plus the shapes annotated on that frame alone; annotations of
+the video without a frame apply to every frame.
 
 Which frames (``frames``):
 - ``labeled`` (default): every frame on which an object is visible;
