@@ -41,6 +41,21 @@ def test_a_png_without_exif(tmp_path: Path) -> None:
     assert image_size(tmp_path / "a.png") == (7, 5)
 
 
+def test_a_png_with_exif_before_its_pixels_is_turned(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    Image.new("L", (7, 5)).save(tmp_path / "a.png", exif=exif.tobytes())
+    assert image_size(tmp_path / "a.png") == (5, 7)
+
+
+def test_a_png_size_decodes_no_pixel(tmp_path: Path) -> None:
+    """A PNG cut inside its pixel data still gives its size: nothing past the header is read."""
+    Image.effect_noise((400, 300), 50).save(tmp_path / "a.png")
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[:len(data) // 2])
+    assert image_size(tmp_path / "cut.png") == (400, 300)
+
+
 def test_not_an_image_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(b"nope")
     with pytest.raises(InputError, match="a.jpg: not a readable image"):

@@ -25,13 +25,18 @@ _TRANSPOSED_ORIENTATIONS = frozenset({5, 6, 7, 8})
 def image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of the upright image, from the file's header: Pillow opens lazily and
     reads EXIF from the header, so no pixel is decoded. Width and height are swapped for EXIF
-    orientations 5-8, because annotations are drawn on the image as shown, not as stored."""
+    orientations 5-8, because annotations are drawn on the image as shown, not as stored. A PNG's
+    EXIF is read only from an eXIf chunk before the pixels (where the PNG specification's third
+    edition puts it): Pillow would decode every pixel to look for one after them."""
     from PIL import ExifTags  # imported by the readers that look
 
     path = readable(path, what="image")  # an import in the service reads only its upload
     with open_image(path) as image:
         width, height = image.size
-        orientation = image.getexif().get(ExifTags.Base.Orientation)
+        if image.format == "PNG" and "exif" not in image.info:
+            orientation = None
+        else:
+            orientation = image.getexif().get(ExifTags.Base.Orientation)
     if orientation in _TRANSPOSED_ORIENTATIONS:
         return height, width
     return width, height
