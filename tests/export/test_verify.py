@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,73 @@ def test_a_loss_the_report_does_not_count_fails(tmp_path: Path) -> None:
 
     result = run_export(_boxes(), replace(spec, writer=counts), tmp_path / "out", verify=True)
     assert result.manifest["verification"]["objects_not_read_back"] == 1
+
+
+@pytest.fixture(scope="module")
+def with_video(tmp_path_factory: pytest.TempPathFactory) -> MemorySource:
+    """The sample with its video, plus a single-frame shape on frame 10 (cvat_video writes it
+    as a one-keyframe track, Label Studio as a one-keyframe sequence)."""
+    source = build_sample(tmp_path_factory.mktemp("media"), video=True)
+    video = source.items[-1]
+    assert video.item.is_video
+    single = Annotation(label="car", geometry=Box(x=20, y=40, w=10, h=8), frame=10)
+    return replace(source, items=(*source.items[:-1],
+                                  replace(video, annotations=(*video.annotations, single))))
+
+
+@pytest.mark.parametrize("name", ["cvat_video", "labelstudio_video", "mot", "labelport"])
+def test_video_formats_verify_what_a_viewer_sees(with_video: MemorySource, tmp_path: Path,
+                                                 name: str) -> None:
+    """Each format holds the tracks as other keyframes (every frame, a single-frame shape as a
+    track, a keyframe carrying only attributes dropped), yet every frame shows the same boxes."""
+    result = run_export(with_video, get_format(name), tmp_path / "out", verify=True,
+                        media=MediaMode.COPY)
+    verification = result.manifest["verification"]
+    assert verification["verified"] is True and verification["objects_not_read_back"] == 0
+
+
+def _gt_edited(edit: Callable[[list[str]], list[str]]) -> FormatSpec:
+    """The MOT format with a writer that edits the rows of ``gt/gt.txt`` it wrote."""
+    spec = get_format("mot")
+    assert spec.writer is not None
+    inner = spec.writer
+
+    def write(source: ExportSource, out: Path, options: Mapping[str, Any],
+              ctx: WriteContext) -> None:
+        inner(source, out, options, ctx)
+        for gt in out.glob("*/gt/gt.txt"):
+            rows = gt.read_text(encoding="utf-8").splitlines()
+            gt.write_text("".join(f"{row}\n" for row in edit(rows)), encoding="utf-8")
+
+    return replace(spec, writer=write)
+
+
+def _moved_on_frame_8(rows: list[str]) -> list[str]:
+    """Car 1's box on the 8th frame (MOT's frame 8, labelport's 7) 20 px to the right."""
+    def move(row: str) -> str:
+        frame, track, x, *rest = row.split(",")
+        if (frame, track) != ("8", "1"):
+            return row
+        return ",".join([frame, track, str(float(x) + 20), *rest])
+    return [move(row) for row in rows]
+
+
+def test_a_video_box_moved_on_one_frame_fails_naming_the_frame(with_video: MemorySource,
+                                                               tmp_path: Path) -> None:
+    with pytest.raises(VerificationError, match=r"item 'clips/street_clip\.mp4': box of class "
+                                                r"'car' at x=39 y=60 w=30 h=16 written on "
+                                                r"frame 7 is not read back"):
+        run_export(with_video, _gt_edited(_moved_on_frame_8), tmp_path / "out", verify=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_video_track_missing_fails(with_video: MemorySource, tmp_path: Path) -> None:
+    def without_car_2(rows: list[str]) -> list[str]:
+        return [row for row in rows if row.split(",")[1] != "2"]
+
+    with pytest.raises(VerificationError, match=r"4 written objects \(box\) are not in the "
+                                                r"export read back"):
+        run_export(with_video, _gt_edited(without_car_2), tmp_path / "out", verify=True)
 
 
 def test_a_format_without_a_reader_cannot_be_verified(tmp_path: Path) -> None:

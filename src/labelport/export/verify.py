@@ -11,6 +11,10 @@ tolerance is a pixel). In a format that paints objects into a map (`PAINTED`) an
 be painted over, so its box read back need only lie within the written one, and an object
 inside another's box need not come back; one that
 writes one map per class (`BY_CLASS`) is compared by the classes present on each image.
+A video's objects are compared as a viewer sees them, frame by frame: each track expanded
+(`labelport.domain.tracks.expand_track`) on both sides, so a format holding the same boxes as
+other keyframes verifies clean, and an object found on some frames only fails, naming the
+first frame that differs.
 
 What the format cannot carry is expected to differ as the report says: the written objects of
 one geometry kind missing from the artifact may number at most what the report's ``not
@@ -36,6 +40,7 @@ from labelport.domain.geometry_ops import bounding_box, clip_box
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource
+from labelport.domain.tracks import expand_track, split_tracks
 from labelport.errors import LabelportError, UnsupportedError
 from labelport.export.media import MediaMode, media_placer
 from labelport.export.media_access import MediaAccess
@@ -181,12 +186,17 @@ class ItemComparison:
     matched: list[tuple[Annotation, Annotation]]
     lost: list[Annotation]
     extra: list[Annotation]
+    differs: str | None = None
+    """On a video: the first frame on which an object is found on one side only although it is
+    found on both on other frames (a moved box), in words."""
 
 
 def compare_item(want: ItemRecord, have: ItemRecord, format_name: str, *,
                  clip: bool = True) -> ItemComparison:
     """Compare one written item with the same item read back, under the format's conventions
     (painted maps, one region per class); ``clip`` when the export cut boxes to the image."""
+    if want.item.is_video:
+        return _by_frame(want, have, clip=clip)
     compare = _by_class if format_name in BY_CLASS else _by_object
     return compare(want, have, clip=clip, painted=format_name in PAINTED)
 
@@ -209,6 +219,63 @@ def _by_object(want: ItemRecord, have: ItemRecord, *, clip: bool, painted: bool
             b is not a and _within(bounding_box(a.geometry), bounding_box(b.geometry))
             for b in want.annotations)]
     return ItemComparison(matched, lost, unused)
+
+
+@dataclass(slots=True)
+class _Shown:
+    """An object as a viewer sees it: a track, a single-frame shape or an object without a
+    frame (its stored annotations), with its shape on each frame it is visible (None: no frame)."""
+
+    annotations: list[Annotation]
+    frames: dict[int | None, Annotation]
+    found: set[int | None] = field(default_factory=set)
+
+    def first_not_found(self) -> int | None:
+        """The first frame it is visible on but not found, if found on others, else None."""
+        if not self.found:
+            return None
+        return min((f for f in self.frames if f not in self.found and f is not None),
+                   default=None)
+
+
+def _shown(annotations: Iterable[Annotation], frame_count: int | None) -> list[_Shown]:
+    tracks, others = split_tracks(annotations)
+    shown = [_Shown(keys, {s.frame: s.annotation
+                           for s in expand_track(keys, frame_count=frame_count)})
+             for keys in tracks.values()]
+    return shown + [_Shown([a], {a.frame: a}) for a in others]
+
+
+def _by_frame(want: ItemRecord, have: ItemRecord, *, clip: bool) -> ItemComparison:
+    """A video's objects compared as a viewer sees them: each track expanded frame by frame
+    (`expand_track`) and matched on each frame, since a format may hold the same track as
+    other keyframes (every frame, a single-frame shape as a one-keyframe track, a keyframe
+    carrying only attributes dropped). An object found on no frame is lost (its annotations),
+    one read back found on none is extra; one found on some frames only ``differs``."""
+    frame_count = want.item.frame_count
+    image_wh = (want.item.width, want.item.height)
+    written, read = _shown(want.annotations, frame_count), _shown(have.annotations, frame_count)
+    frames = {f for o in written + read for f in o.frames}
+    matched: list[tuple[Annotation, Annotation]] = []
+    for frame in sorted(frames, key=lambda f: -1 if f is None else f):
+        unused = [o for o in read if frame in o.frames]
+        for w in (o for o in written if frame in o.frames):
+            a = w.frames[frame]
+            match = next((r for r in unused if _same(a, r.frames[frame], image_wh, clip,
+                                                     False)), None)
+            if match is not None:
+                unused.remove(match)
+                w.found.add(frame)
+                match.found.add(frame)
+                matched.append((a, match.frames[frame]))
+    differences = [(f, f"{describe(o.frames[f])} written on frame {f} is not read back")
+                   for o in written if (f := o.first_not_found()) is not None]
+    differences += [(f, f"{describe(o.frames[f])} read back on frame {f} was not written")
+                    for o in read if (f := o.first_not_found()) is not None]
+    return ItemComparison(
+        matched, lost=[a for o in written if o.frames and not o.found for a in o.annotations],
+        extra=[a for o in read if o.frames and not o.found for a in o.annotations],
+        differs=min(differences)[1] if differences else None)
 
 
 def _within(inner: Box | None, outer: Box | None) -> bool:
@@ -293,6 +360,8 @@ def _compare(written: ExportSource, spec: FormatSpec, folder: Path,
         result.items += 1
         result.objects += len(record.annotations)
         compared = compare_item(record, found, spec.name, clip=clip)
+        if compared.differs is not None:
+            raise VerificationError(f"verify: item {item.path!r}: {compared.differs}")
         for want in compared.lost:
             reason = missing_reason(want, report.counts)
             missing[reason] += 1
