@@ -275,20 +275,29 @@ def test_missing_media_default_follows_the_media_mode(media: MediaMode, policy: 
 def test_duplicate_names_report_the_writers_rename() -> None:
     source = _source(
         _record(item=_item("x/a.jpg", dataset="train")),
-        _record(item=_item("a.jpg", dataset="field")),   # same name: renamed
-        _record(item=_item("A.png", dataset="field")),   # same stem, other case: renamed
-        _record(item=_item("a.jpg", dataset="val"), split="val"),  # another split's folder
+        _record(item=_item("x/a.jpg", dataset="field")),   # same path: renamed
+        _record(item=_item("X/A.png", dataset="field")),   # same stem, other case: renamed
+        _record(item=_item("x/a.jpg", dataset="val"), split="val"),  # another split's folder
         _record(item=_item("b.jpg", dataset="field")),
     )
     records, report = _pass(source, _only(Check.DUPLICATE_NAMES, Policy.WARN))
     assert records == list(source.items)  # the writers rename; records are unchanged
     assert report.counts == {"check duplicate_names: renamed": 2}
-    assert ("field/a.jpg: 'a.jpg' is taken by an earlier item; written as 'a__field.jpg'"
-            in report.messages[0])
-    assert "written as 'A__field-2.png'" in report.messages[0]
-    with pytest.raises(ExportCheckError, match=r"duplicate_names failed on field/a\.jpg"):
+    assert ("field/x/a.jpg: 'x/a.jpg' is taken by an earlier item; written as "
+            "'x/a__field.jpg'" in report.messages[0])
+    assert "written as 'X/A__field-2.png'" in report.messages[0]
+    with pytest.raises(ExportCheckError, match=r"duplicate_names failed on field/x/a\.jpg"):
         _pass(source, _only(Check.DUPLICATE_NAMES, Policy.FAIL))
     assert _pass(source, _only(Check.DUPLICATE_NAMES, Policy.SKIP))[1].counts == {}
+
+
+def test_one_name_in_two_folders_is_no_duplicate() -> None:
+    """Formats keep folders (``a/x.jpg`` and ``b/x.jpg`` are written as they are), so only a
+    path the formats write twice is a duplicate."""
+    source = _source(_record(item=_item("a/x.jpg")), _record(item=_item("b/x.jpg")),
+                     _record(item=_item("x.jpg")))
+    _, report = _pass(source, _only(Check.DUPLICATE_NAMES, Policy.FAIL))
+    assert report.counts == {}
 
 
 # --- policies ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ check                  finds                                       fix
 ``missing_media``      a local media file (path or ``file://``)    drops the item
                        that does not exist, or no media URI;
                        remote URIs are not fetched ("not checked")
-``duplicate_names``    two items with one output file name         (none: the writers rename the
+``duplicate_names``    two items with one output path              (none: the writers rename the
                                                                    later item, see below)
 =====================  ==========================================  ==============================
 
@@ -31,10 +31,12 @@ check                  finds                                       fix
 check. Checks on one annotation run in the table's order and stop at the first one that drops
 it; a value removed by ``attribute_value=fix`` is then seen by ``required_attribute``.
 
-Duplicate names are found with the writers' own `FileNamer` in its strictest mode (names equal
-by stem, case-insensitively, within a split's folder), and the report gives the name the later
-item is written under (``a__field.jpg``); formats that list file names only (COCO, CSV) rename
-only when the full names collide.
+Duplicate names are found with the writers' own `FileNamer` in its strictest mode for the
+paths the formats write, folders kept (paths inside the dataset equal by stem,
+case-insensitively, within a split's folder: ``a/x.jpg`` and ``b/x.jpg`` are no duplicates),
+and the report gives the name the later item is written under (``a/x__field.jpg``); formats
+that list file names only (COCO, CSV) rename only when the full paths collide, and a format
+that cannot nest folders renames more and lists each renaming in the manifest.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from labelport.errors import InputError
 from labelport.export.media import MediaMode, local_media_path
 from labelport.export.media_access import MediaAccess
 from labelport.export.stage import PassCounter, StageReport, StageSource
-from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.naming import FileNamer, safe_path
 from labelport.formats.base import Report
 
 EXAMPLES_PER_CHECK = 5
@@ -342,7 +344,8 @@ class _Checker:
     counter: PassCounter | None = None
     """Where an export's stage counts each problem as it is found."""
     media_access: MediaAccess = field(default_factory=MediaAccess.local)
-    namer: FileNamer = field(default_factory=lambda: FileNamer(unique_stems=True))
+    namer: FileNamer = field(
+        default_factory=lambda: FileNamer(unique_stems=True, keep_folders=True))
     active: frozenset[Check] = field(init=False)
     """The checks not skipped, looked up once: `_on` runs for every annotation."""
 
@@ -414,7 +417,7 @@ class _Checker:
 
     def _duplicate_name(self, record: ItemRecord) -> None:
         item = record.item
-        original = safe_file_name(item.file_name)
+        original = safe_path(item.path)
         given = self.namer.name(item, record.split or "")
         if given != original:
             self._problem(Check.DUPLICATE_NAMES, record, None,
