@@ -22,7 +22,7 @@ from labelport.export.manifest import MANIFEST_NAME
 from labelport.export.media import MediaMode
 from labelport.export.request import ExportOptions
 from labelport.export.run import run_export
-from labelport.export.verify import VerificationError
+from labelport.export.verify import VerificationError, compare_item
 from labelport.formats.base import FormatSpec, WriteContext
 from labelport.formats.registry import all_formats, get_format
 from labelport.sample import build_sample
@@ -192,6 +192,24 @@ def test_a_video_track_missing_fails(with_video: MemorySource, tmp_path: Path) -
     with pytest.raises(VerificationError, match=r"4 written objects \(box\) are not in the "
                                                 r"export read back"):
         run_export(with_video, _gt_edited(without_car_2), tmp_path / "out", verify=True)
+
+
+def test_compare_item_on_a_video_names_the_first_differing_frame(
+        with_video: MemorySource) -> None:
+    """Frame by frame: car 1 without its attribute-only keyframe shows the same boxes; car 1's
+    frame-14 keyframe moved differs from frame 7 on (the first frame it moves)."""
+    video = with_video.items[-1]
+    frame_6 = video.annotations[1]
+    assert frame_6.instance_id == 1 and frame_6.frame == 6
+    same = replace(video, annotations=tuple(a for a in video.annotations if a is not frame_6))
+    assert compare_item(video, same, "cvat_video").differs is None
+    moved = replace(video, annotations=tuple(
+        replace(a, geometry=Box(x=84, y=60, w=30, h=16)) if (a.instance_id, a.frame) == (1, 14)
+        else a for a in video.annotations))
+    compared = compare_item(video, moved, "cvat_video")
+    assert compared.differs == ("box of class 'car' at x=39 y=60 w=30 h=16 written on frame 7 "
+                                "is not read back")
+    assert not compared.lost and not compared.extra
 
 
 def test_a_format_without_a_reader_cannot_be_verified(tmp_path: Path) -> None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
+from labelport.domain.geometry import Box
 from labelport.jobs.artifacts import ArtifactStorage
+from labelport.sample import build_sample
 from labelport.store.jobs import JobInfo
+from labelport.web.verify import _compared
 from tests.web.conftest import Web
 from tests.web.test_exports import _run
 
@@ -116,3 +120,17 @@ def test_an_artifact_its_reader_refuses_is_named_inside_the_artifact(web: Web) -
     alice = web.sign_in("alice")
     page = alice.post(f"/projects/{web.project}/exports/{job.id}/verify", status=400).text
     assert "reader cannot read this export back" in page and "labelport-verify-" not in page
+
+
+def test_a_video_box_moved_on_some_frames_is_flagged(tmp_path: Path) -> None:
+    """On a video the comparison is frame by frame: a track found on some frames only is
+    flagged with the first frame that differs."""
+    sample = build_sample(tmp_path, video=True)
+    video = sample.items[-1]
+    moved = replace(video, annotations=tuple(
+        replace(a, geometry=Box(x=84, y=60, w=30, h=16)) if (a.instance_id, a.frame) == (1, 14)
+        else a for a in video.annotations))
+    found = _compared(video, moved, "cvat_video", sample.schema, {}, clip=True)
+    assert found.flagged == ["box of class 'car' at x=39 y=60 w=30 h=16 written on frame 7 is "
+                             "not read back"]
+    assert not _compared(video, video, "cvat_video", sample.schema, {}, clip=True).flagged

@@ -283,6 +283,8 @@ def _compared(want: ItemRecord, have: ItemRecord, format_name: str, schema: Labe
         flagged.append(f"size: {want.item.width}x{want.item.height} stored, "
                        f"{have.item.width}x{have.item.height} read back")
     compared = compare_item(want, have, format_name, clip=clip)
+    if compared.differs is not None:  # a video's track found on some frames only
+        flagged.append(compared.differs)
     for written, read in compared.matched:
         if written.geometry.kind != read.geometry.kind:
             expected.append(f"{describe(written)} reads back as {read.geometry.kind.value}"
