@@ -921,26 +921,36 @@ class _Reader:
         return ItemRecord(item=item, annotations=tuple(annotations), split=subset or None)
 
     def records(self) -> Iterator[ItemRecord]:
-        root: Element | None = None
         index = 0
-        for event, element in iter_xml(self.path):
-            if event == "start":
-                if root is None:
-                    if element.tag != "annotations":
-                        raise InputError(f"{self.path}: expected <annotations> as the root "
-                                         f"element, got <{element.tag}>")
-                    root = element
-                elif element.tag == "track":
-                    raise InputError(f"{self.path}: <track> {element.get('id')!r}: this is "
-                                     "'CVAT for video'; export 'CVAT for images' instead")
-                continue
+        for root, element in ended_elements(
+                self.path, other_tag="track",
+                other_layout="'CVAT for video'; export 'CVAT for images' instead"):
             if element.tag == "meta":
                 self.meta = _parse_meta(self.path, element)
             elif element.tag == "image":
                 yield self.record(index, element)
                 index += 1
-                if root is not None:
-                    root.clear()
+                root.clear()
+
+
+def ended_elements(path: Path, *, other_tag: str,
+                   other_layout: str) -> Iterator[tuple[Element, Element]]:
+    """The elements of a CVAT XML file as each one ends, with the root (to clear what has been
+    read): the root must be ``<annotations>``, and an ``<other_tag>`` means the file is the
+    other CVAT layout (images or video), which is said instead of a confusing shape error."""
+    root: Element | None = None
+    for event, element in iter_xml(path):
+        if event != "start":
+            if root is not None:
+                yield root, element
+        elif root is None:
+            if element.tag != "annotations":
+                raise InputError(f"{path}: expected <annotations> as the root element, got "
+                                 f"<{element.tag}>")
+            root = element
+        elif element.tag == other_tag:
+            raise InputError(f"{path}: <{other_tag}> {element.get('id')!r}: this is "
+                             f"{other_layout}")
 
 
 

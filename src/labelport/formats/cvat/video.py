@@ -76,7 +76,7 @@ from labelport.domain.tracks import split_tracks
 from labelport.errors import InputError
 from labelport.formats._shared.image_files import readable_file
 from labelport.formats._shared.naming import FileNamer
-from labelport.formats._shared.xml_text import XmlText, iter_xml
+from labelport.formats._shared.xml_text import XmlText
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 from labelport.formats.cvat.images import (
     ANNOTATIONS_FILE,
@@ -90,6 +90,7 @@ from labelport.formats.cvat.images import (
     _required,
     _Shape,
     _shape_geometry,
+    ended_elements,
 )
 from labelport.video.probe import probe_video
 
@@ -274,21 +275,12 @@ class _VideoFile:
         return group, found
 
     def record(self) -> ItemRecord:
-        root: Element | None = None
         item: Item | None = None
         split: str | None = None
         tracks: list[tuple[int, list[Annotation]]] = []
-        for event, element in iter_xml(self.path):
-            if event == "start":
-                if root is None:
-                    if element.tag != "annotations":
-                        raise InputError(f"{self.path}: expected <annotations> as the root "
-                                         f"element, got <{element.tag}>")
-                    root = element
-                elif element.tag == "image":
-                    raise InputError(f"{self.path}: <image> {element.get('id')!r}: this is "
-                                     "'CVAT for images'; read it with the cvat format")
-                continue
+        for root, element in ended_elements(
+                self.path, other_tag="image",
+                other_layout="'CVAT for images'; read it with the cvat format"):
             if element.tag == "meta":
                 self.meta = _parse_meta(self.path, element)
                 item, split = self._item(element)
@@ -296,8 +288,7 @@ class _VideoFile:
                 if item is None:
                     raise InputError(f"{self.path}: <track> before <meta>")
                 tracks.append(self._track(element, len(tracks) + 1, item))
-                if root is not None:
-                    root.clear()
+                root.clear()
         if item is None:
             raise InputError(f"{self.path}: no <meta>")
         return ItemRecord(item=item, annotations=_with_instance_ids(tracks),
