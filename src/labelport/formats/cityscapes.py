@@ -51,19 +51,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 
 from labelport.domain.geometry import Box, Polygon, RotatedBox
 from labelport.domain.geometry_ops import rotated_box_corners
-from labelport.domain.masks import bitmap_to_rle
-from labelport.domain.model import Annotation, Item, ItemRecord, ProjectInfo
+from labelport.domain.model import Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.label_colors import (
     LABEL_COLORS_FILE,
     class_rgb_ids,
+    label_map_objects,
     read_class_files,
     write_class_files,
 )
@@ -209,20 +208,9 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _annotations(file: Path, values: np.ndarray, names: tuple[str, ...], *,
-                 instances: bool) -> list[Annotation]:
-    annotations: list[Annotation] = []
-    for value in (int(v) for v in np.unique(values)):
-        class_value, n = divmod(value, _PER_CLASS) if value >= _PER_CLASS else (value, None)
-        if class_value == 0:
-            continue
-        if class_value > len(names):
-            raise InputError(f"{file}: class value {class_value} has no line in "
-                             f"{LABEL_COLORS_FILE} ({len(names)} classes)")
-        annotations.append(Annotation(label=names[class_value - 1], instance_id=n,
-                                      geometry=bitmap_to_rle(values == value),
-                                      crowd=instances and n is None))
-    return annotations
+def _decode(value: int) -> tuple[int, int | None]:
+    """``class * 1000 + n`` from 1000 up; a class value alone (a crowd) below."""
+    return divmod(value, _PER_CLASS) if value >= _PER_CLASS else (value, None)
 
 
 def _files(root: Path) -> list[tuple[str, str, Path]]:
@@ -271,8 +259,9 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
         path = f"{name}{found.suffix}" if found else f"{name}.png"
         item = Item(dataset=city, path=path, width=width, height=height,
                     media_uri=str(found.absolute()) if found else None)
-        return ItemRecord(item=item, split=split, annotations=tuple(_annotations(
-            png, values, names, instances=png.name.endswith(INSTANCE_IDS))))
+        return ItemRecord(item=item, split=split, annotations=tuple(label_map_objects(
+            png, values, names, decode=_decode,
+            crowd_without_instance=png.name.endswith(INSTANCE_IDS))))
 
     def records() -> Iterator[ItemRecord]:
         for split, city, png in files:

@@ -9,10 +9,14 @@ same token, or a name with a line break, are refused."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from labelport.domain.geometry import GeometryKind
+from labelport.domain.masks import bitmap_to_rle
+from labelport.domain.model import Annotation
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.errors import InputError, UnsupportedError
 from labelport.formats._shared.input_files import read_lines
@@ -126,3 +130,24 @@ def read_class_files(root: Path, *, limit: int, largest: int) -> LabelSchema:
     return LabelSchema(classes=tuple(
         LabelClass(id=k, name=named.get(token, token), geometry=GeometryKind.MASK, color=color)
         for k, (token, color) in enumerate(tokens, start=1)))
+
+
+def label_map_objects(file: Path, values: np.ndarray, names: Sequence[str], *,
+                      decode: Callable[[int], tuple[int, int | None]],
+                      crowd_without_instance: bool) -> list[Annotation]:
+    """The objects of a label map whose classes ``label_colors.txt`` lists: each distinct
+    non-zero value is one object, its class value and instance number given by ``decode`` (each
+    layout packs them its own way); a value without an instance number is a crowd where
+    ``crowd_without_instance``."""
+    objects: list[Annotation] = []
+    for value in (int(v) for v in np.unique(values)):
+        class_value, n = decode(value)
+        if class_value == 0:
+            continue
+        if class_value > len(names):
+            raise InputError(f"{file}: class value {class_value} has no line in "
+                             f"{LABEL_COLORS_FILE} ({len(names)} classes)")
+        objects.append(Annotation(label=names[class_value - 1], instance_id=n,
+                                  geometry=bitmap_to_rle(values == value),
+                                  crowd=crowd_without_instance and n is None))
+    return objects

@@ -43,16 +43,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from labelport.domain.masks import bitmap_to_rle
-from labelport.domain.model import DEFAULT_DATASET, Annotation, Item, ItemRecord, ProjectInfo
+from labelport.domain.model import DEFAULT_DATASET, Item, ItemRecord, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.image_files import ImageFolder
 from labelport.formats._shared.label_colors import (
     LABEL_COLORS_FILE,
     class_rgb_ids,
+    label_map_objects,
     read_class_files,
     write_class_files,
 )
@@ -142,20 +140,13 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _annotations(file: Path, values: np.ndarray, *, instances: bool,
-                 names: tuple[str, ...]) -> list[Annotation]:
-    annotations: list[Annotation] = []
-    for value in (int(v) for v in np.unique(values)):
-        class_value, n = (value >> 8, value & 255) if instances else (value, 0)
-        if class_value == 0:
-            continue
-        if class_value > len(names):
-            raise InputError(f"{file}: class value {class_value} has no line in "
-                             f"{LABEL_COLORS_FILE} ({len(names)} classes)")
-        annotations.append(Annotation(label=names[class_value - 1],
-                                      geometry=bitmap_to_rle(values == value),
-                                      instance_id=n or None, crowd=instances and n == 0))
-    return annotations
+def _instance_decode(value: int) -> tuple[int, int | None]:
+    """``class * 256 + n`` of the instance PNGs; n = 0 is a crowd (no instance)."""
+    return value >> 8, (value & 255) or None
+
+
+def _semantic_decode(value: int) -> tuple[int, int | None]:
+    return value, None
 
 
 def _split_folders(root: Path) -> list[tuple[str, Path, bool]]:
@@ -197,7 +188,9 @@ def read(path: Path, options: Mapping[str, Any]) -> ExportSource:
                     width=width, height=height,
                     media_uri=str(image.absolute()) if image else None)
         return ItemRecord(item=item, split=split, annotations=tuple(
-            _annotations(png, values, instances=instances, names=names)))
+            label_map_objects(png, values, names,
+                              decode=_instance_decode if instances else _semantic_decode,
+                              crowd_without_instance=instances)))
 
     def records() -> Iterator[ItemRecord]:
         for split, png, instances in files:
