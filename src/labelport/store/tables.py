@@ -297,6 +297,9 @@ class ExportJobRow(Base):
     artifact_name: Mapped[str | None] = mapped_column(Text)
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     artifact_size: Mapped[int | None] = mapped_column(BigInteger)
+    delivery: Mapped[str | None] = mapped_column(Text)
+    """What delivering the artifact and calling the webhook did, a JSON object
+    (`labelport.jobs.delivery`); None when the request asked for neither."""
 
 
 class ExportScheduleRow(Base):
