@@ -216,23 +216,33 @@ class MediaAccess:
         with fsspec.open(url, "rb") as stream:
             yield stream
 
+    def connect(self, url: str, *, what: str,
+                timeout: float = TIMEOUT_SECONDS) -> tuple[http.client.HTTPConnection, str]:
+        """An unopened connection for the http(s) ``url``, checked against the prefixes and
+        bound to a vetted address of its host, and the request target (path and query) to
+        send on it; the caller sends one request and follows no redirect unchecked (the
+        webhooks of `labelport.jobs.delivery` use it too)."""
+        self.check_url(url, what=what)
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise MediaDeniedError(f"{what} at {url!r}: expected an http or https URL")
+        host = parts.hostname or ""
+        port = parts.port or _DEFAULT_PORTS[scheme]
+        address = self._vetted_address(host, port, what=f"{what} at {url!r}")
+        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        connection = kind(host, port, timeout=timeout)
+        connection._create_connection = _pinned(address)  # type: ignore[attr-defined]
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        return connection, target
+
     def _fetch(self, url: str, *, what: str) -> http.client.HTTPResponse:
         """GET ``url``, following redirects only to URLs this access allows, each connection
         made to an address checked here."""
         for _ in range(MAX_REDIRECTS + 1):
-            self.check_url(url, what=what)
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            host = parts.hostname or ""
-            port = parts.port or _DEFAULT_PORTS[scheme]
-            address = self._vetted_address(host, port, what=f"{what} at {url!r}")
-            kind = (http.client.HTTPSConnection if scheme == "https"
-                    else http.client.HTTPConnection)
-            connection = kind(host, port, timeout=TIMEOUT_SECONDS)
-            connection._create_connection = _pinned(address)  # type: ignore[attr-defined]
-            target = parts.path or "/"
-            if parts.query:
-                target += "?" + parts.query
+            connection, target = self.connect(url, what=what)
             try:
                 connection.request("GET", target, headers={"User-Agent": "labelport"})
                 response = connection.getresponse()
