@@ -23,6 +23,11 @@ class UnsupportedError(LabelportError):
     """The request asks a format for something it cannot carry."""
 
 
+class NotAllowedError(LabelportError):
+    """The request names a place the service's operator does not allow (a delivery
+    destination, a webhook URL)."""
+
+
 def unknown(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> NotFoundError:
     """A `NotFoundError` that lists the valid choices, so the user can correct the name."""
     choices = ", ".join(valid) if valid else "none yet"

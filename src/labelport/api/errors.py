@@ -13,6 +13,7 @@ from labelport.errors import (
     ConflictError,
     InputError,
     LabelportError,
+    NotAllowedError,
     NotFoundError,
     UnsupportedError,
 )
@@ -32,6 +33,7 @@ _STATUS: tuple[tuple[type[LabelportError], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
     (ConflictError, 409, "conflict"),
     (UnsupportedError, 422, "unsupported"),
+    (NotAllowedError, 422, "not_allowed"),
     (InputError, 400, "invalid_input"),
     (LabelportError, 400, "error"),
 )

@@ -80,6 +80,10 @@ class ExportOptions:
     frames: FrameSelection = FrameSelection.LABELED
     frame_step: int = 1
     split_by_frame: bool = False
+    deliver_to: str | None = None
+    """Where an export job copies its artifact once published (`labelport.jobs.delivery`)."""
+    webhook: str | None = None
+    """The URL an export job POSTs its outcome to (`labelport.jobs.delivery`)."""
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any], *,
@@ -119,7 +123,9 @@ class ExportOptions:
                 min_box_px=_positive(document, "min_box_px"),
                 frames=FrameSelection(document.get("frames", FrameSelection.LABELED)),
                 frame_step=_frame_step(document.get("frame_step", 1)),
-                split_by_frame=document.get("split_by_frame", False) is True)
+                split_by_frame=document.get("split_by_frame", False) is True,
+                deliver_to=_text(document, "deliver_to"),
+                webhook=_text(document, "webhook"))
         except (TypeError, ValueError) as exc:
             raise InputError(f"export options: {exc}") from None
 
@@ -127,7 +133,7 @@ class ExportOptions:
 EXPORT_KEYS = ("format", "options", "selection", "map", "drop_class", "class_ids", "check",
                "min_box_px", "split", "media", "paths", "outside", "package", "password", "name",
                "verify", "export_type", "release", "since_release", "freeze_release", "frames",
-               "frame_step", "split_by_frame")
+               "frame_step", "split_by_frame", "deliver_to", "webhook")
 """The keys of the service's export JSON: the CLI's option names, with JSON values."""
 
 SELECTION_KEYS = ("datasets", "labelset", "statuses", "labels", "annotator", "created_after",

@@ -5,7 +5,7 @@ machines read the same configuration."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labelport.export.media_access import MediaAccess, split_entries, uploads_folder
@@ -51,6 +51,25 @@ class JobSettings:
     """Where the service keeps uploaded images ($LABELPORT_MEDIA_DIR, ``serve --media-dir``):
     a project's exports may read its own uploads there."""
 
+    delivery_roots: str = ""
+    """Comma-separated folders and fsspec URL prefixes (``s3://bucket/exports/``) an export
+    may be delivered under ($LABELPORT_DELIVERY_ROOTS; none: no delivery at all)."""
+    webhook_urls: str = ""
+    """Comma-separated http(s) URL prefixes an export's webhook may call
+    ($LABELPORT_WEBHOOK_URLS; none: no webhook at all)."""
+    webhook_networks: str = ""
+    """Comma-separated non-public networks a webhook host may resolve to
+    ($LABELPORT_WEBHOOK_NETWORKS; a prefix naming an address allows that address)."""
+    webhook_secret: str = field(default="", repr=False)
+    """Key of the body's HMAC-SHA256 signature header ($LABELPORT_WEBHOOK_SECRET; none: the
+    body is not signed)."""
+    delivery_retries: int = 4
+    """Retries of a delivery or webhook call that failed in a way worth retrying
+    ($LABELPORT_DELIVERY_RETRIES)."""
+    delivery_backoff_seconds: float = 2.0
+    """Wait before the first retry, doubled before each next one
+    ($LABELPORT_DELIVERY_BACKOFF_SECONDS)."""
+
     def media_access(self, project_id: int) -> MediaAccess:
         """What an export of project ``project_id`` may read: the media roots and the project's
         own uploads, nothing else."""
@@ -83,4 +102,10 @@ _ENV: tuple[tuple[str, str, type], ...] = (
     ("media_roots", "LABELPORT_MEDIA_ROOTS", str),
     ("media_networks", "LABELPORT_MEDIA_NETWORKS", str),
     ("media_dir", "LABELPORT_MEDIA_DIR", str),
+    ("delivery_roots", "LABELPORT_DELIVERY_ROOTS", str),
+    ("webhook_urls", "LABELPORT_WEBHOOK_URLS", str),
+    ("webhook_networks", "LABELPORT_WEBHOOK_NETWORKS", str),
+    ("webhook_secret", "LABELPORT_WEBHOOK_SECRET", str),
+    ("delivery_retries", "LABELPORT_DELIVERY_RETRIES", int),
+    ("delivery_backoff_seconds", "LABELPORT_DELIVERY_BACKOFF_SECONDS", float),
 )

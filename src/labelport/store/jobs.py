@@ -74,6 +74,8 @@ class JobInfo:
     artifact_name: str | None
     artifact_sha256: str | None
     artifact_size: int | None
+    delivery: dict[str, Any] | None = None
+    """What delivering the artifact and calling the webhook did (`labelport.jobs.delivery`)."""
 
     @property
     def downloadable(self) -> bool:
@@ -323,6 +325,18 @@ class JobStore:
         with self.engine.connect() as conn:
             return [(job_id, uri) for job_id, uri in conn.execute(query)]
 
+    def record_delivery(self, job_id: int, delivery: Mapping[str, Any], *,
+                        first: bool = False) -> bool:
+        """Record what delivery did so far; with ``first``, only when nothing was recorded
+        yet (False then: another worker is delivering this job's outcome)."""
+        condition = [export_jobs.c.id == job_id]
+        if first:
+            condition.append(export_jobs.c.delivery.is_(None))
+        with self.engine.begin() as conn:
+            done = conn.execute(update(export_jobs).where(*condition)
+                                .values(delivery=orjson.dumps(dict(delivery)).decode()))
+            return done.rowcount == 1
+
     def _public_request(self, job_id: int) -> str | None:
         """Read before the writing transaction: SQLite cannot turn a reader into a writer
         while another connection writes ("database is locked")."""
@@ -393,4 +407,5 @@ def _info(row: Row[Any], progress: tuple[int, int | None] | None) -> JobInfo:
         started_at=aware(row.started_at), finished_at=aware(row.finished_at),
         expires_at=aware(row.expires_at), artifact_uri=row.artifact_uri,
         artifact_name=row.artifact_name, artifact_sha256=row.artifact_sha256,
-        artifact_size=row.artifact_size)
+        artifact_size=row.artifact_size,
+        delivery=orjson.loads(row.delivery) if row.delivery else None)
