@@ -31,31 +31,33 @@ def generate(out: Path, images: int) -> None:
 
     Deterministic (a fixed arithmetic pattern, no RNG), every box inside its image, fractional
     corners so rounding conventions show. The image files do not exist: every tool here takes
-    sizes from ``width``/``height``."""
-    doc_images = []
-    doc_annotations = []
-    ann_id = 0
-    for i in range(images):
-        doc_images.append({"id": i + 1, "file_name": f"{i:07d}.jpg", "width": WIDTH,
-                           "height": HEIGHT})
-        for j in range(BOXES_PER_IMAGE):
-            ann_id += 1
-            w = 10.0 + (i * 7 + j * 13) % 150 + 0.25
-            h = 12.0 + (i * 11 + j * 5) % 120 + 0.5
-            x = float((i * 31 + j * 29) % int(WIDTH - w)) + 0.375
-            y = float((i * 17 + j * 23) % int(HEIGHT - h)) + 0.125
-            doc_annotations.append({
-                "id": ann_id, "image_id": i + 1,
-                "category_id": 1 + (i + j * 3) % len(CLASSES),
-                "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0, "segmentation": []})
-    doc = {"info": {"description": "labelport formats bench"}, "licenses": [],
-           "categories": [{"id": k, "name": n, "supercategory": ""}
-                          for k, n in enumerate(CLASSES, 1)],
-           "images": doc_images, "annotations": doc_annotations}
+    sizes from ``width``/``height``. Written as it is generated (the bytes of one
+    ``json.dumps`` of the whole document, never held whole), so 500k images take no memory."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    categories = [{"id": k, "name": n, "supercategory": ""} for k, n in enumerate(CLASSES, 1)]
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write('{"info": {"description": "labelport formats bench"}, "licenses": [], '
+                f'"categories": {json.dumps(categories)}, "images": [')
+        f.writelines(("" if i == 0 else ", ") + json.dumps(
+            {"id": i + 1, "file_name": f"{i:07d}.jpg", "width": WIDTH, "height": HEIGHT})
+            for i in range(images))
+        f.write('], "annotations": [')
+        f.writelines(("" if i == j == 0 else ", ") + json.dumps(_box_annotation(i, j))
+                     for i in range(images) for j in range(BOXES_PER_IMAGE))
+        f.write("]}")
     tmp.replace(out)
+
+
+def _box_annotation(i: int, j: int) -> dict:
+    """Box ``j`` of image ``i`` (0-based), with its COCO ids."""
+    w = 10.0 + (i * 7 + j * 13) % 150 + 0.25
+    h = 12.0 + (i * 11 + j * 5) % 120 + 0.5
+    x = float((i * 31 + j * 29) % int(WIDTH - w)) + 0.375
+    y = float((i * 17 + j * 23) % int(HEIGHT - h)) + 0.125
+    return {"id": i * BOXES_PER_IMAGE + j + 1, "image_id": i + 1,
+            "category_id": 1 + (i + j * 3) % len(CLASSES),
+            "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0, "segmentation": []}
 
 
 def _load(path: Path) -> tuple[dict, list, dict[int, list]]:
