@@ -352,6 +352,14 @@ class ExportCreate(Strict):
                             description="Keep the video frames whose index is a multiple of N.")
     split_by_frame: bool = Field(default=False, description="Split a video's frames "
                                  "independently (default: they share the video's split).")
+    deliver_to: str | None = Field(
+        default=None, description="Once published, copy the artifact and its manifest under "
+        "this folder or fsspec URL (s3://bucket/prefix/), which must lie under a root the "
+        "operator allows (LABELPORT_DELIVERY_ROOTS); 422 otherwise.")
+    webhook: str | None = Field(
+        default=None, description="When the job ends (succeeded or failed), POST its outcome "
+        "as JSON to this http(s) URL, which must lie under a prefix the operator allows "
+        "(LABELPORT_WEBHOOK_URLS); 422 otherwise.")
 
     def to_request(self) -> Json:
         return self.model_dump(exclude_defaults=True) | {"format": self.format}
@@ -385,6 +393,10 @@ class ExportPublic(BaseModel):
     finished_at: datetime | None
     expires_at: datetime | None
     artifact: ArtifactPublic | None
+    delivery: Json | None = Field(
+        default=None, description="What delivering to `deliver_to` and calling `webhook` did: "
+        "per part its status (pending, delivered, failed), attempts (time, error, HTTP "
+        "status), last error and where the artifact and manifest were written.")
 
 
 class ScheduleCreate(Strict):

@@ -35,7 +35,7 @@ from labelport.export.package import (
 )
 from labelport.export.pipeline import prepare, run_pipeline
 from labelport.export.request import ExportOptions, plan_export
-from labelport.jobs import shards
+from labelport.jobs import delivery, shards
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.store.jobs import JobInfo, now
@@ -71,11 +71,13 @@ def execute(store: Store, job_id: int, settings: JobSettings, submit: Submit) ->
     except Cancelled:
         log.info("export job %s stopped: cancelled or taken over", job_id)
     except LabelportError as exc:
-        store.jobs.fail(job_id, str(exc), worker=worker)
+        if store.jobs.fail(job_id, str(exc), worker=worker):
+            delivery.notify_failure(store, job_id, settings)
     except Exception as exc:
         log.error("export job %s failed:\n%s", job_id, traceback.format_exc())
-        store.jobs.fail(job_id, f"internal error ({type(exc).__name__}: {exc}); the "
-                                "worker's log has the details", worker=worker)
+        if store.jobs.fail(job_id, f"internal error ({type(exc).__name__}: {exc}); the "
+                                   "worker's log has the details", worker=worker):
+            delivery.notify_failure(store, job_id, settings)
 
 
 class Heartbeat:
@@ -192,7 +194,8 @@ def _merge(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat) -
 
 def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat, out: Path,
              counts: dict[str, Any]) -> None:
-    """Upload, then record: the job points at its artifact only once the upload is whole."""
+    """Upload, then record: the job points at its artifact only once the upload is whole;
+    then deliver it where the request asks (the job stays completed whatever delivery does)."""
     beat.check()
     storage = ArtifactStorage(settings.artifacts)
     artifact = storage.upload(out, f"{job.project_id}/{job.id}-{job.attempt}/{out.name}")
@@ -201,3 +204,4 @@ def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
                                expires_at=expires):
         storage.delete(artifact.uri)  # cancelled while uploading
         raise Cancelled
+    delivery.deliver(store, job, settings, out, counts)

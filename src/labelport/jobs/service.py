@@ -19,6 +19,7 @@ from labelport.export.package import PackageKind, artifact_path
 from labelport.export.pipeline import run_pipeline
 from labelport.export.request import ExportOptions, convert_options, plan_export
 from labelport.formats.registry import get_format
+from labelport.jobs import delivery
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.jobs.runner import Runner
@@ -43,8 +44,10 @@ def check_request(request: Mapping[str, Any]) -> ExportOptions:
 
 def submit_export(store: Store, runner: Runner, project_id: int, request: Mapping[str, Any],
                   *, created_by: int | None = None) -> JobInfo:
-    """Check ``request``, queue it as a job and dispatch it."""
+    """Check ``request`` (and its delivery against the operator's settings), queue it as a
+    job and dispatch it."""
     check_request(request)
+    delivery.refuse_disallowed(request, runner.settings)
     job_id = store.jobs.create(project_id, dict(request), created_by=created_by)
     runner.submit(job_id)
     return store.jobs.get(job_id)

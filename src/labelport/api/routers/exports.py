@@ -23,7 +23,7 @@ from labelport.api.schemas import (
     ScheduleCreate,
     SchedulePublic,
 )
-from labelport.jobs import service
+from labelport.jobs import delivery, service
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.runner import Runner
 from labelport.jobs.schedules import create_schedule
@@ -57,7 +57,8 @@ def _public(job: JobInfo, request: Request) -> ExportPublic:
         progress=ExportProgress(done=job.done, total=job.total), counts=job.counts,
         error=job.error, request=job.request, attempt=job.attempt, shards=job.shards,
         schedule_id=job.schedule_id, created_at=job.created_at, started_at=job.started_at,
-        finished_at=job.finished_at, expires_at=job.expires_at, artifact=artifact)
+        finished_at=job.finished_at, expires_at=job.expires_at, artifact=artifact,
+        delivery=job.delivery)
 
 
 @router.post("/projects/{project}/exports", response_model=ExportPublic, status_code=202)
@@ -156,11 +157,13 @@ def _schedule_public(schedule: ScheduleInfo) -> SchedulePublic:
 
 @router.post("/projects/{project}/export-schedules", response_model=SchedulePublic,
              status_code=201)
-def create_export_schedule(body: ScheduleCreate, access: Exporter,
-                           store: StoreDep) -> SchedulePublic:
+def create_export_schedule(body: ScheduleCreate, access: Exporter, store: StoreDep,
+                           request: Request) -> SchedulePublic:
     """Export the project every ``interval_seconds`` or on ``cron`` (UTC), optionally as
-    delta exports since the previous run."""
+    delta exports since the previous run (each delivered as its ``deliver_to`` and
+    ``webhook`` ask)."""
     service.check_request(body.export.to_request())
+    delivery.refuse_disallowed(body.export.to_request(), request.app.state.settings.jobs)
     schedule_id = create_schedule(store, access.id, body.name, body.export.to_request(),
                                   interval_seconds=body.interval_seconds, cron=body.cron,
                                   delta=body.delta, created_by=access.user.id)

@@ -1,0 +1,302 @@
+"""Delivery of a finished export (SATIn's "automatic export to ML training systems"): an export
+job (or a schedule's) may copy its artifact to a destination and call a webhook when it ends.
+
+Both are the operator's to allow (`JobSettings`): a destination lies under one of
+``$LABELPORT_DELIVERY_ROOTS`` (folders, fsspec URL prefixes such as ``s3://bucket/exports/``),
+a webhook under one of ``$LABELPORT_WEBHOOK_URLS`` (http(s) prefixes); none listed, none
+allowed. URLs are compared part by part after parsing (`labelport.export.media_access`'s
+prefixes: scheme, host, port, path segments; credentials, ``..``, ``::`` chaining refused) and,
+here, refused when they hold a ``%`` escape (S3 keys are literal, so ``a%2Fb`` is not ``a/b``)
+or a destination holds a query. A request is checked when it is made (`refuse_disallowed`, a
+422 naming the option) and again when the job delivers.
+
+Once the job is published (`deliver`): ``{name}.manifest.json`` (the manifest inside the
+archive, byte for byte; not for a password-protected zip, whose manifest stays encrypted) and
+``{name}{.zip|.tar.gz}`` are uploaded under the destination, each under a temporary name then
+moved; then the webhook gets the outcome as JSON (`payload`), signed with HMAC-SHA256 when
+the operator set a secret. A failed job calls the webhook too (`notify_failure`). Connection
+errors, 5xx and 429 are retried with exponential backoff; any other answer is final (a
+redirect is not followed). Every attempt is recorded on the job (`JobInfo.delivery`). A failed
+delivery leaves the export published and the job completed: the artifact is whole and
+downloadable, and the job's ``delivery`` says what did not arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import logging
+import tarfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import orjson
+
+from labelport.errors import NotAllowedError
+from labelport.export.manifest import MANIFEST_NAME
+from labelport.export.media_access import MediaAccess, MediaDeniedError, split_entries
+from labelport.jobs.artifacts import ArtifactStorage
+from labelport.jobs.config import JobSettings
+from labelport.store.jobs import JobInfo, JobStatus, now
+from labelport.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+DESTINATION = "deliver_to"
+WEBHOOK = "webhook"
+SIGNATURE_HEADER = "X-Labelport-Signature-256"
+"""``sha256=<hex HMAC-SHA256 of the body>`` under ``$LABELPORT_WEBHOOK_SECRET`` (GitHub's
+``X-Hub-Signature-256`` scheme)."""
+EVENT_HEADER = "X-Labelport-Event"
+EVENT = "export.finished"
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+MANIFEST_SUFFIX = ".manifest.json"
+
+Record = dict[str, Any]
+
+
+def destination(text: str, settings: JobSettings) -> str:
+    """Where ``deliver_to`` writes: the folder (resolved) or URL it names, refused with a
+    `NotAllowedError` unless under a root the operator allows."""
+    roots = split_entries(settings.delivery_roots)
+    if not roots:
+        raise NotAllowedError(f"`{DESTINATION}`: this service delivers exports nowhere (its "
+                              "operator allows no destination: LABELPORT_DELIVERY_ROOTS)")
+    refusal = NotAllowedError(f"`{DESTINATION}` {text!r} is not under a destination the "
+                              f"operator allows: {', '.join(roots)}")
+    access = MediaAccess.service(roots)
+    try:
+        if "://" in text and not text.startswith("file://"):
+            parts = urlsplit(text)
+            if "%" in text or parts.query or parts.fragment or text.endswith("#"):
+                raise refusal
+            access.check_url(text, what=f"`{DESTINATION}`")
+            return text.rstrip("/")
+        path = Path(unquote(urlsplit(text).path)) if text.startswith("file://") else Path(text)
+        if not path.is_absolute():
+            raise refusal
+        return str(access.local_file(path, what=f"`{DESTINATION}`"))
+    except MediaDeniedError:
+        raise refusal from None
+
+
+def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
+    """What may be connected to for the webhook ``url``; a `NotAllowedError` unless under a
+    prefix the operator allows."""
+    prefixes = split_entries(settings.webhook_urls)
+    if not prefixes:
+        raise NotAllowedError(f"`{WEBHOOK}`: this service calls no webhook (its operator "
+                              "allows none: LABELPORT_WEBHOOK_URLS)")
+    refusal = NotAllowedError(f"`{WEBHOOK}` {url!r} is not under a webhook URL the operator "
+                              f"allows: {', '.join(prefixes)}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or "%" in parts.path or parts.fragment:
+        raise refusal
+    access = MediaAccess.service(prefixes, networks=split_entries(settings.webhook_networks))
+    try:
+        access.check_url(url, what=f"`{WEBHOOK}`")
+    except MediaDeniedError:
+        raise refusal from None
+    return access
+
+
+def refuse_disallowed(request: dict[str, Any], settings: JobSettings) -> None:
+    """Refuse (`NotAllowedError`, a 422) a request whose destination or webhook the operator
+    does not allow, before any job is made."""
+    if isinstance(request.get(DESTINATION), str):
+        destination(request[DESTINATION], settings)
+    if isinstance(request.get(WEBHOOK), str):
+        webhook_access(request[WEBHOOK], settings)
+
+
+def deliver(store: Store, job: JobInfo, settings: JobSettings, out: Path,
+            counts: dict[str, Any]) -> None:
+    """After ``job`` published ``out``: copy it to its destination, then call its webhook,
+    as its request asks (a shard delivers nothing: its parent does, once merged)."""
+    target, hook = job.request.get(DESTINATION), job.request.get(WEBHOOK)
+    if job.parent_id is not None or not (target or hook):
+        return
+    record: Record = {}
+    save = _recorder(store, job.id, record)
+    if save is None:
+        return
+    if target:
+        record["destination"] = _copy(out, str(target), counts, settings, save)
+    if hook:
+        body = payload(job, status="succeeded", counts=counts, artifact=out.name,
+                       destination=record.get("destination"))
+        record["webhook"] = _call(str(hook), body, settings, save)
+    save()
+
+
+def notify_failure(store: Store, job_id: int, settings: JobSettings) -> None:
+    """After ``job_id`` failed: call the webhook of its export (a shard's parent) with the
+    error, once."""
+    job = store.jobs.get(job_id)
+    if job.parent_id is not None:
+        job = store.jobs.get(job.parent_id)
+    hook = job.request.get(WEBHOOK)
+    if job.status is not JobStatus.FAILED or not hook:
+        return
+    record: Record = {}
+    save = _recorder(store, job.id, record)
+    if save is None:
+        return
+    record["webhook"] = _call(str(hook), payload(job, status="failed"), settings, save)
+    save()
+
+
+def _recorder(store: Store, job_id: int, record: Record) -> Callable[[], None] | None:
+    """What saves ``record`` on the job; None when a delivery was recorded already (another
+    worker delivers this outcome: a parent failed by two shards at once)."""
+    if not store.jobs.record_delivery(job_id, record, first=True):
+        return None
+
+    def save() -> None:
+        store.jobs.record_delivery(job_id, record)
+
+    return save
+
+
+def payload(job: JobInfo, *, status: str, counts: dict[str, Any] | None = None,
+            artifact: str | None = None, destination: Record | None = None) -> dict[str, Any]:
+    """The webhook's JSON body: which export, how it ended, what it holds and where it is."""
+    counts = counts or {}
+    return {
+        "event": EVENT, "export_id": job.id, "project_id": job.project_id,
+        "project": job.project, "schedule_id": job.schedule_id, "status": status,
+        "error": job.error if status == "failed" else None, "format": job.request.get("format"),
+        "artifact": artifact, "manifest_hash": counts.get("content_hash"),
+        "counts": {k: v for k, v in counts.items() if k != "content_hash"} or None,
+        "download_path": (f"/api/projects/{job.project_id}/exports/{job.id}/download"
+                          if status == "succeeded" else None),
+        "locations": _locations(destination),
+        "delivery": None if destination is None else {
+            "status": destination["status"], "error": destination.get("last_error")},
+        "finished_at": now().isoformat()}
+
+
+def _locations(destination: Record | None) -> dict[str, str] | None:
+    if destination is None or destination["status"] != "delivered":
+        return None
+    return {k: destination[k] for k in ("artifact", "manifest") if destination.get(k)}
+
+
+class _Retry(Exception):  # noqa: N818 - a signal to try again, carrying what went wrong
+    """An attempt failed in a way worth retrying (a 5xx or 429 answer)."""
+
+
+class _Final(Exception):  # noqa: N818 - a signal to stop, carrying what went wrong
+    """An attempt got an answer that retrying would not change (a 4xx, a redirect)."""
+
+
+def _attempts(part: Record, step: Callable[[Record], None], settings: JobSettings,
+              save: Callable[[], None]) -> Record:
+    """Run ``step`` until it succeeds, fails for good or the retries are spent, waiting
+    ``backoff * 2**n`` before retry n+1; each attempt goes into ``part``, saved on the job."""
+    part.update(status="pending", attempts=[])
+    number = 0
+    while part["status"] == "pending":
+        if number:
+            time.sleep(settings.delivery_backoff_seconds * 2 ** (number - 1))
+        attempt: Record = {"at": now().isoformat()}
+        part["attempts"].append(attempt)
+        started = time.monotonic()
+        retry = False
+        try:
+            step(attempt)
+        except (_Retry, OSError, http.client.HTTPException) as error:
+            retry = True
+            attempt["error"] = (str(error) if isinstance(error, _Retry)
+                                else f"{type(error).__name__}: {error}")
+        except (_Final, NotAllowedError) as error:
+            attempt["error"] = str(error)
+        except Exception as error:  # a storage library's own error: recorded, not retried
+            log.exception("delivery attempt of %s failed", part)
+            attempt["error"] = f"{type(error).__name__}: {error}"
+        attempt["seconds"] = round(time.monotonic() - started, 3)
+        if "error" not in attempt:
+            part["status"] = "delivered"
+        else:
+            part["last_error"] = attempt["error"]
+            if not retry or number == settings.delivery_retries:
+                part["status"] = "failed"
+        if part["status"] != "pending":
+            part["finished_at"] = now().isoformat()
+        save()
+        number += 1
+    return part
+
+
+def _copy(out: Path, target: str, counts: dict[str, Any], settings: JobSettings,
+          save: Callable[[], None]) -> Record:
+    """Upload ``out`` and its manifest under ``target``, checked again now."""
+    part: Record = {"to": target}
+    manifest = None if counts.get("encrypted") else _manifest_file(out)
+
+    def step(attempt: Record) -> None:
+        storage = ArtifactStorage(destination(target, settings))
+        if manifest is not None:
+            part["manifest"] = storage.upload(manifest, manifest.name).uri
+        part["artifact"] = storage.upload(out, out.name).uri
+
+    return _attempts(part, step, settings, save)
+
+
+def _manifest_file(out: Path) -> Path:
+    """The archive's manifest, as it is inside, copied beside ``out`` as
+    ``{name}.manifest.json``."""
+    stem = out.name.removesuffix(".tar.gz").removesuffix(".zip")
+    target = out.with_name(stem + MANIFEST_SUFFIX)
+    if out.name.endswith(".tar.gz"):
+        with tarfile.open(out, "r:gz") as tar:
+            member = tar.extractfile(MANIFEST_NAME)
+            if member is None:
+                raise OSError(f"{out.name} holds no {MANIFEST_NAME}")
+            target.write_bytes(member.read())
+    else:
+        with zipfile.ZipFile(out) as zipped:
+            target.write_bytes(zipped.read(MANIFEST_NAME))
+    return target
+
+
+def _call(url: str, body: dict[str, Any], settings: JobSettings,
+          save: Callable[[], None]) -> Record:
+    """POST ``body`` to the webhook ``url``, checked again now."""
+    part: Record = {"url": url}
+    data = orjson.dumps(body)
+    headers = {"Content-Type": "application/json", "User-Agent": "labelport",
+               EVENT_HEADER: EVENT}
+    if settings.webhook_secret:
+        digest = hmac.new(settings.webhook_secret.encode(), data, hashlib.sha256).hexdigest()
+        headers[SIGNATURE_HEADER] = f"sha256={digest}"
+
+    def step(attempt: Record) -> None:
+        access = webhook_access(url, settings)
+        try:
+            connection, target = access.connect(url, what=f"`{WEBHOOK}`",
+                                                timeout=WEBHOOK_TIMEOUT_SECONDS)
+        except MediaDeniedError as error:
+            raise NotAllowedError(str(error)) from None
+        try:
+            connection.request("POST", target, body=data, headers=headers)
+            response = connection.getresponse()
+            response.read(1 << 16)
+        finally:
+            connection.close()
+        attempt["status_code"] = part["status_code"] = response.status
+        if 200 <= response.status < 300:
+            return
+        message = f"HTTP {response.status} {response.reason}"
+        if response.status == 429 or response.status >= 500:
+            raise _Retry(message)
+        if 300 <= response.status < 400:
+            message += " (redirects are not followed)"
+        raise _Final(message)
+
+    return _attempts(part, step, settings, save)
