@@ -30,7 +30,7 @@ import logging
 import tarfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -105,7 +105,7 @@ def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
     return access
 
 
-def refuse_disallowed(request: dict[str, Any], settings: JobSettings) -> None:
+def refuse_disallowed(request: Mapping[str, Any], settings: JobSettings) -> None:
     """Refuse (`NotAllowedError`, a 422) a request whose destination or webhook the operator
     does not allow, before any job is made."""
     if isinstance(request.get(DESTINATION), str):
