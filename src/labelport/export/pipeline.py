@@ -21,7 +21,7 @@ from labelport.export.package import PackageKind
 from labelport.export.releases import Delta, delta_source
 from labelport.export.run import ExportResult, run_export
 from labelport.export.selection import Selection, select
-from labelport.export.splits import SplitSpec, SplitSummary, assign_splits
+from labelport.export.splits import SplitPlan, SplitSpec, SplitSummary, apply_plan, plan_splits
 from labelport.formats.base import OutsidePolicy, Progress, Report, no_progress
 from labelport.formats.registry import get_format
 
@@ -78,10 +78,15 @@ class PreparedExport:
     report: Report
     split: SplitSummary | None
     delta: Delta | None
+    split_plan: SplitPlan | None = None
+    """The split computed over the whole source (`labelport.jobs.shards` hands it to shards)."""
 
 
-def prepare(source: ExportSource, request: ExportRequest) -> PreparedExport:
-    """Chain the stages over ``source``; only the split's light first pass runs here."""
+def prepare(source: ExportSource, request: ExportRequest, *,
+            split_plan: SplitPlan | None = None) -> PreparedExport:
+    """Chain the stages over ``source``; only the split's light first pass runs here, unless
+    ``split_plan`` gives the split already computed over the whole export ``source`` is a
+    shard of (its report then belongs to the whole export's, not to this one's)."""
     report = Report()
     staged = source
     if request.selection is not None:
@@ -94,15 +99,18 @@ def prepare(source: ExportSource, request: ExportRequest) -> PreparedExport:
     as_frames = not get_format(request.format).video
     if as_frames and request.split_by_frame:
         staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
-    summary = None
+    plan = None
     if request.split is not None:
         # Before the checks, so the split's first pass does not run them too: the summary's
         # class counts include objects a check drops later (the manifest's counts do not).
-        staged, summary = assign_splits(staged, request.split, report)
+        plan = split_plan or plan_splits(staged, request.split, report)
+        staged = apply_plan(staged, plan, count=None if split_plan else
+                            sum(plan.summary.items.values()))
     if as_frames and not request.split_by_frame:  # a video's frames keep the video's split
         staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
     staged = check(staged, request.checks, report, media_access=request.media_access)
-    return PreparedExport(source=staged, report=report, split=summary, delta=delta)
+    return PreparedExport(source=staged, report=report, delta=delta, split_plan=plan,
+                          split=plan.summary if plan else None)
 
 
 def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,

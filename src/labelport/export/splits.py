@@ -46,6 +46,9 @@ import hashlib
 import math
 import random
 import re
+import sys
+import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -211,21 +214,86 @@ def assign_splits(source: ExportSource, spec: SplitSpec,
     One light pass over ``source`` runs here (two for a random split that had to fill an empty
     split), so errors (a bad split name in the data) surface before anything is written; the
     returned source re-runs the assignment over ``source.records()`` each time it is read."""
-    planner = _PLANNERS[spec.strategy]
-    assign, summary = planner(source, spec, report)
+    plan = plan_splits(source, spec, report)
+    return apply_plan(source, plan, count=sum(plan.summary.items.values())), plan.summary
+
+
+def plan_splits(source: ExportSource, spec: SplitSpec, report: Report) -> SplitPlan:
+    """The split of the whole ``source``, computed in its light pass (see `assign_splits`)."""
+    reported = Report()
+    table, summary = _PLANNERS[spec.strategy](source, spec, reported)
+    report.counts.update(reported.counts)
+    report.messages.extend(reported.messages)
+    return SplitPlan(spec=spec, summary=summary, table=table, reported=reported)
+
+
+def apply_plan(source: ExportSource, plan: SplitPlan, *, count: int | None = None
+               ) -> ExportSource:
+    """``source`` with every record's ``split`` set by ``plan``, which may have been computed
+    over a larger source (the whole export of which ``source`` is a shard); ``count`` its
+    records when the caller knows it (else ``len(source)``)."""
+    assign = plan.assign
 
     def records() -> Iterator[ItemRecord]:
         for record in source.records():
             yield replace(record, split=assign(record))
 
-    return (StreamSource(project=source.project, schema=source.schema,
-                         count=sum(summary.items.values()), open_records=records,
-                         datasets=source.datasets, labelsets=source.labelsets),
-            summary)
+    return StreamSource(project=source.project, schema=source.schema,
+                        count=len(source) if count is None else count, open_records=records,
+                        datasets=source.datasets, labelsets=source.labelsets)
 
 
-_Assign = Callable[[ItemRecord], str]
-_Planner = Callable[[ExportSource, SplitSpec, Report], tuple[_Assign, SplitSummary]]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SplitPlan:
+    """A split computed once: with the record itself, ``table`` decides each record's split
+    (group hash -> split index: the groups ``random`` moved to fill an empty split, every group
+    of ``stratified``, none for ``field`` and ``predefined``). It travels as bytes
+    (`to_bytes`, a few bytes per group) to the shards of a sharded export, so each shard gives
+    its records the splits the whole export gives them."""
+
+    spec: SplitSpec
+    summary: SplitSummary
+    table: Mapping[int, int]
+    reported: Report
+    """What computing the split reported (counts, warnings): once for the whole export."""
+
+    def assign(self, record: ItemRecord) -> str:
+        names, spec = self.spec.names, self.spec
+        if spec.strategy is SplitStrategy.RANDOM:
+            h = _group_hash(record, spec)[0]
+            return names[self.table.get(h, _bucket(h, _bounds(spec.fractions.values())))]
+        if spec.strategy is SplitStrategy.STRATIFIED:
+            return names[self.table[_group_hash(record, spec)[0]]]
+        return _named(record, spec)
+
+    def to_bytes(self) -> bytes:
+        keys = array("Q", self.table)
+        if sys.byteorder == "big":
+            keys.byteswap()
+        head = orjson.dumps({"spec": self.spec.to_json(), "summary": self.summary.to_json(),
+                             "groups": len(keys), "counts": self.reported.counts,
+                             "messages": self.reported.messages})
+        return zlib.compress(b"\n".join((head, keys.tobytes() + bytes(self.table.values()))))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SplitPlan:
+        head, _, body = zlib.decompress(data).partition(b"\n")
+        meta = orjson.loads(head)
+        n = meta["groups"]
+        keys = array("Q")
+        keys.frombytes(body[:8 * n])
+        if sys.byteorder == "big":
+            keys.byteswap()
+        spec_json, summary = meta["spec"], meta["summary"]
+        spec = SplitSpec(**{**spec_json, "strategy": SplitStrategy(spec_json["strategy"])})
+        reported = Report(counts=Counter(meta["counts"]), messages=meta["messages"])
+        return cls(spec=spec, table=dict(zip(keys, body[8 * n:], strict=True)), reported=reported,
+                   summary=SplitSummary(**{**summary,
+                                           "strategy": SplitStrategy(summary["strategy"])}))
+
+
+_Table = dict[int, int]
+_Planner = Callable[[ExportSource, SplitSpec, Report], tuple[_Table, SplitSummary]]
 
 
 # --- hashing -------------------------------------------------------------------------------
@@ -382,7 +450,7 @@ class _Tally:
 # --- the strategies ------------------------------------------------------------------------
 
 def _plan_random(source: ExportSource, spec: SplitSpec,
-                 report: Report) -> tuple[_Assign, SplitSummary]:
+                 report: Report) -> tuple[_Table, SplitSummary]:
     names, bounds = spec.names, _bounds(spec.fractions.values())
     rescue = _Rescue(bounds)
     tally = _Tally(names, source.schema.class_names)
@@ -395,20 +463,16 @@ def _plan_random(source: ExportSource, spec: SplitSpec,
         tally.add_record(names[split], record)
     _check_grouped(spec, items=items, grouped=grouped_items)
     moved, groups = rescue.moves()
-
-    def assign(record: ItemRecord) -> str:
-        h, _ = _group_hash(record, spec)
-        return names[moved.get(h, _bucket(h, bounds))]
-
     moved_items = 0
     if moved:  # rare: a project with few groups; count again with the moves
         tally = _Tally(names, source.schema.class_names)
         for record in source.records():
-            moved_items += _group_hash(record, spec)[0] in moved
-            tally.add_record(assign(record), record)
+            h = _group_hash(record, spec)[0]
+            moved_items += h in moved
+            tally.add_record(names[moved.get(h, _bucket(h, bounds))], record)
     _report_rescue(report, names, rescue.groups, moved, moved_items)
     tally.groups = dict(zip(names, groups, strict=True))
-    return assign, tally.summary(spec, len(moved))
+    return moved, tally.summary(spec, len(moved))
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +484,7 @@ class _Group:
 
 
 def _plan_stratified(source: ExportSource, spec: SplitSpec,
-                     report: Report) -> tuple[_Assign, SplitSummary]:
+                     report: Report) -> tuple[_Table, SplitSummary]:
     names = spec.names
     class_index: dict[str, int] = {c: i for i, c in enumerate(source.schema.class_names)}
     groups: dict[int, _Group] = {}
@@ -458,11 +522,7 @@ def _plan_stratified(source: ExportSource, spec: SplitSpec,
         tally.add(names[assigned[h]], items=group.items, groups=1,
                   labels=((labels[i], n) for i, n in group.labels))
     groups.clear()
-
-    def assign(record: ItemRecord) -> str:
-        return names[assigned[_group_hash(record, spec)[0]]]
-
-    return assign, tally.summary(spec, len(moved))
+    return assigned, tally.summary(spec, len(moved))
 
 
 def _stratify(groups: Mapping[int, _Group], fractions: tuple[float, ...], *,
@@ -524,44 +584,49 @@ def _best(scored: list[tuple[tuple[float, float], int]], rng: random.Random) -> 
     return tied[0] if len(tied) == 1 else rng.choice(tied)
 
 
+def _described(spec: SplitSpec) -> str:
+    return f"metadata field {spec.split_field!r}" if spec.split_field else "split"
+
+
+def _given(record: ItemRecord, spec: SplitSpec) -> object:
+    """The split the data names for ``record`` (``field`` and ``predefined``), if any."""
+    value = record.item.metadata.get(spec.split_field) if spec.split_field else record.split
+    return None if value == "" else value
+
+
+def _named(record: ItemRecord, spec: SplitSpec) -> str:
+    value = _given(record, spec)
+    described = _described(spec)
+    if value is None:
+        if spec.default is None:
+            raise InputError(f"item {record.item.key} has no {described}; give every item "
+                             "one, or a default split")
+        return spec.default
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InputError(f"item {record.item.key}: {described} is {value!r}; expected a "
+                         "split name")
+    name = check_split_name(str(value), f"item {record.item.key}: {described}")
+    if spec.fractions and name not in spec.fractions:
+        raise InputError(f"item {record.item.key}: {described} {name!r} is not one of the "
+                         f"splits {', '.join(spec.fractions)}")
+    return name
+
+
 def _plan_named(source: ExportSource, spec: SplitSpec,
-                report: Report) -> tuple[_Assign, SplitSummary]:
+                report: Report) -> tuple[_Table, SplitSummary]:
     """``field`` and ``predefined``: the data names the split."""
-    allowed = set(spec.fractions)
-    field = spec.split_field
-    described = f"metadata field {field!r}" if field else "split"
-
-    def given(record: ItemRecord) -> object:
-        value = record.item.metadata.get(field) if field else record.split
-        return None if value == "" else value
-
-    def assign(record: ItemRecord) -> str:
-        value = given(record)
-        if value is None:
-            if spec.default is None:
-                raise InputError(f"item {record.item.key} has no {described}; give every item "
-                                 "one, or a default split")
-            return spec.default
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise InputError(f"item {record.item.key}: {described} is {value!r}; expected a "
-                             "split name")
-        name = check_split_name(str(value), f"item {record.item.key}: {described}")
-        if allowed and name not in allowed:
-            raise InputError(f"item {record.item.key}: {described} {name!r} is not one of the "
-                             f"splits {', '.join(spec.fractions)}")
-        return name
-
     missing = 0
     tally = _Tally(spec.names, source.schema.class_names)
     for record in source.records():
-        missing += given(record) is None
-        tally.add_record(assign(record), record)
+        missing += _given(record, spec) is None
+        tally.add_record(_named(record, spec), record)
     if missing:
-        report.count(f"split: items without a {described}, put in {spec.default}", missing)
-    order = [*spec.names, *sorted(set(tally.items) - allowed)]
+        report.count(f"split: items without a {_described(spec)}, put in {spec.default}",
+                     missing)
+    order = [*spec.names, *sorted(set(tally.items) - set(spec.fractions))]
     tally.items = {n: tally.items.get(n, 0) for n in order}
     tally.groups = {n: tally.groups.get(n, 0) for n in order}
-    return assign, tally.summary(spec)
+    return {}, tally.summary(spec)
 
 
 _PLANNERS: dict[SplitStrategy, _Planner] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -109,6 +109,19 @@ Writer = Callable[[ExportSource, Path, Mapping[str, Any], WriteContext], None]
 Reader = Callable[[Path, Mapping[str, Any]], ExportSource]
 """``read(path, options) -> source``: raises `InputError` naming the file and place."""
 
+MergeShards = Callable[[Sequence[Path], Path], Collection[str]]
+"""``merge(shards, out)``: from the folders of a sharded export's shards (in shard order, each
+written by the format from its slice of the items), writes under ``out`` the format's files
+that are not merged by copying, byte for byte what one writer over all the items writes, and
+returns their paths relative to ``out``. Every other file is merged by copying
+(`labelport.jobs.shards`): the same bytes in every shard kept once, list files (``.txt``)
+concatenated in shard order, per-image files taken from the shard that wrote them."""
+
+
+def merge_by_copying(shards: Sequence[Path], out: Path) -> Collection[str]:
+    """The `MergeShards` of a format whose every file is merged by copying."""
+    return ()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Conventions:
@@ -152,6 +165,10 @@ class FormatSpec:
     options: tuple[OptionSpec, ...] = ()
     writer: Writer | None = None
     reader: Reader | None = None
+    merge_shards: MergeShards | None = None
+    """How the shards of a sharded export merge (`MergeShards`); a writable format without it
+    says why in ``unshardable`` and is always written whole by one worker."""
+    unshardable: str = ""
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The format's options with defaults filled in; unknown names are refused."""

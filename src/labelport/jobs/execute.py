@@ -35,6 +35,7 @@ from labelport.export.package import (
 )
 from labelport.export.pipeline import prepare, run_pipeline
 from labelport.export.request import ExportOptions, plan_export
+from labelport.formats.registry import get_format
 from labelport.jobs import delivery, shards
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
@@ -127,14 +128,12 @@ def _options(store: Store, job: JobInfo) -> tuple[ExportOptions, dict[str, Any]]
     """The job's options (with secrets) and its raw request; a retry of a job that froze its
     release already exports that release instead of freezing it again."""
     raw = store.jobs.request(job.id)
-    shard_range = raw.pop(shards.RANGE_KEY, None)
+    shard_keys = {k: raw.pop(k) for k in shards.SHARD_KEYS if k in raw}
     options = ExportOptions.from_json(raw, default_package=PackageKind.ZIP)
     frozen = options.freeze_release
     if frozen is not None and frozen in {r.name for r in store.list_releases(job.project)}:
         options = replace(options, release=frozen, freeze_release=None)
-    if shard_range is not None:
-        raw[shards.RANGE_KEY] = shard_range
-    return options, raw
+    return options, {**raw, **shard_keys}
 
 
 def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
@@ -146,16 +145,28 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
     planned = plan_export(store, job.project, options,
                           media_access=settings.media_access(job.project_id))
     source = planned.source
+    storage = ArtifactStorage(settings.artifacts)
+    unsharded = None
     if job.shard is None and shards.should_split(planned, settings):
-        requests = shards.shard_requests(raw, planned, settings.shard_items)
-        for shard_id in store.jobs.split(job.id, beat.worker, requests):
-            submit(shard_id)
-        return
+        try:
+            requests = shards.shard_requests(raw, planned, settings.shard_items,
+                                             storage=storage,
+                                             key=f"{job.project_id}/{job.id}-{job.attempt}")
+        except shards.Unshardable as exc:
+            unsharded = str(exc)
+        else:
+            for shard_id in store.jobs.split(job.id, beat.worker, requests):
+                submit(shard_id)
+            return
     kind: PackageKind = options.package
+    plan = None
     if job.shard is not None:
         source = shards.slice_source(source, raw[shards.RANGE_KEY])
+        plan = shards.load_plan(storage, raw)
         kind = shards.SHARD_PACKAGE
-    prepared = prepare(source, planned.request)
+    prepared = prepare(source, planned.request, split_plan=plan)
+    if unsharded is not None:
+        prepared.report.warn(unsharded)
     beat.total = len(prepared.source)
     remove_leftovers(Path(tempfile.gettempdir()), jobs=True)  # of killed jobs on this machine
     with tempfile.TemporaryDirectory(prefix=f"labelport-job-{job.id}-{owner()}-") as tmp:
@@ -179,17 +190,23 @@ def _merge(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat) -
     options, _ = _options(store, job)
     parts = store.jobs.shards(job.id)
     storage = ArtifactStorage(settings.artifacts)
+    first = store.jobs.request(parts[0].id) if parts else {}
+    plan = shards.load_plan(storage, first)
     with tempfile.TemporaryDirectory(prefix=f"labelport-merge-{job.id}-{owner()}-") as tmp:
         name = export_name(options.name or f"{job.project}-{options.format}-{job.id}")
         out = artifact_path(Path(tmp), name, options.package)
-        counts = shards.merge(storage, parts, Path(tmp) / "work", out, package=options.package,
-                              password=options.password, name=options.name)
+        counts = shards.merge(storage, parts, Path(tmp) / "work", out,
+                              spec=get_format(options.format), plan=plan,
+                              package=options.package, password=options.password,
+                              name=options.name)
         beat.done = sum(p.done for p in parts)
         _publish(store, job, settings, beat, out, counts)
     for part in parts:  # the merged artifact replaces them
         if part.artifact_uri:
             storage.delete(part.artifact_uri)
             store.jobs.forget_artifact(part.id)
+    if shards.PLAN_KEY in first:
+        storage.delete(first[shards.PLAN_KEY])
 
 
 def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat, out: Path,

@@ -1,23 +1,29 @@
 """Sharded exports: a very large export split into shards of items, written in parallel by
-several workers, and merged.
+several workers, and merged into the bytes one worker writes.
 
-Only formats whose output is one file per image plus lists and shared files are sharded:
-``yolo``, ``voc`` and ``kitti``. Merging them is copying: per-image files never collide, a
-shared file (``data.yaml``, ``labelmap.txt``, ``classes.tsv``) is the same in every shard, and
-list files (``ImageSets/Main/*.txt``) are concatenated in shard order. The manifest is rebuilt
-from the shards' (counts and report summed, checksums of the merged files).
+Every format says in its `FormatSpec` how its shards merge (``merge_shards``, or
+``unshardable`` with the reason it is always written whole). Per-image formats merge by
+copying: per-image files never collide, a shared file (``data.yaml``, ``labelmap.txt``) is the
+same in every shard, and list files (``ImageSets/Main/*.txt``) are concatenated in shard order.
+One-file formats (COCO, CVAT, Label Studio, DataGym, labelport's own) stream their shards'
+files into one, shifting ids by offsets (`labelport.formats._shared.shard_merge`). The
+manifest is rebuilt from the shards' (counts and report summed, checksums of the merged files).
 
-Not sharded (run whole by one worker): single-file formats such as COCO, whose merge would
-renumber image and annotation ids across shards and rewrite one JSON as large as the export
-itself, so a merge costs what the export costs; and stratified splits, whose balance is
-computed over the whole project. Shards are taken by position in the source's stable order
-(the store streams by id), before selection, so each shard applies the same selection to its
-own items.
+Shards are taken by position in the source's stable order (the store streams by id), before
+selection, so each shard applies the same selection to its own items. The parent computes
+once, over the whole source, what shards cannot see: the split (random with its rescue of
+empty splits, stratified, named: `SplitPlan`, stored beside the artifacts for the shards and
+the merge), and whether two items in different shards would get one file name (a layout
+renames the second ``x.jpg``, which a shard cannot know): then the export is written whole,
+with the reason in its manifest's messages, rather than failing at the merge.
 """
 
 from __future__ import annotations
 
+import filecmp
+import os
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from itertools import islice
@@ -28,39 +34,73 @@ import orjson
 
 from labelport.domain.model import ItemRecord
 from labelport.domain.source import ExportSource, StreamSource
-from labelport.errors import InputError
+from labelport.errors import InputError, LabelportError
 from labelport.export import package as packager
+from labelport.export.export_type import ExportType
 from labelport.export.manifest import MANIFEST_NAME, content_hash, file_checksums, write_manifest
 from labelport.export.package import PackageKind
+from labelport.export.pipeline import prepare
 from labelport.export.request import PlannedExport
-from labelport.export.splits import SplitStrategy
+from labelport.export.splits import SplitPlan
+from labelport.formats._shared.naming import file_stem, safe_file_name
+from labelport.formats.base import FormatSpec, merge_by_copying
+from labelport.formats.registry import all_formats
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.store.jobs import JobInfo
 
-SHARDABLE = frozenset({"yolo", "voc", "kitti"})
 RANGE_KEY = "shard_items"
 """The request key a shard job carries: ``[start, stop)`` positions in the source."""
+PLAN_KEY = "shard_split_plan"
+"""The request key of a shard of a split export: the URI of the parent's `SplitPlan`."""
+SHARD_KEYS = (RANGE_KEY, PLAN_KEY)
 SHARD_PACKAGE = PackageKind.ZIP
 """How a shard travels from its worker to the merging one."""
 _LIST_SUFFIX = ".txt"
+_PLAN_FILE = "split-plan.bin"
+
+
+class Unshardable(LabelportError):
+    """This export cannot be sharded into the bytes one worker writes; it runs whole."""
+
+
+def shardable() -> frozenset[str]:
+    """The formats whose exports may be sharded."""
+    return frozenset(spec.name for spec in all_formats() if spec.merge_shards is not None)
 
 
 def should_split(planned: PlannedExport, settings: JobSettings) -> bool:
-    split = planned.request.split
-    return (settings.shard_items > 0 and planned.spec.name in SHARDABLE
-            and (split is None or split.strategy is not SplitStrategy.STRATIFIED)
+    merge = planned.spec.merge_shards
+    return (settings.shard_items > 0 and merge is not None
+            and (merge is merge_by_copying
+                 or planned.request.export_type is ExportType.ANNOTATIONS)
             and len(planned.source) > settings.shard_items)
 
 
-def shard_requests(raw: dict[str, Any], planned: PlannedExport, size: int
-                   ) -> list[dict[str, Any]]:
+def shard_requests(raw: dict[str, Any], planned: PlannedExport, size: int, *,
+                   storage: ArtifactStorage, key: str) -> list[dict[str, Any]]:
     """One request per shard: the parent's options on the release it exports (frozen once,
-    by the parent), without the packaging the merge does."""
+    by the parent), without the packaging the merge does, and the split computed here over
+    the whole source (stored at ``key`` in ``storage``). One pass over the source; raises
+    `Unshardable` when shards would name files otherwise than one writer."""
     total = len(planned.source)
+    names = _NameWatch(size)
+    watched = _watched(planned.source, names)
+    plan = None
+    if planned.request.split is not None:
+        plan = prepare(watched, planned.request).split_plan
+    else:
+        for _ in watched.records():
+            pass
+    if names.clash is not None:
+        raise Unshardable(f"not sharded: items {names.clash[0]!r} and {names.clash[1]!r} are "
+                          "in different shards and share a file name, which the format may "
+                          "rename in one of them; written whole")
     base = {k: v for k, v in raw.items()
             if k not in ("freeze_release", "package", "password", "name")}
     base["release"] = planned.extra_selection["release"]
+    if plan is not None:
+        base[PLAN_KEY] = _upload_plan(storage, plan, key)
     return [{**base, RANGE_KEY: [start, min(start + size, total)]}
             for start in range(0, total, size)]
 
@@ -76,30 +116,82 @@ def slice_source(source: ExportSource, bounds: list[int]) -> ExportSource:
                         datasets=source.datasets, labelsets=source.labelsets)
 
 
+def load_plan(storage: ArtifactStorage, request: dict[str, Any]) -> SplitPlan | None:
+    """The parent's split of the export a shard's ``request`` belongs to, if it has one."""
+    uri = request.get(PLAN_KEY)
+    if uri is None:
+        return None
+    with storage.open(uri) as f:
+        return SplitPlan.from_bytes(f.read())
+
+
+class _NameWatch:
+    """Watches a pass over the source for two items in different shards with one file name:
+    the case-folded stem of the file name, the strictest key any layout renames by."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.position = 0
+        self.first: dict[int, tuple[int, str]] = {}
+        self.clash: tuple[str, str] | None = None
+
+    def see(self, record: ItemRecord) -> None:
+        shard = self.position // self.size
+        self.position += 1
+        item = record.item
+        key = hash(file_stem(safe_file_name(item.file_name)).casefold())
+        first = self.first.setdefault(key, (shard, item.key))
+        if first[0] != shard and self.clash is None:
+            self.clash = (first[1], item.key)
+
+
+def _watched(source: ExportSource, names: _NameWatch) -> ExportSource:
+    def records() -> Iterator[ItemRecord]:
+        names.position = 0
+        for record in source.records():
+            names.see(record)
+            yield record
+
+    return StreamSource(project=source.project, schema=source.schema, count=len(source),
+                        open_records=records, datasets=source.datasets,
+                        labelsets=source.labelsets)
+
+
+def _upload_plan(storage: ArtifactStorage, plan: SplitPlan, key: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="labelport-plan-") as tmp:
+        local = Path(tmp) / _PLAN_FILE
+        local.write_bytes(plan.to_bytes())
+        return storage.upload(local, f"{key}/{_PLAN_FILE}").uri
+
+
 def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path, *,
-          package: PackageKind, password: str | None, name: str | None) -> dict[str, Any]:
+          spec: FormatSpec, plan: SplitPlan | None, package: PackageKind,
+          password: str | None, name: str | None) -> dict[str, Any]:
     """Merge the shards' artifacts into one export packaged at ``out``; its counts."""
-    merged = work / "merged"
-    merged.mkdir(parents=True)
+    if spec.merge_shards is None:
+        raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
     manifests = []
+    roots = []
     for part in sorted(parts, key=lambda p: p.shard or 0):
         if part.artifact_uri is None:
             raise InputError(f"shard {part.shard} of the export has no artifact to merge")
         archive = work / f"shard-{part.shard}.zip"
+        work.mkdir(parents=True, exist_ok=True)
         storage.download(part.artifact_uri, archive)
-        with zipfile.ZipFile(archive) as zf:
-            for entry in zf.infolist():
-                if entry.is_dir():
-                    continue
-                relative = packager.archive_entry_name(PurePosixPath(entry.filename))
-                data = zf.read(entry)
-                if relative == MANIFEST_NAME:
-                    manifests.append(orjson.loads(data))
-                else:
-                    _add(merged / relative, data, relative)
+        root = work / f"shard-{part.shard}"
+        manifests.append(_unpack(archive, root))
         archive.unlink()
-    manifest = _merged_manifest(manifests, merged, package=package, password=password,
-                                name=name)
+        roots.append(root)
+    merged = work / "merged"
+    merged.mkdir(parents=True)
+    handled = set(spec.merge_shards(roots, merged))
+    for root in roots:
+        for relative in _files(root):
+            if relative not in handled:
+                _add(root / relative, merged / relative, relative)
+        shutil.rmtree(root, ignore_errors=True)
+    manifest = _merged_manifest(manifests, merged, plan=plan, package=package,
+                                password=password, name=name)
     write_manifest(merged, manifest)
     packager.package(merged, package, out, password=password)
     shutil.rmtree(merged, ignore_errors=True)
@@ -108,28 +200,55 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
             "encrypted": password is not None}
 
 
-def _add(target: Path, data: bytes, relative: str) -> None:
+def _unpack(archive: Path, root: Path) -> dict[str, Any]:
+    """Extract a shard's archive under ``root``; its manifest."""
+    manifest: dict[str, Any] = {}
+    with zipfile.ZipFile(archive) as zf:
+        for entry in zf.infolist():
+            if entry.is_dir():
+                continue
+            relative = packager.archive_entry_name(PurePosixPath(entry.filename))
+            if relative == MANIFEST_NAME:
+                manifest = orjson.loads(zf.read(entry))
+                continue
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(entry) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    return manifest
+
+
+def _files(root: Path) -> list[str]:
+    """Every file under ``root``, relative, in a stable order."""
+    found = []
+    for folder, _, names in os.walk(root):
+        for file in names:
+            found.append(Path(folder, file).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def _add(source: Path, target: Path, relative: str) -> None:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    elif target.read_bytes() == data:
+        os.replace(source, target)
+    elif filecmp.cmp(source, target, shallow=False):
         return
     elif target.suffix == _LIST_SUFFIX:
-        with target.open("ab") as f:
-            f.write(data)
+        with target.open("ab") as dst, source.open("rb") as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
     else:
-        raise InputError(f"shards disagree on {relative!r} (two images with one file "
-                         "name?); export without sharding")
+        raise InputError(f"shards disagree on {relative!r}; export without sharding")
 
 
-def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, package: PackageKind,
-                     password: str | None, name: str | None) -> dict[str, Any]:
+def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, plan: SplitPlan | None,
+                     package: PackageKind, password: str | None,
+                     name: str | None) -> dict[str, Any]:
     first = manifests[0]
     counts: dict[str, Any] = {"items": 0, "items_without_objects": 0, "annotations": 0,
                               "per_split": {}}
     per_class: dict[str, int] = {}
-    report: dict[str, int] = {}
-    messages: list[str] = []
+    report: dict[str, int] = dict(plan.reported.counts) if plan else {}
+    messages: list[str] = list(plan.reported.messages) if plan else []
     renamed: list[Any] = []
     for shard in manifests:
         for key in ("items", "items_without_objects", "annotations"):
@@ -140,11 +259,11 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, package: Pa
             per_class[entry["label"]] = per_class.get(entry["label"], 0) + entry["objects"]
         for kind, n in shard["report"]["counts"].items():
             report[kind] = report.get(kind, 0) + n
-        messages.extend(shard["report"]["messages"])
+        messages.extend(m for m in shard["report"]["messages"] if m not in messages)
         renamed.extend(shard["report"].get("renamed", []))
     counts["per_class"] = [{"label": k, "objects": v} for k, v in per_class.items()]
     checksums = file_checksums(root)
-    selection = {k: v for k, v in first["selection"].items() if k != RANGE_KEY}
+    selection = {k: v for k, v in first["selection"].items() if k not in SHARD_KEYS}
     return {**first, "name": packager.export_name(name) if name else None,
             "options": {**first["options"], "package": package.value,
                         "encrypted": password is not None},

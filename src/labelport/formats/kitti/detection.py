@@ -75,7 +75,7 @@ from labelport.formats._shared.label_colors import (
     read_class_names,
 )
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
-from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.base import Conventions, FormatSpec, WriteContext, merge_by_copying
 
 LABELS_DIR = "label_2"
 IMAGES_DIR = "image_2"
@@ -339,4 +339,5 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )

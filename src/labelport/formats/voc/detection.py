@@ -101,6 +101,7 @@ from labelport.formats.base import (
     FormatSpec,
     OptionSpec,
     WriteContext,
+    merge_by_copying,
     no_media,
     relative_reference,
 )
@@ -509,4 +510,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )

@@ -97,6 +97,7 @@ from labelport.formats.base import (
     OptionSpec,
     OutsidePolicy,
     WriteContext,
+    merge_by_copying,
     no_media,
 )
 from labelport.formats.yolo import _rows as rows
@@ -536,4 +537,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )
