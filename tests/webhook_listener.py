@@ -1,0 +1,64 @@
+"""A real HTTP listener on 127.0.0.1 for webhook tests: records every POST (path, headers,
+body, time) and answers each with the next status of a script (200 once the script is spent)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Listener:
+    url: str
+    """``http://127.0.0.1:<port>``."""
+    statuses: list[int] = field(default_factory=list)
+    """Answers still to give, in order."""
+    received: list[Received] = field(default_factory=list)
+
+
+@contextmanager
+def webhook_listener(*statuses: int) -> Iterator[Listener]:
+    """A listener answering ``statuses`` in turn, then 200, until the block ends."""
+    listener = Listener(url="", statuses=list(statuses))
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                listener.received.append(Received(self.path, dict(self.headers.items()),
+                                                  body, time.monotonic()))
+                status = listener.statuses.pop(0) if listener.statuses else 200
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep the test output clean."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    listener.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield listener
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
