@@ -1,0 +1,93 @@
+"""Delivery through the API: ``deliver_to`` and ``webhook`` outside what the operator allows
+are a 422 naming the option (exports and schedules, no job made); an allowed export is
+delivered and its GET shows what delivery did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.webhook_listener import Listener, webhook_listener
+
+from .conftest import Api
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """SQLite only: the store is not what these tests are about (tests/jobs runs both)."""
+    return sqlite_url
+
+
+@pytest.fixture(autouse=True)
+def listener(request: pytest.FixtureRequest, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Listener]:
+    """The operator allows ``tmp_path/drop`` and the listener's ``/hooks/`` (nothing when
+    the test parametrizes ``listener`` with False)."""
+    with webhook_listener() as started:
+        monkeypatch.setenv("LABELPORT_ARTIFACTS", str(tmp_path / "artifacts"))
+        monkeypatch.setenv("LABELPORT_RUNNER", "local")
+        monkeypatch.delenv("LABELPORT_DELIVERY_ROOTS", raising=False)
+        monkeypatch.delenv("LABELPORT_WEBHOOK_URLS", raising=False)
+        if getattr(request, "param", True):
+            monkeypatch.setenv("LABELPORT_DELIVERY_ROOTS", str(tmp_path / "drop"))
+            monkeypatch.setenv("LABELPORT_WEBHOOK_URLS", f"{started.url}/hooks/")
+        yield started
+
+
+@pytest.mark.parametrize(("option", "value", "allowed"), [
+    ("deliver_to", "{tmp}/elsewhere", "{tmp}/drop"),
+    ("deliver_to", "{tmp}/drop/../elsewhere", "{tmp}/drop"),
+    ("deliver_to", "s3://bucket/x/", "{tmp}/drop"),
+    ("webhook", "{url}/other", "{url}/hooks/"),
+    ("webhook", "{url}/hooks/../admin", "{url}/hooks/"),
+])
+def test_outside_the_allowed_is_a_422_naming_the_option(
+        api: Api, listener: Listener, tmp_path: Path, option: str, value: str,
+        allowed: str) -> None:
+    def fill(text: str) -> str:
+        return text.format(tmp=tmp_path, url=listener.url)
+
+    exports = f"/api/projects/{api.project}/exports"
+    response = api.call("alice", "POST", exports, json={"format": "coco", option: fill(value)})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "not_allowed"
+    assert f"`{option}`" in error["message"] and fill(allowed) in error["message"]
+    schedule = api.call("alice", "POST", f"/api/projects/{api.project}/export-schedules",
+                        json={"name": "s", "interval_seconds": 60,
+                              "export": {"format": "coco", option: fill(value)}})
+    assert schedule.status_code == 422, schedule.text
+    assert api.ok("alice", "GET", exports)["count"] == 0
+    assert api.ok("alice", "GET", f"/api/projects/{api.project}/export-schedules") == []
+
+
+@pytest.mark.parametrize("listener", [False], indirect=True)
+def test_nothing_allowed_when_the_operator_allows_nothing(api: Api, listener: Listener,
+                                                          tmp_path: Path) -> None:
+    exports = f"/api/projects/{api.project}/exports"
+    for option, value, setting in (
+            ("deliver_to", str(tmp_path / "drop"), "LABELPORT_DELIVERY_ROOTS"),
+            ("webhook", f"{listener.url}/hooks/", "LABELPORT_WEBHOOK_URLS")):
+        response = api.call("alice", "POST", exports, json={"format": "coco", option: value})
+        assert response.status_code == 422
+        assert setting in response.json()["error"]["message"]
+
+
+def test_allowed_export_is_delivered_and_shown(api: Api, listener: Listener,
+                                               tmp_path: Path) -> None:
+    exports = f"/api/projects/{api.project}/exports"
+    created = api.ok("alice", "POST", exports, 202, json={
+        "format": "yolo", "name": "to drop", "deliver_to": str(tmp_path / "drop" / "yolo"),
+        "webhook": f"{listener.url}/hooks/done"})
+    done = api.wait_export("alice", api.project, created["id"])
+    assert done["status"] == "completed"
+    delivery = done["delivery"]
+    assert delivery["destination"]["status"] == "delivered"
+    assert delivery["destination"]["artifact"] == str(tmp_path / "drop" / "yolo" / "to drop.zip")
+    assert delivery["webhook"]["status"] == "delivered"
+    assert delivery["webhook"]["status_code"] == 200
+    download = api.call("alice", "GET", done["artifact"]["download_url"])
+    assert (tmp_path / "drop" / "yolo" / "to drop.zip").read_bytes() == download.content
+    assert len(listener.received) == 1
