@@ -21,8 +21,9 @@ NUMBER_SELECTION = {"min_score": float, "min_width": int, "max_width": int, "min
                     "max_height": int}
 LIST_SELECTION = ("datasets", "statuses", "labels")
 TEXT_KEYS = ("name", "password", "release", "since_release", "media", "paths", "outside",
-             "package", "frames")
-FIELDS = ("options", "format", "name", "datasets", "labelset", "statuses", "labels", "annotator",
+             "package", "frames", "deliver_to", "webhook")
+FIELDS = ("deliver_to", "webhook", "options", "format", "name", "datasets", "labelset", "statuses",
+          "labels", "annotator",
           "source", "min_score", "created_after", "created_before", "updated_after",
           "updated_before", "min_width", "max_width", "min_height", "max_height", "file_types",
           "meta", "ids", "only_annotated", "map", "drop_class", "class_ids", "check",
