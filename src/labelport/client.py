@@ -102,10 +102,24 @@ class Client:
 
     def create_export(self, project: int, format: str, **options: Any) -> Export:
         """Start an export job with the CLI's options (``selection={...}``,
-        ``split="train=0.8,val=0.2"``, ``media="copy"``, ``package="zip"``, ...)."""
+        ``split="train=0.8,val=0.2"``, ``media="copy"``, ``package="zip"``, ...), and where
+        the service should deliver it: ``deliver_to="s3://bucket/prefix/"``,
+        ``webhook="https://..."`` (under what its operator allows; `Export.delivery` says
+        what happened)."""
         data = self.request("POST", f"/api/projects/{project}/exports",
                             json={"format": format, **options})
         return Export(self, project, data)
+
+    def create_schedule(self, project: int, name: str, format: str, *,
+                        interval_seconds: int | None = None, cron: str | None = None,
+                        delta: bool = False, **options: Any) -> dict[str, Any]:
+        """Export the project every ``interval_seconds`` or on ``cron`` (UTC) with
+        `create_export`'s options (``deliver_to`` and ``webhook`` included)."""
+        body = {"name": name, "export": {"format": format, **options}, "delta": delta,
+                "interval_seconds": interval_seconds, "cron": cron}
+        created: dict[str, Any] = self.request(
+            "POST", f"/api/projects/{project}/export-schedules", json=body)
+        return created
 
     def export(self, project: int, export_id: int) -> Export:
         return Export(self, project, self.request(
@@ -144,6 +158,12 @@ class Export:
     @property
     def error(self) -> str | None:
         return self.data.get("error")
+
+    @property
+    def delivery(self) -> dict[str, Any] | None:
+        """What delivering to ``deliver_to`` and calling ``webhook`` did (refresh to see it
+        progress): per part its status, attempts and last error."""
+        return self.data.get("delivery")
 
     def refresh(self) -> Export:
         self.data = self.client.request("GET", self._path)

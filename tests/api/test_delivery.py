@@ -4,11 +4,14 @@ delivered and its GET shows what delivery did."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from labelport import Client
+from labelport.client import ApiError
 from tests.webhook_listener import Listener, webhook_listener
 
 from .conftest import Api
@@ -91,3 +94,28 @@ def test_allowed_export_is_delivered_and_shown(api: Api, listener: Listener,
     download = api.call("alice", "GET", done["artifact"]["download_url"])
     assert (tmp_path / "drop" / "yolo" / "to drop.zip").read_bytes() == download.content
     assert len(listener.received) == 1
+
+
+def test_python_client_asks_for_delivery_and_reads_it(api: Api, listener: Listener,
+                                                      tmp_path: Path) -> None:
+    client = Client("http://testserver", token=api.tokens["alice"])
+    client.http = api.client  # the app in process; its requests carry the token below
+    api.client.headers["Authorization"] = f"Token {api.tokens['alice']}"
+    export = client.create_export(api.project, "yolo", name="sdk",
+                                  deliver_to=str(tmp_path / "drop"),
+                                  webhook=f"{listener.url}/hooks/sdk")
+    export.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while (export.delivery or {}).get("webhook", {}).get("status") in (None, "pending"):
+        assert time.monotonic() < deadline, export.data
+        time.sleep(0.05)
+        export.refresh()
+    assert export.is_completed() and (tmp_path / "drop" / "sdk.zip").is_file()
+    assert (export.delivery or {})["destination"]["status"] == "delivered"
+    schedule = client.create_schedule(api.project, "nightly", "coco", interval_seconds=3600,
+                                      deliver_to=str(tmp_path / "drop"))
+    assert schedule["export"]["deliver_to"] == str(tmp_path / "drop")
+    with pytest.raises(ApiError) as refused:
+        client.create_schedule(api.project, "bad", "coco", cron="0 3 * * *",
+                               webhook=f"{listener.url}/elsewhere")
+    assert refused.value.status == 422 and refused.value.code == "not_allowed"
