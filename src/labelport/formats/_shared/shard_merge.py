@@ -41,10 +41,19 @@ def entries(lines: Iterator[bytes], end: bytes, *, where: Path) -> Iterator[byte
         yield line[:-1] if line.endswith(b",") else line
 
 
-def write_entries(f: IO[bytes], items: Iterable[bytes]) -> int:
-    """Write array entries one per line as the writers do; how many were written."""
-    n = 0
-    for n, entry in enumerate(items, start=1):
+def lines_after(path: Path, opening: bytes) -> Iterator[bytes]:
+    """The file's lines after its line ``opening``."""
+    lines = read_lines(path)
+    for _ in until(lines, opening, where=path):
+        pass
+    return lines
+
+
+def write_entries(f: IO[bytes], items: Iterable[bytes], *, start: int = 0) -> int:
+    """Write array entries one per line as the writers do, after ``start`` entries already
+    written; the number written in all."""
+    n = start
+    for n, entry in enumerate(items, start=start + 1):
         f.write((b"\n" if n == 1 else b",\n") + entry)
     return n
 
