@@ -57,7 +57,7 @@ option, images without a label in ``unlabeled/{split}/`` (or left out with
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,6 @@ from labelport.formats.base import (
     OptionSpec,
     OutsidePolicy,
     WriteContext,
-    merge_by_copying,
     no_media,
 )
 from labelport.formats.yolo import _rows as rows
@@ -280,18 +279,45 @@ def data_yaml(*, schema: LabelSchema, splits: list[str], shape: PoseShape | None
     """The yaml text: split folders relative to the yaml (no ``path:``), ``val`` falling back to
     train, names one ``index: name`` per line in schema order (as Ultralytics writes them),
     short lists inline."""
-    folders = {split: f"images/{split}" for split in dict.fromkeys(["train", *splits])}
-    folders.setdefault("val", "images/train")
-    ordered = {key: folders[key] for key in YAML_SPLITS if key in folders} | folders
-    text = "".join(f"{yaml_text.scalar(key)}: {yaml_text.scalar(folder)}\n"
-                   for key, folder in ordered.items())
-    text += f"nc: {len(schema.classes)}\n"
+    text = _split_lines(splits) + f"nc: {len(schema.classes)}\n"
     text += yaml_text.block_mapping("names", dict(enumerate(schema.class_names)))
     if shape is not None:
         text += f"kpt_shape: {yaml_text.flow_list([shape.n_keypoints, 3])}\n"
         if shape.flip_idx is not None:
             text += f"flip_idx: {yaml_text.flow_list(shape.flip_idx)}\n"
     return text
+
+
+def _split_lines(splits: list[str]) -> str:
+    folders = {split: f"images/{split}" for split in dict.fromkeys(["train", *splits])}
+    folders.setdefault("val", "images/train")
+    ordered = {key: folders[key] for key in YAML_SPLITS if key in folders} | folders
+    return "".join(f"{yaml_text.scalar(key)}: {yaml_text.scalar(folder)}\n"
+                   for key, folder in ordered.items())
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """``data.yaml`` lists the splits of every shard, in the order they first came (the rest of
+    it, from ``nc:``, is the same in every shard); every other file merges by copying. The
+    classify layout has no ``data.yaml``."""
+    yamls = [shard / YAML_NAME for shard in shards if (shard / YAML_NAME).exists()]
+    if not yamls:
+        return []
+    splits: dict[str, None] = {}
+    for path in yamls:
+        head, _, rest = path.read_text(encoding="utf-8").partition("\nnc: ")
+        for line in head.splitlines():
+            key, _, folder = line.partition(": ")
+            if yaml_text.scalar(f"images/{_unquoted(key)}") == folder:
+                splits.setdefault(_unquoted(key))
+    (out / YAML_NAME).write_text(_split_lines(list(splits)) + "nc: " + rest, encoding="utf-8",
+                                 newline="\n")
+    return [YAML_NAME]
+
+
+def _unquoted(scalar: str) -> str:
+    """A split name as `yaml_text.scalar` wrote it (split names never hold quotes)."""
+    return scalar.strip("'\"")
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
@@ -537,5 +563,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
-    merge_shards=merge_by_copying,
+    merge_shards=merge_shards,
 )
