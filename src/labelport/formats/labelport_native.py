@@ -44,8 +44,9 @@ must be declared in the header.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -84,6 +85,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.input_files import open_binary, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import safe_file_name
+from labelport.formats._shared.shard_merge import merge_entries, read_lines
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
 FORMAT_NAME = "labelport"
@@ -311,6 +313,23 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             f.write(b"\n]}\n")
 
 
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """The shards' items in shard order under the first shard's header (the header holds the
+    project, never anything counted from the items; items carry no ids)."""
+    for name in (JSON_FILE, JSONL_FILE):
+        parts = [shard / name for shard in shards if (shard / name).exists()]
+        if parts and name == JSON_FILE:
+            merge_entries(parts, out / name, opening=None, closing=b"]}")
+        elif parts:
+            with (out / name).open("wb") as f:
+                f.write(next(read_lines(parts[0])) + b"\n")
+                for part in parts:
+                    with part.open("rb") as lines:
+                        next(lines)
+                        shutil.copyfileobj(lines, f, 1 << 20)
+    return [JSON_FILE, JSONL_FILE]
+
+
 def _write_item(f: IO[bytes], line: bytes, *, jsonl: bool, first: bool) -> None:
     if jsonl:
         f.write(line + b"\n")
@@ -496,4 +515,5 @@ SPEC = FormatSpec(
                              "per line; for large projects"),),
     writer=write,
     reader=read,
+    merge_shards=merge_shards,
 )

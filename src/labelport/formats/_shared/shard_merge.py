@@ -11,7 +11,7 @@ is ever held in memory and the bytes are those one writer over all the items wri
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -56,6 +56,30 @@ def write_entries(f: IO[bytes], items: Iterable[bytes], *, start: int = 0) -> in
     for n, entry in enumerate(items, start=start + 1):
         f.write((b"\n" if n == 1 else b",\n") + entry)
     return n
+
+
+def merge_entries(parts: Sequence[Path], target: Path, *, opening: bytes | None,
+                  closing: bytes) -> None:
+    """A document of one array whose entries have no ids: the first part's lines up to its
+    line ``opening`` (None: its first line opens the array), every part's entries in order,
+    then the line ``closing``."""
+    with target.open("wb") as f:
+        head = read_lines(parts[0])
+        if opening is None:
+            f.write(next(head))
+        else:
+            for line in until(head, opening, where=parts[0]):
+                f.write(line + b"\n")
+            f.write(opening)
+        written = 0
+        for part in parts:
+            lines = read_lines(part)
+            if opening is None:
+                next(lines)
+            else:
+                lines = lines_after(part, opening)
+            written = write_entries(f, entries(lines, closing, where=part), start=written)
+        f.write(b"\n" + closing + b"\n")
 
 
 class IdShift:
