@@ -63,7 +63,7 @@ values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,7 @@ from labelport.formats._shared.image_files import image_item, readable_file
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer
+from labelport.formats._shared.shard_merge import merge_entries
 from labelport.formats._shared.values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
@@ -397,6 +398,14 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         f.write(b"\n]}\n")
 
 
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """The shards' tasks in shard order after the label classes (the schema's, the same in
+    every shard); tasks carry no ids."""
+    merge_entries([shard / FILE_NAME for shard in shards], out / FILE_NAME,
+                  opening=b'"tasks": [', closing=b"]}")
+    return [FILE_NAME]
+
+
 def _count_select_as_radio(definitions: tuple[ClassificationDef, ...], ctx: WriteContext) -> None:
     for d in definitions:
         if d.kind is ClassificationKind.SELECT and len(d.options) <= _MAX_RADIO_OPTIONS:
@@ -654,4 +663,5 @@ SPEC = FormatSpec(
                              "holes; polygon drops them (counted)"),),
     writer=write,
     reader=read,
+    merge_shards=merge_shards,
 )
