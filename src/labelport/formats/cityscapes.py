@@ -77,7 +77,13 @@ from labelport.formats._shared.raster import (
     read_png,
     render_all,
 )
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    OptionSpec,
+    WriteContext,
+    merge_by_copying,
+)
 
 GT_DIR = "gtFine"
 IMAGES_DIR = "leftImg8bit"
@@ -296,4 +302,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )

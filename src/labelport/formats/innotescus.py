@@ -557,4 +557,5 @@ SPEC = FormatSpec(
     dataset_folders=True,
     writer=write,
     reader=read,
+    unshardable='one annotations.json per dataset whose merge is not written yet',
 )

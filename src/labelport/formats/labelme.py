@@ -97,7 +97,7 @@ from labelport.formats._shared.image_files import ImageFolder, find_image, refer
 from labelport.formats._shared.input_files import MAX_IMAGE_PIXELS, open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json
 from labelport.formats._shared.naming import FileNamer, file_stem, safe_file_name
-from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.base import Conventions, FormatSpec, WriteContext, merge_by_copying
 
 VERSION = "5.5.0"
 MANIFEST = "labelport-export.json"
@@ -512,4 +512,5 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )

@@ -101,7 +101,13 @@ from labelport.formats._shared.raster import (
     render_all,
     rgb_to_id,
 )
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    OptionSpec,
+    WriteContext,
+    merge_by_copying,
+)
 from labelport.formats.voc.detection import check_labelmap_names, labelmap_classes
 
 LABELMAP_FILE = "labelmap.txt"
@@ -578,6 +584,7 @@ def _spec(variant: _Variant) -> FormatSpec:
         options=tuple(options),
         writer=partial(_write, variant=variant),
         reader=partial(_read, variant=variant),
+        merge_shards=merge_by_copying,
     )
 
 

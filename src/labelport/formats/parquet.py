@@ -795,4 +795,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    unshardable="Parquet files per split whose row groups merge is not written yet",
 )

@@ -117,7 +117,12 @@ from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats._shared.raster import id_to_rgb, object_pixels, paint, parse_color, rgb_to_id
 from labelport.formats._shared.values import encode_value
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    OptionSpec,
+    WriteContext,
+)
 
 FILE_NAME = "release.json"
 IMAGES_DIR = "images"
@@ -724,4 +729,5 @@ SPEC = FormatSpec(
                              "SegmentsDataset needs it to load a release file")),
     writer=write,
     reader=read,
+    unshardable='one release.json whose merge is not written yet',
 )

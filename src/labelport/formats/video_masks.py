@@ -115,4 +115,5 @@ SPEC = FormatSpec(
     video=True,
     images=False,
     writer=write,
+    unshardable="video format: a video is one item, not worth sharding",
 )

@@ -96,4 +96,5 @@ def spec(*, name: str, title: str, extension: str, index_base: str, notes: str, 
         conventions=Conventions(coordinates="none: image-level labels only",
                                 index_base=index_base, notes=notes),
         splits=True, media=True, options=(CLASSIFICATION_OPTION, MULTI_LABEL_OPTION),
-        writer=writer, reader=reader)
+        writer=writer, reader=reader,
+        unshardable="one labels file whose merge is not written yet")

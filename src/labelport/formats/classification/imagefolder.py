@@ -14,7 +14,7 @@ from labelport.domain.geometry import GeometryKind
 from labelport.domain.source import ExportSource
 from labelport.formats._shared import class_folders
 from labelport.formats._shared.image_labels import CLASSIFICATION_OPTION
-from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.base import Conventions, FormatSpec, WriteContext, merge_by_copying
 
 CONVENTIONS = Conventions(
     coordinates="none: image-level labels only",
@@ -42,4 +42,5 @@ SPEC = FormatSpec(
     options=(CLASSIFICATION_OPTION, class_folders.UNLABELED_OPTION),
     writer=write,
     reader=class_folders.read,
+    merge_shards=merge_by_copying,
 )

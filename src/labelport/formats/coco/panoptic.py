@@ -374,4 +374,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    unshardable="one JSON per split beside PNGs whose merge (segment ids) is not written yet",
 )

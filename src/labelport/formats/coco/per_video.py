@@ -126,4 +126,5 @@ SPEC = FormatSpec(
     images=False,
     writer=write,
     reader=read,
+    unshardable="video format: a video is one item, not worth sharding",
 )

@@ -1003,4 +1003,5 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
+    unshardable="one annotations.xml whose merge (image ids, meta counts) is not written yet",
 )

@@ -64,7 +64,13 @@ from labelport.formats._shared.raster import (
     read_png,
     render_all,
 )
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    OptionSpec,
+    WriteContext,
+    merge_by_copying,
+)
 
 SEMANTIC_DIR = "semantic"
 SEMANTIC_RGB_DIR = "semantic_rgb"
@@ -221,4 +227,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )

@@ -665,6 +665,7 @@ SPEC = FormatSpec(
     options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT, _FILES),
     writer=write,
     reader=read,
+    unshardable="one result.json whose merge (task and annotation ids) is not written yet",
 )
 
 MIN_SPEC = replace(

@@ -78,6 +78,7 @@ from labelport.formats.base import (
     FormatSpec,
     OptionSpec,
     WriteContext,
+    merge_by_copying,
     no_media,
     no_progress,
 )
@@ -265,4 +266,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )

@@ -279,4 +279,5 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
+    unshardable='obj.data lists the splits found, a merge not written yet',
 )

@@ -53,7 +53,7 @@ from labelport.formats._shared.image_files import (
     reference_name,
 )
 from labelport.formats._shared.naming import FileNamer, safe_file_name
-from labelport.formats.base import Conventions, FormatSpec, WriteContext
+from labelport.formats.base import Conventions, FormatSpec, WriteContext, merge_by_copying
 from labelport.formats.yolo import _rows as rows
 
 ANNOTATIONS_FILE = "yolokeras.annotations.txt"
@@ -202,4 +202,5 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
+    merge_shards=merge_by_copying,
 )
