@@ -152,6 +152,7 @@ from labelport.formats._shared.image_files import (
     reference_name,
 )
 from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.shard_merge import lines_after, read_lines, until
 from labelport.formats._shared.values import decode_value, encode_value, flag_value
 from labelport.formats._shared.xml_text import XmlText, iter_xml
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
@@ -423,14 +424,74 @@ def _header(source: ExportSource, tasks: Mapping[str, int], text: XmlText) -> st
              f"      <name>{text(source.project.name)}</name>", "      <labels>"]
     for label in source.schema.classes:
         lines += _label_xml(label, text)
-    lines += ["      </labels>", "      <tasks>"]
+    lines += ["      </labels>", _TASKS_LINE.decode()]
+    return "\n".join(lines) + "\n" + _tasks_xml({text(s): n for s, n in tasks.items()})
+
+
+def _tasks_xml(tasks: Mapping[str, int]) -> str:
+    """One ``<task>`` per split (its name as XML text) with its size, then the meta's end."""
+    lines = []
     for task_id, (split, size) in enumerate(tasks.items()):
         lines += ["        <task>", f"          <id>{task_id}</id>",
-                  f"          <name>{text(split)}</name>", f"          <size>{size}</size>",
+                  f"          <name>{split}</name>", f"          <size>{size}</size>",
                   "          <mode>annotation</mode>",
-                  f"          <subset>{text(split)}</subset>", "        </task>"]
-    lines += ["      </tasks>", "    </project>", "  </meta>"]
+                  f"          <subset>{split}</subset>", "        </task>"]
+    lines += ["      </tasks>", "    </project>", _META_END.decode()]
     return "\n".join(lines) + "\n"
+
+
+_TASKS_LINE = b"      <tasks>"
+_META_END = b"  </meta>"
+_TASK_NAME = re.compile(rb"          <name>(.*)</name>")
+_TASK_SIZE = re.compile(rb"          <size>(\d+)</size>")
+_IMAGE_HEAD = re.compile(rb'  <image id="(\d+)" (name="[^"]*" subset="[^"]*") task_id="(\d+)"')
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """``annotations.xml`` from the shards' (`MergeShards`): the first shard's meta up to its
+    tasks, one task per split of every shard (in the order they first came, sizes summed),
+    then each shard's images in shard order, image ids shifted by the images before and task
+    ids renumbered to the merged tasks, line by line."""
+    parts = [shard / ANNOTATIONS_FILE for shard in shards]
+    per_shard = [_shard_tasks(part) for part in parts]
+    merged: dict[bytes, int] = {}
+    for tasks in per_shard:
+        for name, size in tasks:
+            merged[name] = merged.get(name, 0) + size
+    index = {name: i for i, name in enumerate(merged)}
+    with (out / ANNOTATIONS_FILE).open("wb") as f:
+        head = read_lines(parts[0])
+        for line in until(head, _TASKS_LINE, where=parts[0]):
+            f.write(line + b"\n")
+        f.write(_TASKS_LINE + b"\n")
+        f.write(_tasks_xml({name.decode(): n for name, n in merged.items()}).encode())
+        offset = 0
+        for part, tasks in zip(parts, per_shard, strict=True):
+            task_ids = [str(index[name]).encode() for name, _ in tasks]
+            images = 0
+            for line in until(lines_after(part, _META_END), b"</annotations>", where=part):
+                found = _IMAGE_HEAD.match(line)
+                if found is not None:
+                    images += 1
+                    line = (b'  <image id="%d" %s task_id="%s"' % (
+                        int(found[1]) + offset, found[2], task_ids[int(found[3])])
+                        + line[found.end():])
+                f.write(line + b"\n")
+            offset += images
+        f.write(b"</annotations>\n")
+    return [ANNOTATIONS_FILE]
+
+
+def _shard_tasks(part: Path) -> list[tuple[bytes, int]]:
+    """A shard's tasks: each split's name (as XML text) and size, in task id order."""
+    tasks: list[tuple[bytes, int]] = []
+    name = b""
+    for line in until(lines_after(part, _TASKS_LINE), b"      </tasks>", where=part):
+        if found := _TASK_NAME.fullmatch(line):
+            name = found[1]
+        elif found := _TASK_SIZE.fullmatch(line):
+            tasks.append((name, int(found[1])))
+    return tasks
 
 
 @dataclass(slots=True)
@@ -1003,5 +1064,5 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
-    unshardable="one annotations.xml whose merge (image ids, meta counts) is not written yet",
+    merge_shards=merge_shards,
 )
