@@ -29,9 +29,14 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from array import array
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -71,7 +76,7 @@ from labelport.domain.model import (
     Source,
 )
 from labelport.domain.schema import LabelClass, LabelSchema
-from labelport.domain.source import MemorySource
+from labelport.domain.source import StreamSource
 from labelport.errors import InputError
 from labelport.formats._shared.image_files import (
     image_size,
@@ -81,14 +86,16 @@ from labelport.formats._shared.image_files import (
     reference_name,
 )
 from labelport.formats._shared.input_files import is_regular_file, read_bytes
-from labelport.formats._shared.json_input import convert, decode_json, gc_paused
+from labelport.formats._shared.json_input import convert, decode_json
+from labelport.formats._shared.json_stream import JsonStream
 
 _EXTRA_KEYS = frozenset(f.name for f in fields(Annotation)) - {"label", "geometry", "crowd",
                                                                   "score"}
 """Annotation fields the writer's metadata puts beside COCO's own keys."""
 _EXTRA_FIELDS = tuple(sorted(_EXTRA_KEYS))
-_extra_values = attrgetter(*_EXTRA_FIELDS)
-_NO_EXTRAS = (msgspec.UNSET,) * len(_EXTRA_FIELDS)
+_plain_values = attrgetter("rotated_box", "keypoints", "object_id", *_EXTRA_FIELDS)
+_PLAIN = (None, None, *(msgspec.UNSET,) * (1 + len(_EXTRA_FIELDS)))
+"""`_plain_values` of an annotation that is only COCO's box (see `_is_plain`)."""
 INSTANCE_ID_KEY = "object_id"
 """Where an annotation's instance id is written: FiftyOne's COCO importer refuses
 ``instance_id`` (a name it reserves for its Detection objects) among an annotation's keys."""
@@ -136,21 +143,6 @@ class _AnnotationJ(msgspec.Struct, gc=False):
     outside: Any = msgspec.UNSET
 
 
-class _DocJ(msgspec.Struct, gc=False):
-    """A whole COCO file decoded in one pass, annotations straight into `_AnnotationJ` (no
-    intermediate dicts). Only valid files are read this way: on any error the file is read
-    again as plain JSON, whose checks name the first problem as they always have."""
-
-    images: list[dict[str, Any]] = []
-    annotations: list[_AnnotationJ] = []
-    categories: list[Any] = []
-    info: Any = msgspec.UNSET
-    classifications: Any = msgspec.UNSET
-
-
-_DOC_DECODER = msgspec.json.Decoder(_DocJ)
-
-
 class _CategoryJ(msgspec.Struct):
     id: int
     name: str
@@ -165,11 +157,6 @@ class _CategoryJ(msgspec.Struct):
 
 if not set(_AnnotationJ.__struct_fields__) >= _EXTRA_KEYS:
     raise TypeError("Annotation changed: add its new fields to _AnnotationJ")
-
-
-class _Retry(Exception):
-    """The one-pass reading met a problem; the file is read again the plain way, whose error
-    names the problem with the raw JSON object as it always has."""
 
 
 def _fail(origin: Path, at: str, what: str) -> InputError:
@@ -401,21 +388,14 @@ def _extras(ann: _AnnotationJ) -> Json:
 def _annotation(raw: Json | None, ann: _AnnotationJ, label: str,
                 geometry: Geometry) -> Annotation:
     """A domain annotation from the COCO fields and labelport's extras beside them. ``raw`` is
-    the annotation's JSON object (None when the file was decoded in one pass: then a problem in
-    the extras raises `_Retry`)."""
+    the annotation's JSON object when the caller has it (its other keys reach the codec)."""
     extras = _extras(ann)
     if not extras:  # a plain COCO annotation: no decoding of extras
         return Annotation(label=label, geometry=geometry, crowd=bool(ann.iscrowd),
                           score=ann.score,
                           source=Source.HUMAN if ann.score is None else Source.MODEL)
-    try:
-        base = annotation_from_json({**(extras if raw is None else {**raw, **extras}),
-                                     "label": label,
-                                     "geometry": {"kind": "none"}, "crowd": bool(ann.iscrowd)})
-    except InputError:
-        if raw is None:
-            raise _Retry from None
-        raise
+    base = annotation_from_json({**(raw or {}), **extras, "label": label,
+                                 "geometry": {"kind": "none"}, "crowd": bool(ann.iscrowd)})
     source = base.source if "source" in extras or ann.score is None else Source.MODEL
     return Annotation(
         label=label, geometry=geometry, labelset=base.labelset, attributes=base.attributes,
@@ -424,115 +404,272 @@ def _annotation(raw: Json | None, ann: _AnnotationJ, label: str,
         lead_time_s=base.lead_time_s, created_at=base.created_at, updated_at=base.updated_at)
 
 
-def _decode_in_one_pass(file: Path) -> tuple[Json, _DocJ] | None:
-    """The file decoded straight into `_DocJ`, with the top-level keys the rest reads as a
-    plain dict; None when it is not a valid COCO file that way (read it the plain way)."""
-    try:
-        decoded = _DOC_DECODER.decode(read_bytes(file))
-    except (msgspec.DecodeError, RecursionError):
-        return None  # the plain reading says why
-    doc: Json = {"categories": decoded.categories}
-    for key in ("info", "classifications"):
-        value = getattr(decoded, key)
-        if value is not msgspec.UNSET:
-            doc[key] = value
-    return doc, decoded
+class _BoxJ(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """An annotation that is only COCO's box (`_is_plain`): most of a large file, decoded with
+    less work than `_AnnotationJ`. Any other key refuses the batch, then decoded as that."""
+
+    id: int
+    image_id: int
+    category_id: int
+    bbox: tuple[float, float, float, float] | None = None
+    iscrowd: int = 0
+    score: float | None = None
+    segmentation: tuple[()] = ()  # only empty
+    area: Any = None  # COCO's, not read (the geometry gives it)
+    num_keypoints: Any = None  # COCO's, not read (with no keypoints)
+
+    def full(self) -> _AnnotationJ:
+        return _AnnotationJ(id=self.id, image_id=self.image_id, category_id=self.category_id,
+                            bbox=self.bbox, iscrowd=self.iscrowd, score=self.score)
 
 
-def _raw_annotations(doc: Json, file: Path) -> Iterator[tuple[Json | None, _AnnotationJ]]:
-    """``(raw object, validated annotation)`` in file order, the plain way."""
-    for i, raw in enumerate(doc.get("annotations", [])):
-        yield raw, convert(raw, _AnnotationJ, file, at=f"$.annotations[{i}]")
+class _ImageIdJ(msgspec.Struct):
+    image_id: int
 
 
-def _decoded_annotations(decoded: _DocJ) -> Iterator[tuple[Json | None, _AnnotationJ]]:
-    """``(None, annotation)`` in file order, each let go once read, so the decoded file does
-    not stay in memory beside the records built from it."""
-    pending = decoded.annotations
-    decoded.annotations = []
-    pending.reverse()
-    while pending:
-        yield None, pending.pop()
+_IMAGES = msgspec.json.Decoder(list[dict[str, Any]])
+_ANNOTATIONS = msgspec.json.Decoder(list[_AnnotationJ])
+_BOXES = msgspec.json.Decoder(list[_BoxJ])
+_RAW_ANNOTATIONS = msgspec.json.Decoder(list[msgspec.Raw])
+_NUMBERED_ANNOTATIONS = msgspec.json.Decoder(list[tuple[int, _AnnotationJ]])
+_IMAGE_IDS = msgspec.json.Decoder(list[_ImageIdJ])
+_IMAGE_ID = msgspec.json.Decoder(_ImageIdJ)
+_ARRAY = msgspec.json.Decoder(list[Any])
+_ANY = msgspec.json.Decoder()
+_SMALL_KEYS = {"categories": _ARRAY, "classifications": _ARRAY, "info": _ANY}
+"""The top-level values read whole; ``images`` and ``annotations`` are streamed."""
+SPILL_ANNOTATIONS = 200_000
+"""Annotations held at once, at most (or one image's), when a file's annotations are not in
+the order of its images: they are spilled to temporary files by ranges of images first."""
 
 
-def _is_plain(ann: _AnnotationJ) -> bool:
+def _is_plain(ann: _BoxJ | _AnnotationJ) -> bool:
     """No rotated box, keypoints, segmentation or labelport extras: only the bbox counts
     (`annotation_geometry`) and `_annotation` needs no codec, as in most third-party files."""
-    return (ann.rotated_box is None and not ann.keypoints and ann.segmentation == []
-            and _extra_values(ann) == _NO_EXTRAS and ann.object_id is msgspec.UNSET)
+    return type(ann) is _BoxJ or (  # (empty keypoints: not plain, read the long way)
+        isinstance(ann, _AnnotationJ) and not ann.segmentation and _plain_values(ann) == _PLAIN)
 
 
-def _read_file(file: Path, media: _Media, schema: LabelSchema | None
-               ) -> tuple[LabelSchema, Json, list[ItemRecord]]:
-    """One COCO file's schema, info and records: decoded in one pass when it is valid, else
-    (or when the one-pass reading meets a problem) the plain way, which names the problem."""
-    one_pass = _decode_in_one_pass(file)
-    if one_pass is not None:
-        doc, decoded = one_pass
-        try:
-            return _read_doc(file, doc, decoded.images, _decoded_annotations(decoded), media,
-                             schema)
-        except (_Retry, InputError):
-            pass  # the plain reading finds the first problem, named as it always was
-    doc = _load(file)
-    return _read_doc(file, doc, doc.get("images", []), _raw_annotations(doc, file), media,
-                     schema)
+def _converted(file: Path, i: int, ann: _BoxJ | _AnnotationJ, label: str,
+               image_hw: tuple[int, int]) -> Annotation:
+    """Annotation ``i`` of ``file`` that is not a plain box, or an error naming it."""
+    if isinstance(ann, _BoxJ):
+        ann = ann.full()
+    try:
+        return _annotation(None, ann, label, annotation_geometry(ann, image_hw=image_hw))
+    except (InputError, ValueError) as exc:
+        raise _fail(file, f"$.annotations[{i}]", str(exc)) from None
 
 
-def _read_doc(file: Path, doc: Json, raw_images: list[Json],
-              annotations: Iterator[tuple[Json | None, _AnnotationJ]], media: _Media,
-              schema: LabelSchema | None) -> tuple[LabelSchema, Json, list[ItemRecord]]:
-    split = _split_of(file)
+@dataclass(slots=True)
+class _Checked:
+    """What checking one COCO file learnt, for streaming its records afterwards: where its
+    images and annotations are, each image's place by id, and whether the annotations come
+    in the order of their images (then both are read side by side)."""
+
+    file: Path
+    split: str | None
+    doc: Json = field(default_factory=dict)  # the values of `_SMALL_KEYS`
+    labels: dict[int, str] = field(default_factory=dict)
+    images_at: int | None = None
+    annotations_at: int | None = None
+    places: dict[int, int] = field(default_factory=dict)
+    widths: array[int] = field(default_factory=lambda: array("q"))
+    heights: array[int] = field(default_factory=lambda: array("q"))
+    in_order: bool = True
+    kinds: dict[int, GeometryKind] = field(default_factory=dict)
+
+
+def _check(file: Path, media: _Media, datasets: dict[str, None],
+           labelsets: dict[str, None]) -> _Checked:
+    """Read ``file`` through once (twice when its annotations come before its images or
+    categories), checking everything its records need, keeping only `_Checked`; the
+    datasets and labelsets it names are added to ``datasets`` and ``labelsets``."""
+    checked = _Checked(file=file, split=_split_of(file))
+    images_done = annotations_done = False
+    with JsonStream(file) as stream:
+        for key in stream.members("a COCO object with images, annotations, categories"):
+            if key in _SMALL_KEYS:
+                checked.doc[key] = stream.value(_SMALL_KEYS[key], f"$.{key}")
+                if key == "categories":
+                    checked.labels = _labels(checked.doc[key], file)
+            elif key == "images":
+                checked.images_at = stream.value_offset
+                if "categories" in checked.doc:
+                    _check_images(checked, stream, media, datasets, labelsets)
+                    images_done = True
+            elif key == "annotations":
+                checked.annotations_at = stream.value_offset
+                if images_done:
+                    _check_annotations(checked, stream, labelsets)
+                    annotations_done = True
+    if checked.images_at is not None and not images_done:
+        with JsonStream(file, offset=checked.images_at) as stream:
+            _check_images(checked, stream, media, datasets, labelsets)
+    if checked.annotations_at is not None and not annotations_done:
+        with JsonStream(file, offset=checked.annotations_at) as stream:
+            _check_annotations(checked, stream, labelsets)
+    return checked
+
+
+def _labels(categories: list[Any], file: Path) -> dict[int, str]:
     labels = {}
-    for i, c in enumerate(doc.get("categories", [])):
-        category = convert(c, _CategoryJ, file, at=f"$.categories[{i}]")
+    for i, raw in enumerate(categories):
+        category = convert(raw, _CategoryJ, file, at=f"$.categories[{i}]")
         labels[category.id] = category.name
-    images: dict[int, tuple[Json, _ImageJ, list[Annotation]]] = {}
-    for i, raw in enumerate(raw_images):
-        image = convert(raw, _ImageJ, file, at=f"$.images[{i}]")
-        if image.id in images:
-            raise _fail(file, f"$.images[{i}].id", f"image id {image.id} appears twice")
-        images[image.id] = (raw, image, [])
-    kinds: dict[int, GeometryKind] = {}
-    sizes: dict[int, tuple[int, int]] = {}
-    box_kind, human, model = GeometryKind.BOX, Source.HUMAN, Source.MODEL
-    for i, (raw_ann, ann) in enumerate(annotations):
-        entry = images.get(ann.image_id)
-        if entry is None:
-            raise _fail(file, f"$.annotations[{i}].image_id", f"no image has id {ann.image_id}")
-        label = labels.get(ann.category_id)
-        if label is None:
-            raise _fail(file, f"$.annotations[{i}].category_id", f"no category has id "
-                        f"{ann.category_id}; expected one of {sorted(labels)}")
-        image_raw, image, found = entry
-        size = sizes.get(ann.image_id)
-        if size is None:
-            size = sizes[ann.image_id] = _size(image, image_raw, split, media, file)
-        bbox = ann.bbox
-        if bbox is not None and _is_plain(ann):
-            x, y, w, h = bbox
-            kinds.setdefault(ann.category_id, box_kind)
-            score = ann.score  # Annotation(label, Box(...), crowd, score, source), defaults else
-            found.append(new_annotation(
-                label, new_box(x, y, w, h), DEFAULT_LABELSET, {}, (), None, None, 0,
-                bool(ann.iscrowd), human if score is None else model, score, None, None, None,
-                None))
-            continue
-        width, height = size
-        try:
-            geometry = annotation_geometry(ann, image_hw=(height, width))
-            kinds.setdefault(ann.category_id, geometry.kind)
-            found.append(_annotation(raw_ann, ann, label, geometry))
-        except (InputError, ValueError) as exc:
-            raise _fail(file, f"$.annotations[{i}]", str(exc)) from None
-    if schema is None:
-        schema = _schema(doc, file, kinds)
-    elif [(c.id, c.name) for c in schema.classes] != list(labels.items()):
-        raise _fail(file, "$.categories", "expected the same categories as the other splits")
-    records = [_record(raw, image, found, split=split, media=media, sizes=sizes, file=file,
-                       at=f"$.images[{i}]", schema=schema)
-               for i, (raw, image, found) in enumerate(images.values())]
-    return schema, doc.get("info") or {}, records
+    return labels
+
+
+def _check_images(checked: _Checked, stream: JsonStream, media: _Media,
+                  datasets: dict[str, None], labelsets: dict[str, None]) -> None:
+    file, split, places, names = checked.file, checked.split, checked.places, \
+        frozenset(checked.labels.values())
+    for batch in stream.batches(_IMAGES, "$.images"):
+        for raw in batch:
+            at = f"$.images[{len(places)}]"
+            image = convert(raw, _ImageJ, file, at=at)
+            if image.id in places:
+                raise _fail(file, f"{at}.id", f"image id {image.id} appears twice")
+            places[image.id] = len(places)
+            width, height = _size(image, raw, split, media, file)
+            checked.widths.append(width)
+            checked.heights.append(height)
+            record = _record(raw, image, [], split=split, size=(width, height), media=None,
+                             file=file, at=at, classes=names)
+            datasets[record.item.dataset] = None
+            labelsets.update(dict.fromkeys(t.labelset for t in record.tasks))
+            labelsets.update(dict.fromkeys(a.labelset for a in record.annotations))
+
+
+def _check_annotations(checked: _Checked, stream: JsonStream,
+                       labelsets: dict[str, None]) -> None:
+    file, places, labels, kinds = checked.file, checked.places, checked.labels, checked.kinds
+    box_kind, last, i = GeometryKind.BOX, 0, 0
+    batch: list[_BoxJ] | list[_AnnotationJ]
+    for batch in stream.batches(_ANNOTATIONS, "$.annotations", lean=_BOXES):
+        for ann in batch:
+            place = places.get(ann.image_id)
+            if place is None:
+                raise _fail(file, f"$.annotations[{i}].image_id",
+                            f"no image has id {ann.image_id}")
+            label = labels.get(ann.category_id)
+            if label is None:
+                raise _fail(file, f"$.annotations[{i}].category_id", f"no category has id "
+                            f"{ann.category_id}; expected one of {sorted(labels)}")
+            if place < last:
+                checked.in_order = False
+            last = place
+            if (type(ann) is _BoxJ or _is_plain(ann)) and ann.bbox is not None:
+                kinds.setdefault(ann.category_id, box_kind)
+            else:
+                annotation = _converted(file, i, ann, label,
+                                        (checked.heights[place], checked.widths[place]))
+                kinds.setdefault(ann.category_id, annotation.geometry.kind)
+                labelsets[annotation.labelset] = None
+            i += 1
+
+
+_Group = list[tuple[int, _BoxJ | _AnnotationJ]]
+"""An image's annotations, each with its index in the file."""
+
+
+def _groups(checked: _Checked) -> Generator[tuple[int, _Group]]:
+    """``(image place, [(annotation index, annotation), ...])`` by increasing place."""
+    if checked.annotations_at is None:
+        return
+    if not checked.in_order:
+        yield from _spilled_groups(checked)
+        return
+    places, current, i = checked.places, 0, 0
+    group: _Group = []
+    batch: list[_BoxJ] | list[_AnnotationJ]
+    with JsonStream(checked.file, offset=checked.annotations_at) as stream:
+        for batch in stream.batches(_ANNOTATIONS, "$.annotations", lean=_BOXES):
+            for ann in batch:
+                if ann.image_id != current or not group:
+                    if group:
+                        yield places[current], group
+                    group, current = [], ann.image_id
+                group.append((i, ann))
+                i += 1
+    if group:
+        yield places[current], group
+
+
+def _spilled_groups(checked: _Checked
+                    ) -> Iterator[tuple[int, _Group]]:
+    """`_groups` of annotations in any order: each written, with its index, to the
+    temporary file of its image's range of places (ranges of at most `SPILL_ANNOTATIONS`),
+    then one range at a time read back and grouped."""
+    counts = array("q", bytes(8 * len(checked.places)))
+    with JsonStream(checked.file, offset=checked.annotations_at or 0) as stream:
+        for ids in stream.batches(_IMAGE_IDS, "$.annotations"):
+            for one in ids:
+                counts[checked.places[one.image_id]] += 1
+    starts, total = [0], 0
+    for place, n in enumerate(counts):
+        if total and total + n > SPILL_ANNOTATIONS:
+            starts.append(place)
+            total = 0
+        total += n
+    image_id, places = _IMAGE_ID.decode, checked.places
+    with tempfile.TemporaryDirectory(prefix="labelport-coco-") as folder:
+        spills = [Path(folder, str(k)) for k in range(len(starts))]
+        with ExitStack() as files, JsonStream(checked.file,
+                                              offset=checked.annotations_at or 0) as stream:
+            outs = [files.enter_context(open(spill, "wb")) for spill in spills]
+            i = 0
+            for raws in stream.batches(_RAW_ANNOTATIONS, "$.annotations"):
+                for raw in raws:
+                    place = places[image_id(raw).image_id]
+                    outs[bisect_right(starts, place) - 1].write(b"[%d,%b]," % (i, bytes(raw)))
+                    i += 1
+        for spill in spills:
+            data = spill.read_bytes()
+            spill.unlink()
+            by_place: dict[int, _Group] = defaultdict(list)
+            for i, spilled in _NUMBERED_ANNOTATIONS.decode(b"[" + data[:-1] + b"]"):
+                by_place[places[spilled.image_id]].append((i, spilled))
+            del data
+            yield from sorted(by_place.items())
+
+
+def _file_records(checked: _Checked, media: _Media) -> Iterator[ItemRecord]:
+    """The records of a checked file, in the order of its images, its annotations each in
+    the order of the file."""
+    if checked.images_at is None:
+        return
+    file, split, labels = checked.file, checked.split, checked.labels
+    names = frozenset(labels.values())
+    human, model = Source.HUMAN, Source.MODEL
+    with closing(_groups(checked)) as groups, \
+            JsonStream(file, offset=checked.images_at) as stream:
+        pending = next(groups, None)
+        place = 0
+        for raws in stream.batches(_IMAGES, "$.images"):
+            for raw in raws:
+                at = f"$.images[{place}]"
+                image = convert(raw, _ImageJ, file, at=at)
+                group: _Group = []
+                if pending is not None and pending[0] == place:
+                    group, pending = pending[1], next(groups, None)
+                found = []
+                for i, ann in group:
+                    label, bbox = labels[ann.category_id], ann.bbox
+                    if (type(ann) is _BoxJ or _is_plain(ann)) and bbox is not None:
+                        x, y, w, h = bbox
+                        score = ann.score  # Annotation(label, Box(...), crowd, score, source)
+                        found.append(new_annotation(
+                            label, new_box(x, y, w, h), DEFAULT_LABELSET, {}, (), None, None,
+                            0, bool(ann.iscrowd), human if score is None else model, score,
+                            None, None, None, None))
+                    else:
+                        found.append(_converted(file, i, ann, label,
+                                                (checked.heights[place], checked.widths[place])))
+                yield _record(raw, image, found, split=split, media=media, file=file, at=at,
+                              size=(checked.widths[place], checked.heights[place]),
+                              classes=names)
+                place += 1
 
 
 def _size(image: _ImageJ, raw: Json, split: str | None, media: _Media,
@@ -555,13 +692,14 @@ def _objects(raw: Json, key: str, file: Path, at: str) -> list[Json]:
 
 
 def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: str | None,
-            media: _Media, sizes: dict[int, tuple[int, int]], file: Path, at: str,
-            schema: LabelSchema) -> ItemRecord:
+            size: tuple[int, int], media: _Media | None, file: Path, at: str,
+            classes: frozenset[str]) -> ItemRecord:
+    """The image's record; ``media`` None leaves its media out (the record only checked)."""
     path = raw.get("path", image_path(image.file_name))
     if not isinstance(path, str):
         raise _fail(file, f"{at}.path", f"expected a string, got {type(path).__name__}")
-    found = media.find(split, image.file_name, path)
-    width, height = sizes.get(image.id) or _size(image, raw, split, media, file)
+    found = media.find(split, image.file_name, path) if media else None
+    width, height = size
     remote = image.file_name if is_url(image.file_name) else None
     try:
         item = item_from_json({**raw, "dataset": raw.get("dataset", DEFAULT_DATASET),
@@ -574,19 +712,15 @@ def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: 
     except InputError as exc:
         raise _fail(file, at, str(exc)) from None
     for label in image_labels:
-        if schema.get(label.label) is None:
+        if label.label not in classes:
             raise _fail(file, f"{at}.image_labels", f"class {label.label!r} is not a category")
     return ItemRecord(item=item, tasks=tasks, annotations=tuple(annotations) + image_labels,
                       split=split)
 
 
-def read(path: Path, options: Mapping[str, Any]) -> MemorySource:
-    """Read a COCO file or export folder into memory (COCO files are read whole)."""
-    with gc_paused():
-        return _read(path, options)
-
-
-def _read(path: Path, options: Mapping[str, Any]) -> MemorySource:
+def read(path: Path, options: Mapping[str, Any]) -> StreamSource:
+    """Read a COCO file or export folder: every file is checked first (all or nothing), then
+    read again as the records are streamed, so memory does not grow with the file."""
     files = _annotation_files(path)
     images = options.get("images")
     if images is None:
@@ -595,19 +729,26 @@ def _read(path: Path, options: Mapping[str, Any]) -> MemorySource:
     media = _Media(Path(images))
     schema: LabelSchema | None = None
     info: Json = {}
-    records: list[ItemRecord] = []
-    for file in files:
-        schema, file_info, file_records = _read_file(file, media, schema)
-        info = info or file_info
-        records += file_records
-    assert schema is not None  # at least one file was read
-    datasets = dict.fromkeys(r.item.dataset for r in records)
+    datasets: dict[str, None] = {}
     labelsets = dict.fromkeys([DEFAULT_LABELSET])
-    for r in records:
-        labelsets.update(dict.fromkeys(t.labelset for t in r.tasks))
-        labelsets.update(dict.fromkeys(a.labelset for a in r.annotations))
+    checked = []
+    for file in files:
+        done = _check(file, media, datasets, labelsets)
+        if schema is None:
+            schema = _schema(done.doc, file, done.kinds)
+        elif [(c.id, c.name) for c in schema.classes] != list(done.labels.items()):
+            raise _fail(file, "$.categories", "expected the same categories as the other splits")
+        info = info or done.doc.get("info") or {}
+        checked.append(done)
+    assert schema is not None  # at least one file was read
+
+    def records() -> Iterator[ItemRecord]:
+        for done in checked:
+            yield from _file_records(done, media)
+
     name = info.get("description") if isinstance(info, dict) else None
-    return MemorySource(
-        project=ProjectInfo(name=str(name or files[0].stem)), schema=schema, items=tuple(records),
+    return StreamSource(
+        project=ProjectInfo(name=str(name or files[0].stem)), schema=schema,
+        count=sum(len(done.places) for done in checked), open_records=records,
         datasets=tuple(Dataset(name=d) for d in datasets),
         labelsets=tuple(Labelset(name=ls) for ls in labelsets))
