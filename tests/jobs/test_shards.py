@@ -68,7 +68,9 @@ def store(sample_store: Store, tmp_path: Path) -> Store:
 def run(store: Store, settings: JobSettings, requests: list[tuple[str, dict[str, Any]]],
         *, shard_items: int) -> list[JobInfo]:
     ids = {p.name: p.id for p in store.list_projects()}
-    runner = LocalRunner(store, replace(settings, shard_items=shard_items))
+    media = Path(settings.artifacts).parent  # the sample's and the generated project's
+    runner = LocalRunner(store, replace(settings, shard_items=shard_items,
+                                        media_roots=str(media)))
     runner.start()
     try:
         jobs = [store.jobs.create(ids[project], request) for project, request in requests]
@@ -89,6 +91,14 @@ def files(settings: JobSettings, job: JobInfo) -> tuple[dict[str, bytes], dict[s
     return found, orjson.loads(found.pop(MANIFEST_NAME))
 
 
+VARIANTS: list[dict[str, Any]] = [
+    {"format": "labelstudio", "options": {"files": "per_task"}},
+    {"format": "labelport", "options": {"jsonl": True}},
+    {"format": "coco", "media": "copy"},
+]
+"""Options with merges of their own, run with the random split."""
+
+
 def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for project in (PROJECT, GENERATED):
@@ -98,6 +108,8 @@ def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:
                 if split is not None:
                     request["split"] = split
                 out.append((project, request))
+        out += [(project, {**variant, "name": "x", "split": SPLITS["random"]})
+                for variant in VARIANTS if variant["format"] in formats]
     return out
 
 

@@ -143,6 +143,7 @@ from labelport.formats.labelstudio._config import (
     ControlNames,
     label_config_xml,
 )
+from labelport.formats.labelstudio._merge import merge_shards
 from labelport.formats.labelstudio._min_reader import read_min
 from labelport.formats.labelstudio._reader import read
 from labelport.formats.labelstudio._references import check_image_root, image_reference
@@ -665,7 +666,7 @@ SPEC = FormatSpec(
     options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT, _FILES),
     writer=write,
     reader=read,
-    unshardable="one result.json whose merge (task and annotation ids) is not written yet",
+    merge_shards=merge_shards,
 )
 
 MIN_SPEC = replace(
@@ -675,5 +676,7 @@ MIN_SPEC = replace(
     options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT),
     writer=write_min,
     reader=read_min,
+    merge_shards=None,
+    unshardable="its records leave out cancelled annotations, whose ids a merge cannot count",
 )
 
