@@ -49,3 +49,16 @@ def test_delivery_fields_refused_then_delivered_and_shown(web: Web, listener: Li
     assert 'id="delivery"' in page and "HTTP 200" in page
     assert str(tmp_path / "drop" / "web.zip") in page and "web.manifest.json" in page
     assert page.count(">delivered<") == 2
+
+
+def test_schedule_form_carries_delivery(web: Web, listener: Listener, tmp_path: Path) -> None:
+    alice = web.sign_in("alice")
+    base = f"/projects/{web.project}/schedules"
+    assert 'name="deliver_to"' in alice.get(base).text
+    refused = alice.post(base, {"name": "bad", "format": "yolo", "every_minutes": "60",
+                                "webhook": f"{listener.url}/elsewhere"}, status=400).text
+    assert "is not under a webhook URL the operator allows" in refused
+    alice.post(base, {"name": "nightly", "format": "yolo", "every_minutes": "60",
+                      "deliver_to": str(tmp_path / "drop")})
+    [schedule] = web.store.schedules.of_project(web.project)
+    assert schedule.request["deliver_to"] == str(tmp_path / "drop")

@@ -103,7 +103,7 @@ async def create_schedule(request: Request, access: Exporter, store: StoreDep) -
             interval_seconds=int(minutes) * 60 if minutes else None,
             cron=str(form.get("cron") or "").strip() or None,
             delta=bool(form.get("delta")))
-        api_exports.create_export_schedule(body, access, store)
+        api_exports.create_export_schedule(body, access, store, request)
     except ValidationError as exc:
         return _schedules(request, access, store, status=400, error=_pydantic(exc),
                           values=values)
