@@ -239,7 +239,7 @@ HOOKS = "https://hooks.example.com/ml/"
     "s3://key@lp-bucket/exports/", "s3://lp-bucket/exports/a?versionId=1",
     "s3://lp-bucket/exports/a#b", "s3://other/exports/", "gs://lp-bucket/exports/",
     "s3://lp-bucket/exports/a::file:///etc", "/srv/drop/../etc", "/srv/dropped",
-    "relative/drop", "file:///srv/drop/../etc"])
+    "relative/drop", "file:///srv/drop/../etc", "s3://[lp-bucket/exports/", "", "/srv/drop\0x"])
 def test_destinations_outside_the_roots_are_refused(text: str) -> None:
     settings = JobSettings(delivery_roots=ROOTS)
     with pytest.raises(NotAllowedError, match="`deliver_to`.*s3://lp-bucket/exports/, /srv/drop"):
@@ -259,7 +259,7 @@ def test_destinations_under_the_roots_are_allowed() -> None:
     "http://hooks.example.com/ml/", "https://hooks.example.com/ml/../admin",
     "https://user@hooks.example.com/ml/", "https://hooks.example.com/ml%2F..%2Fadmin",
     "https://hooks.example.com/mlx", "https://hooks.example.com/ml/a#frag",
-    "ftp://hooks.example.com/ml/"])
+    "ftp://hooks.example.com/ml/", "https://[hooks.example.com/ml/", ""])
 def test_webhooks_outside_the_prefixes_are_refused(url: str) -> None:
     with pytest.raises(NotAllowedError, match=f"`webhook`.*{HOOKS}"):
         webhook_access(url, JobSettings(webhook_urls=HOOKS))

@@ -33,7 +33,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import orjson
 
@@ -72,7 +72,7 @@ def destination(text: str, settings: JobSettings) -> str:
     access = MediaAccess.service(roots)
     try:
         if "://" in text and not text.startswith("file://"):
-            parts = urlsplit(text)
+            parts = _split(text, refusal)
             if "%" in text or parts.query or parts.fragment or text.endswith("#"):
                 raise refusal
             access.check_url(text, what=f"`{DESTINATION}`")
@@ -94,7 +94,7 @@ def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
                               "allows none: LABELPORT_WEBHOOK_URLS)")
     refusal = NotAllowedError(f"`{WEBHOOK}` {url!r} is not under a webhook URL the operator "
                               f"allows: {', '.join(prefixes)}")
-    parts = urlsplit(url)
+    parts = _split(url, refusal)
     if parts.scheme.lower() not in ("http", "https") or "%" in parts.path or parts.fragment:
         raise refusal
     access = MediaAccess.service(prefixes, networks=split_entries(settings.webhook_networks))
@@ -103,6 +103,13 @@ def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
     except MediaDeniedError:
         raise refusal from None
     return access
+
+
+def _split(url: str, refusal: NotAllowedError) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError:  # a malformed host ("s3://[x")
+        raise refusal from None
 
 
 def refuse_disallowed(request: Mapping[str, Any], settings: JobSettings) -> None:
