@@ -35,7 +35,6 @@ from labelport.export.package import (
 )
 from labelport.export.pipeline import prepare, run_pipeline
 from labelport.export.request import ExportOptions, plan_export
-from labelport.formats.registry import get_format
 from labelport.jobs import delivery, shards
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
@@ -192,11 +191,15 @@ def _merge(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat) -
     storage = ArtifactStorage(settings.artifacts)
     first = store.jobs.request(parts[0].id) if parts else {}
     plan = shards.load_plan(storage, first)
+    planned = plan_export(store, job.project, replace(options, freeze_release=None,
+                                                      release=first.get("release")),
+                          media_access=settings.media_access(job.project_id))
     with tempfile.TemporaryDirectory(prefix=f"labelport-merge-{job.id}-{owner()}-") as tmp:
         name = export_name(options.name or f"{job.project}-{options.format}-{job.id}")
         out = artifact_path(Path(tmp), name, options.package)
         counts = shards.merge(storage, parts, Path(tmp) / "work", out,
-                              spec=get_format(options.format), plan=plan,
+                              spec=planned.spec, plan=plan,
+                              schema_counts=shards.schema_counts(planned),
                               package=options.package, password=options.password,
                               name=options.name)
         beat.done = sum(p.done for p in parts)

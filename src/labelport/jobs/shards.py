@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from labelport.domain.model import ItemRecord
-from labelport.domain.source import ExportSource, StreamSource
+from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError, LabelportError
 from labelport.export import package as packager
 from labelport.export.export_type import ExportType
@@ -41,6 +41,7 @@ from labelport.export.manifest import MANIFEST_NAME, content_hash, file_checksum
 from labelport.export.package import PackageKind
 from labelport.export.pipeline import prepare
 from labelport.export.request import PlannedExport
+from labelport.export.run import run_export
 from labelport.export.splits import SplitPlan
 from labelport.formats._shared.naming import file_stem, safe_file_name
 from labelport.formats.base import FormatSpec, merge_by_copying
@@ -164,10 +165,24 @@ def _upload_plan(storage: ArtifactStorage, plan: SplitPlan, key: str) -> str:
         return storage.upload(local, f"{key}/{_PLAN_FILE}").uri
 
 
+def schema_counts(planned: PlannedExport) -> dict[str, int]:
+    """What the format reports from the schema and its options alone (a class it cannot
+    offer, an attribute it converts), as an export without items does: every shard reports
+    it, the merged export once."""
+    source = planned.source
+    empty = MemorySource(project=source.project, schema=source.schema,
+                         datasets=source.datasets, labelsets=source.labelsets)
+    with tempfile.TemporaryDirectory(prefix="labelport-schema-counts-") as tmp:
+        result = run_export(empty, planned.spec, Path(tmp) / "out",
+                            options=planned.request.options, outside=planned.request.outside)
+    return dict(result.report.counts)
+
+
 def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path, *,
-          spec: FormatSpec, plan: SplitPlan | None, package: PackageKind,
-          password: str | None, name: str | None) -> dict[str, Any]:
-    """Merge the shards' artifacts into one export packaged at ``out``; its counts."""
+          spec: FormatSpec, plan: SplitPlan | None, schema_counts: dict[str, int],
+          package: PackageKind, password: str | None, name: str | None) -> dict[str, Any]:
+    """Merge the shards' artifacts into one export packaged at ``out``; its counts.
+    ``schema_counts`` (`schema_counts`) are counted once, not once per shard."""
     if spec.merge_shards is None:
         raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
     manifests = []
@@ -190,8 +205,8 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
             if relative not in handled:
                 _add(root / relative, merged / relative, relative)
         shutil.rmtree(root, ignore_errors=True)
-    manifest = _merged_manifest(manifests, merged, plan=plan, package=package,
-                                password=password, name=name)
+    manifest = _merged_manifest(manifests, merged, plan=plan, schema_counts=schema_counts,
+                                package=package, password=password, name=name)
     write_manifest(merged, manifest)
     packager.package(merged, package, out, password=password)
     shutil.rmtree(merged, ignore_errors=True)
@@ -241,8 +256,8 @@ def _add(source: Path, target: Path, relative: str) -> None:
 
 
 def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, plan: SplitPlan | None,
-                     package: PackageKind, password: str | None,
-                     name: str | None) -> dict[str, Any]:
+                     schema_counts: dict[str, int], package: PackageKind,
+                     password: str | None, name: str | None) -> dict[str, Any]:
     first = manifests[0]
     counts: dict[str, Any] = {"items": 0, "items_without_objects": 0, "annotations": 0,
                               "per_split": {}}
@@ -261,6 +276,10 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, plan: Split
             report[kind] = report.get(kind, 0) + n
         messages.extend(m for m in shard["report"]["messages"] if m not in messages)
         renamed.extend(shard["report"].get("renamed", []))
+    for kind, n in schema_counts.items():
+        report[kind] = max(0, report.get(kind, 0) - n * (len(manifests) - 1))
+        if not report[kind]:
+            del report[kind]
     counts["per_class"] = [{"label": k, "objects": v} for k, v in per_class.items()]
     checksums = file_checksums(root)
     selection = {k: v for k, v in first["selection"].items() if k not in SHARD_KEYS}
