@@ -1,23 +1,26 @@
 """The import's bulk path (`labelport.store.bulk`): batches already written by executemany or
 COPY are rolled back with the rest when a later batch fails, ids taken in blocks follow each
 other across imports, the bulk-load settings do not outlive the import, text with a NUL byte
-is refused as the engine refuses it, and driver errors come as SQLAlchemy's."""
+is refused as the engine refuses it, driver errors come as SQLAlchemy's, a plain annotation's
+short row takes the table's defaults, and PostgreSQL's foreign keys checked a batch at a time
+hold as its triggers would."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from labelport.domain.model import ItemRecord
+from labelport.domain.model import ItemRecord, Source
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import MemorySource, StreamSource
 from labelport.errors import InputError
-from labelport.store import Store, bulk, importer, open_store, tables
+from labelport.store import Store, bulk, importer, open_store, rows, tables
 
 BoxesFactory = Callable[..., MemorySource]
 
@@ -117,3 +120,98 @@ def test_a_driver_error_is_raised_as_sqlalchemys(store: Store) -> None:
                                  ("project_id", "dataset_id", "path", "width", "height"))
         with pytest.raises(IntegrityError):  # no dataset 999: a foreign key, checked at once
             insert.insert([(project_id, 999, "p.png", 1, 1)])
+
+
+def test_plain_and_other_annotations_keep_their_order_and_values(
+        store: Store, make_boxes: BoxesFactory) -> None:
+    """A plain annotation's row is inserted without its default columns, the others with all
+    of them: mixed on one item, they come back in the source's order, every value kept."""
+    boxes = make_boxes(12, boxes_per_item=5)
+    records = tuple(replace(r, annotations=tuple(
+        replace(a, score=0.5, source=Source.MODEL) if i % 2 else a
+        for i, a in enumerate(r.annotations))) for r in boxes.items)
+    source = replace(boxes, items=records)
+    store.create_project("p", LabelSchema())
+    store.import_source("p", source)
+
+    assert [r.annotations for r in store.source("p").records()] == [
+        r.annotations for r in records]
+
+
+def test_a_short_row_takes_the_defaults_of_a_plain_annotation(
+        store: Store, make_boxes: BoxesFactory) -> None:
+    """`rows.ANNOTATION_DEFAULTS` are the table's server defaults, which fill a short row."""
+    store.create_project("p", LabelSchema())
+    store.import_source("p", make_boxes(1))
+    with store.engine.begin() as conn:
+        _, (item_id, labelset_id, class_id) = _annotation_insert(conn)
+        insert = bulk.BulkInsert(conn, tables.annotations, rows.ANNOTATION_FIELDS,
+                                 defaults=rows.ANNOTATION_DEFAULTS)
+        insert.insert([(item_id, labelset_id, class_id, "none", '{"kind":"none"}', None)])
+        stored = conn.execute(text(
+            f"SELECT {', '.join(rows.ANNOTATION_FIELDS[6:])} FROM annotations "
+            "WHERE kind = 'none'")).one()
+    assert tuple(stored) == rows.ANNOTATION_DEFAULTS
+
+
+def _annotation_insert(conn: Connection) -> tuple[bulk.BulkInsert, tuple[int, int, int]]:
+    """A bulk insert of annotations, and the item, labelset and class ids of a stored one."""
+    ids = conn.execute(text("SELECT item_id, labelset_id, class_id FROM annotations")).first()
+    assert ids is not None
+    return bulk.BulkInsert(conn, tables.annotations, rows.ANNOTATION_PLAIN_FIELDS), tuple(ids)
+
+
+@pytest.mark.postgres
+def test_postgres_checks_the_foreign_keys_of_a_copy_a_batch_at_a_time(
+        postgres_url: str, make_boxes: BoxesFactory) -> None:
+    """The referenced rows must exist and stay locked until the transaction ends: another
+    transaction cannot delete a labelset nothing else references yet (its own check would not
+    see the uncommitted rows). The triggers are back on after the COPY."""
+    store = open_store(postgres_url)
+    try:
+        store.create_project("p", LabelSchema())
+        store.import_source("p", make_boxes(1))
+        with store.engine.begin() as conn:
+            unused = conn.execute(text(
+                "INSERT INTO labelsets (project_id, name, description) "
+                "SELECT project_id, 'unused', '' FROM labelsets RETURNING id")).scalar_one()
+        with store.engine.begin() as conn:
+            insert, (item_id, _, class_id) = _annotation_insert(conn)
+            none = ("none", '{"kind":"none"}', None)
+            with pytest.raises(IntegrityError, match="no label_classes.id = 999"), \
+                    conn.begin_nested():
+                insert.insert([(item_id, unused, 999, *none)])
+            insert.insert([(item_id, unused, class_id, *none)])
+            assert conn.exec_driver_sql("SHOW session_replication_role").scalar() == "origin"
+            with store.engine.connect() as other, pytest.raises(OperationalError,
+                                                                match="lock timeout"):
+                other.exec_driver_sql("SET lock_timeout = '200ms'")
+                other.execute(text("DELETE FROM labelsets WHERE id = :id"), {"id": unused})
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_keeps_the_triggers_for_a_role_that_may_not_skip_them(
+        postgres_url: str, make_boxes: BoxesFactory) -> None:
+    role = f"lp_plain_{secrets.token_hex(4)}"
+    owner = open_store(postgres_url)
+    with owner.engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    store = open_store(postgres_url.replace("postgres@", f"{role}@"))
+    try:
+        store.create_project("p", LabelSchema())
+        store.import_source("p", make_boxes(3))
+        assert store.project_stats("p").annotations == 3 * 2
+        with store.engine.begin() as conn:
+            insert, (item_id, labelset_id, _) = _annotation_insert(conn)
+            with pytest.raises(IntegrityError, match="violates foreign key constraint"):
+                insert.insert([(item_id, labelset_id, 999, "none", '{"kind":"none"}', None)])
+    finally:
+        store.close()
+        with owner.engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
+        owner.close()

@@ -180,7 +180,8 @@ class _BatchWriter:
         self._item_ids = bulk.IdBlocks(conn, t.items)
         self._insert_items = bulk.BulkInsert(conn, t.items, ("id", *rows.ITEM_FIELDS))
         self._insert_tasks = bulk.BulkInsert(conn, t.tasks, rows.TASK_FIELDS)
-        self._insert_annotations = bulk.BulkInsert(conn, t.annotations, rows.ANNOTATION_FIELDS)
+        self._insert_annotations = bulk.BulkInsert(conn, t.annotations, rows.ANNOTATION_FIELDS,
+                                                   defaults=rows.ANNOTATION_DEFAULTS)
         self.items = self.tasks = self.annotations = 0
 
     def write(self, batch: list[ItemRecord]) -> None:
@@ -195,7 +196,7 @@ class _BatchWriter:
         task_rows: list[tuple[Any, ...]] = []
         annotation_rows: list[tuple[Any, ...]] = []
         labelset_id, class_id = self._labelsets.id, self._classes.id
-        task_values, annotation_values = rows.task_values, rows.annotation_values
+        task_values, annotations_values = rows.task_values, rows.annotations_values
         for record, item_id in zip(batch, item_ids, strict=True):
             seen: set[str] = set()
             for task in record.tasks:
@@ -204,10 +205,8 @@ class _BatchWriter:
                                      f"{task.labelset!r}; an item has one task per labelset")
                 seen.add(task.labelset)
                 task_rows.append(task_values(task, item_id, labelset_id(task.labelset)))
-            annotation_rows += [
-                annotation_values(a, item_id, labelset_id(a.labelset),
-                                  class_id(a.label, a.geometry.kind))
-                for a in record.annotations]
+            annotation_rows += annotations_values(record.annotations, item_id, labelset_id,
+                                                  class_id)
         self._insert_tasks.insert(task_rows)
         self._insert_annotations.insert(annotation_rows)
         self.items += len(item_rows)

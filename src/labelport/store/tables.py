@@ -163,16 +163,17 @@ class AnnotationRow(Base):
     geometry: Mapped[str] = mapped_column(Text)
     """`geometry_to_json`, as JSON."""
     attributes: Mapped[str | None] = mapped_column(Text)
-    extras: Mapped[bool] = mapped_column(Boolean)
+    extras: Mapped[bool] = mapped_column(Boolean, server_default=false())
     """Whether a column below holds a value other than its default: readers fetch those
-    columns only for such rows (see `labelport.store.rows`)."""
-    source: Mapped[str] = mapped_column(String(10))
+    columns only for such rows, and a bulk import inserts the rows without them (their server
+    defaults fill them; see `labelport.store.rows`)."""
+    source: Mapped[str] = mapped_column(String(10), server_default="human")
     score: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[str | None] = mapped_column(Text)
     instance_id: Mapped[int | None] = mapped_column(BigInteger)
     frame: Mapped[int | None] = mapped_column(Integer)
-    z_order: Mapped[int] = mapped_column(Integer, default=0)
-    crowd: Mapped[bool] = mapped_column(Boolean, default=False)
+    z_order: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    crowd: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     annotator: Mapped[str | None] = mapped_column(Name)
     lead_time_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime | None] = mapped_column(Timestamp)
