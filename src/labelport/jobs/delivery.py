@@ -244,11 +244,11 @@ def _copy(out: Path, target: str, counts: dict[str, Any], settings: JobSettings,
           save: Callable[[], None]) -> Record:
     """Upload ``out`` and its manifest under ``target``, checked again now."""
     part: Record = {"to": target}
-    manifest = None if counts.get("encrypted") else _manifest_file(out)
 
     def step(attempt: Record) -> None:
         storage = ArtifactStorage(destination(target, settings))
-        if manifest is not None:
+        if not counts.get("encrypted"):
+            manifest = _manifest_file(out)
             part["manifest"] = storage.upload(manifest, manifest.name).uri
         part["artifact"] = storage.upload(out, out.name).uri
 
