@@ -4,16 +4,21 @@ artifacts under the test's folder with short heartbeats."""
 from __future__ import annotations
 
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from labelport.domain.schema import LabelSchema
+from labelport.export.manifest import MANIFEST_NAME
+from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.sample import build_sample
 from labelport.store import Store, open_store
-from labelport.store.jobs import JobInfo
+from labelport.store.jobs import JobInfo, JobStatus
 
 PROJECT = "sample"
 
@@ -58,3 +63,13 @@ def wait_for(store: Store, job_id: int, done: Callable[[JobInfo], bool],
 
 def finished(job: JobInfo) -> bool:
     return job.status.finished
+
+
+def artifact_files(settings: JobSettings, job: JobInfo) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every file of a completed job's zip but the manifest, and the manifest."""
+    assert job.status is JobStatus.COMPLETED, job.error
+    path = ArtifactStorage(settings.artifacts).local_path(job.artifact_uri or "")
+    assert path is not None
+    with zipfile.ZipFile(path) as zf:
+        found = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    return found, orjson.loads(found.pop(MANIFEST_NAME))

@@ -29,11 +29,12 @@ from labelport.api.app import create_app
 from labelport.api.settings import Settings
 from labelport.jobs.celery_app import CeleryRunner
 from labelport.jobs.config import DEFAULT_REDIS, JobSettings
+from labelport.jobs.local import LocalRunner
 from labelport.store import Store
 from labelport.store.jobs import JobStatus
 from tests.required import unavailable
 
-from .conftest import finished, wait_for
+from .conftest import artifact_files, finished, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
@@ -208,22 +209,39 @@ def test_worker_killed_on_the_last_attempt_fails_the_job(
 def test_sharded_export_across_two_workers(sample_store: Store, project_id: int,
                                            celery_settings: JobSettings, db_url: str,
                                            tmp_path: Path) -> None:
+    """YOLO, and COCO with a stratified split, written in shards by both workers and merged:
+    the COCO artifact holds the bytes of the same export written whole by the local runner."""
     settings = replace(celery_settings, shard_items=2)
+    coco = {"format": "coco", "name": "c",
+            "split": {"fractions": {"train": 0.6, "val": 0.4}, "strategy": "stratified"}}
     workers = Workers(db_url, settings, tmp_path)
     try:
         for process in [workers.start(name, delay=0.1) for name in ("a", "b")]:
             workers.reached("ready", process)
-        job_id = sample_store.jobs.create(project_id, {"format": "yolo"})
-        CeleryRunner(sample_store, settings).submit(job_id)
-        job = wait_for(sample_store, job_id, finished, timeout=60)
+        job_ids = [sample_store.jobs.create(project_id, request)
+                   for request in ({"format": "yolo"}, coco)]
+        for job_id in job_ids:
+            CeleryRunner(sample_store, settings).submit(job_id)
+        job, sharded_coco = (wait_for(sample_store, j, finished, timeout=60) for j in job_ids)
     finally:
         workers.stop()
     assert job.status is JobStatus.COMPLETED, job.error
     assert job.shards == 5 and job.counts and job.counts["items"] == 8
-    shards = sample_store.jobs.shards(job_id)
+    shards = sample_store.jobs.shards(job.id)
     assert {s.status for s in shards} == {JobStatus.COMPLETED}
     pids = {w.pid for w in workers.processes.values()}
     assert {pid_of(s.worker) for s in shards} == pids  # both wrote shards
+    assert sharded_coco.shards == 5
+    assert {pid_of(s.worker) for s in sample_store.jobs.shards(sharded_coco.id)} == pids
+    whole = LocalRunner(sample_store, replace(settings, runner="local", shard_items=0))
+    whole.start()
+    try:
+        whole_id = sample_store.jobs.create(project_id, coco)
+        whole.submit(whole_id)
+        one = wait_for(sample_store, whole_id, finished, timeout=60)
+    finally:
+        whole.stop()
+    assert artifact_files(settings, sharded_coco)[0] == artifact_files(settings, one)[0]
 
 
 def test_the_api_runs_exports_on_celery_workers(

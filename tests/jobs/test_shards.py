@@ -7,28 +7,24 @@ selection whose file names shards would rename otherwise than one writer."""
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from labelport.domain.model import ItemRecord
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import MemorySource
-from labelport.export.manifest import MANIFEST_NAME
 from labelport.formats.base import merge_by_copying
 from labelport.formats.registry import get_format, writable_formats
-from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.jobs.local import LocalRunner
 from labelport.sample import build_sample
 from labelport.store import Store
 from labelport.store.jobs import JobInfo, JobStatus
 
-from .conftest import PROJECT, finished, wait_for
+from .conftest import PROJECT, artifact_files, finished, wait_for
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -83,16 +79,6 @@ def run(store: Store, settings: JobSettings, requests: list[tuple[str, dict[str,
         runner.stop()
 
 
-def files(settings: JobSettings, job: JobInfo) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """Every file of the job's zip but the manifest, and the manifest."""
-    assert job.status is JobStatus.COMPLETED, job.error
-    path = ArtifactStorage(settings.artifacts).local_path(job.artifact_uri or "")
-    assert path is not None
-    with zipfile.ZipFile(path) as zf:
-        found = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-    return found, orjson.loads(found.pop(MANIFEST_NAME))
-
-
 VARIANTS: list[dict[str, Any]] = [
     {"format": "labelstudio", "options": {"files": "per_task"}},
     {"format": "labelport", "options": {"jsonl": True}},
@@ -129,11 +115,11 @@ def test_every_mergeable_format_shards_into_the_bytes_of_one_export(
     for (project, request), one, merged in zip(requests, whole, sharded, strict=True):
         what = f"{request['format']} of {project} split {request.get('split')}"
         assert one.shards == 0
-        expected, one_manifest = files(settings, one)
+        expected, one_manifest = artifact_files(settings, one)
         if merged.status is not JobStatus.COMPLETED:
             failures.append(f"{what}: {merged.error}")
             continue
-        got, merged_manifest = files(settings, merged)
+        got, merged_manifest = artifact_files(settings, merged)
         if merged.shards < 2:
             failures.append(f"{what}: {merged.shards} shards, "
                             f"{merged_manifest['report']['messages']}")
@@ -164,7 +150,7 @@ def test_a_format_without_a_merge_and_names_shards_would_rename_run_whole(
                                               ("clash", {"format": "coco"})], shard_items=SHARD)
     assert no_merge.status is JobStatus.COMPLETED and no_merge.shards == 0, no_merge.error
     assert renamed.status is JobStatus.COMPLETED and renamed.shards == 0, renamed.error
-    _, manifest = files(settings, renamed)
+    _, manifest = artifact_files(settings, renamed)
     assert any("not sharded" in m and "far/x.png" in m
                for m in manifest["report"]["messages"]), manifest["report"]["messages"]
 
