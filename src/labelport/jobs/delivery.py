@@ -133,12 +133,11 @@ def deliver(store: Store, job: JobInfo, settings: JobSettings, out: Path,
     if save is None:
         return
     if target:
-        record["destination"] = _copy(out, str(target), counts, settings, save)
+        _copy(out, str(target), counts, settings, record, save)
     if hook:
         body = payload(job, status="succeeded", counts=counts, artifact=out.name,
                        destination=record.get("destination"))
-        record["webhook"] = _call(str(hook), body, settings, save)
-    save()
+        _call(str(hook), body, settings, record, save)
 
 
 def notify_failure(store: Store, job_id: int, settings: JobSettings) -> None:
@@ -154,8 +153,7 @@ def notify_failure(store: Store, job_id: int, settings: JobSettings) -> None:
     save = _recorder(store, job.id, record)
     if save is None:
         return
-    record["webhook"] = _call(str(hook), payload(job, status="failed"), settings, save)
-    save()
+    _call(str(hook), payload(job, status="failed"), settings, record, save)
 
 
 def _recorder(store: Store, job_id: int, record: Record) -> Callable[[], None] | None:
@@ -203,7 +201,7 @@ class _Final(Exception):  # noqa: N818 - a signal to stop, carrying what went wr
 
 
 def _attempts(part: Record, step: Callable[[Record], None], settings: JobSettings,
-              save: Callable[[], None]) -> Record:
+              save: Callable[[], None]) -> None:
     """Run ``step`` until it succeeds, fails for good or the retries are spent, waiting
     ``backoff * 2**n`` before retry n+1; each attempt goes into ``part``, saved on the job."""
     part.update(status="pending", attempts=[])
@@ -237,13 +235,14 @@ def _attempts(part: Record, step: Callable[[Record], None], settings: JobSetting
             part["finished_at"] = now().isoformat()
         save()
         number += 1
-    return part
 
 
 def _copy(out: Path, target: str, counts: dict[str, Any], settings: JobSettings,
-          save: Callable[[], None]) -> Record:
-    """Upload ``out`` and its manifest under ``target``, checked again now."""
+          record: Record, save: Callable[[], None]) -> None:
+    """Upload ``out`` and its manifest under ``target``, checked again now; recorded as
+    ``record["destination"]``."""
     part: Record = {"to": target}
+    record["destination"] = part
 
     def step(attempt: Record) -> None:
         storage = ArtifactStorage(destination(target, settings))
@@ -252,7 +251,7 @@ def _copy(out: Path, target: str, counts: dict[str, Any], settings: JobSettings,
             part["manifest"] = storage.upload(manifest, manifest.name).uri
         part["artifact"] = storage.upload(out, out.name).uri
 
-    return _attempts(part, step, settings, save)
+    _attempts(part, step, settings, save)
 
 
 def _manifest_file(out: Path) -> Path:
@@ -272,10 +271,12 @@ def _manifest_file(out: Path) -> Path:
     return target
 
 
-def _call(url: str, body: dict[str, Any], settings: JobSettings,
-          save: Callable[[], None]) -> Record:
-    """POST ``body`` to the webhook ``url``, checked again now."""
+def _call(url: str, body: dict[str, Any], settings: JobSettings, record: Record,
+          save: Callable[[], None]) -> None:
+    """POST ``body`` to the webhook ``url``, checked again now; recorded as
+    ``record["webhook"]``."""
     part: Record = {"url": url}
+    record["webhook"] = part
     data = orjson.dumps(body)
     headers = {"Content-Type": "application/json", "User-Agent": "labelport",
                EVENT_HEADER: EVENT}
@@ -306,4 +307,4 @@ def _call(url: str, body: dict[str, Any], settings: JobSettings,
             message += " (redirects are not followed)"
         raise _Final(message)
 
-    return _attempts(part, step, settings, save)
+    _attempts(part, step, settings, save)
