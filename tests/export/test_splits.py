@@ -19,11 +19,14 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource, MemorySource
 from labelport.errors import InputError
 from labelport.export.splits import (
+    SplitPlan,
     SplitSpec,
     SplitStrategy,
     SplitSummary,
+    apply_plan,
     assign_splits,
     parse_split,
+    plan_splits,
 )
 from labelport.formats.base import Report
 from labelport.sample import build_sample
@@ -393,3 +396,27 @@ def test_stratified_on_the_sample_project(tmp_path: Path) -> None:
     assigned = Counter(r.split for r in out.records())
     assert assigned == summary.items
     assert all(n > 0 for n in summary.items.values())
+
+
+@pytest.mark.parametrize("options", [
+    {"strategy": "stratified", "group_by": "seq"},
+    {"strategy": "random", "seed": 5},  # 3 groups, 3 splits: one moved to fill an empty split
+    {"strategy": "field", "split_field": "seq", "default": "0"},
+])
+def test_a_split_plan_travels_as_bytes_and_splits_a_shard_as_the_whole(
+        options: dict[str, Any]) -> None:
+    """A plan computed over the whole source, sent as bytes, gives a slice of the source (a
+    shard) the splits the whole export gives those items, with the whole's summary and report."""
+    records = imbalanced(12) if options["strategy"] != "random" else plain(3)
+    split = "0=0.5,1=0.3,2=0.2" if options["strategy"] == "field" else THREE_WAY
+    report = Report()
+    plan = plan_splits(source(records), SplitSpec.parse(split, **options), report)
+    travelled = SplitPlan.from_bytes(plan.to_bytes())
+    assert travelled.summary.to_json() == plan.summary.to_json()  # as manifests hold it
+    assert travelled.spec == plan.spec
+    assert travelled.reported.counts == report.counts
+    whole = {r.item.key: r.split for r in apply_plan(source(records), plan).records()}
+    shard = apply_plan(source(records[len(records) // 2:]), travelled)
+    assert len(shard) == len(records) - len(records) // 2
+    assert all(whole[r.item.key] == r.split for r in shard.records())
+    assert len(set(whole.values())) == 3
