@@ -400,7 +400,7 @@ def test_stratified_on_the_sample_project(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("options", [
     {"strategy": "stratified", "group_by": "seq"},
-    {"strategy": "random", "seed": 5},  # 3 groups, 3 splits: one moved to fill an empty split
+    {"strategy": "random", "seed": 3},  # 3 items, 3 splits: two moved to fill empty splits
     {"strategy": "field", "split_field": "seq", "default": "0"},
 ])
 def test_a_split_plan_travels_as_bytes_and_splits_a_shard_as_the_whole(
@@ -415,6 +415,7 @@ def test_a_split_plan_travels_as_bytes_and_splits_a_shard_as_the_whole(
     assert travelled.summary.to_json() == plan.summary.to_json()  # as manifests hold it
     assert travelled.spec == plan.spec
     assert travelled.reported.counts == report.counts
+    assert bool(plan.table) == (options["strategy"] != "field")
     whole = {r.item.key: r.split for r in apply_plan(source(records), plan).records()}
     shard = apply_plan(source(records[len(records) // 2:]), travelled)
     assert len(shard) == len(records) - len(records) // 2
