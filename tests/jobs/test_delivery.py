@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 import zipfile
 from dataclasses import replace
 from datetime import timedelta
@@ -269,3 +271,27 @@ def test_webhooks_under_the_prefixes_are_allowed() -> None:
     settings = JobSettings(webhook_urls=HOOKS)
     for url in ("https://hooks.example.com/ml/run?token=1", "https://HOOKS.example.com:443/ml/"):
         webhook_access(url, settings)
+
+
+@sqlite_only
+def test_attempts_are_recorded_while_retrying(sample_store: Store, project_id: int,
+                                              settings: JobSettings) -> None:
+    with webhook_listener(503) as listener:
+        settings = replace(delivering(settings, hooks=listener.url),
+                           delivery_backoff_seconds=1.0)
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                       "webhook": f"{listener.url}/x"})
+        worker = threading.Thread(target=run, args=(sample_store, job_id, settings))
+        worker.start()
+        deadline = time.monotonic() + 20
+        while not (sample_store.jobs.get(job_id).delivery or {}).get("webhook", {}).get(
+                "attempts"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        job = sample_store.jobs.get(job_id)
+        worker.join(20)
+    during = (job.delivery or {})["webhook"]
+    assert during["status"] == "pending" and during["attempts"][0]["status_code"] == 503
+    assert job.status is JobStatus.COMPLETED and job.downloadable  # before delivery ends
+    after = (sample_store.jobs.get(job_id).delivery or {})["webhook"]
+    assert after["status"] == "delivered" and len(after["attempts"]) == 2
