@@ -679,3 +679,87 @@ def test_box_segmentation_polygon_lets_ann_to_mask_read_every_annotation(
 def _outline(bbox: list[float]) -> list[float]:
     x, y, w, h = bbox
     return [x, y, x + w, y, x + w, y + h, x, y + h]
+
+
+def _many_images(order: str) -> dict[str, Any]:
+    """12 images with 0-3 annotations each (plain boxes, a polygon, a labelport extra), the
+    annotations in image order, reversed, or (``first``) in image order with the
+    annotations array and the categories before the images."""
+    images = [{"id": 100 + k, "file_name": f"{k}.png", "width": 40, "height": 30}
+              for k in range(12)]
+    annotations = []
+    for k in range(12):
+        for j in range(k % 4):
+            ann: dict[str, Any] = {"id": len(annotations) + 1, "image_id": 100 + k,
+                                   "category_id": 1 + j % 2, "bbox": [j, k, 3.5, 2],
+                                   "area": 7, "iscrowd": 0, "segmentation": []}
+            if j == 2:
+                ann["segmentation"] = [[0, 0, 4, 0, 4, 4]]
+            if k == 5:
+                ann["tags"] = ["checked"]
+            annotations.append(ann)
+    if order == "reversed":
+        annotations.reverse()
+    categories = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    if order == "first":
+        return {"annotations": annotations, "categories": categories, "images": images}
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+@pytest.mark.parametrize("order", ["reversed", "first"])
+def test_a_file_is_streamed_in_small_windows_whatever_its_order(
+        tmp_path: Path, order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelport.formats._shared import json_stream
+    from labelport.formats.coco import _reader
+
+    expected = [(r.item.path, r.annotations) for r in SPEC.reader(  # type: ignore[misc]
+        _write(tmp_path / "in_order.json", _many_images("in order")), {}).records()]
+    assert sum(len(a) for _, a in expected) == 18 and expected[5][1][0].tags == ("checked",)
+    monkeypatch.setattr(json_stream, "CHUNK", 64)  # a few annotations a batch
+    monkeypatch.setattr(_reader, "SPILL_ANNOTATIONS", 4)  # out of order: 5 spill files
+    source = SPEC.reader(_write(tmp_path / f"{order}.json", _many_images(order)), {})  # type: ignore[misc]
+    for _ in range(2):  # records() may be asked for twice
+        got = [(r.item.path, r.annotations) for r in source.records()]
+        if order == "reversed":  # each image's annotations in the order of the file
+            got = [(path, tuple(reversed(annotations))) for path, annotations in got]
+        assert got == expected
+    assert len(source) == 12 and not list(tmp_path.glob("labelport-coco-*"))
+
+
+def _peak_reading(file: Path) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        source = SPEC.reader(file, {})  # type: ignore[misc]
+        assert sum(len(r.annotations) for r in source.records()) == _BOXES_PER_IMAGE * len(
+            source)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+_BOXES_PER_IMAGE = 500
+
+
+def _boxes_file(file: Path, images: int) -> Path:
+    return _write(file, {
+        "images": [{"id": k, "file_name": f"{k}.png", "width": 40, "height": 30}
+                   for k in range(images)],
+        "annotations": [{"id": n, "image_id": n // _BOXES_PER_IMAGE, "category_id": 1,
+                         "bbox": [1, 1, 2, 2], "area": 4, "iscrowd": 0, "segmentation": []}
+                        for n in range(images * _BOXES_PER_IMAGE)],
+        "categories": [{"id": 1, "name": "a"}]})
+
+
+def test_a_large_file_is_read_with_bounded_memory(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking the file keeps what is per image, not per annotation; the records are read
+    again from the file as they stream: 4 times the annotations, the same peak (the old
+    whole-file reading grew 4 times)."""
+    from labelport.formats._shared import json_stream
+
+    monkeypatch.setattr(json_stream, "CHUNK", 1 << 16)  # each file many batches
+    small = _peak_reading(_boxes_file(tmp_path / "small.json", 24))  # 12k boxes, 1.2 MB
+    large = _peak_reading(_boxes_file(tmp_path / "large.json", 96))
+    assert large < 1.3 * small, (small, large)

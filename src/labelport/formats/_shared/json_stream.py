@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, overload
+from typing import IO, Any, TypeVar, overload
 
 import msgspec
 
 from labelport.errors import InputError
+from labelport.formats._shared.input_files import open_binary
 from labelport.formats._shared.json_input import too_deep
 
 _T = TypeVar("_T")
@@ -47,9 +49,10 @@ class JsonStream:
     and the caller takes its value with `value`, `batches` (an array) or lets it be skipped.
     ``offset`` starts at a value whose offset `value_offset` gave before."""
 
-    def __init__(self, file: Path, *, offset: int = 0, chunk: int = CHUNK) -> None:
-        self.file, self._chunk = file, chunk
-        self._f: BinaryIO = open(file, "rb")  # noqa: SIM115 (closed by close / the with block)
+    def __init__(self, file: Path, *, offset: int = 0) -> None:
+        self.file, self._chunk = file, CHUNK
+        self._files = ExitStack()
+        self._f: IO[bytes] = self._files.enter_context(open_binary(file))
         self._f.seek(offset)
         self._buf, self._pos, self._base, self._eof = b"", 0, offset, False
         self._taken = True
@@ -57,11 +60,12 @@ class JsonStream:
     def __enter__(self) -> JsonStream:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, *error: Any) -> bool | None:
+        """Closes the file; an `OSError` while reading becomes an `InputError` naming it."""
+        return self._files.__exit__(*error)
 
     def close(self) -> None:
-        self._f.close()
+        self._files.close()
 
     @property
     def value_offset(self) -> int:
@@ -118,7 +122,7 @@ class JsonStream:
                 if message.startswith("JSON is malformed: trailing characters") and byte:
                     return int(byte.group(1)) - 1
                 if whole or (byte and int(byte.group(1)) < len(window) - 1):
-                    raise self._not_json(message, byte) from None
+                    raise self._not_json(message, self._base + self._pos) from None
             except RecursionError:
                 raise too_deep(self.file) from None
             else:
@@ -126,18 +130,22 @@ class JsonStream:
                     return len(window)
             size *= 2  # the window cut the value (or ended just after it): look further
 
-    def _not_json(self, message: str, byte: re.Match[str] | None) -> InputError:
+    def _not_json(self, message: str, offset: int) -> InputError:
+        """msgspec's ``message`` about bytes that start at ``offset`` in the file."""
+        byte = _BYTE.search(message)
         if byte is not None:
-            message = message[:byte.start()] + \
-                f"(byte {self._base + self._pos + int(byte.group(1)) - 1})"
+            message = message[:byte.start()] + f"(byte {offset + int(byte.group(1))})"
         return InputError(f"{self.file}: not valid JSON: {message}")
 
     def _decode(self, decoder: msgspec.json.Decoder[_T], data: Any, at: str) -> _T:
+        offset = self._base + self._pos - len(data)
         try:
             return decoder.decode(data)
         except msgspec.ValidationError as exc:
             what, where = _path(str(exc), _VALUE_PATH)
             raise InputError(f"{self.file}: at {at}{where}: {what}") from None
+        except msgspec.DecodeError as exc:  # what finding its extent does not check (UTF-8)
+            raise self._not_json(str(exc), offset) from None
 
     # --- values -------------------------------------------------------------------------------
 
@@ -206,8 +214,12 @@ class JsonStream:
         while True:
             elements = self._batch(decoder, lean, at, done)
             if elements is None:
-                elements = self._elements(decoder, lean, b"[" + bytes(self._take()) + b"]", at,
-                                          done)
+                one = self._take()
+                try:
+                    elements = self._elements(decoder, lean, b"[" + bytes(one) + b"]", at, done)
+                except msgspec.DecodeError as exc:  # what finding its extent does not check
+                    raise self._not_json(str(exc), self._base + self._pos - len(one) - 1) \
+                        from None
             done += len(elements)
             yield elements
             if self._expect(b",]", "',' or ']'", at) == ord("]"):
