@@ -63,12 +63,8 @@ Record = dict[str, Any]
 def destination(text: str, settings: JobSettings) -> str:
     """Where ``deliver_to`` writes: the folder (resolved) or URL it names, refused with a
     `NotAllowedError` unless under a root the operator allows."""
-    roots = split_entries(settings.delivery_roots)
-    if not roots:
-        raise NotAllowedError(f"`{DESTINATION}`: this service delivers exports nowhere (its "
-                              "operator allows no destination: LABELPORT_DELIVERY_ROOTS)")
-    refusal = NotAllowedError(f"`{DESTINATION}` {text!r} is not under a destination the "
-                              f"operator allows: {', '.join(roots)}")
+    roots, refusal = _allowed(DESTINATION, text, settings.delivery_roots,
+                              "LABELPORT_DELIVERY_ROOTS", kind="destination")
     access = MediaAccess.service(roots)
     try:
         if "://" in text and not text.startswith("file://"):
@@ -77,7 +73,8 @@ def destination(text: str, settings: JobSettings) -> str:
                 raise refusal
             access.check_url(text, what=f"`{DESTINATION}`")
             return text.rstrip("/")
-        path = Path(unquote(urlsplit(text).path)) if text.startswith("file://") else Path(text)
+        path = (Path(unquote(_split(text, refusal).path)) if text.startswith("file://")
+                else Path(text))
         if not path.is_absolute():
             raise refusal
         return str(access.local_file(path, what=f"`{DESTINATION}`"))
@@ -88,12 +85,8 @@ def destination(text: str, settings: JobSettings) -> str:
 def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
     """What may be connected to for the webhook ``url``; a `NotAllowedError` unless under a
     prefix the operator allows."""
-    prefixes = split_entries(settings.webhook_urls)
-    if not prefixes:
-        raise NotAllowedError(f"`{WEBHOOK}`: this service calls no webhook (its operator "
-                              "allows none: LABELPORT_WEBHOOK_URLS)")
-    refusal = NotAllowedError(f"`{WEBHOOK}` {url!r} is not under a webhook URL the operator "
-                              f"allows: {', '.join(prefixes)}")
+    prefixes, refusal = _allowed(WEBHOOK, url, settings.webhook_urls, "LABELPORT_WEBHOOK_URLS",
+                                 kind="webhook URL")
     parts = _split(url, refusal)
     if parts.scheme.lower() not in ("http", "https") or "%" in parts.path or parts.fragment:
         raise refusal
@@ -103,6 +96,18 @@ def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
     except MediaDeniedError:
         raise refusal from None
     return access
+
+
+def _allowed(option: str, text: str, setting: str, variable: str, *,
+             kind: str) -> tuple[list[str], NotAllowedError]:
+    """The operator's entries for ``option`` and the refusal of ``text`` that lists them;
+    refused at once when the operator listed none."""
+    entries = split_entries(setting)
+    if not entries:
+        raise NotAllowedError(f"`{option}`: the operator of this service allows no {kind} "
+                              f"({variable}), so none is used")
+    return entries, NotAllowedError(f"`{option}` {text!r} is not under a {kind} the operator "
+                                    f"allows: {', '.join(entries)}")
 
 
 def _split(url: str, refusal: NotAllowedError) -> SplitResult:
