@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Protocol
 
 from labelport.domain.model import Dataset, ItemRecord, Labelset, ProjectInfo
@@ -61,9 +62,19 @@ class StreamSource:
     open_records: Callable[[], Iterable[ItemRecord]]
     datasets: tuple[Dataset, ...] = ()
     labelsets: tuple[Labelset, ...] = field(default=())
+    open_from: Callable[[int], Iterable[ItemRecord]] | None = None
+    """The records from a position on, for a source that can seek there without reading the
+    records before it (a store query by keyset): a shard of a large export reads its own
+    items only. Without it, `records_from` reads and skips."""
 
     def __len__(self) -> int:
         return self.count
 
     def records(self) -> Iterator[ItemRecord]:
         return iter(self.open_records())
+
+    def records_from(self, start: int) -> Iterator[ItemRecord]:
+        """The records from position ``start`` (0-based) on, in `records`' order."""
+        if self.open_from is not None:
+            return iter(self.open_from(start))
+        return islice(self.records(), start, None)

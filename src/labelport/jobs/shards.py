@@ -107,9 +107,13 @@ def shard_requests(raw: dict[str, Any], planned: PlannedExport, size: int, *,
 
 
 def slice_source(source: ExportSource, bounds: list[int]) -> ExportSource:
+    """The shard's records: a store's source seeks to the first (`StreamSource.open_from`),
+    so a shard reads its own items, not every item before them."""
     start, stop = bounds
 
     def records() -> Iterator[ItemRecord]:
+        if isinstance(source, StreamSource):
+            return islice(source.records_from(start), stop - start)
         return islice(source.records(), start, stop)
 
     return StreamSource(project=source.project, schema=source.schema,

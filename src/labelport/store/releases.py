@@ -192,18 +192,27 @@ def open_release_source(engine: Engine, project: str, name: str, *,
         schema=schema_from_json(header["schema"]),
         count=row.item_count,
         open_records=partial(_records, engine, row.id, batch_size),
+        open_from=partial(_records, engine, row.id, batch_size),
         datasets=tuple(Dataset(**d) for d in header["datasets"]),
         labelsets=tuple(Labelset(**ls) for ls in header["labelsets"]),
     )
 
 
-def _records(engine: Engine, release_id: int, batch_size: int) -> Iterator[ItemRecord]:
+def _records(engine: Engine, release_id: int, batch_size: int, start: int = 0
+             ) -> Iterator[ItemRecord]:
+    """The records from position ``start`` on, found by the index."""
     ri = t.release_items.c
     page = (select(ri.id, ri.item_id, ri.data)
             .where(ri.release_id == release_id, ri.id > bindparam("last"))
             .order_by(ri.id).limit(batch_size))
     with engine.connect() as conn:
         last = 0
+        if start > 0:  # the keyset of the record before ``start``
+            before = conn.execute(select(ri.id).where(ri.release_id == release_id)
+                                  .order_by(ri.id).offset(start - 1).limit(1)).scalar()
+            if before is None:
+                return
+            last = before
         while batch := conn.execute(page, {"last": last}).all():
             last = batch[-1].id
             for _, item_id, data in batch:

@@ -69,6 +69,7 @@ def open_source(engine: Engine, project: str, *, labelsets: list[str] | None = N
         schema=schema,
         count=count,
         open_records=partial(_records, engine, stream),
+        open_from=partial(_records, engine, stream),
         datasets=tuple(Dataset(name=n, description=d) for _, n, d in dataset_rows),
         labelsets=tuple(Labelset(name=n, description=d) for _, n, d in chosen_rows),
     )
@@ -93,6 +94,9 @@ class _Stream:
             select(*rows.ITEM_COLUMNS)
             .where(i.project_id == project_id, i.id > bindparam("last"))
             .order_by(i.id).limit(batch_size))
+        self.position: Select[Any] = (  # the index's order: the database skips ids only
+            select(i.id).where(i.project_id == project_id)
+            .order_by(i.id).offset(bindparam("skip")).limit(1))
         self.tasks: Select[Any] = (
             select(*rows.TASK_COLUMNS)
             .where(ts.item_id.between(bindparam("first"), bindparam("last")),
@@ -131,8 +135,9 @@ _Page = tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]
 """One page's item, task, annotation and extra-annotation rows."""
 
 
-def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
-    """The records, a page at a time. On PostgreSQL the next page is fetched in a thread while
+def _records(engine: Engine, stream: _Stream, start: int = 0) -> Iterator[ItemRecord]:
+    """The records from position ``start`` on (found by the index, not by reading the records
+    before it), a page at a time. On PostgreSQL the next page is fetched in a thread while
     this one is decoded: the server runs the queries and the driver receives the rows (the
     GIL released while waiting) on the other core, so the stream costs about what decoding
     does. SQLite's driver works in this process, holding the GIL for each row it builds, so
@@ -141,6 +146,12 @@ def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
         items, tasks, annotations, extras = (
             _RawQuery(q, conn)
             for q in (stream.items, stream.tasks, stream.annotations, stream.extras))
+        after = 0
+        if start > 0:  # the keyset of the record before ``start``
+            before = _RawQuery(stream.position, conn).fetch(conn, skip=start - 1)
+            if not before:
+                return
+            after = before[0][0]
 
         def page(last: int) -> _Page:
             item_rows = items.fetch(conn, last=last)
@@ -153,7 +164,7 @@ def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
                     else ())
 
         if conn.dialect.name != "postgresql":
-            last = 0
+            last = after
             while (current := page(last))[0]:
                 last = current[0][-1][0]
                 yield from _decoded(stream, current)
@@ -161,7 +172,7 @@ def _records(engine: Engine, stream: _Stream) -> Iterator[ItemRecord]:
         # one page ahead at most; leaving the block waits for the page being fetched, so the
         # connection is idle when it is released, also when the reader stops early
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(page, 0)
+            ahead = pool.submit(page, after)
             while (current := ahead.result())[0]:
                 ahead = pool.submit(page, current[0][-1][0])
                 yield from _decoded(stream, current)

@@ -1,0 +1,46 @@
+"""A store's sources start at a position without reading the records before it
+(`StreamSource.records_from`, what a shard of a large export reads): the same records as the
+whole stream from there, across pages, with another project's items among the ids; the
+release's source too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from labelport.domain.schema import LabelSchema
+from labelport.domain.source import MemorySource, StreamSource
+from labelport.store import Store
+
+BoxesFactory = Callable[..., MemorySource]
+STARTS = (0, 1, 3, 4, 9, 10, 22, 23, 40)
+
+
+def keys(records: object) -> list[tuple[str, str, tuple[float, ...]]]:
+    return [(r.item.dataset, r.item.path, tuple(a.geometry.y for a in r.annotations))
+            for r in records]  # type: ignore[attr-defined]
+
+
+def test_records_from_a_position_are_the_stream_from_there(
+        store: Store, make_boxes: BoxesFactory) -> None:
+    for name in ("p", "q"):
+        store.create_project(name, LabelSchema())
+    store.import_source("p", make_boxes(10, dataset="first"))
+    store.import_source("q", make_boxes(5, dataset="other"))  # ids between p's
+    store.import_source("p", make_boxes(13, dataset="second"))
+    store.create_release("p", "v1", store.source("p"))
+
+    for source in (store.source("p", batch_size=4), store.release_source("p", "v1",
+                                                                         batch_size=4)):
+        assert isinstance(source, StreamSource) and source.open_from is not None
+        whole = keys(source.records())
+        assert len(whole) == 23 and whole[10][0] == "second"
+        for start in STARTS:
+            assert keys(source.records_from(start)) == whole[start:], start
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_source_without_seeking_skips_to_the_position(make_boxes: BoxesFactory) -> None:
+    memory = make_boxes(7)
+    source = StreamSource(project=memory.project, schema=memory.schema, count=7,
+                          open_records=memory.records)
+    assert keys(source.records_from(5)) == keys(memory.items[5:])
