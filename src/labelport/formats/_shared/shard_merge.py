@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from labelport.errors import InputError
+
+_BATCH_BYTES = 1 << 20
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
@@ -58,6 +61,46 @@ def write_entries(f: IO[bytes], items: Iterable[bytes], *, start: int = 0) -> in
     return n
 
 
+@contextmanager
+def opened_after(path: Path, opening: bytes | None) -> Iterator[IO[bytes]]:
+    """The file open after its line ``opening`` (None: after its first line)."""
+    with path.open("rb") as src:
+        for line in src:
+            if opening is None or line.rstrip(b"\n") == opening:
+                yield src
+                return
+    raise InputError(f"shard file {path} has no line {(opening or b'').decode()!r}")
+
+
+def copy_entries(f: IO[bytes], src: IO[bytes], closing: bytes, *, written: int, where: Path,
+                 shift: IdShift | None = None, offsets: tuple[int, ...] = ()) -> int:
+    """Copy the entries of an array, from ``src`` (open after the array's opening line) up to
+    its line ``closing``, after ``written`` entries already in ``f``; their leading ids shifted
+    by ``offsets``. Lines are read and rewritten a megabyte at a time. The entries written in
+    all."""
+    end = closing + b"\n"
+    first = True
+    while True:
+        batch = src.readlines(_BATCH_BYTES)
+        if not batch:
+            raise InputError(f"shard file {where} ended before its line {closing.decode()!r}")
+        closed = end in batch
+        if closed:
+            batch = batch[:batch.index(end)]
+        if batch:
+            chunk = b"".join(batch)
+            if shift is not None:
+                chunk = shift.sub(chunk, offsets, lines=len(batch), where=where)
+            # each line ends with ",\n" but the array's last: its "\n" is written only when
+            # another line follows (b"\n" + the next chunk), never after the shard's last
+            f.write((b"\n" if written == 0 else b",\n") if first else b"\n")
+            f.write(memoryview(chunk)[:-1])
+            first = False
+            written += len(batch)
+        if closed:
+            return written
+
+
 def merge_entries(parts: Sequence[Path], target: Path, *, opening: bytes | None,
                   closing: bytes) -> None:
     """A document of one array whose entries have no ids: the first part's lines up to its
@@ -65,42 +108,44 @@ def merge_entries(parts: Sequence[Path], target: Path, *, opening: bytes | None,
     then the line ``closing``."""
     with target.open("wb") as f:
         head = read_lines(parts[0])
+        first = next(head)
         if opening is None:
-            f.write(next(head))
+            f.write(first)
         else:
+            f.write(first + b"\n")
             for line in until(head, opening, where=parts[0]):
                 f.write(line + b"\n")
             f.write(opening)
         written = 0
         for part in parts:
-            lines = read_lines(part)
-            if opening is None:
-                next(lines)
-            else:
-                lines = lines_after(part, opening)
-            written = write_entries(f, entries(lines, closing, where=part), start=written)
+            with opened_after(part, opening) as src:
+                written = copy_entries(f, src, closing, written=written, where=part)
         f.write(b"\n" + closing + b"\n")
 
 
 class IdShift:
-    """Adds offsets to the integer fields an entry starts with, as orjson writes them
+    """Adds offsets to the integer fields each entry starts with, as orjson writes them
     (``IdShift("id", "image_id")`` on ``{"id":3,"image_id":1,...``), without decoding the rest
-    of the entry."""
+    of the entries."""
 
     def __init__(self, *keys: str) -> None:
-        fields = b",".join(b'"' + key.encode() + rb'":(\d+)' for key in keys)
-        self._pattern = re.compile(rb"\{" + fields)
-        self._keys = [key.encode() for key in keys]
+        fields = [b'"' + key.encode() + b'":' for key in keys]
+        self._pattern = re.compile(rb"(?m)^\{" + b",".join(f + rb"(\d+)" for f in fields))
+        self._template = b"{" + b",".join(f + b"%d" for f in fields)
+        self._keys = ", ".join(keys)
 
-    def __call__(self, entry: bytes, *offsets: int) -> bytes:
+    def sub(self, chunk: bytes, offsets: tuple[int, ...], *, lines: int, where: Path) -> bytes:
+        """``chunk``, whole lines of one entry each, with their ids shifted."""
         if not any(offsets):
-            return entry
-        match = self._pattern.match(entry)
-        if match is None:
-            keys = ", ".join(k.decode() for k in self._keys)
-            raise InputError(f"shard entry does not start with the integer fields {keys}: "
-                             f"{entry[:80]!r}")
-        values = (str(int(v) + o).encode() for v, o in zip(match.groups(), offsets,
-                                                            strict=True))
-        head = b",".join(b'"' + k + b'":' + v for k, v in zip(self._keys, values, strict=True))
-        return b"{" + head + entry[match.end():]
+            return chunk
+        template = self._template
+
+        def shifted(found: re.Match[bytes]) -> bytes:
+            return template % tuple(int(v) + o for v, o in zip(found.groups(), offsets,
+                                                                strict=True))
+
+        out, n = self._pattern.subn(shifted, chunk)
+        if n != lines:
+            raise InputError(f"shard file {where}: {lines - n} entries do not start with the "
+                             f"integer fields {self._keys}")
+        return out

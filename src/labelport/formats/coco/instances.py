@@ -70,7 +70,7 @@ Reading is documented in `labelport.formats.coco._reader`.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,8 +109,8 @@ from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
 from labelport.formats._shared.shard_merge import (
     IdShift,
-    entries,
-    lines_after,
+    copy_entries,
+    opened_after,
     read_lines,
     until,
     write_entries,
@@ -504,23 +504,17 @@ def _merge_split(parts: list[Path], target: Path, info: bytes) -> int:
         offsets, images = [], 0
         for part in parts:
             offsets.append(images)
-            images = write_entries(f, _shifted(part, _IMAGES_LINE, b"],", _IMAGE_IDS, images),
-                                   start=images)
+            with opened_after(part, _IMAGES_LINE) as src:
+                images = copy_entries(f, src, b"],", written=images, where=part,
+                                      shift=_IMAGE_IDS, offsets=(images,))
         f.write(b"\n],\n" + _ANNOTATIONS_LINE)
         annotations = 0
         for part, offset in zip(parts, offsets, strict=True):
-            annotations = write_entries(f, _shifted(part, _ANNOTATIONS_LINE, b"]}",
-                                                    _ANNOTATION_IDS, annotations, offset),
-                                        start=annotations)
+            with opened_after(part, _ANNOTATIONS_LINE) as src:
+                annotations = copy_entries(f, src, b"]}", written=annotations, where=part,
+                                           shift=_ANNOTATION_IDS, offsets=(annotations, offset))
         f.write(b"\n]}\n")
     return images
-
-
-def _shifted(part: Path, opening: bytes, closing: bytes, shift: IdShift,
-             *offsets: int) -> Iterator[bytes]:
-    """The entries of one array of a shard's file, their ids shifted by ``offsets``."""
-    for entry in entries(lines_after(part, opening), closing, where=part):
-        yield shift(entry, *offsets)
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
