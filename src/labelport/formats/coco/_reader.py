@@ -23,6 +23,12 @@ an absolute path or a URL (``--paths absolute``) names the image itself: that fi
 exists, else its file name is searched as above; the item's path is then that file name, and a
 URL with no local copy becomes the media URI as it is. Errors name the file, the JSON path and
 what was expected.
+
+A file is read twice, streamed (`JsonStream`), never held whole: once to check it all (an
+error is raised by ``read``, before any record), keeping per image its place and size; then
+as the records stream, images and annotations side by side. Annotations that are not in the
+order of their images are spilled first to temporary files by ranges of images
+(`SPILL_ANNOTATIONS`), read back a range at a time.
 """
 
 from __future__ import annotations
