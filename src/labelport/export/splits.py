@@ -263,7 +263,12 @@ class SplitPlan:
             h = _group_hash(record, spec)[0]
             return names[self.table.get(h, _bucket(h, _bounds(spec.fractions.values())))]
         if spec.strategy is SplitStrategy.STRATIFIED:
-            return names[self.table[_group_hash(record, spec)[0]]]
+            index = self.table.get(_group_hash(record, spec)[0])
+            if index is None:  # a shard reading a project that changed since the plan
+                raise InputError(f"item {record.item.key} is not in the split computed when "
+                                 "the export started: the project changed while it ran; "
+                                 "export again, or export a release")
+            return names[index]
         return _named(record, spec)
 
     def to_bytes(self) -> bytes:
