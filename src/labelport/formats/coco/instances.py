@@ -72,7 +72,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,18 +104,11 @@ from labelport.domain.geometry_ops import area, bounding_box, rotated_box_corner
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
-from labelport.errors import InputError
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
-from labelport.formats._shared.shard_merge import (
-    IdShift,
-    copy_entries,
-    opened_after,
-    read_lines,
-    until,
-    write_entries,
-)
+from labelport.formats._shared.shard_merge import write_entries
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.coco._merge import merge_split_files, sort_key
 from labelport.formats.coco._reader import INSTANCE_ID_KEY, box_outline, read
 
 BOX_SEGMENTATIONS = ("empty", "polygon")
@@ -302,10 +295,6 @@ def _extras(annotation: Annotation) -> Json:
     return out
 
 
-def _sort_key(moment: datetime) -> float:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
 @dataclass(slots=True)
 class _Split:
     """One split's images and annotations, spooled as JSON lines until the merge."""
@@ -344,7 +333,7 @@ class _CocoWriter:
     def _seen(self, *moments: datetime | None) -> None:
         for moment in moments:
             if moment is not None and (self.latest is None
-                                       or _sort_key(moment) > _sort_key(self.latest)):
+                                       or sort_key(moment) > sort_key(self.latest)):
                 self.latest = moment
 
     def add(self, record: ItemRecord) -> None:
@@ -442,79 +431,12 @@ def _write_array(f: IO[bytes], key: str, entries: Iterable[bytes]) -> None:
     f.write(b"\n]")
 
 
-# --- merging shards -----------------------------------------------------------------------------
-
-_INFO_LINE = b'{"info": '
-_IMAGES_LINE = b'"images": ['
-_ANNOTATIONS_LINE = b'"annotations": ['
-_IMAGE_IDS = IdShift("id")
-_ANNOTATION_IDS = IdShift("id", "image_id")
-
-
 def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
-    """Each split's JSON from the shards' (`MergeShards`): the first shard's header with the
-    ``info`` of the latest date of all shards, then every shard's images and annotations in
-    shard order, image and annotation ids shifted by those of the shards before (per split
-    file, as ids start at 1 in each). A shard without items writes an empty ``train`` file,
-    which is left out when other splits have images, as one writer leaves it out."""
-    info = _latest_info(shards)
-    names = sorted({path.name for shard in shards
-                    for path in (shard / ANNOTATIONS_DIR).glob("instances_*.json")})
-    images: dict[str, int] = {}
-    for name in names:
-        parts = [path for path in (s / ANNOTATIONS_DIR / name for s in shards) if path.exists()]
-        (out / ANNOTATIONS_DIR).mkdir(parents=True, exist_ok=True)
-        images[name] = _merge_split(parts, out / ANNOTATIONS_DIR / name, info)
-    if any(images.values()):
-        for name, n in images.items():
-            if not n:
-                (out / ANNOTATIONS_DIR / name).unlink()
-    return [f"{ANNOTATIONS_DIR}/{name}" for name in names]
-
-
-def _latest_info(shards: Sequence[Path]) -> bytes:
-    """The ``info`` of the shard with the latest ``date_created`` (the first on a tie, as one
-    writer keeps the first it saw), else the first shard's."""
-    chosen: bytes | None = None
-    latest: float | None = None
-    for shard in shards:
-        path = next((shard / ANNOTATIONS_DIR).glob("instances_*.json"))
-        line = next(read_lines(path))
-        info = line[len(_INFO_LINE):-1]
-        chosen = chosen or info
-        created = orjson.loads(info).get("date_created")
-        if created is not None:
-            moment = _sort_key(datetime.fromisoformat(created))
-            if latest is None or moment > latest:
-                chosen, latest = info, moment
-    if chosen is None:
-        raise InputError("no shard to merge")
-    return chosen
-
-
-def _merge_split(parts: list[Path], target: Path, info: bytes) -> int:
-    """One split's file from the shards' files; its number of images."""
-    with target.open("wb") as f:
-        head = read_lines(parts[0])
-        next(head)
-        f.write(_INFO_LINE + info + b",\n")
-        for line in until(head, _IMAGES_LINE, where=parts[0]):
-            f.write(line + b"\n")
-        f.write(_IMAGES_LINE)
-        offsets, images = [], 0
-        for part in parts:
-            offsets.append(images)
-            with opened_after(part, _IMAGES_LINE) as src:
-                images = copy_entries(f, src, b"],", written=images, where=part,
-                                      shift=_IMAGE_IDS, offsets=(images,))
-        f.write(b"\n],\n" + _ANNOTATIONS_LINE)
-        annotations = 0
-        for part, offset in zip(parts, offsets, strict=True):
-            with opened_after(part, _ANNOTATIONS_LINE) as src:
-                annotations = copy_entries(f, src, b"]}", written=annotations, where=part,
-                                           shift=_ANNOTATION_IDS, offsets=(annotations, offset))
-        f.write(b"\n]}\n")
-    return images
+    """Each split's JSON from the shards' (`MergeShards`, `labelport.formats.coco._merge`):
+    annotation ids shifted by the annotations of the shards before, image ids by their
+    images; ``info`` of the latest ``date_created`` of all shards."""
+    return merge_split_files(shards, out, pattern="instances_*.json",
+                             annotation_ids=("id", "image_id"))
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],

@@ -44,7 +44,7 @@ from the ``images`` option or ``images/<split>/``.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -75,6 +75,7 @@ from labelport.formats._shared.raster import (
     rgb_to_id,
 )
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
+from labelport.formats.coco._merge import merge_split_files
 
 ANNOTATIONS_DIR = "annotations"
 IMAGES_DIR = "images"
@@ -193,6 +194,14 @@ class _Writer:
                             f.write((b"\n" if i == 0 else b",\n") + line.rstrip(b"\n"))
                     f.write(b"\n]")
                 f.write(b"}\n")
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """Each split's JSON from the shards' (`labelport.formats.coco._merge`): image ids
+    shifted by the images of the shards before, segment ids kept (they are per image, as in
+    the PNGs, which merge by copying)."""
+    return merge_split_files(shards, out, pattern="panoptic_*.json",
+                             annotation_ids=("image_id",))
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
@@ -374,5 +383,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
-    unshardable="one JSON per split beside PNGs whose merge (segment ids) is not written yet",
+    merge_shards=merge_shards,
 )

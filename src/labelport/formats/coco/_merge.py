@@ -1,0 +1,105 @@
+"""Merging the shards of a COCO-style export (`FormatSpec.merge_shards` of ``coco`` and
+``coco_panoptic``): one JSON per split, ``{"info": ..., ..., "images": [...],
+"annotations": [...]}`` with one image or annotation per line and ids from 1 in each file.
+
+Each split's file is streamed from the shards' in shard order: the first shard's header with
+the ``info`` of the latest ``date_created`` of all shards (the first on a tie, as one writer
+keeps the first it saw), image ids shifted by the images of the shards before, and the
+annotations' ids (their own, their image's) likewise. A shard without items writes an empty
+default-split file, which is left out when other splits have images, as one writer leaves it
+out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from labelport.errors import InputError
+from labelport.formats._shared.shard_merge import (
+    IdShift,
+    copy_entries,
+    opened_after,
+    read_lines,
+    until,
+)
+
+ANNOTATIONS_DIR = "annotations"
+_INFO_LINE = b'{"info": '
+_IMAGES_LINE = b'"images": ['
+_ANNOTATIONS_LINE = b'"annotations": ['
+_IMAGE_IDS = IdShift("id")
+
+
+def sort_key(moment: datetime) -> float:
+    """A datetime's instant, a naive one taken as UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def merge_split_files(shards: Sequence[Path], out: Path, *, pattern: str,
+                      annotation_ids: tuple[str, ...]) -> list[str]:
+    """Merge every ``annotations/{pattern}`` file of the shards; ``annotation_ids`` are the
+    integer fields an annotation starts with (``id``: counted across the file, ``image_id``:
+    its image's); the merged files' paths."""
+    info = _latest_info(shards, pattern)
+    names = sorted({path.name for shard in shards
+                    for path in (shard / ANNOTATIONS_DIR).glob(pattern)})
+    (out / ANNOTATIONS_DIR).mkdir(parents=True, exist_ok=True)
+    images: dict[str, int] = {}
+    for name in names:
+        parts = [path for path in (s / ANNOTATIONS_DIR / name for s in shards) if path.exists()]
+        images[name] = _merge_split(parts, out / ANNOTATIONS_DIR / name, info,
+                                    IdShift(*annotation_ids), annotation_ids)
+    if any(images.values()):
+        for name, n in images.items():
+            if not n:
+                (out / ANNOTATIONS_DIR / name).unlink()
+    return [f"{ANNOTATIONS_DIR}/{name}" for name in names]
+
+
+def _latest_info(shards: Sequence[Path], pattern: str) -> bytes:
+    chosen: bytes | None = None
+    latest: float | None = None
+    for shard in shards:
+        path = next((shard / ANNOTATIONS_DIR).glob(pattern))
+        line = next(read_lines(path))
+        info = line[len(_INFO_LINE):-1]
+        chosen = chosen or info
+        created = orjson.loads(info).get("date_created")
+        if created is not None:
+            moment = sort_key(datetime.fromisoformat(created))
+            if latest is None or moment > latest:
+                chosen, latest = info, moment
+    if chosen is None:
+        raise InputError("no shard to merge")
+    return chosen
+
+
+def _merge_split(parts: list[Path], target: Path, info: bytes, shift: IdShift,
+                 keys: tuple[str, ...]) -> int:
+    """One split's file from the shards' files; its number of images."""
+    with target.open("wb") as f:
+        head = read_lines(parts[0])
+        next(head)
+        f.write(_INFO_LINE + info + b",\n")
+        for line in until(head, _IMAGES_LINE, where=parts[0]):
+            f.write(line + b"\n")
+        f.write(_IMAGES_LINE)
+        offsets, images = [], 0
+        for part in parts:
+            offsets.append(images)
+            with opened_after(part, _IMAGES_LINE) as src:
+                images = copy_entries(f, src, b"],", written=images, where=part,
+                                      shift=_IMAGE_IDS, offsets=(images,))
+        f.write(b"\n],\n" + _ANNOTATIONS_LINE)
+        annotations = 0
+        for part, offset in zip(parts, offsets, strict=True):
+            by_key = {"id": annotations, "image_id": offset}
+            with opened_after(part, _ANNOTATIONS_LINE) as src:
+                annotations = copy_entries(f, src, b"]}", written=annotations, where=part,
+                                           shift=shift, offsets=tuple(by_key[k] for k in keys))
+        f.write(b"\n]}\n")
+    return images
