@@ -655,7 +655,8 @@ def _spec(name: str, title: str, delimiter: str) -> FormatSpec:
         options=_OPTIONS,
         writer=partial(write_table, delimiter=delimiter, file_name=file_name),
         reader=partial(read_table, delimiter=delimiter, file_name=file_name),
-        unshardable="one file per split whose merge is not written yet",
+        unshardable="its header lists the metadata keys met and rows number the images; "
+                    "no merge written yet",
     )
 
 
