@@ -111,6 +111,25 @@ def test_text_with_a_nul_byte_is_refused_before_the_database(
     assert _state(store) == before
 
 
+@pytest.mark.parametrize("position", [15, 29])
+def test_an_annotation_batch_that_fails_fails_the_import(
+        store: Store, make_boxes: BoxesFactory, position: int) -> None:
+    """On PostgreSQL the annotations' COPY runs while the next batch is read: its error still
+    ends the import, from a middle batch as from the last one."""
+    store.create_project("p", LabelSchema())
+    store.import_source("p", make_boxes(5))
+    before = _state(store)
+    good = make_boxes(30, prefix="new")
+    record = good.items[position]
+    broken = replace(record, annotations=(
+        replace(record.annotations[0], annotator="a\0b"),))
+    source = replace(good, items=good.items[:position] + (broken,) + good.items[position + 1:])
+
+    with pytest.raises(InputError, match="text may not hold a NUL byte"):
+        store.import_source("p", source)
+    assert _state(store) == before
+
+
 def test_a_driver_error_is_raised_as_sqlalchemys(store: Store) -> None:
     """As a statement SQLAlchemy runs would raise it, so the CLI and the API handle it."""
     store.create_project("p", LabelSchema())

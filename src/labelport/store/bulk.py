@@ -17,6 +17,8 @@ Ids a caller needs before inserting (an item's, which its annotations reference)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from itertools import groupby
 from operator import itemgetter
@@ -78,7 +80,10 @@ class BulkInsert:
         SQLAlchemy would be), so callers handle one kind of database error."""
         if not values:
             return
-        full = [r for r in values if len(r) > self._short] if self._defaults else values
+        full = values  # the rows that are not short
+        if self._defaults:
+            full = ([r for r in values if len(r) > self._short]
+                    if max(map(len, values)) > self._short else [])
         self._refuse_nul_text(values, full)
         dbapi_error = self._conn.dialect.loaded_dbapi.Error
         cursor = self._conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -209,6 +214,48 @@ def _bind_processors(conn: Connection, table: Table, columns: tuple[str, ...]
         if process is not None:
             found.append((index, process))
     return found
+
+
+class Overlapped:
+    """Runs each batch's insert on a thread on PostgreSQL, one at a time, while the caller
+    reads and prepares the next batch: the server processes a COPY on the other core (slower
+    than the client sends it) and the driver waits with the GIL released, so that wait no
+    longer adds to the import's time. The caller must not use the connection until `wait`
+    (which `run` calls first) returns. Elsewhere (SQLite works in this process) it runs the
+    insert at once. Leaving the block waits for the last insert, raising its error unless
+    another one is already on its way."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._pool = (ThreadPoolExecutor(max_workers=1)
+                      if conn.dialect.name == "postgresql" else None)
+        self._pending: Future[None] | None = None
+
+    def run(self, insert: Callable[[list[tuple[Any, ...]]], None],
+            values: list[tuple[Any, ...]]) -> None:
+        self.wait()
+        if self._pool is None:
+            insert(values)
+        else:
+            self._pending = self._pool.submit(insert, values)
+
+    def wait(self) -> None:
+        """Return once the insert running is done; its error, if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> Overlapped:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if error_type is None:
+                self.wait()
+            elif self._pending is not None:
+                futures_wait([self._pending])  # its error would hide the one on its way
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
 
 
 class IdBlocks:

@@ -141,10 +141,11 @@ def import_source(conn: Connection, project: str, source: ExportSource, *,
     for ls in source.labelsets:
         labelsets.id(ls.name, ls.description)
 
-    writer = _BatchWriter(conn, row.id, project, classes, datasets, labelsets, dataset)
     batch: list[ItemRecord] = []
     pending_annotations = 0
-    with bulk.bulk_load(conn):
+    with bulk.bulk_load(conn), bulk.Overlapped(conn) as overlapped:
+        writer = _BatchWriter(conn, row.id, project, classes, datasets, labelsets, dataset,
+                              overlapped)
         for record in source.records():
             batch.append(record)
             pending_annotations += len(record.annotations)
@@ -170,11 +171,14 @@ _DATASET, _PATH = rows.ITEM_FIELDS.index("dataset_id"), rows.ITEM_FIELDS.index("
 
 class _BatchWriter:
     """Inserts records a batch at a time: items (with ids taken a block per batch), then their
-    tasks and annotations, one bulk insert per table."""
+    tasks and annotations, one bulk insert per table; the annotations' (most of the work)
+    through ``overlapped``, so on PostgreSQL the next batch is read meanwhile."""
 
     def __init__(self, conn: Connection, project_id: int, project: str, classes: _Classes,
-                 datasets: _Names, labelsets: _Names, dataset: str | None) -> None:
+                 datasets: _Names, labelsets: _Names, dataset: str | None,
+                 overlapped: bulk.Overlapped) -> None:
         self._conn, self._project_id, self._project = conn, project_id, project
+        self._overlapped = overlapped
         self._classes, self._datasets, self._labelsets = classes, datasets, labelsets
         self._dataset = dataset
         self._item_ids = bulk.IdBlocks(conn, t.items)
@@ -185,6 +189,7 @@ class _BatchWriter:
         self.items = self.tasks = self.annotations = 0
 
     def write(self, batch: list[ItemRecord]) -> None:
+        self._overlapped.wait()  # the connection is free again
         project_id, dataset_id = self._project_id, self._datasets.id
         item_rows = [
             rows.item_values(r.item, project_id, dataset_id(self._dataset or r.item.dataset))
@@ -208,7 +213,7 @@ class _BatchWriter:
             annotation_rows += annotations_values(record.annotations, item_id, labelset_id,
                                                   class_id)
         self._insert_tasks.insert(task_rows)
-        self._insert_annotations.insert(annotation_rows)
+        self._overlapped.run(self._insert_annotations.insert, annotation_rows)
         self.items += len(item_rows)
         self.tasks += len(task_rows)
         self.annotations += len(annotation_rows)
