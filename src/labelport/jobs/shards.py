@@ -26,9 +26,10 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from hashlib import sha256
 from itertools import islice
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -186,11 +187,13 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
           spec: FormatSpec, plan: SplitPlan | None, schema_counts: dict[str, int],
           package: PackageKind, password: str | None, name: str | None) -> dict[str, Any]:
     """Merge the shards' artifacts into one export packaged at ``out``; its counts.
-    ``schema_counts`` (`schema_counts`) are counted once, not once per shard."""
+    ``schema_counts`` (`schema_counts`) are counted once, not once per shard. ``work`` is
+    the caller's scratch folder, left for the caller to remove (after publishing: removing
+    a file per image is not the merge's time)."""
     if spec.merge_shards is None:
         raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
     manifests = []
-    roots = []
+    roots: list[tuple[Path, dict[str, _Unpacked]]] = []
     for part in sorted(parts, key=lambda p: p.shard or 0):
         if part.artifact_uri is None:
             raise InputError(f"shard {part.shard} of the export has no artifact to merge")
@@ -198,30 +201,53 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         work.mkdir(parents=True, exist_ok=True)
         storage.download(part.artifact_uri, archive)
         root = work / f"shard-{part.shard}"
-        manifests.append(_unpack(archive, root))
+        manifest, unpacked = _unpack(archive, root)
+        manifests.append(manifest)
         archive.unlink()
-        roots.append(root)
+        roots.append((root, unpacked))
     merged = work / "merged"
     merged.mkdir(parents=True)
-    handled = set(spec.merge_shards(roots, merged))
-    for root in roots:
+    handled = set(spec.merge_shards([root for root, _ in roots], merged))
+    known: dict[_Inode, str] = {}  # checksums of the files moved as they are into ``merged``
+    placed: dict[str, _Inode] = {}
+    folders: set[str] = set()
+    for root, unpacked in roots:
         for relative in _files(root):
-            if relative not in handled:
-                _add(root / relative, merged / relative, relative)
+            if relative in handled:
+                continue
+            outcome = _add(root / relative, merged / relative, relative, folders)
+            if outcome == "moved" and relative in unpacked:
+                inode, sha256 = unpacked[relative]
+                placed[relative] = inode
+                known[inode] = sha256
+            elif outcome == "appended" and relative in placed:
+                known.pop(placed[relative], None)
         shutil.rmtree(root, ignore_errors=True)
-    manifest = _merged_manifest(manifests, merged, plan=plan, schema_counts=schema_counts,
-                                package=package, password=password, name=name)
+    manifest = _merged_manifest(manifests, merged, known, plan=plan,
+                                schema_counts=schema_counts, package=package,
+                                password=password, name=name)
     write_manifest(merged, manifest)
     packager.package(merged, package, out, password=password)
-    shutil.rmtree(merged, ignore_errors=True)
     return {**manifest["counts"], "report": manifest["report"]["counts"],
             "content_hash": manifest["content_hash"], "shards": len(parts),
             "encrypted": password is not None}
 
 
-def _unpack(archive: Path, root: Path) -> dict[str, Any]:
-    """Extract a shard's archive under ``root``; its manifest."""
+_Inode = tuple[int, int]
+"""``(st_dev, st_ino)``: a file whatever its name (`file_checksums`' ``known``)."""
+_Unpacked = tuple[_Inode, str]
+"""An unpacked file's inode and sha256."""
+_IN_MEMORY = 1 << 20
+"""Entries up to this size are extracted in one read; larger ones are streamed."""
+
+
+def _unpack(archive: Path, root: Path) -> tuple[dict[str, Any], dict[str, _Unpacked]]:
+    """Extract a shard's archive under ``root``: its manifest, and the inode and sha256 of
+    each file read whole (a shard of a per-image format holds thousands of small files: one
+    read, one write and one hash each, while the bytes are in memory)."""
     manifest: dict[str, Any] = {}
+    unpacked: dict[str, _Unpacked] = {}
+    folders: set[str] = set()
     with zipfile.ZipFile(archive) as zf:
         for entry in zf.infolist():
             if entry.is_dir():
@@ -230,36 +256,62 @@ def _unpack(archive: Path, root: Path) -> dict[str, Any]:
             if relative == MANIFEST_NAME:
                 manifest = orjson.loads(zf.read(entry))
                 continue
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(entry) as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-    return manifest
+            target = os.path.join(root, relative)
+            _folder_of(target, folders)
+            if entry.file_size > _IN_MEMORY:
+                with zf.open(entry) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, _IN_MEMORY)
+                continue
+            data = zf.read(entry)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                stat = os.fstat(fd)
+            finally:
+                os.close(fd)
+            unpacked[relative] = ((stat.st_dev, stat.st_ino), sha256(data).hexdigest())
+    return manifest, unpacked
+
+
+def _folder_of(path: str, made: set[str]) -> None:
+    """Make the folder of ``path`` unless this merge made it already."""
+    folder = os.path.dirname(path)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
 
 
 def _files(root: Path) -> list[str]:
     """Every file under ``root``, relative, in a stable order."""
-    found = []
-    for folder, _, names in os.walk(root):
-        for file in names:
-            found.append(Path(folder, file).relative_to(root).as_posix())
+    found: list[str] = []
+    top = os.fspath(root)
+    for folder, _, names in os.walk(top):
+        prefix = os.path.relpath(folder, top).replace(os.sep, "/")
+        found.extend(names if prefix == "." else (f"{prefix}/{n}" for n in names))
     return sorted(found)
 
 
-def _add(source: Path, target: Path, relative: str) -> None:
+def _add(source: Path, target: Path, relative: str, folders: set[str]
+         ) -> Literal["moved", "same", "appended"]:
+    """Put a shard's file into the merged export: ``moved`` (the first with this path),
+    ``same`` (as the one there), ``appended`` (a list file)."""
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _folder_of(os.fspath(target), folders)
         os.replace(source, target)
-    elif filecmp.cmp(source, target, shallow=False):
-        return
-    elif target.suffix == _LIST_SUFFIX:
+        return "moved"
+    if filecmp.cmp(source, target, shallow=False):
+        return "same"
+    if target.suffix == _LIST_SUFFIX:
         with target.open("ab") as dst, source.open("rb") as src:
             shutil.copyfileobj(src, dst, 1 << 20)
-    else:
-        raise InputError(f"shards disagree on {relative!r}; export without sharding")
+        return "appended"
+    raise InputError(f"shards disagree on {relative!r}; export without sharding")
 
 
-def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, plan: SplitPlan | None,
+def _merged_manifest(manifests: list[dict[str, Any]], root: Path, known: dict[_Inode, str], *,
+                     plan: SplitPlan | None,
                      schema_counts: dict[str, int], package: PackageKind,
                      password: str | None, name: str | None) -> dict[str, Any]:
     first = manifests[0]
@@ -285,7 +337,7 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, *, plan: Split
         if not report[kind]:
             del report[kind]
     counts["per_class"] = [{"label": k, "objects": v} for k, v in per_class.items()]
-    checksums = file_checksums(root)
+    checksums = file_checksums(root, known=known)
     selection = {k: v for k, v in first["selection"].items() if k not in SHARD_KEYS}
     return {**first, "name": packager.export_name(name) if name else None,
             "options": {**first["options"], "package": package.value,
