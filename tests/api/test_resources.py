@@ -209,6 +209,9 @@ def test_formats_from_the_registry(api: Api) -> None:
     assert [f["name"] for f in listed] == [spec.name for spec in all_formats()]
     coco = api.ok("alice", "GET", "/api/formats/coco")
     assert coco["write"] and "box" in coco["geometries"]
+    assert coco["shardable"] and not coco["unshardable"]
+    mot = api.ok("alice", "GET", "/api/formats/mot")
+    assert not mot["shardable"] and "video" in mot["unshardable"]
     assert api.call("alice", "GET", "/api/formats/nope").status_code == 404
 
 

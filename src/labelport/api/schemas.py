@@ -290,6 +290,10 @@ class FormatPublic(BaseModel):
     lossless: bool
     options: list[FormatOptionPublic]
     conventions: dict[str, str]
+    shardable: bool = False
+    """A large export job is written in shards by several workers (docs/service.md)."""
+    unshardable: str = ""
+    """Why it is always written whole, when it is not shardable."""
 
 
 class ImportPublic(BaseModel):

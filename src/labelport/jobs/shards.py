@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import orjson
 
-from labelport.domain.model import ItemRecord
+from labelport.domain.model import Item, ItemRecord
 from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError, LabelportError
 from labelport.export import package as packager
@@ -46,7 +46,6 @@ from labelport.export.run import run_export
 from labelport.export.splits import SplitPlan
 from labelport.formats._shared.naming import file_stem, safe_file_name
 from labelport.formats.base import FormatSpec, merge_by_copying
-from labelport.formats.registry import all_formats
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.store.jobs import JobInfo
@@ -64,11 +63,6 @@ _PLAN_FILE = "split-plan.bin"
 
 class Unshardable(LabelportError):
     """This export cannot be sharded into the bytes one worker writes; it runs whole."""
-
-
-def shardable() -> frozenset[str]:
-    """The formats whose exports may be sharded."""
-    return frozenset(spec.name for spec in all_formats() if spec.merge_shards is not None)
 
 
 def should_split(planned: PlannedExport, settings: JobSettings) -> bool:
@@ -91,9 +85,9 @@ def shard_requests(raw: dict[str, Any], planned: PlannedExport, size: int, *,
     plan = None
     if planned.request.split is not None:
         plan = prepare(watched, planned.request).split_plan
-    else:
-        for _ in watched.records():
-            pass
+    else:  # file names only: a store's source reads its items without their annotations
+        for item in _items(planned.source):
+            names.see(item)
     if names.clash is not None:
         raise Unshardable(f"not sharded: items {names.clash[0]!r} and {names.clash[1]!r} are "
                           "in different shards and share a file name, which the format may "
@@ -141,10 +135,9 @@ class _NameWatch:
         self.first: dict[int, tuple[int, str]] = {}
         self.clash: tuple[str, str] | None = None
 
-    def see(self, record: ItemRecord) -> None:
+    def see(self, item: Item) -> None:
         shard = self.position // self.size
         self.position += 1
-        item = record.item
         key = hash(file_stem(safe_file_name(item.file_name)).casefold())
         first = self.first.setdefault(key, (shard, item.key))
         if first[0] != shard and self.clash is None:
@@ -155,12 +148,18 @@ def _watched(source: ExportSource, names: _NameWatch) -> ExportSource:
     def records() -> Iterator[ItemRecord]:
         names.position = 0
         for record in source.records():
-            names.see(record)
+            names.see(record.item)
             yield record
 
     return StreamSource(project=source.project, schema=source.schema, count=len(source),
                         open_records=records, datasets=source.datasets,
                         labelsets=source.labelsets)
+
+
+def _items(source: ExportSource) -> Iterator[Item]:
+    if isinstance(source, StreamSource):
+        return source.items()
+    return (record.item for record in source.records())
 
 
 def _upload_plan(storage: ArtifactStorage, plan: SplitPlan, key: str) -> str:

@@ -22,7 +22,8 @@ def _public(spec: FormatSpec) -> FormatPublic:
                                     help=o.help, choices=list(o.choices))
                  for o in spec.options],
         conventions={"origin": c.origin, "coordinates": c.coordinates,
-                     "index_base": c.index_base, "ids": c.ids, "notes": c.notes})
+                     "index_base": c.index_base, "ids": c.ids, "notes": c.notes},
+        shardable=spec.merge_shards is not None, unshardable=spec.unshardable)
 
 
 @router.get("/formats", response_model=list[FormatPublic])
