@@ -1,7 +1,8 @@
 """A store's sources start at a position without reading the records before it
 (`StreamSource.records_from`, what a shard of a large export reads): the same records as the
 whole stream from there, across pages, with another project's items among the ids; the
-release's source too."""
+release's source too. Their items alone (`StreamSource.items`, the pass that plans shards by
+file name) are the records' items."""
 
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ def test_records_from_a_position_are_the_stream_from_there(
         assert len(whole) == 23 and whole[10][0] == "second"
         for start in STARTS:
             assert keys(source.records_from(start)) == whole[start:], start
+        assert source.open_items is not None
+        assert list(source.items()) == [r.item for r in source.records()]
     assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-def test_a_source_without_seeking_skips_to_the_position(make_boxes: BoxesFactory) -> None:
+def test_a_source_without_seeking_reads_its_records(make_boxes: BoxesFactory) -> None:
     memory = make_boxes(7)
     source = StreamSource(project=memory.project, schema=memory.schema, count=7,
                           open_records=memory.records)
     assert keys(source.records_from(5)) == keys(memory.items[5:])
+    assert list(source.items()) == [r.item for r in memory.items]

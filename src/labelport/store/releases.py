@@ -37,7 +37,7 @@ from labelport.domain.codec import (
     schema_from_json,
     task_from_json,
 )
-from labelport.domain.model import Dataset, ItemRecord, Labelset, ProjectInfo
+from labelport.domain.model import Dataset, Item, ItemRecord, Labelset, ProjectInfo
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError, unknown
 from labelport.formats.labelport_native import header_to_json, record_to_item_json
@@ -193,6 +193,7 @@ def open_release_source(engine: Engine, project: str, name: str, *,
         count=row.item_count,
         open_records=partial(_records, engine, row.id, batch_size),
         open_from=partial(_records, engine, row.id, batch_size),
+        open_items=partial(_items, engine, row.id, batch_size),
         datasets=tuple(Dataset(**d) for d in header["datasets"]),
         labelsets=tuple(Labelset(**ls) for ls in header["labelsets"]),
     )
@@ -201,6 +202,19 @@ def open_release_source(engine: Engine, project: str, name: str, *,
 def _records(engine: Engine, release_id: int, batch_size: int, start: int = 0
              ) -> Iterator[ItemRecord]:
     """The records from position ``start`` on, found by the index."""
+    for item_id, data in _stored(engine, release_id, batch_size, start):
+        yield _record(orjson.loads(data), item_id)
+
+
+def _items(engine: Engine, release_id: int, batch_size: int) -> Iterator[Item]:
+    """The items alone: their JSON decoded, not their annotations'."""
+    for item_id, data in _stored(engine, release_id, batch_size, 0):
+        yield _item(orjson.loads(data), item_id)
+
+
+def _stored(engine: Engine, release_id: int, batch_size: int, start: int
+            ) -> Iterator[tuple[int | None, str]]:
+    """Item id and stored JSON of the release's items from position ``start`` on."""
     ri = t.release_items.c
     page = (select(ri.id, ri.item_id, ri.data)
             .where(ri.release_id == release_id, ri.id > bindparam("last"))
@@ -216,19 +230,23 @@ def _records(engine: Engine, release_id: int, batch_size: int, start: int = 0
         while batch := conn.execute(page, {"last": last}).all():
             last = batch[-1].id
             for _, item_id, data in batch:
-                yield _record(orjson.loads(data), item_id)
+                yield item_id, data
 
 
 def _record(obj: Json, item_id: int | None) -> ItemRecord:
     """A stored item JSON back as the record it was, with its store id."""
-    if item_id is not None:
-        obj["id"] = item_id
     return ItemRecord(
-        item=item_from_json(obj),
+        item=_item(obj, item_id),
         tasks=tuple(task_from_json(x) for x in obj.get("tasks", ())),
         annotations=tuple(annotation_from_json(x) for x in obj.get("annotations", ())),
         split=obj.get("split"),
     )
+
+
+def _item(obj: Json, item_id: int | None) -> Item:
+    if item_id is not None:
+        obj["id"] = item_id
+    return item_from_json(obj)
 
 
 def release_hashes(conn: Connection, project: str, name: str) -> dict[str, str]:

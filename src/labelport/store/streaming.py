@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, func, select
 from labelport.domain.model import (
     Annotation,
     Dataset,
+    Item,
     ItemRecord,
     Labelset,
     ProjectInfo,
@@ -70,6 +71,7 @@ def open_source(engine: Engine, project: str, *, labelsets: list[str] | None = N
         count=count,
         open_records=partial(_records, engine, stream),
         open_from=partial(_records, engine, stream),
+        open_items=partial(_items, engine, stream),
         datasets=tuple(Dataset(name=n, description=d) for _, n, d in dataset_rows),
         labelsets=tuple(Labelset(name=n, description=d) for _, n, d in chosen_rows),
     )
@@ -176,6 +178,17 @@ def _records(engine: Engine, stream: _Stream, start: int = 0) -> Iterator[ItemRe
             while (current := ahead.result())[0]:
                 ahead = pool.submit(page, current[0][-1][0])
                 yield from _decoded(stream, current)
+
+
+def _items(engine: Engine, stream: _Stream) -> Iterator[Item]:
+    """The items alone, a page at a time, with no task or annotation query."""
+    with engine.connect() as conn, conn.begin():
+        items = _RawQuery(stream.items, conn)
+        last = 0
+        while item_rows := items.fetch(conn, last=last):
+            last = item_rows[-1][0]
+            for row in item_rows:
+                yield rows.item_from_row(row, stream.dataset_names)
 
 
 def _decoded(stream: _Stream, page: _Page) -> Iterator[ItemRecord]:
