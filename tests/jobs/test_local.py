@@ -136,6 +136,22 @@ def test_stale_running_job_is_requeued_then_failed(sample_store: Store, project_
     assert not sample_store.jobs.heartbeat(job_id, dead, done=1, total=9)
 
 
+def test_a_parent_waiting_on_queued_shards_is_not_stale(sample_store: Store, project_id: int,
+                                                        settings: JobSettings) -> None:
+    """Every worker busy elsewhere, a sharded export's shards wait in the queue and nothing
+    beats for its parent: recovery leaves the parent waiting (taken again, it would merge
+    shards not yet written), and recovers it once its shards are done."""
+    parent = sample_store.jobs.create(project_id, {"format": "yolo"})
+    assert sample_store.jobs.claim(parent, "host:1:1") is not None
+    shards = sample_store.jobs.split(parent, "host:1:1", [{"format": "yolo"}] * 2)
+    later = now() + timedelta(seconds=1)
+    assert sample_store.jobs.recover(stale_before=later, max_attempts=3).requeued == []
+    assert sample_store.jobs.get(parent).status is JobStatus.RUNNING
+    for shard in shards:
+        assert sample_store.jobs.cancel(shard)
+    assert sample_store.jobs.recover(stale_before=later, max_attempts=3).requeued == [parent]
+
+
 def test_runner_recovers_a_job_left_running(sample_store: Store, project_id: int,
                                             settings: JobSettings) -> None:
     """The server died while running a job: the restarted runner's ticker re-queues it once

@@ -278,14 +278,19 @@ class JobStore:
 
     def recover(self, *, stale_before: datetime, max_attempts: int) -> Recovered:
         """Running jobs whose heartbeat is older than ``stale_before`` (their worker died)
-        are queued again, or failed once they have had ``max_attempts`` runs."""
+        are queued again, or failed once they have had ``max_attempts`` runs. A parent with
+        shards still queued or running is waiting, not stale (its shards are recovered
+        themselves): taken again, it would merge shards that are not written."""
         requeued: list[int] = []
         failed: list[int] = []
+        shard = export_jobs.alias("shard")
+        unfinished = exists().where(shard.c.parent_id == export_jobs.c.id,
+                                    shard.c.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
         with self.engine.begin() as conn:
             stale = conn.execute(
                 select(export_jobs.c.id, export_jobs.c.attempt, export_jobs.c.heartbeat_at)
                 .where(export_jobs.c.status == JobStatus.RUNNING,
-                       export_jobs.c.heartbeat_at < stale_before)).all()
+                       export_jobs.c.heartbeat_at < stale_before, ~unfinished)).all()
         for job_id, attempt, heartbeat_at in stale:
             still_stale = (export_jobs.c.id == job_id,
                            export_jobs.c.status == JobStatus.RUNNING,
