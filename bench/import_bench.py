@@ -84,7 +84,7 @@ def _floor(db: str, coco: Path) -> dict[str, Any]:
         item_rows.append((item_id, *rows.item_values(record.item, project_id, dataset_id)))
         task_rows += [rows.task_values(task, item_id, labelset_id) for task in record.tasks]
         annotation_rows += rows.annotations_values(
-            record.annotations, item_id, lambda _: labelset_id, lambda name, _: classes[name])
+            [(item_id, record.annotations)], lambda _: labelset_id, lambda name, _: classes[name])
     postgres = db.startswith("postgres")
     if postgres:  # COPY takes every column: a plain row padded with its defaults
         full = len(rows.ANNOTATION_FIELDS)

@@ -199,9 +199,7 @@ class _BatchWriter:
         item_ids = self._item_ids.take(len(item_rows))
         self._insert_items.insert([(i, *r) for i, r in zip(item_ids, item_rows, strict=True)])
         task_rows: list[tuple[Any, ...]] = []
-        annotation_rows: list[tuple[Any, ...]] = []
-        labelset_id, class_id = self._labelsets.id, self._classes.id
-        task_values, annotations_values = rows.task_values, rows.annotations_values
+        labelset_id, task_values = self._labelsets.id, rows.task_values
         for record, item_id in zip(batch, item_ids, strict=True):
             seen: set[str] = set()
             for task in record.tasks:
@@ -210,8 +208,9 @@ class _BatchWriter:
                                      f"{task.labelset!r}; an item has one task per labelset")
                 seen.add(task.labelset)
                 task_rows.append(task_values(task, item_id, labelset_id(task.labelset)))
-            annotation_rows += annotations_values(record.annotations, item_id, labelset_id,
-                                                  class_id)
+        annotation_rows = rows.annotations_values(
+            zip(item_ids, (r.annotations for r in batch), strict=True), labelset_id,
+            self._classes.id)
         self._insert_tasks.insert(task_rows)
         self._overlapped.run(self._insert_annotations.insert, annotation_rows)
         self.items += len(item_rows)

@@ -36,7 +36,11 @@ def dump_json(value: Any) -> str | None:
     try:
         return orjson.dumps(value).decode() if value else None
     except orjson.JSONEncodeError as error:
-        raise InputError(f"a value cannot be stored: {error}") from None
+        raise _unstorable(error) from None
+
+
+def _unstorable(error: orjson.JSONEncodeError) -> InputError:
+    return InputError(f"a value cannot be stored: {error}")
 
 
 def to_utc(value: datetime | None) -> datetime | None:
@@ -198,38 +202,57 @@ _NO_EXTRAS = (Source.HUMAN, None, (), None, None, 0, False, None, None, None, No
 """Those fields of an annotation without extras."""
 
 
-def annotations_values(annotations: Iterable[Annotation], item_id: int,
+def annotations_values(items: Iterable[tuple[int, Iterable[Annotation]]],
                        labelset_id: Callable[[str], int],
                        class_id: Callable[[str, GeometryKind], int]) -> list[tuple[Any, ...]]:
-    """The rows of an item's annotations: tuples of `ANNOTATION_FIELDS`, or of
-    `ANNOTATION_PLAIN_FIELDS` only for a plain annotation. ``labelset_id`` and ``class_id``
-    give the row ids of a labelset and of a class (by name, and the annotation's geometry
-    kind). One loop for an item rather than a call per annotation, and the enum values from
-    dicts (``.value`` costs a descriptor call): an import runs this for every annotation."""
-    kinds, sources, dump, to_json = _KIND_VALUES, _SOURCE_VALUES, dump_json, codec.geometry_to_json
+    """The rows of the annotations of ``(item id, annotations)`` pairs: tuples of
+    `ANNOTATION_FIELDS`, or of `ANNOTATION_PLAIN_FIELDS` only for a plain annotation.
+    ``labelset_id`` and ``class_id`` give the row id of a labelset and of a class (by name,
+    and the geometry kind of the annotation naming it first), each asked once per name.
+
+    An import runs the loop for every annotation, so it stays in one call for a whole batch,
+    with the enum values from dicts (``.value`` costs a descriptor call) and the JSON encoded
+    without a call per value."""
+    kinds, sources, dumps, to_json = _KIND_VALUES, _SOURCE_VALUES, orjson.dumps, \
+        codec.geometry_to_json
     extras_of, no_extras = _EXTRAS, _NO_EXTRAS
+    labelset_ids: dict[str, int] = {}
+    class_ids: dict[str, int] = {}
     out: list[tuple[Any, ...]] = []
-    for a in annotations:
-        geometry, attributes = a.geometry, a.attributes
-        kind = geometry.kind
-        plain = (item_id, labelset_id(a.labelset), class_id(a.label, kind), kinds[kind],
-                 dump(to_json(geometry)), dump(dict(attributes)) if attributes else None)
-        extras = extras_of(a)
-        if extras == no_extras:
-            out.append(plain)
-            continue
-        (source, score, tags, instance_id, frame, z_order, crowd, annotator, lead_time_s,
-         created_at, updated_at, outside) = extras
-        out.append(plain + (True, sources[source], score, dump(list(tags)), instance_id,
-                            frame, z_order, crowd, annotator, lead_time_s, to_utc(created_at),
-                            to_utc(updated_at), outside))
+    try:
+        for item_id, annotations in items:
+            for a in annotations:
+                geometry, attributes, labelset, label = a.geometry, a.attributes, a.labelset, \
+                    a.label
+                kind = geometry.kind
+                labelset_row = labelset_ids.get(labelset)
+                if labelset_row is None:
+                    labelset_row = labelset_ids[labelset] = labelset_id(labelset)
+                class_row = class_ids.get(label)
+                if class_row is None:
+                    class_row = class_ids[label] = class_id(label, kind)
+                plain = (item_id, labelset_row, class_row, kinds[kind],
+                         dumps(to_json(geometry)).decode(),
+                         dumps(dict(attributes)).decode() if attributes else None)
+                extras = extras_of(a)
+                if extras == no_extras:
+                    out.append(plain)
+                    continue
+                (source, score, tags, instance_id, frame, z_order, crowd, annotator,
+                 lead_time_s, created_at, updated_at, outside) = extras
+                out.append(plain + (
+                    True, sources[source], score, dumps(list(tags)).decode() if tags else None,
+                    instance_id, frame, z_order, crowd, annotator, lead_time_s,
+                    to_utc(created_at), to_utc(updated_at), outside))
+    except orjson.JSONEncodeError as error:
+        raise _unstorable(error) from None
     return out
 
 
 def annotation_row(annotation: Annotation, *, item_id: int, labelset_id: int,
                    class_id: int) -> dict[str, Any]:
     """An annotation's row with every column of `ANNOTATION_FIELDS`."""
-    values, = annotations_values([annotation], item_id, lambda _: labelset_id,
+    values, = annotations_values([(item_id, [annotation])], lambda _: labelset_id,
                                  lambda _name, _kind: class_id)
     if len(values) < len(ANNOTATION_FIELDS):
         values += ANNOTATION_DEFAULTS
