@@ -6,6 +6,8 @@ and drops its own database there) runs, each in a fresh subprocess:
 
 - ``labelport``: the COCO reader and `Store.import_source` into a new project, timed from
   opening the file to the commit, with the process's peak RSS (``ru_maxrss``);
+- ``reader`` (once, shown above the table): the COCO reader alone, its records iterated and
+  nothing stored, so labelport's time less this one is the store's share;
 - ``floor``: the same item, task and annotation rows (built by `labelport.store.rows` from
   the same records, before the clock starts) written into the same tables with the driver and
   nothing else: one transaction of ``executemany`` per table on SQLite (a plain annotation's
@@ -57,6 +59,17 @@ def _import(db: str, coco: Path) -> dict[str, Any]:
                 "annotations": summary.annotations}
     finally:
         store.close()
+
+
+def _reader(_db: str, coco: Path) -> dict[str, Any]:
+    from labelport.formats.registry import get_format
+
+    started, cpu = time.perf_counter(), time.process_time()
+    reader = get_format("coco").reader
+    assert reader is not None
+    annotations = sum(len(r.annotations) for r in reader(coco, {"images": None}).records())
+    return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+            "annotations": annotations}
 
 
 def _floor(db: str, coco: Path) -> dict[str, Any]:
@@ -119,7 +132,7 @@ def _floor(db: str, coco: Path) -> dict[str, Any]:
 
 
 def _child(mode: str, db: str, coco: str) -> None:
-    result = (_import if mode == "labelport" else _floor)(db, Path(coco))
+    result = {"labelport": _import, "reader": _reader, "floor": _floor}[mode](db, Path(coco))
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -155,8 +168,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         coco = Path(tmp) / "instances.json"
         formats_floor.generate(coco, args.annotations // formats_floor.BOXES_PER_IMAGE)
+        reader = _run("reader", "", coco)
         print(f"{args.annotations:,} annotations, {coco.stat().st_size / 1e6:.0f} MB of COCO, "
-              f"load average {os.getloadavg()[0]:.1f}\n")
+              f"load average {os.getloadavg()[0]:.1f}; the COCO reader alone: "
+              f"{reader['seconds']:.2f} s wall, {reader['cpu']:.2f} s CPU, "
+              f"{reader['rss_mb']:.0f} MB peak RSS\n")
         print("| database | run | wall s | CPU s | x floor (wall) | x floor (CPU) | "
               "annotations/s | peak RSS MB |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
