@@ -4,6 +4,7 @@ body, time) and answers each with the next status of a script (200 once the scri
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -62,3 +63,40 @@ def webhook_listener(*statuses: int) -> Iterator[Listener]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def trickling_listener(every: float = 0.2) -> Iterator[str]:
+    """A listener (its ``http://127.0.0.1:<port>``) that reads a request, then sends a status
+    line and one byte of an endless header every ``every`` s: each read is quick, the answer
+    never ends."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(1 << 16)
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(every):
+                    connection.sendall(b"a")
+            except OSError:
+                pass  # the caller hung up
+
+    def accept() -> None:
+        server.settimeout(0.1)  # to see ``stop``
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()

@@ -86,6 +86,11 @@ def test_allowed_export_is_delivered_and_shown(api: Api, listener: Listener,
         "webhook": f"{listener.url}/hooks/done"})
     done = api.wait_export("alice", api.project, created["id"])
     assert done["status"] == "completed"
+    deadline = time.monotonic() + 30  # delivery runs once the job is completed
+    while (done["delivery"] or {}).get("webhook", {}).get("status") in (None, "pending"):
+        assert time.monotonic() < deadline, done
+        time.sleep(0.05)
+        done = api.ok("alice", "GET", f"{exports}/{created['id']}")
     delivery = done["delivery"]
     assert delivery["destination"]["status"] == "delivered"
     assert delivery["destination"]["artifact"] == str(tmp_path / "drop" / "yolo" / "to drop.zip")

@@ -18,6 +18,7 @@ import pytest
 
 from labelport.errors import NotAllowedError
 from labelport.export.manifest import MANIFEST_NAME
+from labelport.jobs import delivery
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.jobs.delivery import SIGNATURE_HEADER, destination, webhook_access
@@ -26,7 +27,7 @@ from labelport.jobs.schedules import create_schedule, fire_due
 from labelport.store import Store
 from labelport.store.jobs import JobInfo, JobStatus
 from tests.s3_server import make_bucket, s3_endpoint_fixture, s3_env_fixture  # noqa: F401
-from tests.webhook_listener import Listener, webhook_listener
+from tests.webhook_listener import Listener, trickling_listener, webhook_listener
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 SECRET = "hook-secret"
@@ -261,7 +262,9 @@ def test_destinations_under_the_roots_are_allowed() -> None:
     "http://hooks.example.com/ml/", "https://hooks.example.com/ml/../admin",
     "https://user@hooks.example.com/ml/", "https://hooks.example.com/ml%2F..%2Fadmin",
     "https://hooks.example.com/mlx", "https://hooks.example.com/ml/a#frag",
-    "ftp://hooks.example.com/ml/", "https://[hooks.example.com/ml/", ""])
+    "ftp://hooks.example.com/ml/", "https://[hooks.example.com/ml/", "",
+    "https://hooks.example.com/ml/a?b c", "https://hooks.example.com/ml/\x7f",
+    "https://hooks.example.com/ml/\u2025", "https://hooks.example.com/ml/?\u00e9"])
 def test_webhooks_outside_the_prefixes_are_refused(url: str) -> None:
     with pytest.raises(NotAllowedError, match=f"`webhook`.*{HOOKS}"):
         webhook_access(url, JobSettings(webhook_urls=HOOKS))
@@ -295,3 +298,82 @@ def test_attempts_are_recorded_while_retrying(sample_store: Store, project_id: i
     assert job.status is JobStatus.COMPLETED and job.downloadable  # before delivery ends
     after = (sample_store.jobs.get(job_id).delivery or {})["webhook"]
     assert after["status"] == "delivered" and len(after["attempts"]) == 2
+
+
+@sqlite_only
+def test_a_webhook_answering_slowly_is_cut_at_the_timeout(
+        sample_store: Store, project_id: int, settings: JobSettings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read of the answer is quick, the answer never ends: the attempt ends at the
+    timeout all the same, so a listener cannot hold a worker."""
+    monkeypatch.setattr(delivery, "WEBHOOK_TIMEOUT_SECONDS", 0.5)
+    with trickling_listener(every=0.1) as url:
+        settings = replace(delivering(settings, hooks=url), delivery_retries=1)
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo", "webhook": f"{url}/x"})
+        worker = threading.Thread(target=run, args=(sample_store, job_id, settings))
+        worker.start()
+        worker.join(15)
+        assert not worker.is_alive(), "the webhook holds the worker"
+    hook = (sample_store.jobs.get(job_id).delivery or {})["webhook"]
+    assert hook["status"] == "failed" and len(hook["attempts"]) == 2
+    assert "no whole answer within 0.5 s" in hook["last_error"]
+    assert all(0.4 < attempt["seconds"] < 3 for attempt in hook["attempts"])
+
+
+@sqlite_only
+def test_destination_is_written_as_it_was_checked(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """Scheme and host are compared in lower case, so they are written in lower case: with
+    fsspec's memory filesystem the host is a folder, and ``MEM`` is not ``mem``."""
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    settings = delivering(settings, roots="memory://mem/ok/")
+    assert destination("MEMORY://MEM/ok/x/", settings) == "memory://mem/ok/x"
+    job_id = sample_store.jobs.create(project_id, {"format": "yolo", "name": "case",
+                                                   "deliver_to": "memory://MEM/ok/x"})
+    try:
+        job = run(sample_store, job_id, settings)
+        assert (job.delivery or {})["destination"]["status"] == "delivered", job.delivery
+        assert memory.cat_file("/mem/ok/x/case.zip") == artifact_bytes(job, settings)
+        assert not memory.exists("/MEM")
+    finally:
+        for folder in ("/mem", "/MEM"):
+            if memory.exists(folder):
+                memory.rm(folder, recursive=True)
+
+
+@sqlite_only
+def test_names_with_glob_characters_are_delivered_to_s3_as_named(
+        s3_env: str, sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """fsspec's ``mv`` reads ``[``, ``*`` and ``?`` as a pattern: an upload moves its
+    temporary object by its literal name."""
+    import fsspec
+
+    make_bucket("lp-globs")
+    settings = replace(delivering(settings, roots="s3://lp-globs/"),
+                       artifacts="s3://lp-globs/artifacts")
+    s3 = fsspec.filesystem("s3")
+    for name in ("run[1]", "a*b?"):
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo", "name": name,
+                                                       "deliver_to": "s3://lp-globs/out"})
+        job = run(sample_store, job_id, settings)
+        assert job.status is JobStatus.COMPLETED, job.error
+        assert (job.delivery or {})["destination"]["status"] == "delivered", job.delivery
+        s3.invalidate_cache()
+        artifact = ArtifactStorage(settings.artifacts)
+        with artifact.open(job.artifact_uri or "") as stored:
+            assert s3.cat_file(f"lp-globs/out/{name}.zip") == stored.read()
+    assert sorted(p.removeprefix("lp-globs/out/") for p in s3.find("lp-globs/out")) == [
+        "a*b?.manifest.json", "a*b?.zip", "run[1].manifest.json", "run[1].zip"]
+
+
+def test_destination_in_the_services_own_storage_is_refused(tmp_path: Path) -> None:
+    """A root above the artifacts or the uploads does not let an export overwrite another
+    project's artifact or images."""
+    settings = JobSettings(delivery_roots=str(tmp_path), artifacts=str(tmp_path / "artifacts"),
+                           media_dir=str(tmp_path / "media"))
+    for inside in ("artifacts", "artifacts/7/42-1", "media/project-3"):
+        with pytest.raises(NotAllowedError, match="the service's own storage"):
+            destination(str(tmp_path / inside), settings)
+    assert destination(str(tmp_path / "drop"), settings) == str(tmp_path / "drop")

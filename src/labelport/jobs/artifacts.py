@@ -46,7 +46,7 @@ class ArtifactStorage:
         self.fs.makedirs(folder, exist_ok=True)
         try:
             self.fs.put_file(str(local), partial)
-            self.fs.mv(partial, final)
+            self._move(partial, final)
         except BaseException:
             self._remove(partial)
             raise
@@ -71,9 +71,19 @@ class ArtifactStorage:
     def exists(self, uri: str) -> bool:
         return bool(self.fs.exists(self._path(uri)))
 
+    def _move(self, source: str, target: str) -> None:
+        """``source`` renamed ``target``, both by their literal names (fsspec's ``mv`` and
+        ``rm`` read ``[``, ``*``, ``?`` as a pattern): a rename on disk, elsewhere a copy then
+        a delete (object stores have no rename)."""
+        if "file" in self._protocols:
+            self.fs.mv(source, target)
+        else:
+            self.fs.cp_file(source, target)
+            self.fs.rm_file(source)
+
     def _remove(self, path: str) -> None:
         if self.fs.exists(path):
-            self.fs.rm(path)
+            self.fs.rm_file(path)
 
     def _path(self, uri: str) -> str:
         _, path = url_to_fs(uri)

@@ -27,13 +27,16 @@ import hashlib
 import hmac
 import http.client
 import logging
+import socket
 import tarfile
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import orjson
 
@@ -55,14 +58,19 @@ SIGNATURE_HEADER = "X-Labelport-Signature-256"
 EVENT_HEADER = "X-Labelport-Event"
 EVENT = "export.finished"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+"""How long connecting may take, then how long the request and the whole answer may take (each
+read waiting less than that is not enough: a listener sending a byte now and then is cut)."""
+REASON_LIMIT = 200
+"""Characters of a webhook's HTTP reason phrase kept in the job's record."""
 MANIFEST_SUFFIX = ".manifest.json"
 
 Record = dict[str, Any]
 
 
 def destination(text: str, settings: JobSettings) -> str:
-    """Where ``deliver_to`` writes: the folder (resolved) or URL it names, refused with a
-    `NotAllowedError` unless under a root the operator allows."""
+    """Where ``deliver_to`` writes: the folder (resolved) or URL (scheme and host in lower
+    case, as compared) it names, refused with a `NotAllowedError` unless under a root the
+    operator allows and outside the service's own storage."""
     roots, refusal = _allowed(DESTINATION, text, settings.delivery_roots,
                               "LABELPORT_DELIVERY_ROOTS", kind="destination")
     access = MediaAccess.service(roots)
@@ -72,14 +80,34 @@ def destination(text: str, settings: JobSettings) -> str:
             if "%" in text or parts.query or parts.fragment or text.endswith("#"):
                 raise refusal
             access.check_url(text, what=f"`{DESTINATION}`")
-            return text.rstrip("/")
-        path = (Path(unquote(_split(text, refusal).path)) if text.startswith("file://")
-                else Path(text))
-        if not path.is_absolute():
-            raise refusal
-        return str(access.local_file(path, what=f"`{DESTINATION}`"))
+            target = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "",
+                                 "")).rstrip("/")
+        else:
+            path = (Path(unquote(_split(text, refusal).path)) if text.startswith("file://")
+                    else Path(text))
+            if not path.is_absolute():
+                raise refusal
+            target = str(access.local_file(path, what=f"`{DESTINATION}`"))
     except MediaDeniedError:
         raise refusal from None
+    if _in_own_storage(target, settings):
+        raise NotAllowedError(f"`{DESTINATION}` {text!r} lies in the service's own storage "
+                              "(LABELPORT_ARTIFACTS, LABELPORT_MEDIA_DIR), where it could "
+                              "replace another export's artifact or a project's images")
+    return target
+
+
+def _in_own_storage(target: str, settings: JobSettings) -> bool:
+    """Whether the checked ``target`` lies under the artifacts or the uploaded media."""
+    own = MediaAccess.service([settings.artifacts, settings.media_dir])
+    try:
+        if "://" in target:
+            own.check_url(target, what=DESTINATION)
+        else:
+            own.local_file(Path(target), what=DESTINATION)
+    except MediaDeniedError:
+        return False
+    return True
 
 
 def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
@@ -88,8 +116,9 @@ def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
     prefixes, refusal = _allowed(WEBHOOK, url, settings.webhook_urls, "LABELPORT_WEBHOOK_URLS",
                                  kind="webhook URL")
     parts = _split(url, refusal)
-    if parts.scheme.lower() not in ("http", "https") or "%" in parts.path or parts.fragment:
-        raise refusal
+    if (parts.scheme.lower() not in ("http", "https") or "%" in parts.path or parts.fragment
+            or not url.isascii() or any(c <= " " or c == "\x7f" for c in url)):
+        raise refusal  # the last two: what http.client refuses to send
     access = MediaAccess.service(prefixes, networks=split_entries(settings.webhook_networks))
     try:
         access.check_url(url, what=f"`{WEBHOOK}`")
@@ -296,16 +325,11 @@ def _call(url: str, body: dict[str, Any], settings: JobSettings, record: Record,
                                                 timeout=WEBHOOK_TIMEOUT_SECONDS)
         except MediaDeniedError as error:
             raise NotAllowedError(str(error)) from None
-        try:
-            connection.request("POST", target, body=data, headers=headers)
-            response = connection.getresponse()
-            response.read(1 << 16)
-        finally:
-            connection.close()
+        response = _post(connection, target, data, headers)
         attempt["status_code"] = part["status_code"] = response.status
         if 200 <= response.status < 300:
             return
-        message = f"HTTP {response.status} {response.reason}"
+        message = f"HTTP {response.status} {response.reason[:REASON_LIMIT]}"
         if response.status == 429 or response.status >= 500:
             raise _Retry(message)
         if 300 <= response.status < 400:
@@ -313,3 +337,40 @@ def _call(url: str, body: dict[str, Any], settings: JobSettings, record: Record,
         raise _Final(message)
 
     _attempts(part, step, settings, save)
+
+
+def _post(connection: http.client.HTTPConnection, target: str, data: bytes,
+          headers: dict[str, str]) -> http.client.HTTPResponse:
+    """POST ``data`` on ``connection`` (connected within its own timeout) and read the answer
+    (its first 64 KiB) within `WEBHOOK_TIMEOUT_SECONDS`; a `TimeoutError` past it. Each read's
+    timeout alone would let a listener sending a byte now and then hold the worker forever,
+    so a timer shuts the socket down, which ends the read blocked on it."""
+    cut, finished, lock = threading.Event(), threading.Event(), threading.Lock()
+
+    def shut() -> None:
+        with lock:  # never once the exchange is over and the socket may be closed
+            if not finished.is_set():
+                cut.set()
+                with suppress(OSError):  # the listener hung up already
+                    socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
+
+    try:
+        connection.connect()
+        timer = threading.Timer(WEBHOOK_TIMEOUT_SECONDS, shut)
+        timer.start()
+        try:
+            connection.request("POST", target, body=data, headers=headers)
+            response = connection.getresponse()
+            response.read(1 << 16)
+        except (OSError, http.client.HTTPException):
+            if not cut.is_set():
+                raise
+        finally:
+            with lock:
+                finished.set()
+                timer.cancel()
+    finally:
+        connection.close()
+    if cut.is_set():  # a cut answer may look whole too: its headers end at the cut
+        raise TimeoutError(f"no whole answer within {WEBHOOK_TIMEOUT_SECONDS:g} s")
+    return response
