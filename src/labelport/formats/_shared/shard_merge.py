@@ -129,6 +129,8 @@ class IdShift:
     of the entries."""
 
     def __init__(self, *keys: str) -> None:
+        if not 1 <= len(keys) <= 2:
+            raise ValueError("IdShift shifts one or two leading fields")
         fields = [b'"' + key.encode() + b'":' for key in keys]
         self._pattern = re.compile(rb"(?m)^\{" + b",".join(f + rb"(\d+)" for f in fields))
         self._template = b"{" + b",".join(f + b"%d" for f in fields)
@@ -138,13 +140,15 @@ class IdShift:
         """``chunk``, whole lines of one entry each, with their ids shifted."""
         if not any(offsets):
             return chunk
-        template = self._template
+        template, first, second = self._template, offsets[0], offsets[-1]
 
-        def shifted(found: re.Match[bytes]) -> bytes:
-            return template % tuple(int(v) + o for v, o in zip(found.groups(), offsets,
-                                                                strict=True))
+        def shift_one(found: re.Match[bytes]) -> bytes:  # one call per line: kept lean
+            return template % (int(found[1]) + first)
 
-        out, n = self._pattern.subn(shifted, chunk)
+        def shift_two(found: re.Match[bytes]) -> bytes:
+            return template % (int(found[1]) + first, int(found[2]) + second)
+
+        out, n = self._pattern.subn(shift_one if len(offsets) == 1 else shift_two, chunk)
         if n != lines:
             raise InputError(f"shard file {where}: {lines - n} entries do not start with the "
                              f"integer fields {self._keys}")
