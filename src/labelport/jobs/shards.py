@@ -89,9 +89,8 @@ def shard_requests(raw: dict[str, Any], planned: PlannedExport, size: int, *,
         for item in _items(planned.source):
             names.see(item)
     if names.clash is not None:
-        raise Unshardable(f"not sharded: items {names.clash[0]!r} and {names.clash[1]!r} are "
-                          "in different shards and share a file name, which the format may "
-                          "rename in one of them; written whole")
+        raise Unshardable(f"not sharded: {names.clash}, which the format may rename in one "
+                          "shard but not in the other; written whole")
     base = {k: v for k, v in raw.items()
             if k not in ("freeze_release", "package", "password", "name")}
     base["release"] = planned.extra_selection["release"]
@@ -132,16 +131,17 @@ class _NameWatch:
     def __init__(self, size: int) -> None:
         self.size = size
         self.position = 0
-        self.first: dict[int, tuple[int, str]] = {}
-        self.clash: tuple[str, str] | None = None
+        self.first: dict[int, int] = {}  # name's hash -> the shard it first came in
+        self.clash: str | None = None
 
     def see(self, item: Item) -> None:
         shard = self.position // self.size
         self.position += 1
-        key = hash(file_stem(safe_file_name(item.file_name)).casefold())
-        first = self.first.setdefault(key, (shard, item.key))
-        if first[0] != shard and self.clash is None:
-            self.clash = (first[1], item.key)
+        first = self.first.setdefault(hash(file_stem(safe_file_name(item.file_name)).casefold()),
+                                      shard)
+        if first != shard and self.clash is None:
+            self.clash = (f"item {item.key!r} (shard {shard}) has the file name of an item of "
+                          f"shard {first}")
 
 
 def _watched(source: ExportSource, names: _NameWatch) -> ExportSource:
