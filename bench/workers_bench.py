@@ -2,12 +2,14 @@
 
 Imports a project of 20,000 images x 20 boxes (400k annotations) into a PostgreSQL database
 of its own (``workers_bench`` on ``--server``; kept between runs, ``--fresh`` rebuilds it),
-then for each format runs export jobs on ``labelport worker --concurrency 1`` processes taking
-a private queue on Redis (``--redis``, database 13 by default): one worker without sharding
-(the reference), then alternately one and two workers with ``LABELPORT_SHARD_ITEMS``
-(``--shard-items``), ``--runs`` times each. A run is timed from submit to completed, read
-back from the job rows. Artifacts go to a temporary folder, or with ``--s3`` to a bucket on a
-moto server this bench starts.
+then starts three Celery workers (``celery -A labelport.jobs.celery_app worker``, what
+``labelport worker`` runs, concurrency 1) on a private queue on Redis (``--redis``, database 13
+by default): one without sharding (the reference), two with ``LABELPORT_SHARD_ITEMS``
+(``--shard-items``). For each format, only the workers a run is for take jobs (Celery's
+add/cancel consumer), so every worker stays warm; after one unmeasured run each, one worker
+without shards runs once, then one and two sharding workers run alternately, ``--runs`` times
+each. A run is timed from submit to completed. Artifacts go to a temporary folder, or with
+``--s3`` to a bucket on a moto server this bench starts.
 
 Every run must give the same content hash (the files, manifest aside) as the reference, and
 every sharded run the same artifact bytes (sha256). The table gives medians: wall, the
@@ -26,6 +28,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,19 +50,22 @@ from import_bench import _pg_database  # noqa: E402
 from stream_bench import import_size, project_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELPORT = Path(sys.executable).parent / "labelport"
 DATABASE = "workers_bench"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Worker:
-    """One ``labelport worker --concurrency 1`` process, in its own process group."""
+    """One Celery worker process (`celery_app`'s command, concurrency 1, named so the bench
+    can tell it to stop or start taking jobs), in its own process group."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+        self.name = f"{name}@{socket.gethostname()}"
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [str(LABELPORT), "worker", "--concurrency", "1", "--loglevel", "info"],
+                [sys.executable, "-m", "celery", "-A", "labelport.jobs.celery_app", "worker",
+                 "--pool", "threads", "--concurrency", "1", "-Q", env["LABELPORT_QUEUE"],
+                 "-n", self.name, "--without-gossip", "--without-mingle", "--loglevel", "info"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
         deadline = time.monotonic() + 120
@@ -100,21 +106,32 @@ class Bench:
     env: dict[str, str]
     settings: JobSettings
     logs: Path
+    started: list[Worker] = field(default_factory=list)
 
-    @contextmanager
-    def workers(self, count: int, shard_items: int) -> Iterator[list[Worker]]:
+    def start(self, name: str, shard_items: int) -> Worker:
         env = {**self.env, "LABELPORT_SHARD_ITEMS": str(shard_items)}
-        started: list[Worker] = []
-        try:
-            for _ in range(count):
-                started.append(Worker(env, self.logs / f"worker-{uuid.uuid4().hex[:6]}.log"))
-            yield started
-        finally:
-            for worker in started:
-                worker.stop()
+        worker = Worker(name, env, self.logs / f"{name}.log")
+        self.started.append(worker)
+        return worker
 
-    def run(self, fmt: str, workers: list[Worker]) -> Run:
-        """One export job of ``fmt``, submitted and waited for."""
+    def stop(self) -> None:
+        for worker in self.started:
+            worker.stop()
+
+    def consume(self, active: list[Worker]) -> None:
+        """Only ``active`` take jobs from the queue: the others stay started, warm (modules
+        imported, connections open), so a run never pays a worker's first job."""
+        control, queue = CeleryRunner(self.store, self.settings).celery.control, \
+            self.settings.queue
+        for worker in self.started:
+            method = control.add_consumer if worker in active else control.cancel_consumer
+            replies = method(queue, destination=[worker.name], reply=True, timeout=10)
+            if not replies:
+                raise RuntimeError(f"worker {worker.name} did not answer; see {worker.log}")
+
+    def run(self, fmt: str, workers: list[Worker], *, warming: bool = False) -> Run:
+        """One export job of ``fmt`` on ``workers`` alone, submitted and waited for."""
+        self.consume(workers)
         runner = CeleryRunner(self.store, self.settings)
         job_id = self.store.jobs.create(self.project_id, {"format": fmt, "package": "zip",
                                                           "name": f"bench-{fmt}"})
@@ -131,6 +148,11 @@ class Bench:
         run = Run(wall=wall, cpu=cpu, sha256=job.artifact_sha256,
                   content_hash=job.counts["content_hash"], phases=self._phases(job))
         self.store.jobs.delete(job_id)  # its artifact stays in the temporary storage
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
+        each = " + ".join(f"{c:.1f}" for c in cpu)
+        print(f"{fmt}{' (warming up)' if warming else ''}: {len(workers)} worker(s), "
+              f"{job.shards} shards: {wall:.1f} s, CPU {each} s"
+              f"{'; ' + phases if phases else ''}; load {os.getloadavg()[0]:.1f}", flush=True)
         return run
 
     def _phases(self, job: JobInfo) -> dict[str, float]:
@@ -179,8 +201,6 @@ def _exists(server: str, name: str) -> bool:
 def moto_bucket() -> Iterator[tuple[str, dict[str, str]]]:
     """An ``s3://`` base on a moto server started for the bench, and the AWS variables that
     reach it."""
-    import socket
-
     import boto3
 
     with socket.socket() as s:
@@ -222,16 +242,17 @@ def row(label: str, runs: list[Run], one: list[Run] | None) -> str:
     return f"| {label} | {wall:.1f} ({walls}) | {cpu} | {speedup} | {phases} |"
 
 
-def bench_format(bench: Bench, fmt: str, runs: int, shard_items: int) -> list[str]:
-    with bench.workers(1, 0) as workers:
-        reference = [bench.run(fmt, workers)]
+def bench_format(bench: Bench, workers: dict[str, Worker], fmt: str, runs: int,
+                 shard_items: int) -> list[str]:
+    whole, first, second = workers["whole"], workers["a"], workers["b"]
+    bench.run(fmt, [whole], warming=True)
+    reference = [bench.run(fmt, [whole])]
+    bench.run(fmt, [first, second], warming=True)
     one: list[Run] = []
     two: list[Run] = []
-    with bench.workers(1, shard_items) as first:
-        for _ in range(runs):  # alternately, so a change of the machine's load hits both
-            one.append(bench.run(fmt, first))
-            with bench.workers(1, shard_items) as second:
-                two.append(bench.run(fmt, first + second))
+    for _ in range(runs):  # alternately, so a change of the machine's load hits both
+        one.append(bench.run(fmt, [first]))
+        two.append(bench.run(fmt, [first, second]))
     hashes = {r.content_hash for r in reference + one + two}
     artifacts = {r.sha256 for r in one + two}
     if len(hashes) != 1 or len(artifacts) != 1:
@@ -269,9 +290,13 @@ def main() -> None:
         load = os.getloadavg()
         lines = []
         try:
+            workers = {"whole": bench.start("whole", 0),
+                       "a": bench.start("a", args.shard_items),
+                       "b": bench.start("b", args.shard_items)}
             for fmt in args.formats:
-                lines += bench_format(bench, fmt, args.runs, args.shard_items)
+                lines += bench_format(bench, workers, fmt, args.runs, args.shard_items)
         finally:
+            bench.stop()
             store.close()
     print(f"\n{args.annotations:,} annotations, {args.runs} runs, artifacts "
           f"{'on S3 (moto)' if args.s3 else 'in a folder'}; load average "
