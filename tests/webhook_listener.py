@@ -31,8 +31,9 @@ class Listener:
 
 
 @contextmanager
-def webhook_listener(*statuses: int) -> Iterator[Listener]:
-    """A listener answering ``statuses`` in turn, then 200, until the block ends."""
+def webhook_listener(*statuses: int, host: str = "127.0.0.1") -> Iterator[Listener]:
+    """A listener on ``host`` (``::1`` for IPv6) answering ``statuses`` in turn, then 200,
+    until the block ends."""
     listener = Listener(url="", statuses=list(statuses))
     lock = threading.Lock()
 
@@ -53,10 +54,13 @@ def webhook_listener(*statuses: int) -> Iterator[Listener]:
         def log_message(self, format: str, *args: Any) -> None:
             """Keep the test output clean."""
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = Server((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    listener.url = f"http://127.0.0.1:{server.server_address[1]}"
+    listener.url = f"http://{f'[{host}]' if ':' in host else host}:{server.server_address[1]}"
     try:
         yield listener
     finally:

@@ -103,6 +103,14 @@ def test_url_prefixes_are_compared_part_by_part(url: str, allowed: bool) -> None
             access.check_url(url, what="media of d/a.png")
 
 
+def test_an_ipv6_host_is_no_fsspec_chaining() -> None:
+    access = MediaAccess.service(["http://[::1]:8080/media/"])
+    access.check_url("http://[::1]:8080/media/a.png", what="media")
+    for url in ("http://[::1]:8080/media/a.png::file:///etc/passwd", "s3://[::1]/media/a.png"):
+        with pytest.raises(MediaDeniedError, match="not a plain URL"):
+            access.check_url(url, what="media")
+
+
 @pytest.mark.parametrize(("address", "public"), [
     ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
     ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("::1", False),

@@ -377,3 +377,23 @@ def test_destination_in_the_services_own_storage_is_refused(tmp_path: Path) -> N
         with pytest.raises(NotAllowedError, match="the service's own storage"):
             destination(str(tmp_path / inside), settings)
     assert destination(str(tmp_path / "drop"), settings) == str(tmp_path / "drop")
+
+
+def test_webhook_to_the_ipv6_address_a_prefix_names(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """``http://[::1]:port/`` is an address, not fsspec chaining (``::``); a name resolving
+    to loopback is refused naming the webhooks' own setting."""
+    with webhook_listener(host="::1") as listener:
+        settings = delivering(settings, hooks=f"{listener.url}/hooks/")
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                       "webhook": f"{listener.url}/hooks/v6"})
+        hook = (run(sample_store, job_id, settings).delivery or {})["webhook"]
+        assert hook["status"] == "delivered", hook
+        assert [call.path for call in listener.received] == ["/hooks/v6"]
+        by_name = listener.url.replace("[::1]", "localhost")
+        settings = delivering(settings, hooks=f"{by_name}/hooks/")
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                       "webhook": f"{by_name}/hooks/name"})
+        hook = (run(sample_store, job_id, settings).delivery or {})["webhook"]
+    assert hook["status"] == "failed" and len(listener.received) == 1
+    assert "loopback" in hook["last_error"] and "LABELPORT_WEBHOOK_NETWORKS" in hook["last_error"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,9 @@ MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 30.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_IPV6_HTTP_HOST = re.compile(r"https?://\[[0-9a-f:.]+\]", re.IGNORECASE)
+"""An http(s) URL's IPv6 host (``http://[::1]``): its ``::`` is no fsspec chaining, and the
+service fetches http(s) with its own client, never through fsspec."""
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -98,7 +102,8 @@ def _split_url(url: str, *, what: str) -> _Url:
     """``url`` split and normalised (scheme and host in lower case, default ports dropped);
     refused when it has credentials, fsspec chaining (``::``), control characters, or ``.``/``..``
     path segments, which could make it name something its text does not show."""
-    if "::" in url or any(ord(c) < 32 or c == "\\" for c in url):
+    host = _IPV6_HTTP_HOST.match(url)
+    if "::" in url[host.end() if host else 0:] or any(ord(c) < 32 or c == "\\" for c in url):
         raise MediaDeniedError(f"{what}: not a plain URL")
     try:
         parts = urlsplit(url)
@@ -137,6 +142,8 @@ class MediaAccess:
     prefixes: tuple[UrlPrefix, ...] = ()
     networks: tuple[IpNetwork, ...] = field(default=())
     """Non-public networks http(s) media may be fetched from."""
+    networks_setting: str = NETWORKS_ENV
+    """The variable listing them, named when an address is refused."""
 
     @classmethod
     def local(cls) -> MediaAccess:
@@ -144,8 +151,10 @@ class MediaAccess:
         return cls(restricted=False)
 
     @classmethod
-    def service(cls, roots: Iterable[str] = (), *, networks: Iterable[str] = ()) -> MediaAccess:
-        """The service: nothing but ``roots`` (folders, ``file://`` URIs and URL prefixes)."""
+    def service(cls, roots: Iterable[str] = (), *, networks: Iterable[str] = (),
+                networks_setting: str = NETWORKS_ENV) -> MediaAccess:
+        """The service: nothing but ``roots`` (folders, ``file://`` URIs and URL prefixes), and
+        of non-public addresses only ``networks`` (listed in ``networks_setting``)."""
         folders: list[Path] = []
         prefixes: list[UrlPrefix] = []
         for entry in roots:
@@ -160,14 +169,14 @@ class MediaAccess:
             try:
                 allowed.append(ipaddress.ip_network(text, strict=False))
             except ValueError:
-                raise InputError(f"{NETWORKS_ENV}: {text!r} is not a network such as "
+                raise InputError(f"{networks_setting}: {text!r} is not a network such as "
                                  "10.0.0.0/8") from None
         for prefix in prefixes:
             address = prefix.literal_address()
             if address is not None:
                 allowed.append(ipaddress.ip_network(address))
         return cls(restricted=True, folders=tuple(folders), prefixes=tuple(prefixes),
-                   networks=tuple(allowed))
+                   networks=tuple(allowed), networks_setting=networks_setting)
 
     def with_folders(self, *folders: Path) -> MediaAccess:
         """This access plus ``folders`` (a project's own uploads)."""
@@ -274,7 +283,7 @@ class MediaAccess:
             if not self._may_connect(ipaddress.ip_address(text.split("%", 1)[0])):
                 raise MediaDeniedError(
                     f"{what}: {host} resolves to {text}, a loopback, link-local or private "
-                    f"address the operator does not allow ({NETWORKS_ENV})")
+                    f"address the operator does not allow ({self.networks_setting})")
         if not addresses:
             raise RemoteMediaError(f"cannot resolve {host!r}")
         return addresses[0]

@@ -119,7 +119,8 @@ def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
     if (parts.scheme.lower() not in ("http", "https") or "%" in parts.path or parts.fragment
             or not url.isascii() or any(c <= " " or c == "\x7f" for c in url)):
         raise refusal  # the last two: what http.client refuses to send
-    access = MediaAccess.service(prefixes, networks=split_entries(settings.webhook_networks))
+    access = MediaAccess.service(prefixes, networks=split_entries(settings.webhook_networks),
+                                 networks_setting="LABELPORT_WEBHOOK_NETWORKS")
     try:
         access.check_url(url, what=f"`{WEBHOOK}`")
     except MediaDeniedError:
