@@ -5,9 +5,10 @@ Every format says in its `FormatSpec` how its shards merge (``merge_shards``, or
 ``unshardable`` with the reason it is always written whole). Per-image formats merge by
 copying: per-image files never collide, a shared file (``data.yaml``, ``labelmap.txt``) is the
 same in every shard, and list files (``ImageSets/Main/*.txt``) are concatenated in shard order.
-One-file formats (COCO, CVAT, Label Studio, DataGym, labelport's own) stream their shards'
-files into one, shifting ids by offsets (`labelport.formats._shared.shard_merge`). The
-manifest is rebuilt from the shards' (counts and report summed, checksums of the merged files).
+One-file formats (COCO and its panoptic layout, CVAT, Label Studio, DataGym, labelport's own)
+stream their shards' files into one, shifting ids by offsets
+(`labelport.formats._shared.shard_merge`). The manifest is rebuilt from the shards' (counts
+and report summed, checksums of the merged files).
 
 Shards are taken by position in the source's stable order (the store streams by id), before
 selection, so each shard applies the same selection to its own items. The parent computes
