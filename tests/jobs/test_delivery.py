@@ -397,3 +397,17 @@ def test_webhook_to_the_ipv6_address_a_prefix_names(
         hook = (run(sample_store, job_id, settings).delivery or {})["webhook"]
     assert hook["status"] == "failed" and len(listener.received) == 1
     assert "loopback" in hook["last_error"] and "LABELPORT_WEBHOOK_NETWORKS" in hook["last_error"]
+
+
+@sqlite_only
+def test_a_folder_in_the_way_of_the_archive_fails_the_delivery(
+        sample_store: Store, project_id: int, settings: JobSettings, tmp_path: Path) -> None:
+    """A rename onto a folder is refused, not moved inside it and reported delivered."""
+    drop = tmp_path / "drop"
+    (drop / "inway.zip").mkdir(parents=True)
+    settings = replace(delivering(settings, roots=str(drop)), delivery_retries=0)
+    job_id = sample_store.jobs.create(project_id, {"format": "yolo", "name": "inway",
+                                                   "deliver_to": str(drop)})
+    part = (run(sample_store, job_id, settings).delivery or {})["destination"]
+    assert part["status"] == "failed" and "IsADirectoryError" in part["last_error"]
+    assert list((drop / "inway.zip").iterdir()) == []

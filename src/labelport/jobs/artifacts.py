@@ -9,6 +9,7 @@ a ``.partial-`` object, removed by `remove_partials`). Expired artifacts are rem
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -73,10 +74,11 @@ class ArtifactStorage:
 
     def _move(self, source: str, target: str) -> None:
         """``source`` renamed ``target``, both by their literal names (fsspec's ``mv`` and
-        ``rm`` read ``[``, ``*``, ``?`` as a pattern): a rename on disk, elsewhere a copy then
-        a delete (object stores have no rename)."""
+        ``rm`` read ``[``, ``*``, ``?`` as a pattern, and its local ``mv`` moves into a folder
+        in the way): a rename on disk, elsewhere a copy then a delete (object stores have no
+        rename)."""
         if "file" in self._protocols:
-            self.fs.mv(source, target)
+            os.replace(source, target)
         else:
             self.fs.cp_file(source, target)
             self.fs.rm_file(source)
