@@ -58,8 +58,9 @@ SIGNATURE_HEADER = "X-Labelport-Signature-256"
 EVENT_HEADER = "X-Labelport-Event"
 EVENT = "export.finished"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
-"""How long connecting may take, then how long the request and the whole answer may take (each
-read waiting less than that is not enough: a listener sending a byte now and then is cut)."""
+"""How long a webhook call may take, from connecting (TLS included) to the end of the answer
+(each read waiting less than that is not enough: a listener sending a byte now and then is
+cut)."""
 REASON_LIMIT = 200
 """Characters of a webhook's HTTP reason phrase kept in the job's record."""
 MANIFEST_SUFFIX = ".manifest.json"
@@ -342,35 +343,33 @@ def _call(url: str, body: dict[str, Any], settings: JobSettings, record: Record,
 
 def _post(connection: http.client.HTTPConnection, target: str, data: bytes,
           headers: dict[str, str]) -> http.client.HTTPResponse:
-    """POST ``data`` on ``connection`` (connected within its own timeout) and read the answer
-    (its first 64 KiB) within `WEBHOOK_TIMEOUT_SECONDS`; a `TimeoutError` past it. Each read's
-    timeout alone would let a listener sending a byte now and then hold the worker forever,
-    so a timer shuts the socket down, which ends the read blocked on it."""
+    """Connect ``connection``, POST ``data`` and read the answer (its first 64 KiB) within
+    `WEBHOOK_TIMEOUT_SECONDS`; a `TimeoutError` past it. Each read's timeout alone would let a
+    listener sending a byte now and then hold the worker forever, so a timer shuts the socket
+    down, which ends the read blocked on it (the TCP connect itself has that timeout)."""
     cut, finished, lock = threading.Event(), threading.Event(), threading.Lock()
 
     def shut() -> None:
         with lock:  # never once the exchange is over and the socket may be closed
             if not finished.is_set():
                 cut.set()
-                with suppress(OSError):  # the listener hung up already
-                    socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
+                if connection.sock is not None:  # None: still in the TCP connect's own timeout
+                    with suppress(OSError):  # the listener hung up already
+                        socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)  # TLS's too
 
+    timer = threading.Timer(WEBHOOK_TIMEOUT_SECONDS, shut)
+    timer.start()
     try:
-        connection.connect()
-        timer = threading.Timer(WEBHOOK_TIMEOUT_SECONDS, shut)
-        timer.start()
-        try:
-            connection.request("POST", target, body=data, headers=headers)
-            response = connection.getresponse()
-            response.read(1 << 16)
-        except (OSError, http.client.HTTPException):
-            if not cut.is_set():
-                raise
-        finally:
-            with lock:
-                finished.set()
-                timer.cancel()
+        connection.request("POST", target, body=data, headers=headers)
+        response = connection.getresponse()
+        response.read(1 << 16)
+    except (OSError, http.client.HTTPException):
+        if not cut.is_set():
+            raise
     finally:
+        with lock:
+            finished.set()
+            timer.cancel()
         connection.close()
     if cut.is_set():  # a cut answer may look whole too: its headers end at the cut
         raise TimeoutError(f"no whole answer within {WEBHOOK_TIMEOUT_SECONDS:g} s")
