@@ -70,10 +70,11 @@ def webhook_listener(*statuses: int, host: str = "127.0.0.1") -> Iterator[Listen
 
 
 @contextmanager
-def trickling_listener(every: float = 0.2) -> Iterator[str]:
-    """A listener (its ``http://127.0.0.1:<port>``) that reads a request, then sends a status
-    line and one byte of an endless header every ``every`` s: each read is quick, the answer
-    never ends."""
+def trickling_listener(every: float = 0.2, *,
+                       start: bytes = b"HTTP/1.1 200 OK\r\nX-Slow: ") -> Iterator[str]:
+    """A listener (its ``127.0.0.1:<port>``) that reads what comes, sends ``start`` (a status
+    line and the start of a header; or a TLS record's header), then one byte every ``every``
+    s: each read is quick, the answer never ends."""
     server = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -81,7 +82,7 @@ def trickling_listener(every: float = 0.2) -> Iterator[str]:
         with connection:
             connection.recv(1 << 16)
             try:
-                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                connection.sendall(start)
                 while not stop.wait(every):
                     connection.sendall(b"a")
             except OSError:
@@ -99,7 +100,7 @@ def trickling_listener(every: float = 0.2) -> Iterator[str]:
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+        yield f"127.0.0.1:{server.getsockname()[1]}"
     finally:
         stop.set()
         thread.join(timeout=5)

@@ -301,13 +301,18 @@ def test_attempts_are_recorded_while_retrying(sample_store: Store, project_id: i
 
 
 @sqlite_only
+@pytest.mark.parametrize(("scheme", "start"), [
+    ("http", b"HTTP/1.1 200 OK\r\nX-Slow: "),
+    ("https", b"\x16\x03\x03\x40\x00"),  # a TLS handshake record of 16 KiB, to come
+])
 def test_a_webhook_answering_slowly_is_cut_at_the_timeout(
         sample_store: Store, project_id: int, settings: JobSettings,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every read of the answer is quick, the answer never ends: the attempt ends at the
-    timeout all the same, so a listener cannot hold a worker."""
+        monkeypatch: pytest.MonkeyPatch, scheme: str, start: bytes) -> None:
+    """Every read of the answer (or of the TLS handshake) is quick, the answer never ends:
+    the attempt ends at the timeout all the same, so a listener cannot hold a worker."""
     monkeypatch.setattr(delivery, "WEBHOOK_TIMEOUT_SECONDS", 0.5)
-    with trickling_listener(every=0.1) as url:
+    with trickling_listener(every=0.1, start=start) as address:
+        url = f"{scheme}://{address}"
         settings = replace(delivering(settings, hooks=url), delivery_retries=1)
         job_id = sample_store.jobs.create(project_id, {"format": "yolo", "webhook": f"{url}/x"})
         worker = threading.Thread(target=run, args=(sample_store, job_id, settings))
