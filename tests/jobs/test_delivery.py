@@ -23,11 +23,14 @@ from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.jobs.delivery import SIGNATURE_HEADER, destination, webhook_access
 from labelport.jobs.execute import execute
+from labelport.jobs.local import LocalRunner
 from labelport.jobs.schedules import create_schedule, fire_due
 from labelport.store import Store
 from labelport.store.jobs import JobInfo, JobStatus
 from tests.s3_server import make_bucket, s3_endpoint_fixture, s3_env_fixture  # noqa: F401
 from tests.webhook_listener import Listener, trickling_listener, webhook_listener
+
+from .conftest import wait_for
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 SECRET = "hook-secret"
@@ -416,3 +419,24 @@ def test_a_folder_in_the_way_of_the_archive_fails_the_delivery(
     part = (run(sample_store, job_id, settings).delivery or {})["destination"]
     assert part["status"] == "failed" and "IsADirectoryError" in part["last_error"]
     assert list((drop / "inway.zip").iterdir()) == []
+
+
+@sqlite_only
+def test_an_export_failed_by_the_stale_job_recovery_calls_its_webhook(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    with webhook_listener() as listener:
+        settings = replace(delivering(settings, hooks=listener.url), max_attempts=1,
+                           stale_seconds=0.0)
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                       "webhook": f"{listener.url}/x"})
+        assert sample_store.jobs.claim(job_id, "dead-host:1:1") is not None
+        runner = LocalRunner(sample_store, settings)
+        try:
+            assert runner.recover().failed == [job_id]
+            job = wait_for(sample_store, job_id, lambda j: (j.delivery or {}).get(
+                "webhook", {}).get("status") == "delivered", timeout=10)
+        finally:
+            runner.stop()
+    body = body_of(listener)
+    assert body["status"] == "failed" and "stopped responding" in body["error"]
+    assert job.status is JobStatus.FAILED and len(listener.received) == 1

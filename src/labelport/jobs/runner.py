@@ -14,6 +14,7 @@ import logging
 import threading
 from datetime import timedelta
 
+from labelport.jobs import delivery
 from labelport.jobs.artifacts import ArtifactStorage, cleanup_expired
 from labelport.jobs.config import JobSettings
 from labelport.jobs.schedules import fire_due
@@ -37,8 +38,9 @@ class Runner(abc.ABC):
         return self.store.jobs.cancel(job_id)
 
     def recover(self) -> Recovered:
-        """Re-queue or fail jobs whose heartbeat went stale, then dispatch queued jobs nobody
-        has taken for a while."""
+        """Re-queue or fail jobs whose heartbeat went stale (a failed export's webhook called
+        from a thread of its own, so a slow one holds no tick), then dispatch queued jobs
+        nobody has taken for a while."""
         stale = timedelta(seconds=self.settings.stale_seconds)
         recovered = self.store.jobs.recover(stale_before=now() - stale,
                                             max_attempts=self.settings.max_attempts)
@@ -46,6 +48,9 @@ class Runner(abc.ABC):
             self.submit(job_id)
         for job_id in recovered.requeued:
             self.submit(job_id)
+        for job_id in recovered.failed:
+            threading.Thread(target=delivery.notify_failure, daemon=True,
+                             args=(self.store, job_id, self.settings)).start()
         if recovered.requeued or recovered.failed:
             log.warning("recovered export jobs: requeued %s, failed %s", recovered.requeued,
                         recovered.failed)
