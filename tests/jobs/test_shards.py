@@ -83,8 +83,12 @@ VARIANTS: list[dict[str, Any]] = [
     {"format": "labelstudio", "options": {"files": "per_task"}},
     {"format": "labelport", "options": {"jsonl": True}},
     {"format": "coco", "media": "copy"},
+    {"format": "csv", "options": {"metadata": True, "empty_rows": False}},
+    {"format": "tsv", "options": {"columns": "label,image_id", "encoding": "utf-8-sig"}},
 ]
-"""Options with merges of their own, run with the random split."""
+"""Options with merges of their own, run with the random split; csv's header has the
+metadata keys of every shard (the sample's last item alone has ``skip_reason``), its image
+ids count the images of earlier shards without a row."""
 
 
 def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:

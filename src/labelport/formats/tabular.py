@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ from labelport.formats._shared.image_files import (
     readable_file,
 )
 from labelport.formats._shared.naming import FileNamer
+from labelport.formats._shared.shard_merge import csv_header, has_bom, shard_items
 from labelport.formats._shared.values import decode_value, encode_value
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 
@@ -215,7 +217,8 @@ class _RowMaker:
     attributes: frozenset[str] | None
     metadata: bool
     meta_keys: set[str] = field(default_factory=set)
-    any_split: bool = False
+    splits: int = 0
+    """Records with a split."""
 
     def rows(self, record: ItemRecord, image_id: int, image_name: str) -> list[dict[str, str]]:
         item = record.item
@@ -223,7 +226,7 @@ class _RowMaker:
                  "split": record.split or "train", "dataset": item.dataset,
                  "image_path": item.path, "image_width": str(item.width),
                  "image_height": str(item.height)}
-        self.any_split = self.any_split or record.split is not None
+        self.splits += record.split is not None
         if self.metadata:
             for key, value in item.metadata.items():
                 self.meta_keys.add(key)
@@ -285,6 +288,13 @@ class _RowMaker:
                 self.ctx.report.count("not written: attribute not defined in the schema")
 
 
+def _default_columns(*, any_split: bool, any_absolute: bool) -> tuple[str, ...]:
+    """SATIn's ten, then ``split`` when any record has one, then ``image_file`` when any image
+    is named otherwise than relatively."""
+    return (SATIN_COLUMNS + (("split",) if any_split else ())
+            + ((IMAGE_FILE,) if any_absolute else ()))
+
+
 def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                 ctx: WriteContext, *, delimiter: str, file_name: str) -> None:
     """Rows are spooled as JSON lines first, since the metadata columns and whether a split
@@ -298,7 +308,7 @@ def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
     empty_rows = bool(options.get("empty_rows", True))
     namer = FileNamer(keep_folders=True, report=ctx.report)
     done = 0
-    any_absolute = False
+    any_absolute = 0  # images named otherwise than relatively
     with tempfile.TemporaryFile(dir=out_dir) as spool:
         for image_id, record in enumerate(source.records(), start=1):
             done = image_id
@@ -311,21 +321,21 @@ def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             ctx.place_media(record.item, target)
             relative = f"{IMAGES_DIR}/{image_name}"
             image_file = ctx.media_reference(record.item, target, relative)
-            any_absolute = any_absolute or image_file != relative
+            any_absolute += image_file != relative
             spool.writelines(orjson.dumps(row | {IMAGE_FILE: image_file}) + b"\n"
                              for row in rows)
             if image_id % _PROGRESS_EVERY == 0:
                 ctx.progress(image_id)
         ctx.progress(done)
         if chosen is None:
-            chosen = (SATIN_COLUMNS + (("split",) if maker.any_split else ())
-                      + ((IMAGE_FILE,) if any_absolute else ()))
+            chosen = _default_columns(any_split=maker.splits > 0, any_absolute=any_absolute > 0)
         else:
-            if "split" not in chosen and maker.any_split:
-                ctx.report.count("not written: split (not among the chosen columns)")
+            if "split" not in chosen and maker.splits:
+                ctx.report.count("not written: split (not among the chosen columns)",
+                                 maker.splits)
             if IMAGE_FILE not in chosen and any_absolute:
                 ctx.report.count("not written: absolute image paths (image_file is not among "
-                                 "the chosen columns)")
+                                 "the chosen columns)", any_absolute)
         header = (*chosen, *(ATTR + n for n in attr_names),
                   *(META + k for k in sorted(maker.meta_keys)),
                   *((POINTS,) if maker.polygon else ()))
@@ -337,6 +347,55 @@ def write_table(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             for line in spool:
                 cells = orjson.loads(line)
                 writer.writerow([cells.get(column, "") for column in header])
+
+
+def merge_tables(shards: Sequence[Path], out: Path, *, delimiter: str,
+                 file_name: str) -> list[str]:
+    """`FormatSpec.merge_shards`: the header of every shard's columns (the default ones with
+    ``split`` or ``image_file`` when a shard has them, the metadata keys of all), then each
+    shard's rows in that header with ``image_id`` shifted by the records of the shards before
+    (a shard's rows are copied as they are when its header and ids stay)."""
+    parts = [shard / file_name for shard in shards]
+    encoding = "utf-8-sig" if has_bom(parts[0]) else "utf-8"
+    headers = [csv_header(part, delimiter=delimiter, encoding=encoding) for part in parts]
+    header = _merged_header([tuple(cells) for cells, _ in headers])
+    image_id = header.index("image_id") if "image_id" in header else None
+    with (out / file_name).open("w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(header)
+        offset = 0
+        for shard, part, (cells, head) in zip(shards, parts, headers, strict=True):
+            if tuple(cells) == header and (image_id is None or offset == 0):
+                f.flush()
+                with part.open("rb") as src:
+                    src.seek(len(head))
+                    shutil.copyfileobj(src, f.buffer, 1 << 20)
+            else:
+                with part.open(encoding=encoding, newline="") as src:
+                    rows = csv.reader(src, delimiter=delimiter, strict=True)
+                    next(rows)
+                    for row in rows:
+                        cell = dict(zip(cells, row, strict=True))
+                        if image_id is not None:
+                            cell["image_id"] = str(int(cell["image_id"]) + offset)
+                        writer.writerow([cell.get(column, "") for column in header])
+            offset += shard_items(shard)
+    return [file_name]
+
+
+def _merged_header(headers: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The header one writer of every shard's rows writes: the shards' chosen columns (the
+    same in each, else the default ones, with those any shard has), the attributes, every
+    metadata key met, sorted, then ``points``."""
+    bases = {tuple(c for c in h if not c.startswith((ATTR, META)) and c != POINTS)
+             for h in headers}
+    base = next(iter(bases)) if len(bases) == 1 else _default_columns(
+        any_split=any("split" in b for b in bases), any_absolute=any(IMAGE_FILE in b
+                                                                     for b in bases))
+    first = headers[0]
+    metadata = sorted({c for h in headers for c in h if c.startswith(META)})
+    return (*base, *(c for c in first if c.startswith(ATTR)), *metadata,
+            *((POINTS,) if POINTS in first else ()))
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -655,8 +714,7 @@ def _spec(name: str, title: str, delimiter: str) -> FormatSpec:
         options=_OPTIONS,
         writer=partial(write_table, delimiter=delimiter, file_name=file_name),
         reader=partial(read_table, delimiter=delimiter, file_name=file_name),
-        unshardable="its header lists the metadata keys met and rows number the images; "
-                    "no merge written yet",
+        merge_shards=partial(merge_tables, delimiter=delimiter, file_name=file_name),
     )
 
 

@@ -46,6 +46,7 @@ from labelport.export.request import PlannedExport
 from labelport.export.run import run_export
 from labelport.export.splits import SplitPlan
 from labelport.formats._shared.naming import file_stem, safe_file_name
+from labelport.formats._shared.shard_merge import counts_file
 from labelport.formats.base import FormatSpec, merge_by_copying
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
@@ -202,6 +203,7 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         storage.download(part.artifact_uri, archive)
         root = work / f"shard-{part.shard}"
         manifest, unpacked = _unpack(archive, root)
+        counts_file(root).write_bytes(orjson.dumps(manifest["counts"]))
         manifests.append(manifest)
         archive.unlink()
         roots.append((root, unpacked))

@@ -1,4 +1,5 @@
-"""Merging the shards of a one-file format (COCO, Label Studio, DataGym, labelport's own).
+"""Merging the shards of a one-file format (COCO, Label Studio, DataGym, labelport's own), and
+of the tables and line files other formats write once per split (`concatenate`).
 
 Each shard wrote the format's document from its slice of the items, with one array entry per
 line (``\\n`` before the first entry, ``,\\n`` before the others, as the writers do). A merge
@@ -10,15 +11,78 @@ is ever held in memory and the bytes are those one writer over all the items wri
 
 from __future__ import annotations
 
+import codecs
+import csv
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from labelport.errors import InputError
 
 _BATCH_BYTES = 1 << 20
+
+
+def counts_file(shard: Path) -> Path:
+    """Where the merge keeps a shard's manifest counts: beside its folder, never merged."""
+    return shard.with_name(f"{shard.name}.counts.json")
+
+
+def shard_items(shard: Path) -> int:
+    """The records a shard's writer read (its manifest's ``counts.items``): what the 1-based
+    image positions of the shards after it start from."""
+    return int(orjson.loads(counts_file(shard).read_bytes())["items"])
+
+
+def csv_header(path: Path, *, delimiter: str, encoding: str = "utf-8"
+               ) -> tuple[list[str], bytes]:
+    """A CSV file's header cells and its bytes (a byte order mark and quoted line breaks
+    included), read without the rest of the file."""
+    raw: list[bytes] = []
+
+    def lines() -> Iterator[str]:
+        with path.open("rb") as f:
+            for line in f:
+                raw.append(line)
+                yield line.decode(encoding)
+
+    cells = next(csv.reader(lines(), delimiter=delimiter, strict=True), None)
+    if cells is None:
+        raise InputError(f"shard file {path} has no header")
+    return cells, b"".join(raw)
+
+
+def has_bom(path: Path) -> bool:
+    """Whether the file starts with UTF-8's byte order mark."""
+    with path.open("rb") as f:
+        return f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+
+
+def concatenate(shards: Sequence[Path], out: Path, pattern: str, *,
+                header: Callable[[Path], bytes] | None = None) -> list[str]:
+    """Every file matching ``pattern`` (a glob under a shard's folder) in the shards, once
+    under ``out``: the shards' files of that path in shard order, each after its ``header``
+    (its first bytes, the same in every shard, written once); the merged files' paths."""
+    names = sorted({path.relative_to(shard).as_posix() for shard in shards
+                    for path in shard.glob(pattern)})
+    for name in names:
+        parts = [shard / name for shard in shards if (shard / name).exists()]
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as f:
+            head = header(parts[0]) if header is not None else b""
+            f.write(head)
+            for part in parts:
+                with part.open("rb") as src:
+                    if src.read(len(head)) != head:
+                        raise InputError(f"shard file {part} does not start with the header "
+                                         f"of {parts[0]}; export without sharding")
+                    shutil.copyfileobj(src, f, _BATCH_BYTES)
+    return names
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
