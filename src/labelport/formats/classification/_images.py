@@ -21,7 +21,15 @@ from labelport.formats._shared.image_labels import (
     record_class_order,
 )
 from labelport.formats._shared.naming import FileNamer, safe_file_name
-from labelport.formats.base import Conventions, FormatSpec, OptionSpec, Reader, WriteContext, Writer
+from labelport.formats.base import (
+    Conventions,
+    FormatSpec,
+    MergeShards,
+    OptionSpec,
+    Reader,
+    WriteContext,
+    Writer,
+)
 
 MULTI_LABEL_OPTION = OptionSpec(
     name="multi_label", type=bool, default=False,
@@ -88,13 +96,13 @@ def labelled_item(reference: str, *, folder: Path, images: ImageFolder | None,
 
 
 def spec(*, name: str, title: str, extension: str, index_base: str, notes: str, writer: Writer,
-         reader: Reader) -> FormatSpec:
+         reader: Reader, merge_shards: MergeShards) -> FormatSpec:
     """The declaration of a label file beside its images: image-level labels only, splits,
-    media, options ``classification`` and ``multi_label``."""
+    media, options ``classification`` and ``multi_label``; shards merge by ``merge_shards``
+    (the label files), their images by copying."""
     return FormatSpec(
         name=name, title=title, extension=extension, geometries=frozenset({GeometryKind.NONE}),
         conventions=Conventions(coordinates="none: image-level labels only",
                                 index_base=index_base, notes=notes),
         splits=True, media=True, options=(CLASSIFICATION_OPTION, MULTI_LABEL_OPTION),
-        writer=writer, reader=reader,
-        unshardable="one labels file whose merge is not written yet")
+        writer=writer, reader=reader, merge_shards=merge_shards)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from labelport.formats._shared.image_labels import (
     read_schema,
 )
 from labelport.formats._shared.input_files import read_text
+from labelport.formats._shared.shard_merge import concatenate, csv_header
 from labelport.formats.base import WriteContext
 from labelport.formats.classification._images import (
     images,
@@ -79,6 +80,12 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                                 *("1" if c in held else "0" for c in labels_from.classes)])
             else:
                 table.writerow([image.reference, image.labels[0] if image.labels else ""])
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """Each split's table: its header once, then the shards' rows in shard order."""
+    return concatenate(shards, out, "*.csv",
+                       header=lambda table: csv_header(table, delimiter=",")[1])
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -174,4 +181,5 @@ SPEC = spec(
           "cells (multi_label); image paths relative to the CSV",
     writer=write,
     reader=read,
+    merge_shards=merge_shards,
 )

@@ -26,7 +26,7 @@ size comes from their header. Items get dataset ``default``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +51,7 @@ from labelport.formats._shared.image_labels import (
 )
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import decode_json
+from labelport.formats._shared.shard_merge import concatenate
 from labelport.formats.base import WriteContext
 from labelport.formats.classification._images import (
     images,
@@ -86,6 +87,12 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             value: Any = list(image.labels) if multi else (image.labels[0] if image.labels
                                                            else None)
             file.write(orjson.dumps({"file_name": image.reference, "label": value}) + b"\n")
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """Each split's ``metadata.jsonl``: the shards' lines in shard order (the dataset card,
+    from the schema alone, is the same in every shard and merges by copying)."""
+    return concatenate(shards, out, f"*/{METADATA_FILE}")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -185,4 +192,5 @@ SPEC = spec(
           "a list with multi_label)",
     writer=write,
     reader=read,
+    merge_shards=merge_shards,
 )
