@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from labelport.errors import NotAllowedError
+from labelport.errors import InputError, NotAllowedError
 from labelport.export.manifest import MANIFEST_NAME
 from labelport.jobs import delivery
 from labelport.jobs.artifacts import ArtifactStorage
@@ -440,3 +440,14 @@ def test_an_export_failed_by_the_stale_job_recovery_calls_its_webhook(
     body = body_of(listener)
     assert body["status"] == "failed" and "stopped responding" in body["error"]
     assert job.status is JobStatus.FAILED and len(listener.received) == 1
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("LABELPORT_DELIVERY_RETRIES", "-1"), ("LABELPORT_DELIVERY_BACKOFF_SECONDS", "-2")])
+def test_negative_retries_or_backoff_are_refused(monkeypatch: pytest.MonkeyPatch,
+                                                 variable: str, value: str) -> None:
+    """-1 retries never reached the last attempt (retried forever), a negative wait failed
+    ``time.sleep`` outside the record."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InputError, match=f"{variable}.*{value}"):
+        JobSettings.from_env()

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labelport.errors import InputError
 from labelport.export.media_access import MediaAccess, split_entries, uploads_folder
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -69,6 +70,14 @@ class JobSettings:
     delivery_backoff_seconds: float = 2.0
     """Wait before the first retry, doubled before each next one
     ($LABELPORT_DELIVERY_BACKOFF_SECONDS)."""
+
+    def __post_init__(self) -> None:
+        """Refuse negative delivery retries (the last attempt would never come: retried
+        forever) and waits (`time.sleep` fails)."""
+        for name in ("delivery_retries", "delivery_backoff_seconds"):
+            if getattr(self, name) < 0:
+                variable = next(var for field_name, var, _ in _ENV if field_name == name)
+                raise InputError(f"{variable} is {getattr(self, name)}: it may not be negative")
 
     def media_access(self, project_id: int) -> MediaAccess:
         """What an export of project ``project_id`` may read: the media roots and the project's
