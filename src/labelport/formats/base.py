@@ -118,6 +118,12 @@ returns their paths relative to ``out``. Every other file is merged by copying
 concatenated in shard order, per-image files taken from the shard that wrote them."""
 
 
+MergedReport = Callable[[Path], Mapping[str, int]]
+"""``report(merged)``: the report counts a format gives once for the whole export (a fact of a
+file such as Darknet's ``obj.data``, not of items), read from the merged export's folder; they
+replace the sum of the shards' counts of those kinds (0: not reported)."""
+
+
 def merge_by_copying(shards: Sequence[Path], out: Path) -> Collection[str]:
     """The `MergeShards` of a format whose every file is merged by copying."""
     return ()
@@ -169,6 +175,8 @@ class FormatSpec:
     """How the shards of a sharded export merge (`MergeShards`); a writable format without it
     says why in ``unshardable`` and is always written whole by one worker."""
     unshardable: str = ""
+    merged_report: MergedReport | None = None
+    """Counts of the merged export that are not the sum of its shards' (`MergedReport`)."""
 
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The format's options with defaults filled in; unknown names are refused."""

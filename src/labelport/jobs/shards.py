@@ -188,7 +188,8 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
           spec: FormatSpec, plan: SplitPlan | None, schema_counts: dict[str, int],
           package: PackageKind, password: str | None, name: str | None) -> dict[str, Any]:
     """Merge the shards' artifacts into one export packaged at ``out``; its counts.
-    ``schema_counts`` (`schema_counts`) are counted once, not once per shard. ``work`` is
+    ``schema_counts`` (`schema_counts`) are counted once, not once per shard, and the
+    format's `FormatSpec.merged_report` replaces the sums of its kinds. ``work`` is
     the caller's scratch folder, left for the caller to remove (after publishing: removing
     a file per image is not the merge's time)."""
     if spec.merge_shards is None:
@@ -225,7 +226,8 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
             elif outcome == "appended" and relative in placed:
                 known.pop(placed[relative], None)
         shutil.rmtree(root, ignore_errors=True)
-    manifest = _merged_manifest(manifests, merged, known, plan=plan,
+    whole = dict(spec.merged_report(merged)) if spec.merged_report is not None else {}
+    manifest = _merged_manifest(manifests, merged, known, plan=plan, whole=whole,
                                 schema_counts=schema_counts, package=package,
                                 password=password, name=name)
     write_manifest(merged, manifest)
@@ -313,7 +315,7 @@ def _add(source: Path, target: Path, relative: str, folders: set[str]
 
 
 def _merged_manifest(manifests: list[dict[str, Any]], root: Path, known: dict[_Inode, str], *,
-                     plan: SplitPlan | None,
+                     plan: SplitPlan | None, whole: dict[str, int],
                      schema_counts: dict[str, int], package: PackageKind,
                      password: str | None, name: str | None) -> dict[str, Any]:
     first = manifests[0]
@@ -337,6 +339,10 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, known: dict[_I
     for kind, n in schema_counts.items():
         report[kind] = max(0, report.get(kind, 0) - n * (len(manifests) - 1))
         if not report[kind]:
+            del report[kind]
+    for kind, n in whole.items():  # the format's counts of the merged files, not of shards
+        report[kind] = n
+        if not n:
             del report[kind]
     counts["per_class"] = [{"label": k, "objects": v} for k, v in per_class.items()]
     checksums = file_checksums(root, known=known)

@@ -44,7 +44,7 @@ image file name as path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -70,6 +70,7 @@ NAMES_FILE = "obj.names"
 PREFIX = "data"
 RESERVED = frozenset({"classes", "names", "backup"})
 PROGRESS_EVERY = 100
+VALID_IS_TRAIN = "obj.data: valid names the train list (no val images)"
 
 
 def subset_name(split: str) -> str:
@@ -109,24 +110,56 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
             handle.close()
     (out_dir / NAMES_FILE).write_text("".join(f"{n}\n" for n in schema.class_names),
                                       encoding="utf-8", newline="\n")
-    lines = [f"classes = {len(schema.classes)}"]
-    lines += [f"{key} = {PREFIX}/{subset}.txt" for key, subset in data_lists(list(lists), ctx)]
-    lines += [f"names = {PREFIX}/{NAMES_FILE}", "backup = backup/"]
-    (out_dir / DATA_FILE).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8",
-                                     newline="\n")
+    _write_data(out_dir, classes=len(schema.classes), subsets=list(lists))
+    if _valid_is_train(list(lists)):
+        ctx.report.count(VALID_IS_TRAIN)
     ctx.progress(done)
 
 
-def data_lists(subsets: list[str], ctx: WriteContext) -> list[tuple[str, str]]:
+def _write_data(out_dir: Path, *, classes: int, subsets: list[str]) -> None:
+    lines = [f"classes = {classes}"]
+    lines += [f"{key} = {PREFIX}/{subset}.txt" for key, subset in data_lists(subsets)]
+    lines += [f"names = {PREFIX}/{NAMES_FILE}", "backup = backup/"]
+    (out_dir / DATA_FILE).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8",
+                                     newline="\n")
+
+
+def data_lists(subsets: list[str]) -> list[tuple[str, str]]:
     """``(obj.data key, list)`` for the subsets that have images, train first: a subset without
     images gets no key (Darknet and Ultralytics refuse an empty list). With train images but
     no val images, ``valid`` names the train list, as Darknet's own examples do (counted)."""
     ordered = sorted(subsets, key=lambda s: (s != "train", s != "valid"))
     pairs = [(subset, subset) for subset in ordered]
-    if "train" in subsets and "valid" not in subsets:
-        ctx.report.count("obj.data: valid names the train list (no val images)")
+    if _valid_is_train(subsets):
         pairs.insert(1, ("valid", "train"))
     return pairs
+
+
+def _valid_is_train(subsets: list[str]) -> bool:
+    return "train" in subsets and "valid" not in subsets
+
+
+def _listed(data_file: Path) -> list[str]:
+    """The subsets an ``obj.data`` this module wrote lists, in its order."""
+    return [key for key, value in _data_entries(data_file).items()
+            if value == f"{PREFIX}/{key}.txt"]
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """``obj.data`` lists the subsets of every shard, in the order they first came (its
+    ``classes`` is the same in every shard); the lists (``.txt``) and every other file merge by
+    copying."""
+    subsets: dict[str, None] = {}
+    for shard in shards:
+        subsets.update(dict.fromkeys(_listed(shard / DATA_FILE)))
+    first = _data_entries(shards[0] / DATA_FILE)
+    _write_data(out, classes=int(first["classes"]), subsets=list(subsets))
+    return [DATA_FILE]
+
+
+def merged_report(merged: Path) -> dict[str, int]:
+    """Whether the merged ``obj.data``'s valid names the train list: a fact of the whole."""
+    return {VALID_IS_TRAIN: int(_valid_is_train(_listed(merged / DATA_FILE)))}
 
 
 def _list_line(item: Item, target: Path, relative: str, ctx: WriteContext) -> str:
@@ -279,5 +312,6 @@ SPEC = FormatSpec(
     media=True,
     writer=write,
     reader=read,
-    unshardable='obj.data lists the splits found, a merge not written yet',
+    merge_shards=merge_shards,
+    merged_report=merged_report,
 )
