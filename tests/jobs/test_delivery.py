@@ -451,3 +451,18 @@ def test_negative_retries_or_backoff_are_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(variable, value)
     with pytest.raises(InputError, match=f"{variable}.*{value}"):
         JobSettings.from_env()
+
+
+@sqlite_only
+def test_a_listener_cannot_fill_the_record_with_its_answer(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """A 60 KB status line (http.client quotes it whole in its error) or reason phrase is
+    cut in the job's record."""
+    with trickling_listener(start=b"X" * 60_000 + b"\r\n") as address:
+        settings = replace(delivering(settings, hooks=f"http://{address}/"), delivery_retries=1)
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                       "webhook": f"http://{address}/x"})
+        hook = (run(sample_store, job_id, settings).delivery or {})["webhook"]
+    assert hook["status"] == "failed" and len(hook["attempts"]) == 2
+    assert hook["last_error"].startswith("BadStatusLine: XXX")
+    assert all(len(attempt["error"]) <= delivery.ERROR_LIMIT for attempt in hook["attempts"])

@@ -61,8 +61,9 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 """How long a webhook call may take, from connecting (TLS included) to the end of the answer
 (each read waiting less than that is not enough: a listener sending a byte now and then is
 cut)."""
-REASON_LIMIT = 200
-"""Characters of a webhook's HTTP reason phrase kept in the job's record."""
+ERROR_LIMIT = 500
+"""Characters of an attempt's error kept in the job's record (a listener's status line or
+reason phrase, quoted in it, may be 64 KiB)."""
 MANIFEST_SUFFIX = ".manifest.json"
 
 Record = dict[str, Any]
@@ -249,22 +250,23 @@ def _attempts(part: Record, step: Callable[[Record], None], settings: JobSetting
         part["attempts"].append(attempt)
         started = time.monotonic()
         retry = False
+        error: str | None = None
         try:
             step(attempt)
-        except (_Retry, OSError, http.client.HTTPException) as error:
+        except (_Retry, OSError, http.client.HTTPException) as failure:
             retry = True
-            attempt["error"] = (str(error) if isinstance(error, _Retry)
-                                else f"{type(error).__name__}: {error}")
-        except (_Final, NotAllowedError) as error:
-            attempt["error"] = str(error)
-        except Exception as error:  # a storage library's own error: recorded, not retried
+            error = (str(failure) if isinstance(failure, _Retry)
+                     else f"{type(failure).__name__}: {failure}")
+        except (_Final, NotAllowedError) as failure:
+            error = str(failure)
+        except Exception as failure:  # a storage library's own error: recorded, not retried
             log.exception("delivery attempt of %s failed", part)
-            attempt["error"] = f"{type(error).__name__}: {error}"
+            error = f"{type(failure).__name__}: {failure}"
         attempt["seconds"] = round(time.monotonic() - started, 3)
-        if "error" not in attempt:
+        if error is None:
             part["status"] = "delivered"
         else:
-            part["last_error"] = attempt["error"]
+            attempt["error"] = part["last_error"] = error[:ERROR_LIMIT]
             if not retry or number == settings.delivery_retries:
                 part["status"] = "failed"
         if part["status"] != "pending":
@@ -331,7 +333,7 @@ def _call(url: str, body: dict[str, Any], settings: JobSettings, record: Record,
         attempt["status_code"] = part["status_code"] = response.status
         if 200 <= response.status < 300:
             return
-        message = f"HTTP {response.status} {response.reason[:REASON_LIMIT]}"
+        message = f"HTTP {response.status} {response.reason}"
         if response.status == 429 or response.status >= 500:
             raise _Retry(message)
         if 300 <= response.status < 400:
