@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from labelport.domain.model import ItemRecord
+from labelport.domain.model import ItemRecord, TaskStatus
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import MemorySource
 from labelport.formats.base import merge_by_copying
@@ -79,16 +79,20 @@ def run(store: Store, settings: JobSettings, requests: list[tuple[str, dict[str,
         runner.stop()
 
 
+EVERY_STATUS = {"statuses": [status.value for status in TaskStatus]}
 VARIANTS: list[dict[str, Any]] = [
     {"format": "labelstudio", "options": {"files": "per_task"}},
     {"format": "labelport", "options": {"jsonl": True}},
     {"format": "coco", "media": "copy"},
-    {"format": "csv", "options": {"metadata": True, "empty_rows": False}},
+    {"format": "csv", "options": {"metadata": True, "empty_rows": False},
+     "selection": EVERY_STATUS},
     {"format": "tsv", "options": {"columns": "label,image_id", "encoding": "utf-8-sig"}},
+    {"format": "labelstudio_min", "selection": EVERY_STATUS},
 ]
-"""Options with merges of their own, run with the random split; csv's header has the
-metadata keys of every shard (the sample's last item alone has ``skip_reason``), its image
-ids count the images of earlier shards without a row."""
+"""Options with merges of their own, run with the random split. With the skipped items: csv's
+header has the metadata keys of every shard (a skipped item alone has ``skip_reason``), its
+image ids count the images of earlier shards without a row; labelstudio_min's annotation ids
+count the cancelled annotations of earlier shards, which it leaves out."""
 
 
 def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:

@@ -204,7 +204,8 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         storage.download(part.artifact_uri, archive)
         root = work / f"shard-{part.shard}"
         manifest, unpacked = _unpack(archive, root)
-        counts_file(root).write_bytes(orjson.dumps(manifest["counts"]))
+        counts_file(root).write_bytes(orjson.dumps({**manifest["counts"],
+                                                    "report": manifest["report"]["counts"]}))
         manifests.append(manifest)
         archive.unlink()
         roots.append((root, unpacked))

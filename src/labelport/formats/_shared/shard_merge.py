@@ -28,7 +28,8 @@ _BATCH_BYTES = 1 << 20
 
 
 def counts_file(shard: Path) -> Path:
-    """Where the merge keeps a shard's manifest counts: beside its folder, never merged."""
+    """Where the merge keeps a shard's manifest counts, with its report's under ``report``:
+    beside its folder, never merged."""
     return shard.with_name(f"{shard.name}.counts.json")
 
 
@@ -36,6 +37,11 @@ def shard_items(shard: Path) -> int:
     """The records a shard's writer read (its manifest's ``counts.items``): what the 1-based
     image positions of the shards after it start from."""
     return int(orjson.loads(counts_file(shard).read_bytes())["items"])
+
+
+def shard_report(shard: Path) -> dict[str, int]:
+    """A shard's report counts (what its writer left out or converted)."""
+    return dict(orjson.loads(counts_file(shard).read_bytes())["report"])
 
 
 def csv_header(path: Path, *, delimiter: str, encoding: str = "utf-8"

@@ -1,4 +1,5 @@
-"""Merging the shards of a ``labelstudio`` export (`FormatSpec.merge_shards`).
+"""Merging the shards of a ``labelstudio`` or ``labelstudio_min`` export
+(`FormatSpec.merge_shards`).
 
 Tasks are numbered from 1 in export order, annotations and predictions from 1 across the
 file, and a result id is ``"{task}-{n}"``: each shard's tasks are streamed one at a time in
@@ -17,7 +18,13 @@ from typing import Any
 
 import orjson
 
-from labelport.formats._shared.shard_merge import entries, lines_after, write_entries
+from labelport.formats._shared.shard_merge import (
+    entries,
+    lines_after,
+    shard_items,
+    shard_report,
+    write_entries,
+)
 from labelport.formats.labelstudio._config import CONFIG_FILE, LABEL_TAGS, RESULT_FILE, TASKS_DIR
 
 _TOOLS = "|".join(LABEL_TAGS.values())
@@ -26,9 +33,12 @@ _MODEL_INDEX = re.compile(r'model_index="(\d+)"')
 _TOOL_ORDER = {tool: i for i, tool in enumerate(LABEL_TAGS)}
 
 
+CANCELLED = "not written: cancelled annotation (JSON_MIN leaves it out)"
+"""Counted by a JSON_MIN export: its ids, left out of the file, are what a merge adds up."""
+
+
 def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
-    configs = [(s / CONFIG_FILE).read_text(encoding="utf-8") for s in shards]
-    (out / CONFIG_FILE).write_text(merge_configs(configs), encoding="utf-8", newline="\n")
+    _merge_config(shards, out)
     ids = _Offsets()
     if (shards[0] / RESULT_FILE).exists():
         with (out / RESULT_FILE).open("wb") as f:
@@ -49,6 +59,53 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
             (out / name).write_bytes(task + b"\n")
             handled.append(name)
     return handled + [f"{TASKS_DIR}/{p.name}" for s in shards for p in (s / TASKS_DIR).glob("*")]
+
+
+def merge_min_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """``labelstudio_min``: the records of every shard in shard order, their task ids shifted by
+    the tasks of the shards before and their ``annotation_id`` by the annotations (those
+    written and the cancelled ones counted in each shard's report)."""
+    _merge_config(shards, out)
+    with (out / RESULT_FILE).open("wb") as f:
+        f.write(b"[")
+        written = tasks = annotations = 0
+        for shard in shards:
+            part = shard / RESULT_FILE
+            records = entries(lines_after(part, b"["), b"]", where=part)
+            kept = _MinRecords(tasks=tasks, annotations=annotations)
+            written = write_entries(f, map(kept.shifted, records), start=written)
+            tasks += shard_items(shard)
+            annotations += kept.annotated + shard_report(shard).get(CANCELLED, 0)
+        f.write(b"\n]\n")
+    return [CONFIG_FILE, RESULT_FILE]
+
+
+class _MinRecords:
+    """A shard's JSON_MIN records with their ids shifted by ``tasks`` and ``annotations``;
+    counts those of an annotation."""
+
+    def __init__(self, *, tasks: int, annotations: int) -> None:
+        self.tasks = tasks
+        self.annotations = annotations
+        self.annotated = 0
+
+    def shifted(self, line: bytes) -> bytes:
+        record = orjson.loads(line)
+        if record["annotation_id"] is None:
+            if not self.tasks:
+                return line
+        else:
+            self.annotated += 1
+            if not (self.tasks or self.annotations):
+                return line
+            record["annotation_id"] += self.annotations
+        record["id"] += self.tasks
+        return orjson.dumps(record)
+
+
+def _merge_config(shards: Sequence[Path], out: Path) -> None:
+    configs = [(s / CONFIG_FILE).read_text(encoding="utf-8") for s in shards]
+    (out / CONFIG_FILE).write_text(merge_configs(configs), encoding="utf-8", newline="\n")
 
 
 class _Offsets:

@@ -64,7 +64,8 @@ frames, times and annotators other than the task's, attributes the schema does n
 per task when it has none): the task's ``data`` fields, ``id``, one key per control holding its
 values (a lone choice or text as a plain string), ``annotator``, ``annotation_id``,
 ``created_at``, ``updated_at``, ``lead_time``; a task whose only annotation was skipped keeps a
-record with ``"was_cancelled": true`` (Label Studio's converter leaves it out). JSON_MIN drops
+record with ``"was_cancelled": true`` (Label Studio's converter leaves it out); the skipped
+annotations left out are counted in the report. JSON_MIN drops
 region ids: its reader (`labelstudio._min_reader`) makes one object per region.
 
 Reading ``labelstudio`` (`labelport.formats.labelstudio._reader`; a JSON file or a folder holding
@@ -143,7 +144,7 @@ from labelport.formats.labelstudio._config import (
     ControlNames,
     label_config_xml,
 )
-from labelport.formats.labelstudio._merge import merge_shards
+from labelport.formats.labelstudio._merge import CANCELLED, merge_min_shards, merge_shards
 from labelport.formats.labelstudio._min_reader import read_min
 from labelport.formats.labelstudio._reader import read
 from labelport.formats.labelstudio._references import check_image_root, image_reference
@@ -616,8 +617,15 @@ def _prettify(values: list[Json], kind: str) -> Any:
 
 def write_min(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
               ctx: WriteContext) -> None:
-    """Write JSON_MIN ``result.json`` (one record per line) and ``label_config.xml``."""
-    _write_tasks(source, out_dir, options, ctx, min_records, predictions=False)
+    """Write JSON_MIN ``result.json`` (one record per line) and ``label_config.xml``; the
+    cancelled annotations it leaves out are counted."""
+    def emit(task: Json) -> list[Json]:
+        cancelled = sum(a["was_cancelled"] for a in task["annotations"])
+        if cancelled:
+            ctx.report.count(CANCELLED, cancelled)
+        return min_records(task)
+
+    _write_tasks(source, out_dir, options, ctx, emit, predictions=False)
 
 
 _CONVENTIONS = Conventions(
@@ -676,7 +684,6 @@ MIN_SPEC = replace(
     options=(_HOLES, _ANNOTATORS, _IMAGE_ROOT),
     writer=write_min,
     reader=read_min,
-    merge_shards=None,
-    unshardable="its records leave out cancelled annotations, whose ids a merge cannot count",
+    merge_shards=merge_min_shards,
 )
 
