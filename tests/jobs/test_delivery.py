@@ -385,6 +385,9 @@ def test_destination_in_the_services_own_storage_is_refused(tmp_path: Path) -> N
         with pytest.raises(NotAllowedError, match="the service's own storage"):
             destination(str(tmp_path / inside), settings)
     assert destination(str(tmp_path / "drop"), settings) == str(tmp_path / "drop")
+    for artifacts in ("abfs://box@account.dfs.core.windows.net/art", "simplecache::s3://b/art"):
+        elsewhere = JobSettings(delivery_roots="s3://b/x/", artifacts=artifacts)
+        assert destination("s3://b/x/y", elsewhere) == "s3://b/x/y"  # no prefix: nothing in it
 
 
 def test_webhook_to_the_ipv6_address_a_prefix_names(

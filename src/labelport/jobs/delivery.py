@@ -100,16 +100,19 @@ def destination(text: str, settings: JobSettings) -> str:
 
 
 def _in_own_storage(target: str, settings: JobSettings) -> bool:
-    """Whether the checked ``target`` lies under the artifacts or the uploaded media."""
-    own = MediaAccess.service([settings.artifacts, settings.media_dir])
-    try:
-        if "://" in target:
-            own.check_url(target, what=DESTINATION)
-        else:
-            own.local_file(Path(target), what=DESTINATION)
-    except MediaDeniedError:
-        return False
-    return True
+    """Whether the checked ``target`` lies under the artifacts or the uploaded media (an
+    fsspec URL that is no plain prefix, ``abfs://box@account/``, holds no checked target)."""
+    for place in (settings.artifacts, settings.media_dir):
+        try:
+            own = MediaAccess.service([place])
+            if "://" in target:
+                own.check_url(target, what=DESTINATION)
+            else:
+                own.local_file(Path(target), what=DESTINATION)
+        except MediaDeniedError:  # not a prefix, or the target is not under it
+            continue
+        return True
+    return False
 
 
 def webhook_access(url: str, settings: JobSettings) -> MediaAccess:
