@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -273,6 +274,8 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["yolo", "coco"])
     parser.add_argument("--s3", action="store_true", help="artifacts on a moto S3 server")
     parser.add_argument("--fresh", action="store_true", help="re-import the project")
+    parser.add_argument("--tmpdir", help="the workers' scratch folder ($TMPDIR), e.g. a tmpfs "
+                        "such as /dev/shm (default: the system's)")
     args = parser.parse_args()
 
     url, project_id = prepared_database(args.server, args.annotations, args.fresh)
@@ -281,7 +284,10 @@ def main() -> None:
                                                                                   aws):
         settings = JobSettings(runner="celery", broker=args.redis, artifacts=artifacts,
                                queue=f"workers-bench-{uuid.uuid4().hex[:8]}")
-        env = {**os.environ, **aws, "LABELPORT_DB": url, "LABELPORT_REDIS_URL": args.redis,
+        scratch = {"TMPDIR": tempfile.mkdtemp(prefix="workers-bench-", dir=args.tmpdir)} \
+            if args.tmpdir else {}
+        env = {**os.environ, **aws, **scratch, "LABELPORT_DB": url,
+               "LABELPORT_REDIS_URL": args.redis,
                "LABELPORT_QUEUE": settings.queue, "LABELPORT_ARTIFACTS": artifacts,
                "LABELPORT_RUNNER": "celery"}
         store = open_store(url)
@@ -298,8 +304,11 @@ def main() -> None:
         finally:
             bench.stop()
             store.close()
+            if scratch:
+                shutil.rmtree(scratch["TMPDIR"], ignore_errors=True)
     print(f"\n{args.annotations:,} annotations, {args.runs} runs, artifacts "
-          f"{'on S3 (moto)' if args.s3 else 'in a folder'}; load average "
+          f"{'on S3 (moto)' if args.s3 else 'in a folder'}, workers' scratch in "
+          f"{args.tmpdir or tempfile.gettempdir()}; load average "
           f"{load[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
           f"git {_commit()}\n")
     print("| run | wall s, median (runs) | worker CPU s | speedup | "
