@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +116,12 @@ from labelport.formats._shared.input_files import open_image, read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
 from labelport.formats._shared.raster import id_to_rgb, object_pixels, paint, parse_color, rgb_to_id
+from labelport.formats._shared.shard_merge import (
+    copy_entries,
+    latest,
+    opened_after,
+    read_lines,
+)
 from labelport.formats._shared.values import encode_value
 from labelport.formats.base import (
     Conventions,
@@ -131,6 +137,7 @@ BITMAP, VECTOR = "segmentation-bitmap", "vector"
 DEFAULT_OWNER = "labelport"
 FORMAT_VERSION = "0.1"
 _PROGRESS_EVERY = 256
+_SAMPLES_LINE = b'"samples": ['
 _UUIDS = uuid.UUID("6f1c1d55-3a0e-4c38-9a39-5e6b5a0e7c11")
 """Namespace of the samples' uuids (uuid5 of the item's ``dataset/path``)."""
 
@@ -428,12 +435,33 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
                 "created_at": _iso(writer.latest)}
         with (out_dir / FILE_NAME).open("wb") as f, spool_path.open("rb") as lines:
             f.write(orjson.dumps(head)[:-1] + b',\n"dataset": ' + orjson.dumps(dataset)[:-1]
-                    + b',\n"samples": [')
+                    + b",\n" + _SAMPLES_LINE)
             for i, line in enumerate(lines):
                 f.write((b"\n" if i == 0 else b",\n") + line.rstrip(b"\n"))
             f.write(b"\n]}}\n")
     finally:
         spool_path.unlink(missing_ok=True)
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """``release.json``: the release's header with the latest ``created_at`` of all shards
+    (the first on a tie, as one writer keeps), the ``dataset`` line (from the schema and the
+    labelsets, the same in every shard), then every shard's samples in shard order; bitmaps
+    and images merge by copying."""
+    parts = [shard / FILE_NAME for shard in shards]
+    heads = [next(read_lines(part)) for part in parts]
+    created = [orjson.loads(head[:-1] + b"}").get("created_at") for head in heads]
+    with (out / FILE_NAME).open("wb") as f:
+        f.write(heads[latest(created)] + b"\n")
+        lines = read_lines(parts[0])
+        next(lines)
+        f.write(next(lines) + b"\n" + _SAMPLES_LINE)
+        written = 0
+        for part in parts:
+            with opened_after(part, _SAMPLES_LINE) as src:
+                written = copy_entries(f, src, b"]}}", written=written, where=part)
+        f.write(b"\n]}}\n")
+    return [FILE_NAME]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -729,5 +757,5 @@ SPEC = FormatSpec(
                              "SegmentsDataset needs it to load a release file")),
     writer=write,
     reader=read,
-    unshardable='one release.json whose merge is not written yet',
+    merge_shards=merge_shards,
 )

@@ -17,6 +17,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -42,6 +43,24 @@ def shard_items(shard: Path) -> int:
 def shard_report(shard: Path) -> dict[str, int]:
     """A shard's report counts (what its writer left out or converted)."""
     return dict(orjson.loads(counts_file(shard).read_bytes())["report"])
+
+
+def sort_key(moment: datetime) -> float:
+    """A datetime's instant, a naive one taken as UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def latest(moments: Sequence[str | None]) -> int:
+    """The position of the latest of the shards' ISO 8601 moments (a document's creation
+    time, which one writer takes as the latest it met): the first on a tie, the first shard's
+    when none has one."""
+    chosen, when = 0, None
+    for position, text in enumerate(moments):
+        if text is not None:
+            moment = sort_key(datetime.fromisoformat(text))
+            if when is None or moment > when:
+                chosen, when = position, moment
+    return chosen
 
 
 def csv_header(path: Path, *, delimiter: str, encoding: str = "utf-8"

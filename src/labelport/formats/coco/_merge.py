@@ -13,7 +13,6 @@ out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -22,6 +21,7 @@ from labelport.errors import InputError
 from labelport.formats._shared.shard_merge import (
     IdShift,
     copy_entries,
+    latest,
     opened_after,
     read_lines,
     until,
@@ -32,11 +32,6 @@ _INFO_LINE = b'{"info": '
 _IMAGES_LINE = b'"images": ['
 _ANNOTATIONS_LINE = b'"annotations": ['
 _IMAGE_IDS = IdShift("id")
-
-
-def sort_key(moment: datetime) -> float:
-    """A datetime's instant, a naive one taken as UTC."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def merge_split_files(shards: Sequence[Path], out: Path, *, pattern: str,
@@ -61,21 +56,11 @@ def merge_split_files(shards: Sequence[Path], out: Path, *, pattern: str,
 
 
 def _latest_info(shards: Sequence[Path], pattern: str) -> bytes:
-    chosen: bytes | None = None
-    latest: float | None = None
-    for shard in shards:
-        path = next((shard / ANNOTATIONS_DIR).glob(pattern))
-        line = next(read_lines(path))
-        info = line[len(_INFO_LINE):-1]
-        chosen = chosen or info
-        created = orjson.loads(info).get("date_created")
-        if created is not None:
-            moment = sort_key(datetime.fromisoformat(created))
-            if latest is None or moment > latest:
-                chosen, latest = info, moment
-    if chosen is None:
+    infos = [next(read_lines(next((shard / ANNOTATIONS_DIR).glob(pattern))))[len(_INFO_LINE):-1]
+             for shard in shards]
+    if not infos:
         raise InputError("no shard to merge")
-    return chosen
+    return infos[latest([orjson.loads(info).get("date_created") for info in infos])]
 
 
 def _merge_split(parts: list[Path], target: Path, info: bytes, shift: IdShift,

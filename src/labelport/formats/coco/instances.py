@@ -106,9 +106,9 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
-from labelport.formats._shared.shard_merge import write_entries
+from labelport.formats._shared.shard_merge import sort_key, write_entries
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
-from labelport.formats.coco._merge import merge_split_files, sort_key
+from labelport.formats.coco._merge import merge_split_files
 from labelport.formats.coco._reader import INSTANCE_ID_KEY, box_outline, read
 
 BOX_SEGMENTATIONS = ("empty", "polygon")
