@@ -7,6 +7,7 @@ hold as its triggers would."""
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -90,11 +91,25 @@ def test_the_bulk_load_settings_end_with_the_import(tmp_path: Path,
         store.create_project("p", LabelSchema())
         with store.engine.connect() as conn:
             default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-        store.import_source("p", make_boxes(30))
+        collecting: list[bool] = []
+        store.import_source("p", make_boxes(30),
+                            progress=lambda _: collecting.append(gc.isenabled()))
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == default
+        assert collecting == [False] * 3 and gc.isenabled()
     finally:
         store.close()
+
+
+def test_the_garbage_collector_is_back_when_the_last_pause_ends() -> None:
+    """Imports in two threads overlap: the first to end must not turn it on for the other."""
+    first, second = bulk.gc_paused(), bulk.gc_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
 
 
 def test_text_with_a_nul_byte_is_refused_before_the_database(
