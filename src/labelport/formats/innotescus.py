@@ -52,7 +52,7 @@ the rows of each ``instance_id`` are one track, reduced to the keyframes that gi
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -88,6 +88,7 @@ from labelport.formats._shared.image_files import readable_file
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
+from labelport.formats._shared.shard_merge import IdShift, merge_entries
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 ANNOTATIONS_DIR = "annotations"
@@ -97,6 +98,8 @@ ANNOTATIONS = "annotations.json"
 ANNOTATION_DEFINITIONS = "annotation_metadata_definitions.json"
 ITEMS = "dataset_items.json"
 ITEM_DEFINITIONS = "dataset_item_metadata_definitions.json"
+_INDEX = IdShift("index")
+_ITEM_INDEX = IdShift("dataset_item_index")
 _PROGRESS_EVERY = 256
 
 TYPE_OF = {AttributeType.SELECT: "Select", AttributeType.INT: "Int",
@@ -329,6 +332,40 @@ def _write_list(path: Path, entries: Iterator[bytes]) -> None:
         f.write(b"\n]\n")
 
 
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """Each dataset's folder from the shards' in shard order: ``dataset_items.json`` with each
+    ``index`` shifted by the dataset's items in the shards before, ``annotations.json`` with
+    its ``dataset_item_index`` likewise, the metadata fields of every shard (in the order
+    they first came, each typed from all its values); the classes and attribute definitions,
+    from the schema alone, merge by copying."""
+    folders = sorted({path.parent.relative_to(shard).as_posix() for shard in shards
+                      for path in shard.glob(f"{ANNOTATIONS_DIR}/*/{ITEMS}")})
+    for folder in folders:
+        parts = [shard / folder for shard in shards if (shard / folder / ITEMS).exists()]
+        (out / folder).mkdir(parents=True)
+        before = merge_entries([p / ITEMS for p in parts], out / folder / ITEMS, opening=None,
+                               closing=b"]", shift=_INDEX)
+        merge_entries([p / ANNOTATIONS for p in parts], out / folder / ANNOTATIONS,
+                      opening=None, closing=b"]", shift=_ITEM_INDEX, offsets=before)
+        types: dict[str, set[str]] = {}
+        for part in parts:
+            for found in orjson.loads((part / ITEM_DEFINITIONS).read_bytes())["fields"]:
+                types.setdefault(found["name"], set()).add(found["type"])
+        fields = [_definition(key, _merged_type(kinds), classes=[])
+                  for key, kinds in types.items()]
+        (out / folder / ITEM_DEFINITIONS).write_bytes(
+            b'{"fields": ' + orjson.dumps(fields) + b"}\n")
+    return [f"{folder}/{name}" for folder in folders
+            for name in (ITEMS, ANNOTATIONS, ITEM_DEFINITIONS)]
+
+
+def _merged_type(kinds: set[str]) -> str:
+    """The `value_type` of the values of shards that typed theirs as ``kinds``."""
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "Float" if kinds <= {"Int", "Float"} else "String"
+
+
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
           ctx: WriteContext) -> None:
     """Stream ``source`` into one folder of files per dataset; items and annotations are
@@ -557,5 +594,5 @@ SPEC = FormatSpec(
     dataset_folders=True,
     writer=write,
     reader=read,
-    unshardable='one annotations.json per dataset whose merge is not written yet',
+    merge_shards=merge_shards,
 )

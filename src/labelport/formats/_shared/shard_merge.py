@@ -191,10 +191,14 @@ def copy_entries(f: IO[bytes], src: IO[bytes], closing: bytes, *, written: int, 
 
 
 def merge_entries(parts: Sequence[Path], target: Path, *, opening: bytes | None,
-                  closing: bytes) -> None:
-    """A document of one array whose entries have no ids: the first part's lines up to its
-    line ``opening`` (None: its first line opens the array), every part's entries in order,
-    then the line ``closing``."""
+                  closing: bytes, shift: IdShift | None = None,
+                  offsets: Sequence[int] | None = None) -> list[int]:
+    """A document of one array: the first part's lines up to its line ``opening`` (None: its
+    first line opens the array), every part's entries in order, then the line ``closing``.
+    With ``shift``, each part's entries have their leading id shifted by its ``offsets``
+    (default: the entries of the parts before it, for ids that number the array's entries).
+    The entries before each part."""
+    before: list[int] = []
     with target.open("wb") as f:
         head = read_lines(parts[0])
         first = next(head)
@@ -206,10 +210,14 @@ def merge_entries(parts: Sequence[Path], target: Path, *, opening: bytes | None,
                 f.write(line + b"\n")
             f.write(opening)
         written = 0
-        for part in parts:
+        for i, part in enumerate(parts):
+            before.append(written)
+            by = (written if offsets is None else offsets[i],)
             with opened_after(part, opening) as src:
-                written = copy_entries(f, src, closing, written=written, where=part)
+                written = copy_entries(f, src, closing, written=written, where=part,
+                                       shift=shift, offsets=by)
         f.write(b"\n" + closing + b"\n")
+    return before
 
 
 class IdShift:
