@@ -89,12 +89,14 @@ VARIANTS: list[dict[str, Any]] = [
     {"format": "tsv", "options": {"columns": "label,image_id", "encoding": "utf-8-sig"}},
     {"format": "labelstudio_min", "selection": EVERY_STATUS},
     {"format": "innotescus", "selection": EVERY_STATUS},
+    {"format": "parquet", "options": {"row_group_size": 2}},
+    {"format": "parquet", "options": {"layout": "imagefolder"}, "media": "copy"},
 ]
 """Options with merges of their own, run with the random split. With the skipped items: csv's
 header has the metadata keys of every shard (a skipped item alone has ``skip_reason``), its
 image ids count the images of earlier shards without a row; labelstudio_min's annotation ids
 count the cancelled annotations of earlier shards, which it leaves out; innotescus's metadata
-fields are every shard's."""
+fields are every shard's; parquet's row groups of 2 rows are cut across shards of 3 items."""
 
 
 def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:

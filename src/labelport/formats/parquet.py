@@ -68,8 +68,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -113,6 +114,7 @@ from labelport.formats._shared.image_files import image_size, local_reference, r
 from labelport.formats._shared.input_files import open_binary, regular_file
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
+from labelport.formats._shared.shard_merge import shard_options
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -422,6 +424,85 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         (out_dir / "README.md").write_text(_dataset_card(source), encoding="utf-8")
     elif embed and (out_dir / IMAGES_DIR).is_dir():
         _remove_empty_dirs(out_dir / IMAGES_DIR)
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
+    """Each split's file from the shards' in shard order, objects' ids shifted by the split's
+    objects in the shards before: a Parquet file's row groups are read one at a time and
+    written again in groups of the export's ``row_group_size`` rows (as one writer cuts them,
+    whatever the shards' cuts), a ``metadata.jsonl``'s lines one at a time. The empty default
+    split file of a shard without items is left out when other splits have rows, as one
+    writer leaves it out; the card merges by copying."""
+    row_group_size = int(shard_options(shards[0])["row_group_size"])
+    names = sorted({path.relative_to(shard).as_posix() for shard in shards
+                    for path in (*shard.glob(f"{DATA_DIR}/*.parquet"),
+                                 *shard.glob(f"*/{METADATA_FILE}"))})
+    rows: dict[str, int] = {}
+    for name in names:
+        parts = [shard / name for shard in shards if (shard / name).exists()]
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        merge = _merge_lines if name.endswith(METADATA_FILE) else partial(
+            _merge_parquet, row_group_size=row_group_size)
+        rows[name] = merge(parts, out / name)
+    if any(rows.values()):
+        for name, n in rows.items():
+            if not n:
+                (out / name).unlink()
+    return names
+
+
+def _merge_parquet(parts: list[Path], target: Path, *, row_group_size: int) -> int:
+    """One split's Parquet file from the shards'; its rows."""
+    metadata = {k: v for k, v in (pq.read_schema(parts[0]).metadata or {}).items()
+                if k != b"ARROW:schema"}
+    held: list[pa.Table] = []
+    rows = objects = 0
+    with pq.ParquetWriter(target, ARROW_SCHEMA.with_metadata(metadata)) as writer:
+        for part in parts:
+            file = pq.ParquetFile(part)
+            for group in range(file.num_row_groups):
+                table = file.read_row_group(group)
+                held.append(_objects_shifted(table, objects))
+                objects += len(table.column("objects").combine_chunks().field("id").flatten())
+                rows += len(table)
+                while sum(map(len, held)) >= row_group_size:
+                    together = pa.concat_tables(held)
+                    writer.write_table(together.slice(0, row_group_size).combine_chunks())
+                    held = [together.slice(row_group_size)]
+        if sum(map(len, held)):
+            writer.write_table(pa.concat_tables(held).combine_chunks())
+    return rows
+
+
+def _objects_shifted(table: pa.Table, offset: int) -> pa.Table:
+    """``table`` with ``offset`` added to each ``objects.id``."""
+    if not offset:
+        return table
+    objects = table.column("objects").combine_chunks()
+    ids = objects.field("id")
+    shifted = pa.ListArray.from_arrays(ids.offsets, pc.add(ids.flatten(), offset))
+    fields = [shifted if f.name == "id" else objects.field(f.name) for f in OBJECT_TYPE]
+    return table.set_column(table.schema.get_field_index("objects"), "objects",
+                            pa.StructArray.from_arrays(fields, fields=list(OBJECT_TYPE)))
+
+
+def _merge_lines(parts: list[Path], target: Path) -> int:
+    """One split's ``metadata.jsonl`` from the shards'; its lines."""
+    lines = objects = 0
+    with target.open("wb") as f:
+        for part in parts:
+            shift = objects
+            with part.open("rb") as src:
+                for line in src:
+                    row = orjson.loads(line)
+                    ids = row["objects"]["id"]
+                    objects += len(ids)
+                    lines += 1
+                    if shift:
+                        row["objects"]["id"] = [i + shift for i in ids]
+                        line = orjson.dumps(row) + b"\n"
+                    f.write(line)
+    return lines
 
 
 def _remove_empty_dirs(folder: Path) -> None:
@@ -795,5 +876,5 @@ SPEC = FormatSpec(
     ),
     writer=write,
     reader=read,
-    unshardable="Parquet files per split whose row groups merge is not written yet",
+    merge_shards=merge_shards,
 )

@@ -46,7 +46,7 @@ from labelport.export.request import PlannedExport
 from labelport.export.run import run_export
 from labelport.export.splits import SplitPlan
 from labelport.formats._shared.naming import file_stem, safe_file_name
-from labelport.formats._shared.shard_merge import counts_file
+from labelport.formats._shared.shard_merge import summary_file
 from labelport.formats.base import FormatSpec, merge_by_copying
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
@@ -180,7 +180,8 @@ def schema_counts(planned: PlannedExport) -> dict[str, int]:
                          datasets=source.datasets, labelsets=source.labelsets)
     with tempfile.TemporaryDirectory(prefix="labelport-schema-counts-") as tmp:
         result = run_export(empty, planned.spec, Path(tmp) / "out",
-                            options=planned.request.options, outside=planned.request.outside)
+                            options=planned.request.options, outside=planned.request.outside,
+                            media=planned.request.media)  # a layout may need it (no item)
     return dict(result.report.counts)
 
 
@@ -204,8 +205,9 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         storage.download(part.artifact_uri, archive)
         root = work / f"shard-{part.shard}"
         manifest, unpacked = _unpack(archive, root)
-        counts_file(root).write_bytes(orjson.dumps({**manifest["counts"],
-                                                    "report": manifest["report"]["counts"]}))
+        summary_file(root).write_bytes(orjson.dumps({"counts": manifest["counts"],
+                                                     "report": manifest["report"]["counts"],
+                                                     "options": manifest["options"]}))
         manifests.append(manifest)
         archive.unlink()
         roots.append((root, unpacked))

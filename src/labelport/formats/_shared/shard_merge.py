@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -28,21 +28,30 @@ from labelport.errors import InputError
 _BATCH_BYTES = 1 << 20
 
 
-def counts_file(shard: Path) -> Path:
-    """Where the merge keeps a shard's manifest counts, with its report's under ``report``:
-    beside its folder, never merged."""
-    return shard.with_name(f"{shard.name}.counts.json")
+def summary_file(shard: Path) -> Path:
+    """Where the merge keeps a shard's manifest counts, report counts and options: beside its
+    folder, never merged."""
+    return shard.with_name(f"{shard.name}.summary.json")
+
+
+def _summary(shard: Path, key: str) -> dict[str, Any]:
+    return dict(orjson.loads(summary_file(shard).read_bytes())[key])
 
 
 def shard_items(shard: Path) -> int:
     """The records a shard's writer read (its manifest's ``counts.items``): what the 1-based
     image positions of the shards after it start from."""
-    return int(orjson.loads(counts_file(shard).read_bytes())["items"])
+    return int(_summary(shard, "counts")["items"])
 
 
 def shard_report(shard: Path) -> dict[str, int]:
     """A shard's report counts (what its writer left out or converted)."""
-    return dict(orjson.loads(counts_file(shard).read_bytes())["report"])
+    return _summary(shard, "report")
+
+
+def shard_options(shard: Path) -> dict[str, Any]:
+    """The format's options a shard was written with (the same in every shard)."""
+    return _summary(shard, "options")
 
 
 def sort_key(moment: datetime) -> float:
