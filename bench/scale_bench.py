@@ -12,7 +12,8 @@ memory never hides another's):
 
 Targets (issue 14): 10M annotations, export peak RSS < 500 MB, import peak RSS < 1.5 GB.
 
-    .venv/bin/python bench/scale_bench.py [--images 500000] [--pg postgresql://postgres@127.0.0.1:5432] [--work DIR]
+    .venv/bin/python bench/scale_bench.py [--images 500000] [--work DIR]
+        [--pg postgresql://postgres@127.0.0.1:5432]
 """
 
 from __future__ import annotations
