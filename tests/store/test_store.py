@@ -8,7 +8,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from labelport.domain.geometry import GeometryKind
@@ -17,6 +19,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import MemorySource
 from labelport.errors import InputError, NotFoundError
 from labelport.store import Store, open_store, streaming
+from labelport.store.db import MIGRATIONS
 from labelport.store.tables import Base
 
 BoxesFactory = Callable[..., MemorySource]
@@ -223,6 +226,26 @@ def test_migrations_create_exactly_the_mapped_tables(db_url: str) -> None:
     finally:
         opened.close()
     assert diffs == []
+
+
+def test_annotations_stored_before_0008_read_the_same_after_it(
+        db_url: str, every_value: MemorySource) -> None:
+    """0008 gives annotation columns server defaults (SQLite rebuilds the table): rows kept."""
+    store = open_store(db_url)
+    store.create_project("p", every_value.schema)
+    store.import_source("p", every_value)
+    before = list(store.source("p").records())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0007_delivery")
+    store.close()
+    again = open_store(db_url)
+    try:
+        assert list(again.source("p").records()) == before
+    finally:
+        again.close()
 
 
 def test_opening_again_keeps_the_data(db_url: str, make_boxes: BoxesFactory) -> None:
