@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,8 @@ def main() -> None:
         print("| database | run | wall s | CPU s | x floor (wall) | x floor (CPU) | "
               "annotations/s | peak RSS MB |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        databases = [("SQLite", lambda n: str(Path(tmp) / f"{n}.db"), lambda n: None)]
+        databases: list[tuple[str, Callable[[str], str], Callable[[str], object]]] = [
+            ("SQLite", lambda n: str(Path(tmp) / f"{n}.db"), lambda n: None)]
         if args.pg:
             databases.append(("PostgreSQL", lambda n: _pg_database(args.pg, n, True),
                               lambda n: _pg_database(args.pg, n, False)))
