@@ -89,14 +89,15 @@ VARIANTS: list[dict[str, Any]] = [
     {"format": "tsv", "options": {"columns": "label,image_id", "encoding": "utf-8-sig"}},
     {"format": "labelstudio_min", "selection": EVERY_STATUS},
     {"format": "innotescus", "selection": EVERY_STATUS},
-    {"format": "parquet", "options": {"row_group_size": 2}},
+    {"format": "parquet", "options": {"row_group_size": 2}, "split": None},
     {"format": "parquet", "options": {"layout": "imagefolder"}, "media": "copy"},
 ]
-"""Options with merges of their own, run with the random split. With the skipped items: csv's
-header has the metadata keys of every shard (a skipped item alone has ``skip_reason``), its
-image ids count the images of earlier shards without a row; labelstudio_min's annotation ids
-count the cancelled annotations of earlier shards, which it leaves out; innotescus's metadata
-fields are every shard's; parquet's row groups of 2 rows are cut across shards of 3 items."""
+"""Options with merges of their own, run with the random split unless they say. With the
+skipped items: csv's header has the metadata keys of every shard (a skipped item alone has
+``skip_reason``), its image ids count the images of earlier shards without a row;
+labelstudio_min's annotation ids count the cancelled annotations of earlier shards, which it
+leaves out; innotescus's metadata fields are every shard's; parquet's row groups of 2 rows
+are cut across shards of 3 items (a shard's second group keeps the shard's ids)."""
 
 
 def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -113,7 +114,7 @@ def requests_for(formats: list[str]) -> list[tuple[str, dict[str, Any]]]:
                 if split is not None:
                     request["split"] = split
                 out.append((project, request))
-    return out + [(project, {**variant, "name": "x", "split": SPLITS["random"]})
+    return out + [(project, {"name": "x", "split": SPLITS["random"], **variant})
                   for project in (PROJECT, GENERATED) for variant in VARIANTS]
 
 

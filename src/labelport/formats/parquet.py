@@ -460,9 +460,10 @@ def _merge_parquet(parts: list[Path], target: Path, *, row_group_size: int) -> i
     with pq.ParquetWriter(target, ARROW_SCHEMA.with_metadata(metadata)) as writer:
         for part in parts:
             file = pq.ParquetFile(part)
+            shift = objects  # the split's objects in the shards before
             for group in range(file.num_row_groups):
                 table = file.read_row_group(group)
-                held.append(_objects_shifted(table, objects))
+                held.append(_objects_shifted(table, shift))
                 objects += len(table.column("objects").combine_chunks().field("id").flatten())
                 rows += len(table)
                 while sum(map(len, held)) >= row_group_size:
