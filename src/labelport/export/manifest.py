@@ -138,6 +138,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """The manifest file's bytes."""
+    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
 def write_manifest(root: Path, manifest: Mapping[str, Any]) -> None:
-    (root / MANIFEST_NAME).write_bytes(
-        orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    (root / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))

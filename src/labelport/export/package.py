@@ -22,10 +22,10 @@ import shutil
 import stat
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from labelport.errors import InputError
 from labelport.export.manifest import MANIFEST_NAME, sha256_file
@@ -214,7 +214,15 @@ def package(folder: Path, kind: PackageKind, archive_path: Path, *,
         _publish_folder(folder, archive_path)
         return PackageResult(path=archive_path, kind=kind, sha256=None, size_bytes=None,
                              encrypted=False)
-    entries = list(_entries(folder))
+    return write_archive(list(folder_entries(folder)), kind, archive_path, password=password)
+
+
+def write_archive(entries: Sequence[Entry], kind: PackageKind, archive_path: Path, *,
+                  password: str | None = None) -> PackageResult:
+    """Write ``entries`` (in `entry_order`, the manifest first) as an archive of ``kind`` at
+    ``archive_path``, published atomically as `package` does: for callers whose entries are
+    not files in one folder (a sharded export's, read from the shards' archives)."""
+    refuse_impossible(kind, media=MediaMode.NONE, paths=PathMode.RELATIVE, password=password)
     archive_path.parent.mkdir(parents=True, exist_ok=True)
     partial = beside(archive_path, "partial")
     try:
@@ -232,16 +240,38 @@ def package(folder: Path, kind: PackageKind, archive_path: Path, *,
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class Entry:
+    """One archive entry: a folder, or a file of ``size`` bytes that ``open`` reads."""
+
     name: str
-    path: Path
     is_dir: bool
+    size: int = 0
+    open: Callable[[], IO[bytes]] | None = None
+
+    @property
+    def compress_type(self) -> int:
+        """Stored for what is compressed already (`_STORED_SUFFIXES`), else deflated."""
+        import zipfile
+
+        suffix = PurePosixPath(self.name).suffix.lower()
+        return zipfile.ZIP_STORED if suffix in _STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+
+    def source(self) -> IO[bytes]:
+        if self.open is None:
+            raise ValueError(f"{self.name} is a folder entry: it has no bytes")
+        return self.open()
 
 
-def _entries(folder: Path) -> Iterator[_Entry]:
+def entry_order(name: str) -> tuple[str, ...]:
+    """Where the entry ``name`` (no trailing ``/``) comes in an archive: the manifest first,
+    then by path parts, a folder right before what it holds."""
+    return ("",) if name == MANIFEST_NAME else ("/", *name.split("/"))
+
+
+def folder_entries(folder: Path) -> Iterator[Entry]:
     """The folder's contents in archive order: the manifest, then by path parts (a folder right
     before what it holds)."""
-    found: list[tuple[tuple[str, ...], _Entry]] = []
+    found: list[tuple[tuple[str, ...], Entry]] = []
     for path in folder.rglob("*"):
         relative = PurePosixPath(path.relative_to(folder).as_posix())
         name = archive_entry_name(relative)
@@ -252,14 +282,22 @@ def _entries(folder: Path) -> Iterator[_Entry]:
                              "copy to package it, or use --package dir")
         if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
             raise InputError(f"{name} is neither a file nor a folder and cannot be archived")
-        key = ("",) if name == MANIFEST_NAME else ("/", *relative.parts)
-        found.append((key, _Entry(name=name, path=path, is_dir=stat.S_ISDIR(mode))))
+        if stat.S_ISDIR(mode):
+            found.append((entry_order(name), Entry(name=name, is_dir=True)))
+        else:
+            found.append((entry_order(name), Entry(name=name, is_dir=False,
+                                                   size=path.stat().st_size,
+                                                   open=_opener(path))))
     found.sort(key=lambda pair: pair[0])
     for _, entry in found:
         yield entry
 
 
-def _write_zip(target: Path, entries: list[_Entry], password: str | None) -> None:
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: path.open("rb")
+
+
+def _write_zip(target: Path, entries: Sequence[Entry], password: str | None) -> None:
     import zipfile  # archive modules load only for archives (most exports are folders)
 
     archive: Any
@@ -284,15 +322,13 @@ def _write_zip(target: Path, entries: list[_Entry], password: str | None) -> Non
                 archive.writestr(info, b"")
                 continue
             info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
-            info.compress_type = (zipfile.ZIP_STORED
-                                  if entry.path.suffix.lower() in _STORED_SUFFIXES
-                                  else zipfile.ZIP_DEFLATED)
-            info.file_size = entry.path.stat().st_size  # lets zipfile choose zip64 up front
-            with entry.path.open("rb") as source, archive.open(info, "w") as sink:
+            info.compress_type = entry.compress_type
+            info.file_size = entry.size  # lets zipfile choose zip64 up front
+            with entry.source() as source, archive.open(info, "w") as sink:
                 shutil.copyfileobj(source, sink, _CHUNK)
 
 
-def _write_tar_gz(target: Path, entries: list[_Entry]) -> None:
+def _write_tar_gz(target: Path, entries: Sequence[Entry]) -> None:
     import gzip
     import tarfile
 
@@ -312,8 +348,8 @@ def _write_tar_gz(target: Path, entries: list[_Entry]) -> None:
                 archive.addfile(info)
                 continue
             info.mode = FILE_MODE
-            info.size = entry.path.stat().st_size
-            with entry.path.open("rb") as source:
+            info.size = entry.size
+            with entry.source() as source:
                 archive.addfile(info, source)
 
 

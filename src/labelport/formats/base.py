@@ -175,6 +175,11 @@ class FormatSpec:
     """How the shards of a sharded export merge (`MergeShards`); a writable format without it
     says why in ``unshardable`` and is always written whole by one worker."""
     unshardable: str = ""
+    merge_reads: tuple[str, ...] | None = None
+    """The files ``merge_shards`` reads in a shard's folder: `fnmatch` patterns of relative
+    POSIX paths (``*`` crosses folders); None: any. Only these are unpacked from the shards'
+    archives for it (none for `merge_by_copying`); every other file goes from the shards'
+    archives straight into the export's."""
     merged_report: MergedReport | None = None
     """Counts of the merged export that are not the sum of its shards' (`MergedReport`)."""
 

@@ -21,16 +21,19 @@ with the reason in its manifest's messages, rather than failing at the merge.
 
 from __future__ import annotations
 
-import filecmp
-import os
+import io
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from functools import partial
 from hashlib import sha256
 from itertools import islice
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
@@ -39,7 +42,7 @@ from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.errors import InputError, LabelportError
 from labelport.export import package as packager
 from labelport.export.export_type import ExportType
-from labelport.export.manifest import MANIFEST_NAME, content_hash, file_checksums, write_manifest
+from labelport.export.manifest import MANIFEST_NAME, content_hash, file_checksums, manifest_bytes
 from labelport.export.package import PackageKind
 from labelport.export.pipeline import prepare
 from labelport.export.request import PlannedExport
@@ -188,136 +191,139 @@ def schema_counts(planned: PlannedExport) -> dict[str, int]:
 def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path, *,
           spec: FormatSpec, plan: SplitPlan | None, schema_counts: dict[str, int],
           package: PackageKind, password: str | None, name: str | None) -> dict[str, Any]:
-    """Merge the shards' artifacts into one export packaged at ``out``; its counts.
+    """Merge the shards' archives into the export's archive at ``out``; its counts.
     ``schema_counts`` (`schema_counts`) are counted once, not once per shard, and the
-    format's `FormatSpec.merged_report` replaces the sums of its kinds. ``work`` is
-    the caller's scratch folder, left for the caller to remove (after publishing: removing
-    a file per image is not the merge's time)."""
+    format's `FormatSpec.merged_report` replaces the sums of its kinds. ``work`` is the
+    caller's scratch folder, left for the caller to remove.
+
+    Archive to archive: a file in one shard only (a per-image file) is read from its shard's
+    zip into the export's archive, never written to disk, its checksum the shard manifest's
+    (the zip's CRC checks the bytes that travelled); a file in several shards is kept once
+    when the same, concatenated in shard order when a list (``.txt``); only the files the
+    format's own merge reads (`FormatSpec.merge_reads`) are unpacked, under ``work``. Entries
+    come in the packager's order (`package.entry_order`), so the archive holds the bytes
+    `package.package` writes from the merged folder."""
     if spec.merge_shards is None:
         raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
-    manifests = []
-    roots: list[tuple[Path, dict[str, _Unpacked]]] = []
-    for part in sorted(parts, key=lambda p: p.shard or 0):
-        if part.artifact_uri is None:
-            raise InputError(f"shard {part.shard} of the export has no artifact to merge")
-        archive = work / f"shard-{part.shard}.zip"
-        work.mkdir(parents=True, exist_ok=True)
-        storage.download(part.artifact_uri, archive)
-        root = work / f"shard-{part.shard}"
-        manifest, unpacked = _unpack(archive, root)
-        summary_file(root).write_bytes(orjson.dumps({"counts": manifest["counts"],
-                                                     "report": manifest["report"]["counts"],
-                                                     "options": manifest["options"]}))
-        manifests.append(manifest)
-        archive.unlink()
-        roots.append((root, unpacked))
-    merged = work / "merged"
-    merged.mkdir(parents=True)
-    handled = set(spec.merge_shards([root for root, _ in roots], merged))
-    known: dict[_Inode, str] = {}  # checksums of the files moved as they are into ``merged``
-    placed: dict[str, _Inode] = {}
-    folders: set[str] = set()
-    for root, unpacked in roots:
-        for relative in _files(root):
-            if relative in handled:
-                continue
-            outcome = _add(root / relative, merged / relative, relative, folders)
-            if outcome == "moved" and relative in unpacked:
-                inode, sha256 = unpacked[relative]
-                placed[relative] = inode
-                known[inode] = sha256
-            elif outcome == "appended" and relative in placed:
-                known.pop(placed[relative], None)
-        shutil.rmtree(root, ignore_errors=True)
-    whole = dict(spec.merged_report(merged)) if spec.merged_report is not None else {}
-    manifest = _merged_manifest(manifests, merged, known, plan=plan, whole=whole,
-                                schema_counts=schema_counts, package=package,
-                                password=password, name=name)
-    write_manifest(merged, manifest)
-    packager.package(merged, package, out, password=password)
+    if package is PackageKind.DIR:
+        raise InputError("a sharded export is packaged as an archive (zip or tar.gz)")
+    reads = () if spec.merge_shards is merge_by_copying else spec.merge_reads
+    work.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        opened = [_open_shard(storage, part, work, reads, stack)
+                  for part in sorted(parts, key=lambda p: p.shard or 0)]
+        merged = work / "merged"
+        merged.mkdir()
+        handled = set(spec.merge_shards([shard.root for shard in opened], merged))
+        entries = {entry.name: entry for entry in packager.folder_entries(merged)}
+        checksums = file_checksums(merged)
+        holders: dict[str, list[_Shard]] = {}
+        for shard in opened:
+            for relative in shard.files:
+                if relative not in handled:
+                    holders.setdefault(relative, []).append(shard)
+        for relative, held in holders.items():
+            entries[relative], checksums[relative] = _copied(relative, held)
+        for folder in {f for shard in opened for f in shard.folders} | _parents(entries):
+            entries.setdefault(folder, packager.Entry(name=folder, is_dir=True))
+        whole = dict(spec.merged_report(merged)) if spec.merged_report is not None else {}
+        manifest = _merged_manifest([shard.manifest for shard in opened], checksums,
+                                    plan=plan, whole=whole, schema_counts=schema_counts,
+                                    package=package, password=password, name=name)
+        document = manifest_bytes(manifest)
+        entries[MANIFEST_NAME] = packager.Entry(name=MANIFEST_NAME, is_dir=False,
+                                                size=len(document),
+                                                open=partial(io.BytesIO, document))
+        ordered = sorted(entries.values(), key=lambda entry: packager.entry_order(entry.name))
+        packager.write_archive(ordered, package, out, password=password)
     return {**manifest["counts"], "report": manifest["report"]["counts"],
             "content_hash": manifest["content_hash"], "shards": len(parts),
             "encrypted": password is not None}
 
 
-_Inode = tuple[int, int]
-"""``(st_dev, st_ino)``: a file whatever its name (`file_checksums`' ``known``)."""
-_Unpacked = tuple[_Inode, str]
-"""An unpacked file's inode and sha256."""
-_IN_MEMORY = 1 << 20
-"""Entries up to this size are extracted in one read; larger ones are streamed."""
+@dataclass(frozen=True, slots=True)
+class _Shard:
+    """A shard's archive, open: its manifest, its files' and folders' entries, and the folder
+    ``root`` holding the files its format's merge reads (and its summary file beside)."""
+
+    archive: zipfile.ZipFile
+    manifest: dict[str, Any]
+    files: dict[str, zipfile.ZipInfo]
+    folders: set[str]
+    root: Path
 
 
-def _unpack(archive: Path, root: Path) -> tuple[dict[str, Any], dict[str, _Unpacked]]:
-    """Extract a shard's archive under ``root``: its manifest, and the inode and sha256 of
-    each file read whole (a shard of a per-image format holds thousands of small files: one
-    read, one write and one hash each, while the bytes are in memory)."""
-    manifest: dict[str, Any] = {}
-    unpacked: dict[str, _Unpacked] = {}
+def _open_shard(storage: ArtifactStorage, part: JobInfo, work: Path,
+                reads: tuple[str, ...] | None, stack: ExitStack) -> _Shard:
+    """Open the shard's archive (where it is, when on this machine's disk: no copy) and unpack
+    under ``work`` the files matching ``reads`` (None: every file)."""
+    if part.artifact_uri is None:
+        raise InputError(f"shard {part.shard} of the export has no artifact to merge")
+    local = storage.local_path(part.artifact_uri)
+    if local is None:
+        local = work / f"shard-{part.shard}.zip"
+        storage.download(part.artifact_uri, local)
+    archive = stack.enter_context(zipfile.ZipFile(local))
+    root = work / f"shard-{part.shard}"
+    manifest: dict[str, Any] | None = None
+    files: dict[str, zipfile.ZipInfo] = {}
     folders: set[str] = set()
-    with zipfile.ZipFile(archive) as zf:
-        for entry in zf.infolist():
-            if entry.is_dir():
-                continue
-            relative = packager.archive_entry_name(PurePosixPath(entry.filename))
-            if relative == MANIFEST_NAME:
-                manifest = orjson.loads(zf.read(entry))
-                continue
-            target = os.path.join(root, relative)
-            _folder_of(target, folders)
-            if entry.file_size > _IN_MEMORY:
-                with zf.open(entry) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _IN_MEMORY)
-                continue
-            data = zf.read(entry)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                stat = os.fstat(fd)
-            finally:
-                os.close(fd)
-            unpacked[relative] = ((stat.st_dev, stat.st_ino), sha256(data).hexdigest())
-    return manifest, unpacked
+    for info in archive.infolist():
+        relative = packager.archive_entry_name(PurePosixPath(info.filename.rstrip("/")))
+        if info.is_dir():
+            folders.add(relative)
+        elif relative == MANIFEST_NAME:
+            manifest = orjson.loads(archive.read(info))
+        else:
+            files[relative] = info
+            if reads is None or any(fnmatch(relative, pattern) for pattern in reads):
+                target = root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    if manifest is None:
+        raise InputError(f"shard {part.shard}'s archive has no {MANIFEST_NAME}")
+    root.mkdir(parents=True, exist_ok=True)
+    summary_file(root).write_bytes(orjson.dumps({"counts": manifest["counts"],
+                                                 "report": manifest["report"]["counts"],
+                                                 "options": manifest["options"]}))
+    return _Shard(archive=archive, manifest=manifest, files=files, folders=folders, root=root)
 
 
-def _folder_of(path: str, made: set[str]) -> None:
-    """Make the folder of ``path`` unless this merge made it already."""
-    folder = os.path.dirname(path)
-    if folder not in made:
-        os.makedirs(folder, exist_ok=True)
-        made.add(folder)
+def _copied(relative: str, held: list[_Shard]) -> tuple[packager.Entry, str]:
+    """The export's entry of a file merged by copying, and its sha256: read from the shard's
+    archive when one shard holds it; else in memory, the same bytes in every shard once, a
+    list file's (``.txt``) concatenated in shard order."""
+    if len(held) == 1:
+        shard = held[0]
+        info = shard.files[relative]
+        return (packager.Entry(name=relative, is_dir=False, size=info.file_size,
+                               open=partial(shard.archive.open, info)),
+                shard.manifest["files"][relative])
+    data = held[0].archive.read(held[0].files[relative])
+    for shard in held[1:]:
+        part = shard.archive.read(shard.files[relative])
+        if part != data:
+            if not relative.endswith(_LIST_SUFFIX):
+                raise InputError(f"shards disagree on {relative!r}; export without sharding")
+            data += part
+    return (packager.Entry(name=relative, is_dir=False, size=len(data),
+                           open=partial(io.BytesIO, data)),
+            sha256(data).hexdigest())
 
 
-def _files(root: Path) -> list[str]:
-    """Every file under ``root``, relative, in a stable order."""
-    found: list[str] = []
-    top = os.fspath(root)
-    for folder, _, names in os.walk(top):
-        prefix = os.path.relpath(folder, top).replace(os.sep, "/")
-        found.extend(names if prefix == "." else (f"{prefix}/{n}" for n in names))
-    return sorted(found)
+def _parents(names: Iterable[str]) -> set[str]:
+    """Every folder the entries ``names`` lie in."""
+    folders: set[str] = set()
+    for name in names:
+        parent = name.rpartition("/")[0]
+        while parent and parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    return folders
 
 
-def _add(source: Path, target: Path, relative: str, folders: set[str]
-         ) -> Literal["moved", "same", "appended"]:
-    """Put a shard's file into the merged export: ``moved`` (the first with this path),
-    ``same`` (as the one there), ``appended`` (a list file)."""
-    if not target.exists():
-        _folder_of(os.fspath(target), folders)
-        os.replace(source, target)
-        return "moved"
-    if filecmp.cmp(source, target, shallow=False):
-        return "same"
-    if target.suffix == _LIST_SUFFIX:
-        with target.open("ab") as dst, source.open("rb") as src:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        return "appended"
-    raise InputError(f"shards disagree on {relative!r}; export without sharding")
-
-
-def _merged_manifest(manifests: list[dict[str, Any]], root: Path, known: dict[_Inode, str], *,
+def _merged_manifest(manifests: list[dict[str, Any]], checksums: dict[str, str], *,
                      plan: SplitPlan | None, whole: dict[str, int],
                      schema_counts: dict[str, int], package: PackageKind,
                      password: str | None, name: str | None) -> dict[str, Any]:
@@ -348,7 +354,6 @@ def _merged_manifest(manifests: list[dict[str, Any]], root: Path, known: dict[_I
         if not n:
             del report[kind]
     counts["per_class"] = [{"label": k, "objects": v} for k, v in per_class.items()]
-    checksums = file_checksums(root, known=known)
     selection = {k: v for k, v in first["selection"].items() if k not in SHARD_KEYS}
     return {**first, "name": packager.export_name(name) if name else None,
             "options": {**first["options"], "package": package.value,

@@ -494,4 +494,5 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=(f"{ANNOTATIONS_DIR}/instances_*.json",),
 )

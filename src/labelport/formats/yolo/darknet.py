@@ -313,5 +313,6 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=(DATA_FILE,),
     merged_report=merged_report,
 )

@@ -564,4 +564,5 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=(YAML_NAME,),
 )
