@@ -595,4 +595,6 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=tuple(f"{ANNOTATIONS_DIR}/*/{name}" for name in (ITEMS, ANNOTATIONS,
+                                                                ITEM_DEFINITIONS)),
 )

@@ -878,4 +878,5 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=(f"{DATA_DIR}/*.parquet", f"*/{METADATA_FILE}"),
 )

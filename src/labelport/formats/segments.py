@@ -758,4 +758,5 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=(FILE_NAME,),
 )

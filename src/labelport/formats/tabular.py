@@ -715,6 +715,7 @@ def _spec(name: str, title: str, delimiter: str) -> FormatSpec:
         writer=partial(write_table, delimiter=delimiter, file_name=file_name),
         reader=partial(read_table, delimiter=delimiter, file_name=file_name),
         merge_shards=partial(merge_tables, delimiter=delimiter, file_name=file_name),
+        merge_reads=(file_name,),
     )
 
 

@@ -96,13 +96,13 @@ def labelled_item(reference: str, *, folder: Path, images: ImageFolder | None,
 
 
 def spec(*, name: str, title: str, extension: str, index_base: str, notes: str, writer: Writer,
-         reader: Reader, merge_shards: MergeShards) -> FormatSpec:
+         reader: Reader, merge_shards: MergeShards, merge_reads: tuple[str, ...]) -> FormatSpec:
     """The declaration of a label file beside its images: image-level labels only, splits,
     media, options ``classification`` and ``multi_label``; shards merge by ``merge_shards``
-    (the label files), their images by copying."""
+    (the label files, ``merge_reads``), their images by copying."""
     return FormatSpec(
         name=name, title=title, extension=extension, geometries=frozenset({GeometryKind.NONE}),
         conventions=Conventions(coordinates="none: image-level labels only",
                                 index_base=index_base, notes=notes),
         splits=True, media=True, options=(CLASSIFICATION_OPTION, MULTI_LABEL_OPTION),
-        writer=writer, reader=reader, merge_shards=merge_shards)
+        writer=writer, reader=reader, merge_shards=merge_shards, merge_reads=merge_reads)

@@ -182,4 +182,5 @@ SPEC = spec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=("*.csv",),
 )

@@ -193,4 +193,5 @@ SPEC = spec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
+    merge_reads=(f"*/{METADATA_FILE}",),
 )

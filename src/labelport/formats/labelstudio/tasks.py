@@ -685,5 +685,6 @@ MIN_SPEC = replace(
     writer=write_min,
     reader=read_min,
     merge_shards=merge_min_shards,
+    merge_reads=(CONFIG_FILE, RESULT_FILE),
 )
 
