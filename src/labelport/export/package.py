@@ -253,7 +253,7 @@ class Entry:
         """Stored for what is compressed already (`_STORED_SUFFIXES`), else deflated."""
         import zipfile
 
-        suffix = PurePosixPath(self.name).suffix.lower()
+        suffix = os.path.splitext(self.name)[1].lower()
         return zipfile.ZIP_STORED if suffix in _STORED_SUFFIXES else zipfile.ZIP_DEFLATED
 
     def source(self) -> IO[bytes]:
