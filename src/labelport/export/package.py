@@ -15,21 +15,26 @@ archive points at the extracting machine (export media with ``copy`` to package 
 
 from __future__ import annotations
 
+import copy
 import enum
 import os
 import re
 import shutil
 import stat
+import struct
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from labelport.errors import InputError
 from labelport.export.manifest import MANIFEST_NAME, sha256_file
 from labelport.export.media import MediaMode, PathMode
+
+if TYPE_CHECKING:
+    import zipfile
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 """The earliest time a zip can hold, for every entry."""
@@ -39,6 +44,8 @@ _CHUNK = 1 << 20
 _STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".mp4",
                               ".zip", ".gz", ".npz"})
 """Files that deflate would only slow down: they are compressed already."""
+_LOCAL_HEADER = 30
+"""Bytes of a zip entry's local header before its name and extra field."""
 _NAME_LIMIT = 120
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _DOTS = re.compile(r"\.{2,}")
@@ -247,6 +254,9 @@ class Entry:
     is_dir: bool
     size: int = 0
     open: Callable[[], IO[bytes]] | None = None
+    member: tuple[zipfile.ZipFile, zipfile.ZipInfo] | None = None
+    """The same file in a zip this packager wrote (a shard's): a zip without a password takes
+    its bytes as they are there (`_copy_member`)."""
 
     @property
     def compress_type(self) -> int:
@@ -323,9 +333,38 @@ def _write_zip(target: Path, entries: Sequence[Entry], password: str | None) -> 
                 continue
             info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
             info.compress_type = entry.compress_type
+            if password is None and entry.member is not None \
+                    and _copy_member(archive, *entry.member, like=info):
+                continue
             info.file_size = entry.size  # lets zipfile choose zip64 up front
             with entry.source() as source, archive.open(info, "w") as sink:
                 shutil.copyfileobj(source, sink, _CHUNK)
+
+
+def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipfile.ZipInfo, *,
+                 like: zipfile.ZipInfo) -> bool:
+    """Append ``member`` of ``source`` to ``archive`` as its bytes (local header, compressed
+    data), without inflating and deflating them again: the bytes writing its contents as
+    ``like`` gives, when ``source`` was written by this packager (same name, compression,
+    time and mode; no data descriptor, which `_write_zip`'s seekable file never needs). False,
+    with nothing written, otherwise. The standard zipfile has no public way to copy an entry:
+    this appends to its list of entries as its own writer does."""
+    if (member.filename != like.filename or member.compress_type != like.compress_type
+            or member.date_time != like.date_time or member.create_system != like.create_system
+            or member.external_attr != like.external_attr or member.flag_bits & 0x08):
+        return False
+    source.fp.seek(member.header_offset)  # type: ignore[union-attr]
+    header = source.fp.read(_LOCAL_HEADER)  # type: ignore[union-attr]
+    name_size, extra_size = struct.unpack("<HH", header[26:30])
+    body = source.fp.read(name_size + extra_size + member.compress_size)  # type: ignore[union-attr]
+    copied = copy.copy(member)
+    copied.header_offset = archive.start_dir  # type: ignore[attr-defined]
+    archive.fp.write(header + body)  # type: ignore[union-attr]
+    archive.start_dir = archive.fp.tell()  # type: ignore[attr-defined, union-attr]
+    archive.filelist.append(copied)
+    archive.NameToInfo[copied.filename] = copied
+    archive._didModify = True  # type: ignore[attr-defined]
+    return True
 
 
 def _write_tar_gz(target: Path, entries: Sequence[Entry]) -> None:

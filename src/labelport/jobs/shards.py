@@ -298,7 +298,8 @@ def _copied(relative: str, held: list[_Shard]) -> tuple[packager.Entry, str]:
         shard = held[0]
         info = shard.files[relative]
         return (packager.Entry(name=relative, is_dir=False, size=info.file_size,
-                               open=partial(shard.archive.open, info)),
+                               open=partial(shard.archive.open, info),
+                               member=(shard.archive, info)),
                 shard.manifest["files"][relative])
     data = held[0].archive.read(held[0].files[relative])
     for shard in held[1:]:
