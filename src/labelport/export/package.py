@@ -353,17 +353,27 @@ def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipf
             or member.date_time != like.date_time or member.create_system != like.create_system
             or member.external_attr != like.external_attr or member.flag_bits & 0x08):
         return False
-    source.fp.seek(member.header_offset)  # type: ignore[union-attr]
-    header = source.fp.read(_LOCAL_HEADER)  # type: ignore[union-attr]
+    writer: Any = archive  # its file, offset and entries are internal to zipfile
+    src: Any = source.fp
+    src.seek(member.header_offset)
+    header = src.read(_LOCAL_HEADER)
+    if header[:4] != b"PK\x03\x04":
+        return False
     name_size, extra_size = struct.unpack("<HH", header[26:30])
-    body = source.fp.read(name_size + extra_size + member.compress_size)  # type: ignore[union-attr]
     copied = copy.copy(member)
-    copied.header_offset = archive.start_dir  # type: ignore[attr-defined]
-    archive.fp.write(header + body)  # type: ignore[union-attr]
-    archive.start_dir = archive.fp.tell()  # type: ignore[attr-defined, union-attr]
-    archive.filelist.append(copied)
-    archive.NameToInfo[copied.filename] = copied
-    archive._didModify = True  # type: ignore[attr-defined]
+    copied.header_offset = writer.start_dir
+    writer.fp.write(header)
+    remaining = name_size + extra_size + member.compress_size
+    while remaining:
+        chunk = src.read(min(remaining, _CHUNK))
+        if not chunk:
+            raise InputError(f"{member.filename}: its archive ends inside it")
+        writer.fp.write(chunk)
+        remaining -= len(chunk)
+    writer.start_dir = writer.fp.tell()
+    writer.filelist.append(copied)
+    writer.NameToInfo[copied.filename] = copied
+    writer._didModify = True
     return True
 
 

@@ -198,11 +198,12 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
 
     Archive to archive: a file in one shard only (a per-image file) is read from its shard's
     zip into the export's archive, never written to disk, its checksum the shard manifest's
-    (the zip's CRC checks the bytes that travelled); a file in several shards is kept once
-    when the same, concatenated in shard order when a list (``.txt``); only the files the
-    format's own merge reads (`FormatSpec.merge_reads`) are unpacked, under ``work``. Entries
-    come in the packager's order (`package.entry_order`), so the archive holds the bytes
-    `package.package` writes from the merged folder."""
+    (its CRC-32 travels with it: a zip reader checks it, inflated here or by the user); into a
+    zip without a password, its deflated bytes as they are (`package.Entry.member`); a file in
+    several shards is kept once when the same, concatenated in shard order when a list
+    (``.txt``); only the files the format's own merge reads (`FormatSpec.merge_reads`) are
+    unpacked, under ``work``. Entries come in the packager's order (`package.entry_order`),
+    so the archive holds the bytes `package.package` writes from the merged folder."""
     if spec.merge_shards is None:
         raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
     if package is PackageKind.DIR:
