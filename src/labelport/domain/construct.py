@@ -1,6 +1,11 @@
 """Positional constructors of the domain values, for the loops that build millions of them (the
 store's reads, large file readers). Each sets the slots directly instead of running the frozen
 dataclass's ``__init__``, which costs two to three times as much; the result is the same value.
+
+The slots are set on an instance of a mutable twin of the class (the same slots, no frozen
+``__setattr__``) by plain attribute stores, then the instance's class becomes the frozen one (the
+layouts are the same, so Python allows it): calling each slot's descriptor costs more. Measured
+on 1M annotations with their boxes: 1.0 s instead of 1.65 s.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ def positional_constructor(cls: type, names: tuple[str, ...],
     declared = {f.name: f for f in fields(cls)}
     if list(declared) != [*names, *optional] or hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} changed: update labelport.domain.construct")
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    twin = type(f"_Mutable{cls.__name__}", cls.__bases__, {"__slots__": vars(cls)["__slots__"]})
+    namespace: dict[str, Any] = {"twin": twin, "cls": cls}
     namespace.update((f"default_{n}", declared[n].default) for n in optional)
     args = ", ".join([*names, *(f"{n}=default_{n}" for n in optional)])
-    body = "".join(f"    set_{n}(obj, {n})\n" for n in (*names, *optional))
-    namespace.update((f"set_{n}", getattr(cls, n).__set__) for n in (*names, *optional))
-    exec(f"def construct({args}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
+    body = "".join(f"    obj.{n} = {n}\n" for n in (*names, *optional))
+    exec(f"def construct({args}):\n    obj = twin()\n{body}    obj.__class__ = cls\n"
+         "    return obj\n", namespace)
     construct: Callable[..., Any] = namespace["construct"]
     return construct
 
