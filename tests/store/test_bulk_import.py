@@ -3,7 +3,8 @@ COPY are rolled back with the rest when a later batch fails, ids taken in blocks
 other across imports, the bulk-load settings do not outlive the import, text with a NUL byte
 is refused as the engine refuses it, driver errors come as SQLAlchemy's, a plain annotation's
 short row takes the table's defaults, and PostgreSQL's foreign keys checked a batch at a time
-hold as its triggers would."""
+hold as its triggers would. Annotation batches are inserted on a thread on both databases
+(`bulk.Overlapped`): an error there fails the import all the same."""
 
 from __future__ import annotations
 
@@ -143,6 +144,29 @@ def test_an_annotation_batch_that_fails_fails_the_import(
     with pytest.raises(InputError, match="text may not hold a NUL byte"):
         store.import_source("p", source)
     assert _state(store) == before
+
+
+@pytest.mark.parametrize("position", [15, 29])
+def test_a_database_error_in_an_overlapped_sqlite_insert_fails_the_import(
+        sqlite_url: str, make_boxes: BoxesFactory, position: int) -> None:
+    """SQLite's annotation inserts run on a thread too (one JSON statement per batch): a
+    database error raised there, in a middle batch or the last, rolls the whole import back."""
+    store = open_store(sqlite_url)
+    try:
+        store.create_project("p", LabelSchema())
+        store.import_source("p", make_boxes(5))
+        before = _state(store)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON annotations WHEN (SELECT path FROM "
+                f"items WHERE id = NEW.item_id) = 'new_{position:05d}.jpg' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END")
+
+        with pytest.raises(IntegrityError, match="refused by a trigger"):
+            store.import_source("p", make_boxes(30, prefix="new"))
+        assert _state(store) == before
+    finally:
+        store.close()
 
 
 def test_a_driver_error_is_raised_as_sqlalchemys(store: Store) -> None:

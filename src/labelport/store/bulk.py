@@ -17,6 +17,7 @@ Ids a caller needs before inserting (an item's, which its annotations reference)
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,8 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, String, Table, func, select, text
+import orjson
+from sqlalchemy import Boolean, Connection, Float, String, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from labelport.errors import InputError
@@ -107,6 +109,9 @@ class BulkInsert:
             self._short_sql = _insert_sql(table, self._columns[:self._short])
             self._processors = _bind_processors(conn, table, self._columns)
             self._short_processors = [(i, p) for i, p in self._processors if i < self._short]
+            self._json_sql = _json_insert_sql(table, self._columns, self._processors)
+            self._short_json_sql = _json_insert_sql(table, self._columns[:self._short],
+                                                    self._short_processors)
 
     def insert(self, values: list[tuple[Any, ...]]) -> None:
         """Insert the rows; a driver error is raised as SQLAlchemy's (as a statement run by
@@ -126,8 +131,12 @@ class BulkInsert:
             else:
                 for length, run in groupby(values, key=len):
                     short = length == self._short and bool(self._defaults)
-                    processors = self._short_processors if short else self._processors
                     rows = list(run)
+                    json_sql = self._short_json_sql if short else self._json_sql
+                    if json_sql is not None:
+                        cursor.execute(json_sql, (orjson.dumps(rows),))
+                        continue
+                    processors = self._short_processors if short else self._processors
                     cursor.executemany(self._short_sql if short else self._sql,
                                        self._processed(rows, processors) if processors
                                        else rows)
@@ -190,6 +199,24 @@ def _insert_sql(table: Table, columns: Sequence[str]) -> str:
             f"VALUES ({', '.join('?' * len(columns))})")
 
 
+def _json_insert_sql(table: Table, columns: Sequence[str],
+                     processors: list[tuple[int, Callable[[Any], Any]]]) -> str | None:
+    """A SQLite ``INSERT`` of a whole batch given as one JSON array of rows (``json_each``,
+    in the array's order), or None where the rows must be bound one by one.
+
+    sqlite3's executemany binds each row holding the GIL and releases it only inside each
+    row's step, so on a thread (`Overlapped`) it time-slices with the reader instead of
+    running beside it; this statement is one step for the batch, GIL released throughout.
+    JSON gives back what binding would store for text, integers and booleans (as 1/0), so
+    only columns of those types qualify: not floats (SQLite's own parsing of a decimal may
+    differ from Python's in the last bit) nor values a bind processor must convert."""
+    if processors or sqlite3.sqlite_version_info < (3, 38) or any(  # ->> is from 3.38
+            isinstance(table.c[name].type, Float) for name in columns):
+        return None
+    values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} FROM json_each(?)"
+
+
 class _Parents:
     """The foreign keys of a PostgreSQL COPY, checked set-based instead of by its per-row
     triggers, which cost more than the COPY itself (an RI query per row and key: 1M
@@ -250,26 +277,23 @@ def _bind_processors(conn: Connection, table: Table, columns: tuple[str, ...]
 
 
 class Overlapped:
-    """Runs each batch's insert on a thread on PostgreSQL, one at a time, while the caller
-    reads and prepares the next batch: the server processes a COPY on the other core (slower
-    than the client sends it) and the driver waits with the GIL released, so that wait no
-    longer adds to the import's time. The caller must not use the connection until `wait`
-    (which `run` calls first) returns. Elsewhere (SQLite works in this process) it runs the
-    insert at once. Leaving the block waits for the last insert, raising its error unless
-    another one is already on its way."""
+    """Runs each batch's insert on a thread, one at a time, while the caller reads and
+    prepares the next batch (Python, holding the GIL): the driver waits with the GIL released,
+    PostgreSQL's psycopg while the server processes a COPY, SQLite's sqlite3 inside the step of
+    the batch's one JSON statement (`_json_insert_sql`), so on two cores that time no longer
+    adds to the import's. The caller must not use the connection until `wait` (which `run`
+    calls first) returns: one connection, never used by two threads at once (SQLite's are
+    opened with ``check_same_thread`` off for this, `labelport.store.db`). Leaving the block
+    waits for the last insert, raising its error unless another one is already on its way."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._pool = (ThreadPoolExecutor(max_workers=1)
-                      if conn.dialect.name == "postgresql" else None)
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: Future[None] | None = None
 
     def run(self, insert: Callable[[list[tuple[Any, ...]]], None],
             values: list[tuple[Any, ...]]) -> None:
         self.wait()
-        if self._pool is None:
-            insert(values)
-        else:
-            self._pending = self._pool.submit(insert, values)
+        self._pending = self._pool.submit(insert, values)
 
     def wait(self) -> None:
         """Return once the insert running is done; its error, if it failed."""
@@ -287,8 +311,7 @@ class Overlapped:
             elif self._pending is not None:
                 futures_wait([self._pending])  # its error would hide the one on its way
         finally:
-            if self._pool is not None:
-                self._pool.shutdown()
+            self._pool.shutdown()
 
 
 class IdBlocks:

@@ -46,10 +46,16 @@ def create_store_engine(url: str) -> Engine:
     transaction that read first could not become a writer once another connection had written
     since ("database is locked" at once, whatever the busy timeout); an immediate one waits
     for the writer's lock up front. Reads (``engine.connect()``) stay deferred, so a long
-    export never holds the write lock."""
-    engine = create_engine(url)
+    export never holds the write lock.
+
+    sqlite3's ``check_same_thread`` is off on SQLite (SQLAlchemy's default for a file, made
+    explicit for every URL): an import hands its connection to a thread for each batch's
+    insert (`labelport.store.bulk.Overlapped`), never to two threads at once; the pool still
+    gives each checkout to one caller."""
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, connect_args={"check_same_thread": False} if sqlite else {})
     event.listen(engine, "before_cursor_execute", _refuse_nul_text)
-    if not url.startswith("sqlite"):
+    if not sqlite:
         return engine
 
     @contextmanager

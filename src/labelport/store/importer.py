@@ -143,7 +143,7 @@ def import_source(conn: Connection, project: str, source: ExportSource, *,
 
     batch: list[ItemRecord] = []
     pending_annotations = 0
-    with bulk.bulk_load(conn), bulk.Overlapped(conn) as overlapped:
+    with bulk.bulk_load(conn), bulk.Overlapped() as overlapped:
         writer = _BatchWriter(conn, row.id, project, classes, datasets, labelsets, dataset,
                               overlapped)
         for record in source.records():
@@ -172,7 +172,7 @@ _DATASET, _PATH = rows.ITEM_FIELDS.index("dataset_id"), rows.ITEM_FIELDS.index("
 class _BatchWriter:
     """Inserts records a batch at a time: items (with ids taken a block per batch), then their
     tasks and annotations, one bulk insert per table; the annotations' (most of the work)
-    through ``overlapped``, so on PostgreSQL the next batch is read meanwhile."""
+    through ``overlapped``, so the next batch is read meanwhile."""
 
     def __init__(self, conn: Connection, project_id: int, project: str, classes: _Classes,
                  datasets: _Names, labelsets: _Names, dataset: str | None,
