@@ -706,7 +706,7 @@ def _many_images(order: str) -> dict[str, Any]:
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
-@pytest.mark.parametrize("order", ["reversed", "first"])
+@pytest.mark.parametrize("order", ["in order", "reversed", "first"])
 def test_a_file_is_streamed_in_small_windows_whatever_its_order(
         tmp_path: Path, order: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from labelport.formats._shared import json_stream
@@ -724,6 +724,26 @@ def test_a_file_is_streamed_in_small_windows_whatever_its_order(
             got = [(path, tuple(reversed(annotations))) for path, annotations in got]
         assert got == expected
     assert len(source) == 12 and not list(tmp_path.glob("labelport-coco-*"))
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"image_id": 99}, r"at \$\.annotations\[37\]\.image_id: no image has id 99"),
+    ({"category_id": 5}, r"at \$\.annotations\[37\]\.category_id: no category has id 5"),
+    ({"bbox": None}, r"at \$\.annotations\[37\]: expected a bbox, a segmentation"),
+])
+def test_a_wrong_plain_box_among_many_is_named(tmp_path: Path, bad: dict[str, Any],
+                                                message: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of plain boxes are checked whole; one that is wrong is checked again box by
+    box, so the error names the box."""
+    from labelport.formats._shared import json_stream
+
+    monkeypatch.setattr(json_stream, "CHUNK", 1 << 10)  # several boxes a batch, many batches
+    data = json.loads(_boxes_file(tmp_path / "boxes.json", 1).read_text())
+    data["annotations"] = data["annotations"][:60]
+    data["annotations"][37].update(bad)
+    with pytest.raises(InputError, match=message):
+        SPEC.reader(_write(tmp_path / "bad.json", data), {})  # type: ignore[misc]
 
 
 def _peak_reading(file: Path) -> int:

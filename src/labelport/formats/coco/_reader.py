@@ -43,7 +43,8 @@ from collections import defaultdict
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from itertools import groupby, islice
+from operator import attrgetter, le
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from labelport.domain.codec import (
     item_from_json,
     task_from_json,
 )
-from labelport.domain.construct import new_annotation, new_box
+from labelport.domain.construct import new_annotation, new_box, new_item, new_record
 from labelport.domain.geometry import (
     Box,
     Geometry,
@@ -105,6 +106,9 @@ _PLAIN = (None, None, *(msgspec.UNSET,) * (1 + len(_EXTRA_FIELDS)))
 INSTANCE_ID_KEY = "object_id"
 """Where an annotation's instance id is written: FiftyOne's COCO importer refuses
 ``instance_id`` (a name it reserves for its Detection objects) among an annotation's keys."""
+_COCO_IMAGE_KEYS = frozenset({"id", "file_name", "width", "height", "attributes", "license",
+                              "coco_url", "flickr_url", "date_captured"})
+"""An image's keys that carry nothing for `item_from_json` beyond `_ImageJ`'s fields."""
 _SPLIT_FILE = re.compile(r"^instances_(.+)\.json$")
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
@@ -378,6 +382,8 @@ class _Media:
 def image_path(file_name: str) -> str:
     """The item path a ``file_name`` gives: the name as written, or the file name at the end of
     an absolute path or URL (where the export put the image is not part of its identity)."""
+    if _plainly_relative(file_name):  # most names: no path parsing
+        return file_name
     return reference_name(file_name) if is_absolute_reference(file_name) else file_name
 
 
@@ -454,6 +460,31 @@ def _is_plain(ann: _BoxJ | _AnnotationJ) -> bool:
     (`annotation_geometry`) and `_annotation` needs no codec, as in most third-party files."""
     return type(ann) is _BoxJ or (  # (empty keypoints: not plain, read the long way)
         isinstance(ann, _AnnotationJ) and not ann.segmentation and _plain_values(ann) == _PLAIN)
+
+
+_bbox = attrgetter("bbox")
+_category_id = attrgetter("category_id")
+_image_id = attrgetter("image_id")
+_HUMAN, _MODEL = Source.HUMAN, Source.MODEL
+
+
+def _box_annotation(label: str, ann: _BoxJ | _AnnotationJ) -> Annotation:
+    """A plain box (`_is_plain`, with a bbox) as ``Annotation(label, Box(*bbox), crowd,
+    score, source)``, built by the positional constructors."""
+    x, y, w, h = ann.bbox  # type: ignore[misc]  # the caller checked it is there
+    score = ann.score
+    return new_annotation(label, new_box(x, y, w, h), DEFAULT_LABELSET, {}, (), None, None, 0,
+                          bool(ann.iscrowd), _HUMAN if score is None else _MODEL, score, None,
+                          None, None, None)
+
+
+def _built(checked: _Checked, i: int, ann: _BoxJ | _AnnotationJ, place: int) -> Annotation:
+    """Annotation ``i`` of a checked file, on the image at ``place``."""
+    label = checked.labels[ann.category_id]
+    if _is_plain(ann) and ann.bbox is not None:
+        return _box_annotation(label, ann)
+    return _converted(checked.file, i, ann, label,
+                      (checked.heights[place], checked.widths[place]))
 
 
 def _converted(file: Path, i: int, ann: _BoxJ | _AnnotationJ, label: str,
@@ -553,7 +584,16 @@ def _check_annotations(checked: _Checked, stream: JsonStream,
     box_kind, last, i = GeometryKind.BOX, 0, 0
     batch: list[_BoxJ] | list[_AnnotationJ]
     for batch in stream.batches(_ANNOTATIONS, "$.annotations", lean=_BOXES):
-        for ann in batch:
+        at = _box_places(batch, places, labels) if type(batch[0]) is _BoxJ else None
+        if at is not None:
+            if at[0] < last or not all(map(le, at, islice(at, 1, None))):
+                checked.in_order = False
+            last = at[-1]
+            for category in set(map(_category_id, batch)):
+                kinds.setdefault(category, box_kind)
+            i += len(batch)
+            continue
+        for ann in batch:  # the long way, which names what is wrong
             place = places.get(ann.image_id)
             if place is None:
                 raise _fail(file, f"$.annotations[{i}].image_id",
@@ -575,8 +615,21 @@ def _check_annotations(checked: _Checked, stream: JsonStream,
             i += 1
 
 
-_Group = list[tuple[int, _BoxJ | _AnnotationJ]]
-"""An image's annotations, each with its index in the file."""
+def _box_places(batch: list[_BoxJ], places: dict[int, int], labels: dict[int, str]
+                ) -> list[int] | None:
+    """The places of the images of a batch of plain boxes, checked as `_check_annotations`
+    checks each annotation, in C loops over the batch; None when one is wrong."""
+    if None in map(_bbox, batch) or not set(map(_category_id, batch)) <= labels.keys():
+        return None
+    try:
+        return list(map(places.__getitem__, map(_image_id, batch)))
+    except KeyError:
+        return None
+
+
+_Group = list[_BoxJ | tuple[int, _BoxJ | _AnnotationJ]]
+"""An image's annotations: a plain box (checked, `_box_places`) as it is, another with its
+index in the file (`_built`)."""
 
 
 def _groups(checked: _Checked) -> Generator[tuple[int, _Group]]:
@@ -591,11 +644,23 @@ def _groups(checked: _Checked) -> Generator[tuple[int, _Group]]:
     batch: list[_BoxJ] | list[_AnnotationJ]
     with JsonStream(checked.file, offset=checked.annotations_at) as stream:
         for batch in stream.batches(_ANNOTATIONS, "$.annotations", lean=_BOXES):
-            for ann in batch:
-                if ann.image_id != current or not group:
-                    if group:
+            if type(batch[0]) is _BoxJ:  # plain boxes (checked): grouped by runs
+                start = 0
+                for image_id, run in groupby(map(_image_id, batch)):
+                    end = start + sum(1 for _ in run)
+                    if image_id != current and group:
                         yield places[current], group
-                    group, current = [], ann.image_id
+                        group = []
+                    current = image_id
+                    group += batch[start:end]
+                    start = end
+                i += len(batch)
+                continue
+            for ann in batch:
+                if ann.image_id != current and group:
+                    yield places[current], group
+                    group = []
+                current = ann.image_id
                 group.append((i, ann))
                 i += 1
     if group:
@@ -647,7 +712,6 @@ def _file_records(checked: _Checked, media: _Media) -> Iterator[ItemRecord]:
         return
     file, split, labels = checked.file, checked.split, checked.labels
     names = frozenset(labels.values())
-    human, model = Source.HUMAN, Source.MODEL
     with closing(_groups(checked)) as groups, \
             JsonStream(file, offset=checked.images_at) as stream:
         pending = next(groups, None)
@@ -659,19 +723,8 @@ def _file_records(checked: _Checked, media: _Media) -> Iterator[ItemRecord]:
                 group: _Group = []
                 if pending is not None and pending[0] == place:
                     group, pending = pending[1], next(groups, None)
-                found = []
-                for i, ann in group:
-                    label, bbox = labels[ann.category_id], ann.bbox
-                    if (type(ann) is _BoxJ or _is_plain(ann)) and bbox is not None:
-                        x, y, w, h = bbox
-                        score = ann.score  # Annotation(label, Box(...), crowd, score, source)
-                        found.append(new_annotation(
-                            label, new_box(x, y, w, h), DEFAULT_LABELSET, {}, (), None, None,
-                            0, bool(ann.iscrowd), human if score is None else model, score,
-                            None, None, None, None))
-                    else:
-                        found.append(_converted(file, i, ann, label,
-                                                (checked.heights[place], checked.widths[place])))
+                found = [_built(checked, *a, place) if isinstance(a, tuple)
+                         else _box_annotation(labels[a.category_id], a) for a in group]
                 yield _record(raw, image, found, split=split, media=media, file=file, at=at,
                               size=(checked.widths[place], checked.heights[place]),
                               classes=names)
@@ -701,6 +754,15 @@ def _record(raw: Json, image: _ImageJ, annotations: list[Annotation], *, split: 
             size: tuple[int, int], media: _Media | None, file: Path, at: str,
             classes: frozenset[str]) -> ItemRecord:
     """The image's record; ``media`` None leaves its media out (the record only checked)."""
+    if raw.keys() <= _COCO_IMAGE_KEYS and _plainly_relative(image.file_name):
+        # only COCO's own keys, a relative name: nothing for the codec to check
+        found = media.find(split, image.file_name, image.file_name) if media else None
+        width, height = size
+        return new_record(
+            new_item(DEFAULT_DATASET, image.file_name, width, height,
+                     str(found.absolute()) if found else None, None, None, None,
+                     image.attributes, None),
+            (), tuple(annotations), split)
     path = raw.get("path", image_path(image.file_name))
     if not isinstance(path, str):
         raise _fail(file, f"{at}.path", f"expected a string, got {type(path).__name__}")
