@@ -169,6 +169,25 @@ def test_a_database_error_in_an_overlapped_sqlite_insert_fails_the_import(
         store.close()
 
 
+def test_an_integer_past_64_bits_is_the_inputs_error_on_sqlite(
+        sqlite_url: str, make_boxes: BoxesFactory) -> None:
+    """SQLite's plain rows go to the database as one JSON text per batch: a number orjson
+    cannot encode is refused as the input's, as sqlite3's binding refused it."""
+    store = open_store(sqlite_url)
+    try:
+        store.create_project("p", LabelSchema())
+        before = _state(store)
+        good = make_boxes(30)
+        huge = replace(good.items[15], item=replace(good.items[15].item, width=2**70))
+        source = replace(good, items=good.items[:15] + (huge,) + good.items[16:])
+
+        with pytest.raises(InputError, match="a value cannot be stored: Integer exceeds"):
+            store.import_source("p", source)
+        assert _state(store) == before
+    finally:
+        store.close()
+
+
 def test_a_driver_error_is_raised_as_sqlalchemys(store: Store) -> None:
     """As a statement SQLAlchemy runs would raise it, so the CLI and the API handle it."""
     store.create_project("p", LabelSchema())

@@ -32,6 +32,7 @@ from sqlalchemy import Boolean, Connection, Float, String, Table, func, select, 
 from sqlalchemy.exc import DBAPIError
 
 from labelport.errors import InputError
+from labelport.store.rows import unstorable
 
 BULK_CACHE_KIB = 128 * 1024
 """SQLite page cache during a bulk load (the default is 2 MiB): index pages of a large table
@@ -134,7 +135,11 @@ class BulkInsert:
                     rows = list(run)
                     json_sql = self._short_json_sql if short else self._json_sql
                     if json_sql is not None:
-                        cursor.execute(json_sql, (orjson.dumps(rows),))
+                        try:
+                            batch = orjson.dumps(rows)
+                        except orjson.JSONEncodeError as error:
+                            raise unstorable(error) from None
+                        cursor.execute(json_sql, (batch,))
                         continue
                     processors = self._short_processors if short else self._processors
                     cursor.executemany(self._short_sql if short else self._sql,

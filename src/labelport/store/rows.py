@@ -36,10 +36,12 @@ def dump_json(value: Any) -> str | None:
     try:
         return orjson.dumps(value).decode() if value else None
     except orjson.JSONEncodeError as error:
-        raise _unstorable(error) from None
+        raise unstorable(error) from None
 
 
-def _unstorable(error: orjson.JSONEncodeError) -> InputError:
+def unstorable(error: orjson.JSONEncodeError) -> InputError:
+    """The error for a value orjson cannot encode (an integer past 64 bits, a lone
+    surrogate): the input's, not the store's."""
     return InputError(f"a value cannot be stored: {error}")
 
 
@@ -245,7 +247,7 @@ def annotations_values(items: Iterable[tuple[int, Iterable[Annotation]]],
                     instance_id, frame, z_order, crowd, annotator, lead_time_s,
                     to_utc(created_at), to_utc(updated_at), outside))
     except orjson.JSONEncodeError as error:
-        raise _unstorable(error) from None
+        raise unstorable(error) from None
     return out
 
 
