@@ -1,6 +1,8 @@
 """Bulk inserts through each driver's fastest path, inside the caller's transaction (so an
 import stays all or nothing): on SQLite one prepared ``INSERT`` run by the driver's
-``executemany`` over plain tuples, on PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3).
+``executemany`` over plain tuples, or for rows of text and integers one ``INSERT ... SELECT``
+over the batch as a JSON array (`_json_insert_sql`), on PostgreSQL ``COPY ... FROM STDIN``
+(psycopg 3). `Overlapped` runs a batch's insert on a thread while the next one is read.
 
 SQLAlchemy's executemany builds and type-processes a dict per row, which costs several times
 what the driver itself does; the rows here are tuples in the order of the columns named, and
