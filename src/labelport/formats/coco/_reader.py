@@ -479,23 +479,17 @@ def _box_annotation(label: str, ann: _BoxJ | _AnnotationJ) -> Annotation:
 
 
 def _built(checked: _Checked, i: int, ann: _BoxJ | _AnnotationJ, place: int) -> Annotation:
-    """Annotation ``i`` of a checked file, on the image at ``place``."""
+    """Annotation ``i`` of a checked file, on the image at ``place``, or an error naming it."""
     label = checked.labels[ann.category_id]
     if _is_plain(ann) and ann.bbox is not None:
         return _box_annotation(label, ann)
-    return _converted(checked.file, i, ann, label,
-                      (checked.heights[place], checked.widths[place]))
-
-
-def _converted(file: Path, i: int, ann: _BoxJ | _AnnotationJ, label: str,
-               image_hw: tuple[int, int]) -> Annotation:
-    """Annotation ``i`` of ``file`` that is not a plain box, or an error naming it."""
     if isinstance(ann, _BoxJ):
         ann = ann.full()
+    image_hw = (checked.heights[place], checked.widths[place])
     try:
         return _annotation(None, ann, label, annotation_geometry(ann, image_hw=image_hw))
     except (InputError, ValueError) as exc:
-        raise _fail(file, f"$.annotations[{i}]", str(exc)) from None
+        raise _fail(checked.file, f"$.annotations[{i}]", str(exc)) from None
 
 
 @dataclass(slots=True)
@@ -598,20 +592,15 @@ def _check_annotations(checked: _Checked, stream: JsonStream,
             if place is None:
                 raise _fail(file, f"$.annotations[{i}].image_id",
                             f"no image has id {ann.image_id}")
-            label = labels.get(ann.category_id)
-            if label is None:
+            if ann.category_id not in labels:
                 raise _fail(file, f"$.annotations[{i}].category_id", f"no category has id "
                             f"{ann.category_id}; expected one of {sorted(labels)}")
             if place < last:
                 checked.in_order = False
             last = place
-            if (type(ann) is _BoxJ or _is_plain(ann)) and ann.bbox is not None:
-                kinds.setdefault(ann.category_id, box_kind)
-            else:
-                annotation = _converted(file, i, ann, label,
-                                        (checked.heights[place], checked.widths[place]))
-                kinds.setdefault(ann.category_id, annotation.geometry.kind)
-                labelsets[annotation.labelset] = None
+            annotation = _built(checked, i, ann, place)
+            kinds.setdefault(ann.category_id, annotation.geometry.kind)
+            labelsets[annotation.labelset] = None
             i += 1
 
 
