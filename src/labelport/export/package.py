@@ -25,11 +25,13 @@ import struct
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 from labelport.errors import InputError
+from labelport.export.deflate import PIECE, ParallelDeflate
 from labelport.export.manifest import MANIFEST_NAME, sha256_file
 from labelport.export.media import MediaMode, PathMode
 
@@ -44,6 +46,8 @@ _CHUNK = 1 << 20
 _STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".mp4",
                               ".zip", ".gz", ".npz"})
 """Files that deflate would only slow down: they are compressed already."""
+_PARALLEL_FROM = 4 * PIECE
+"""Entries from this size deflate on every core (`ParallelDeflate`)."""
 _LOCAL_HEADER = 30
 """Bytes of a zip entry's local header before its name and extra field."""
 _NAME_LIMIT = 120
@@ -337,8 +341,23 @@ def _write_zip(target: Path, entries: Sequence[Entry], password: str | None) -> 
                     and _copy_member(archive, *entry.member, like=info):
                 continue
             info.file_size = entry.size  # lets zipfile choose zip64 up front
-            with entry.source() as source, archive.open(info, "w") as sink:
+            with entry.source() as source, _deflater(entry, password) as deflater, \
+                    archive.open(info, "w") as sink:
+                if deflater is not None:
+                    sink._compressor = deflater  # zipfile's writer calls compress and flush
                 shutil.copyfileobj(source, sink, _CHUNK)
+
+
+def _deflater(entry: Entry, password: str | None
+              ) -> AbstractContextManager[ParallelDeflate | None]:
+    """A deflater on every core for a large deflated entry of a zip without a password (an AES
+    zip's encrypter wraps zipfile's own compressor); its bytes do not depend on the cores."""
+    import zipfile
+
+    if (password is None and entry.size >= _PARALLEL_FROM
+            and entry.compress_type == zipfile.ZIP_DEFLATED):
+        return ParallelDeflate()
+    return nullcontext(None)
 
 
 def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipfile.ZipInfo, *,
