@@ -25,8 +25,8 @@ _LEVEL = 6
 
 
 def _deflate(piece: bytes, primer: bytes, last: bool) -> bytes:
-    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS,
-                                  **({"zdict": primer} if primer else {}))
+    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL,
+                                  zlib.Z_DEFAULT_STRATEGY, primer)
     return compressor.compress(piece) + compressor.flush(zlib.Z_FINISH if last
                                                          else zlib.Z_SYNC_FLUSH)
 
