@@ -238,24 +238,25 @@ class IdShift:
         if not 1 <= len(keys) <= 2:
             raise ValueError("IdShift shifts one or two leading fields")
         fields = [b'"' + key.encode() + b'":' for key in keys]
-        self._pattern = re.compile(rb"(?m)^\{" + b",".join(f + rb"(\d+)" for f in fields))
-        self._template = b"{" + b",".join(f + b"%d" for f in fields)
+        # anchored on the line break before each entry (the chunk gets one in front): a
+        # literal to find, where a (?m)^ makes the engine try every position
+        self._pattern = re.compile(rb"\n\{" + b",".join(f + rb"(\d+)" for f in fields))
+        self._prefixes = [b"\n{" + fields[0], *(b"," + f for f in fields[1:])]
         self._keys = ", ".join(keys)
 
     def sub(self, chunk: bytes, offsets: tuple[int, ...], *, lines: int, where: Path) -> bytes:
-        """``chunk``, whole lines of one entry each, with their ids shifted."""
+        """``chunk``, whole lines of one entry each, with their ids shifted: split around the
+        ids (in C), each id rewritten by a list comprehension, joined again."""
         if not any(offsets):
             return chunk
-        template, first, second = self._template, offsets[0], offsets[-1]
-
-        def shift_one(found: re.Match[bytes]) -> bytes:  # one call per line: kept lean
-            return template % (int(found[1]) + first)
-
-        def shift_two(found: re.Match[bytes]) -> bytes:
-            return template % (int(found[1]) + first, int(found[2]) + second)
-
-        out, n = self._pattern.subn(shift_one if len(offsets) == 1 else shift_two, chunk)
-        if n != lines:
-            raise InputError(f"shard file {where}: {lines - n} entries do not start with the "
-                             f"integer fields {self._keys}")
-        return out
+        parts = self._pattern.split(b"\n" + chunk)
+        stride = len(self._prefixes) + 1
+        found = (len(parts) - 1) // stride
+        if found != lines:
+            raise InputError(f"shard file {where}: {lines - found} entries do not start with "
+                             f"the integer fields {self._keys}")
+        for field, (prefix, offset) in enumerate(zip(self._prefixes, offsets, strict=True),
+                                                 start=1):
+            parts[field::stride] = [b"%b%d" % (prefix, int(digits) + offset)
+                                    for digits in parts[field::stride]]
+        return b"".join(parts)[1:]

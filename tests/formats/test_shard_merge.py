@@ -1,0 +1,35 @@
+"""The id shift of a shard merge: leading integer fields rewritten, nothing else touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labelport.errors import InputError
+from labelport.formats._shared.shard_merge import IdShift
+
+WHERE = Path("shard-1/annotations/instances_default.json")
+LINES = (b'{"id":1,"image_id":1,"bbox":[1,2,3,4],"attributes":{"id":7}},\n'
+         b'{"id":2,"image_id":1,"bbox":[5,6,7,8]},\n'
+         b'{"id":99,"image_id":3,"note":"\\n{\\"id\\":5"}\n')
+
+
+def test_two_leading_fields_are_shifted_by_their_offsets() -> None:
+    shifted = IdShift("id", "image_id").sub(LINES, (1000, 7), lines=3, where=WHERE)
+    assert shifted == (b'{"id":1001,"image_id":8,"bbox":[1,2,3,4],"attributes":{"id":7}},\n'
+                       b'{"id":1002,"image_id":8,"bbox":[5,6,7,8]},\n'
+                       b'{"id":1099,"image_id":10,"note":"\\n{\\"id\\":5"}\n')
+
+
+def test_one_field_and_zero_offsets() -> None:
+    assert IdShift("id").sub(b'{"id":9,"x":1}\n', (991,), lines=1, where=WHERE) \
+        == b'{"id":1000,"x":1}\n'
+    assert IdShift("id", "image_id").sub(LINES, (0, 0), lines=3, where=WHERE) is LINES
+
+
+@pytest.mark.parametrize("line", [b'{"image_id":1,"id":2}\n', b'{"id":-1,"image_id":1}\n',
+                                  b'{"id":"a","image_id":1}\n'])
+def test_an_entry_without_the_leading_integers_is_refused(line: bytes) -> None:
+    with pytest.raises(InputError, match="1 entries do not start with the integer fields"):
+        IdShift("id", "image_id").sub(LINES + line, (1, 1), lines=4, where=WHERE)
