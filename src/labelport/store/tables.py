@@ -267,6 +267,7 @@ class ExportJobRow(Base):
         Index(None, "project_id", "id"),
         Index(None, "status", "heartbeat_at"),
         Index(None, "parent_id"),
+        Index(None, "delivery_heartbeat_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -301,6 +302,11 @@ class ExportJobRow(Base):
     delivery: Mapped[str | None] = mapped_column(Text)
     """What delivering the artifact and calling the webhook did, a JSON object
     (`labelport.jobs.delivery`); None when the request asked for neither."""
+    delivery_worker: Mapped[str | None] = mapped_column(String(255))
+    """The worker delivering the job's outcome (None: nobody has claimed it yet)."""
+    delivery_heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """Set while the outcome is owed a delivery: when the job finished, then the delivering
+    worker's heartbeat; None once delivered, or when nothing is owed."""
 
 
 class ExportScheduleRow(Base):
