@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tarfile
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
+import pyzipper
 
 from labelport import __version__
 from labelport.formats.base import FormatSpec, Report
@@ -145,3 +147,19 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
 
 def write_manifest(root: Path, manifest: Mapping[str, Any]) -> None:
     (root / MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
+
+
+def archive_manifest(archive: IO[bytes], name: str, *, password: str | None = None) -> bytes:
+    """The manifest inside the packaged export ``archive`` named ``name`` (a ``.tar.gz``, else
+    a zip, AES-encrypted ones opened with ``password``), byte for byte; a `KeyError` when it
+    holds none."""
+    if name.endswith(".tar.gz"):
+        with tarfile.open(fileobj=archive, mode="r:gz") as tar:
+            member = tar.extractfile(MANIFEST_NAME)  # None: not a file
+            if member is None:
+                raise KeyError(f"{name} holds no file {MANIFEST_NAME}")
+            return member.read()
+    with pyzipper.AESZipFile(archive) as zipped:
+        if password:
+            zipped.setpassword(password.encode())
+        return zipped.read(MANIFEST_NAME)

@@ -14,11 +14,18 @@ Once the job is published (`deliver`): ``{name}.manifest.json`` (the manifest in
 archive, byte for byte; not for a password-protected zip, whose manifest stays encrypted) and
 ``{name}{.zip|.tar.gz}`` are uploaded under the destination, each under a temporary name then
 moved; then the webhook gets the outcome as JSON (`payload`), signed with HMAC-SHA256 when
-the operator set a secret. A failed job calls the webhook too (`notify_failure`). Connection
+the operator set a secret. A failed or cancelled job calls the webhook too. Connection
 errors, 5xx and 429 are retried with exponential backoff; any other answer is final (a
 redirect is not followed). Every attempt is recorded on the job (`JobInfo.delivery`). A failed
 delivery leaves the export published and the job completed: the artifact is whole and
 downloadable, and the job's ``delivery`` says what did not arrive.
+
+Exactly one process delivers an outcome: the job's row says it is owed from the UPDATE that
+finished the job, and a deliverer claims it (`JobStore.claim_delivery`) and beats while it
+works. The worker that completes a job delivers it; a failed job's worker calls its webhook;
+a cancelled job's (queued jobs have no worker) is called by the process that cancelled it, off
+the request, or by the next tick (`deliver_due`), which also resumes a delivery whose worker
+died (its heartbeat stale, as for a running job), from the stored artifact.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ import hashlib
 import hmac
 import http.client
 import logging
+import os
 import socket
-import tarfile
+import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Mapping
 from contextlib import suppress
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
@@ -41,17 +49,16 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 import orjson
 
 from labelport.errors import NotAllowedError
-from labelport.export.manifest import MANIFEST_NAME
+from labelport.export.manifest import archive_manifest
 from labelport.export.media_access import MediaAccess, MediaDeniedError, split_entries
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
-from labelport.store.jobs import JobInfo, JobStatus, now
+from labelport.jobs.liveness import Beating, worker_name
+from labelport.store.jobs import DESTINATION, WEBHOOK, JobInfo, JobStatus, now
 from labelport.store.repository import Store
 
 log = logging.getLogger(__name__)
 
-DESTINATION = "deliver_to"
-WEBHOOK = "webhook"
 SIGNATURE_HEADER = "X-Labelport-Signature-256"
 """``sha256=<hex HMAC-SHA256 of the body>`` under ``$LABELPORT_WEBHOOK_SECRET`` (GitHub's
 ``X-Hub-Signature-256`` scheme)."""
@@ -65,6 +72,9 @@ ERROR_LIMIT = 500
 """Characters of an attempt's error kept in the job's record (a listener's status line or
 reason phrase, quoted in it, may be 64 KiB)."""
 MANIFEST_SUFFIX = ".manifest.json"
+OUTCOMES = {JobStatus.COMPLETED: "succeeded", JobStatus.FAILED: "failed",
+            JobStatus.CANCELLED: "cancelled"}
+"""The webhook's ``status`` for each way a job ends."""
 
 Record = dict[str, Any]
 
@@ -161,62 +171,97 @@ def refuse_disallowed(request: Mapping[str, Any], settings: JobSettings) -> None
         webhook_access(request[WEBHOOK], settings)
 
 
-def deliver(store: Store, job: JobInfo, settings: JobSettings, out: Path,
-            counts: dict[str, Any]) -> None:
-    """After ``job`` published ``out``: copy it to its destination, then call its webhook,
-    as its request asks (a shard delivers nothing: its parent does, once merged)."""
-    target, hook = job.request.get(DESTINATION), job.request.get(WEBHOOK)
-    if job.parent_id is not None or not (target or hook):
-        return
-    record: Record = {}
-    save = _recorder(store, job.id, record)
-    if save is None:
-        return
-    if target:
-        _copy(out, str(target), counts, settings, record, save)
-    if hook:
-        body = payload(job, status="succeeded", counts=counts, artifact=out.name,
-                       destination=record.get("destination"))
-        _call(str(hook), body, settings, record, save)
-
-
-def notify_failure(store: Store, job_id: int, settings: JobSettings) -> None:
-    """After ``job_id`` failed: call the webhook of its export (a shard's parent) with the
-    error, once."""
+def deliver(store: Store, job_id: int, settings: JobSettings, worker: str, *,
+            out: Path | None = None) -> None:
+    """Deliver the outcome of the finished ``job_id`` as its request asks, when ``worker``
+    has claimed it: copy the artifact (``out``, or the stored one) to its destination, then
+    call its webhook. A run after the worker of an earlier one died goes on where that one
+    stopped; past the job's ``max_attempts`` runs the copy is given up as failed (the webhook
+    gets one run more, to say so)."""
+    if not store.jobs.delivery_heartbeat(job_id, worker):
+        return  # nothing owed, or not this worker's to deliver
     job = store.jobs.get(job_id)
-    if job.parent_id is not None:
-        job = store.jobs.get(job.parent_id)
-    hook = job.request.get(WEBHOOK)
-    if job.status is not JobStatus.FAILED or not hook:
-        return
-    record: Record = {}
-    save = _recorder(store, job.id, record)
-    if save is None:
-        return
-    _call(str(hook), payload(job, status="failed"), settings, record, save)
-
-
-def _recorder(store: Store, job_id: int, record: Record) -> Callable[[], None] | None:
-    """What saves ``record`` on the job; None when a delivery was recorded already (another
-    worker delivers this outcome: a parent failed by two shards at once)."""
-    if not store.jobs.record_delivery(job_id, record, first=True):
-        return None
+    record: Record = dict(job.delivery or {})
+    record["runs"] = runs = int(record.get("runs", 0)) + 1
+    stopped = f"the worker delivering this export stopped responding ({runs - 1} runs)"
+    target, hook = job.request.get(DESTINATION), job.request.get(WEBHOOK)
 
     def save() -> None:
-        store.jobs.record_delivery(job_id, record)
+        if not store.jobs.record_delivery(job_id, record, worker=worker):
+            raise _Lost
 
-    return save
+    try:
+        with Beating(settings.heartbeat_seconds,
+                     lambda: store.jobs.delivery_heartbeat(job_id, worker),
+                     name=f"delivery-{job_id}"):
+            if target and job.status is JobStatus.COMPLETED and _owed(record, "destination"):
+                if runs > settings.max_attempts:
+                    _give_up(_part(record, "destination", to=str(target)), stopped)
+                else:
+                    _copy(job, out, str(target), settings, record, save)
+            if hook and _owed(record, "webhook"):
+                if runs > settings.max_attempts + 1:
+                    _give_up(_part(record, "webhook", url=str(hook)), stopped)
+                else:
+                    body = payload(job, destination=record.get("destination"))
+                    _call(str(hook), body, settings, record, save)
+    except _Lost:
+        log.warning("delivery of export job %s stopped: taken over by another worker", job_id)
+        return
+    store.jobs.record_delivery(job_id, record, worker=worker, done=True)
 
 
-def payload(job: JobInfo, *, status: str, counts: dict[str, Any] | None = None,
-            artifact: str | None = None, destination: Record | None = None) -> dict[str, Any]:
+def deliver_owed(store: Store, job_id: int, settings: JobSettings) -> None:
+    """Deliver ``job_id``'s outcome here if it is owed and nobody alive delivers it (a job
+    just failed or cancelled); nothing otherwise (another process does, or nothing is owed)."""
+    worker = worker_name()
+    if store.jobs.claim_delivery(job_id, worker, stale_before=_stale_before(settings)):
+        deliver(store, job_id, settings, worker)
+
+
+def deliver_due(store: Store, settings: JobSettings) -> list[int]:
+    """Claim every owed delivery nobody alive makes (a cancelled job's webhook whose canceller
+    died, a delivery whose worker died) and make each on a thread of its own, so a slow
+    listener holds no tick; the jobs claimed."""
+    worker = worker_name()
+    stale_before = _stale_before(settings)
+    claimed = [job_id for job_id in store.jobs.deliveries_due(stale_before=stale_before)
+               if store.jobs.claim_delivery(job_id, worker, stale_before=stale_before)]
+    for job_id in claimed:
+        threading.Thread(target=deliver, args=(store, job_id, settings, worker), daemon=True,
+                         name=f"delivery-{job_id}").start()
+    return claimed
+
+
+def _stale_before(settings: JobSettings) -> datetime:
+    """A delivery silent since then lost its worker: the rule of a running job."""
+    return now() - timedelta(seconds=settings.stale_seconds)
+
+
+def _part(record: Record, name: str, **where: str) -> Record:
+    """The record of ``name`` (``destination``, ``webhook``), kept from an earlier run."""
+    part: Record = record.setdefault(name, {})
+    part.update(where)
+    return part
+
+
+def _owed(record: Record, name: str) -> bool:
+    return record.get(name, {}).get("status") in (None, "pending")
+
+
+def _give_up(part: Record, message: str) -> None:
+    part.update(status="failed", last_error=message, finished_at=now().isoformat())
+
+
+def payload(job: JobInfo, *, destination: Record | None = None) -> dict[str, Any]:
     """The webhook's JSON body: which export, how it ended, what it holds and where it is."""
-    counts = counts or {}
+    status = OUTCOMES[job.status]
+    counts = job.counts or {}
     return {
         "event": EVENT, "export_id": job.id, "project_id": job.project_id,
         "project": job.project, "schedule_id": job.schedule_id, "status": status,
         "error": job.error if status == "failed" else None, "format": job.request.get("format"),
-        "artifact": artifact, "manifest_hash": counts.get("content_hash"),
+        "artifact": job.artifact_name, "manifest_hash": counts.get("content_hash"),
         "counts": {k: v for k, v in counts.items() if k != "content_hash"} or None,
         "download_path": (f"/api/projects/{job.project_id}/exports/{job.id}/download"
                           if status == "succeeded" else None),
@@ -240,11 +285,17 @@ class _Final(Exception):  # noqa: N818 - a signal to stop, carrying what went wr
     """An attempt got an answer that retrying would not change (a 4xx, a redirect)."""
 
 
+class _Lost(Exception):  # noqa: N818 - a stop signal, not an error
+    """The delivery was claimed by another worker (this one's heartbeat went stale)."""
+
+
 def _attempts(part: Record, step: Callable[[Record], None], settings: JobSettings,
               save: Callable[[], None]) -> None:
     """Run ``step`` until it succeeds, fails for good or the retries are spent, waiting
-    ``backoff * 2**n`` before retry n+1; each attempt goes into ``part``, saved on the job."""
-    part.update(status="pending", attempts=[])
+    ``backoff * 2**n`` before retry n+1; each attempt goes into ``part`` (after those of an
+    earlier run), saved on the job."""
+    part["status"] = "pending"
+    part.setdefault("attempts", [])
     number = 0
     while part["status"] == "pending":
         if number:
@@ -278,37 +329,49 @@ def _attempts(part: Record, step: Callable[[Record], None], settings: JobSetting
         number += 1
 
 
-def _copy(out: Path, target: str, counts: dict[str, Any], settings: JobSettings,
+def _copy(job: JobInfo, out: Path | None, target: str, settings: JobSettings,
           record: Record, save: Callable[[], None]) -> None:
-    """Upload ``out`` and its manifest under ``target``, checked again now; recorded as
-    ``record["destination"]``."""
-    part: Record = {"to": target}
-    record["destination"] = part
+    """Upload the artifact (``out``, else the stored one) and its manifest under ``target``,
+    checked again now; recorded as ``record["destination"]``."""
+    part = _part(record, "destination", to=target)
+    encrypted = (job.counts or {}).get("encrypted")
+    with tempfile.TemporaryDirectory(prefix=f"labelport-delivery-{job.id}-") as tmp:
+        def step(attempt: Record) -> None:
+            storage = ArtifactStorage(destination(target, settings))
+            archive = out or _stored(job, settings, Path(tmp))
+            if not encrypted:
+                manifest = _manifest_file(archive, Path(tmp))
+                part["manifest"] = storage.upload(manifest, manifest.name).uri
+            part["artifact"] = storage.upload(archive, archive.name).uri
 
-    def step(attempt: Record) -> None:
-        storage = ArtifactStorage(destination(target, settings))
-        if not counts.get("encrypted"):
-            manifest = _manifest_file(out)
-            part["manifest"] = storage.upload(manifest, manifest.name).uri
-        part["artifact"] = storage.upload(out, out.name).uri
-
-    _attempts(part, step, settings, save)
+        _attempts(part, step, settings, save)
 
 
-def _manifest_file(out: Path) -> Path:
-    """The archive's manifest, as it is inside, copied beside ``out`` as
+def _stored(job: JobInfo, settings: JobSettings, folder: Path) -> Path:
+    """The job's artifact on this machine: where it is kept, or downloaded into ``folder``
+    (once: a retry uses the copy)."""
+    if job.artifact_uri is None or job.artifact_name is None:
+        raise _Final("the artifact was removed (expired) before it was delivered")
+    storage = ArtifactStorage(settings.artifacts)
+    local = storage.local_path(job.artifact_uri)
+    if local is not None:
+        return local
+    copy = folder / "artifact" / job.artifact_name
+    if not copy.exists():
+        copy.parent.mkdir(exist_ok=True)
+        partial = folder / "downloading"
+        storage.download(job.artifact_uri, partial)
+        os.replace(partial, copy)
+    return copy
+
+
+def _manifest_file(archive: Path, folder: Path) -> Path:
+    """The archive's manifest, as it is inside, copied into ``folder`` as
     ``{name}.manifest.json``."""
-    stem = out.name.removesuffix(".tar.gz").removesuffix(".zip")
-    target = out.with_name(stem + MANIFEST_SUFFIX)
-    if out.name.endswith(".tar.gz"):
-        with tarfile.open(out, "r:gz") as tar:
-            member = tar.extractfile(MANIFEST_NAME)
-            if member is None:
-                raise OSError(f"{out.name} holds no {MANIFEST_NAME}")
-            target.write_bytes(member.read())
-    else:
-        with zipfile.ZipFile(out) as zipped:
-            target.write_bytes(zipped.read(MANIFEST_NAME))
+    stem = archive.name.removesuffix(".tar.gz").removesuffix(".zip")
+    target = folder / (stem + MANIFEST_SUFFIX)
+    with archive.open("rb") as stream:
+        target.write_bytes(archive_manifest(stream, archive.name))
     return target
 
 
@@ -316,8 +379,7 @@ def _call(url: str, body: dict[str, Any], settings: JobSettings, record: Record,
           save: Callable[[], None]) -> None:
     """POST ``body`` to the webhook ``url``, checked again now; recorded as
     ``record["webhook"]``."""
-    part: Record = {"url": url}
-    record["webhook"] = part
+    part = _part(record, "webhook", url=url)
     data = orjson.dumps(body)
     headers = {"Content-Type": "application/json", "User-Agent": "labelport",
                EVENT_HEADER: EVENT}

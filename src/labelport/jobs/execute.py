@@ -14,10 +14,7 @@ that claims it merges the shards.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import tempfile
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +35,7 @@ from labelport.export.request import ExportOptions, plan_export
 from labelport.jobs import delivery, shards
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
+from labelport.jobs.liveness import Beating, worker_name
 from labelport.store.jobs import JobInfo, now
 from labelport.store.repository import Store
 
@@ -48,11 +46,6 @@ Submit = Callable[[int], None]
 
 class Cancelled(Exception):  # noqa: N818 - a stop signal, not an error
     """Raised from the progress callback when the job is no longer this worker's to run."""
-
-
-def worker_name() -> str:
-    """Host, process and thread: unique among every worker of every machine."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def execute(store: Store, job_id: int, settings: JobSettings, submit: Submit) -> None:
@@ -72,12 +65,12 @@ def execute(store: Store, job_id: int, settings: JobSettings, submit: Submit) ->
         log.info("export job %s stopped: cancelled or taken over", job_id)
     except LabelportError as exc:
         if store.jobs.fail(job_id, str(exc), worker=worker):
-            delivery.notify_failure(store, job_id, settings)
+            delivery.deliver_owed(store, job.parent_id or job_id, settings)
     except Exception as exc:
         log.error("export job %s failed:\n%s", job_id, traceback.format_exc())
         if store.jobs.fail(job_id, f"internal error ({type(exc).__name__}: {exc}); the "
                                    "worker's log has the details", worker=worker):
-            delivery.notify_failure(store, job_id, settings)
+            delivery.deliver_owed(store, job.parent_id or job_id, settings)
 
 
 class Heartbeat:
@@ -90,21 +83,14 @@ class Heartbeat:
         self.done = 0
         self.total: int | None = None
         self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"heartbeat-{job_id}")
+        self._beating = Beating(every, self.beat, name=f"heartbeat-{job_id}")
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        self._beating.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.beat()
+        self._beating.__exit__(*exc)
 
     def beat(self) -> None:
         if not self.store.jobs.heartbeat(self.job_id, self.worker, done=self.done,
@@ -215,7 +201,8 @@ def _merge(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat) -
 def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat, out: Path,
              counts: dict[str, Any]) -> None:
     """Upload, then record: the job points at its artifact only once the upload is whole;
-    then deliver it where the request asks (the job stays completed whatever delivery does)."""
+    then deliver it where the request asks (the job stays completed whatever delivery does;
+    completing claimed the delivery for this worker)."""
     beat.check()
     storage = ArtifactStorage(settings.artifacts)
     artifact = storage.upload(out, f"{job.project_id}/{job.id}-{job.attempt}/{out.name}")
@@ -224,4 +211,4 @@ def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
                                expires_at=expires):
         storage.delete(artifact.uri)  # cancelled while uploading
         raise Cancelled
-    delivery.deliver(store, job, settings, out, counts)
+    delivery.deliver(store, job.id, settings, beat.worker, out=out)

@@ -2,9 +2,10 @@
 
 `Runner.submit` dispatches a queued job, `Runner.cancel` marks it cancelled (its worker stops at
 its next progress report), `Runner.recover` queues again (or fails, after too many attempts)
-jobs whose worker died and dispatches queued jobs whose dispatch may have been lost. `Ticker`
-does recovery, due schedules and expired artifacts periodically; the local runner and every
-Celery worker run one (each step is an atomic claim, so several tickers are safe).
+jobs whose worker died, dispatches queued jobs whose dispatch may have been lost, and makes
+owed deliveries nobody alive makes. `Ticker` does recovery, due schedules and expired
+artifacts periodically; the local runner and every Celery worker run one (each step is an
+atomic claim, so several tickers are safe).
 """
 
 from __future__ import annotations
@@ -34,13 +35,20 @@ class Runner(abc.ABC):
         """Dispatch the queued job ``job_id``; the worker that gets it claims it."""
 
     def cancel(self, job_id: int) -> bool:
-        """Cancel a queued or running job; False when it had finished already."""
-        return self.store.jobs.cancel(job_id)
+        """Cancel a queued or running job; False when it had finished already. Its webhook
+        is called from a thread of its own (a listener may be slow; should this process die
+        first, a tick calls it)."""
+        if not self.store.jobs.cancel(job_id):
+            return False
+        threading.Thread(target=delivery.deliver_owed, daemon=True, name=f"cancel-{job_id}",
+                         args=(self.store, job_id, self.settings)).start()
+        return True
 
     def recover(self) -> Recovered:
-        """Re-queue or fail jobs whose heartbeat went stale (a failed export's webhook called
-        from a thread of its own, so a slow one holds no tick), then dispatch queued jobs
-        nobody has taken for a while."""
+        """Re-queue or fail jobs whose heartbeat went stale, dispatch queued jobs nobody has
+        taken for a while, then make the deliveries owed that nobody alive makes (a failed
+        export's webhook, a delivery whose worker died; each on a thread of its own, so a slow
+        listener holds no tick)."""
         stale = timedelta(seconds=self.settings.stale_seconds)
         recovered = self.store.jobs.recover(stale_before=now() - stale,
                                             max_attempts=self.settings.max_attempts)
@@ -48,9 +56,7 @@ class Runner(abc.ABC):
             self.submit(job_id)
         for job_id in recovered.requeued:
             self.submit(job_id)
-        for job_id in recovered.failed:
-            threading.Thread(target=delivery.notify_failure, daemon=True,
-                             args=(self.store, job_id, self.settings)).start()
+        delivery.deliver_due(self.store, self.settings)
         if recovered.requeued or recovered.failed:
             log.warning("recovered export jobs: requeued %s, failed %s", recovered.requeued,
                         recovered.failed)

@@ -7,6 +7,13 @@ completed, and a worker that lost its job (recovered as stale, then claimed by a
 write over the new run. A running job proves it is alive by its heartbeat; `JobStore.recover`
 re-queues (or, after ``max_attempts``, fails) jobs whose heartbeat went stale.
 
+A job that finishes with a delivery to make (`labelport.jobs.delivery`: a completed export's
+copy and webhook call, a failed or cancelled one's call) owes it from the same UPDATE that
+finishes it (``delivery_heartbeat_at`` set); whoever delivers claims it first
+(`JobStore.claim_delivery`, or `JobStore.complete` for the worker that completed it) and beats
+while delivering, so an owed delivery whose claimer went silent is claimed again by the same
+rule as a stale running job.
+
 Timestamps are written by Python in UTC (not by the database's clock) and read back aware.
 """
 
@@ -28,6 +35,9 @@ from labelport.store.tables import export_jobs, projects
 
 SECRET_KEYS = ("password",)
 """Request keys kept in the row only while the job can still run, and never shown."""
+DESTINATION = "deliver_to"
+WEBHOOK = "webhook"
+"""Request keys asking for delivery: where the artifact is copied, which URL is called."""
 
 
 class JobStatus(enum.StrEnum):
@@ -197,8 +207,9 @@ class JobStore:
     def complete(self, job_id: int, worker: str, *, artifact: Artifact,
                  counts: Mapping[str, Any], expires_at: datetime | None) -> bool:
         """running -> completed with its uploaded artifact; False when the job stopped being
-        this worker's meanwhile (the caller then removes the artifact)."""
-        request = self._public_request(job_id)
+        this worker's meanwhile (the caller then removes the artifact). A delivery it owes is
+        claimed by ``worker`` at once."""
+        finishing = self._finishing(job_id, JobStatus.COMPLETED)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(export_jobs).where(*_owned(job_id, worker))
@@ -206,8 +217,9 @@ class JobStore:
                         counts=orjson.dumps(dict(counts)).decode(), expires_at=expires_at,
                         artifact_uri=artifact.uri, artifact_name=artifact.name,
                         artifact_sha256=artifact.sha256, artifact_size=artifact.size,
-                        request=request,
-                        done=func.coalesce(export_jobs.c.total, export_jobs.c.done)))
+                        done=func.coalesce(export_jobs.c.total, export_jobs.c.done),
+                        delivery_worker=worker if finishing["delivery_heartbeat_at"] else None,
+                        **finishing))
             return done.rowcount == 1
 
     def fail(self, job_id: int, message: str, *, worker: str | None = None) -> bool:
@@ -225,10 +237,10 @@ class JobStore:
 
     def _finish(self, job_id: int, condition: tuple[ColumnElement[bool], ...],
                 status: JobStatus, message: str | None) -> bool:
-        request = self._public_request(job_id)
+        finishing = self._finishing(job_id, status)
         with self.engine.begin() as conn:
             done = conn.execute(update(export_jobs).where(*condition).values(
-                status=status, error=message, finished_at=now(), request=request))
+                status=status, error=message, finished_at=now(), **finishing))
             if done.rowcount != 1:
                 return False
             conn.execute(update(export_jobs).where(export_jobs.c.parent_id == job_id,
@@ -330,23 +342,58 @@ class JobStore:
         with self.engine.connect() as conn:
             return [(job_id, uri) for job_id, uri in conn.execute(query)]
 
-    def record_delivery(self, job_id: int, delivery: Mapping[str, Any], *,
-                        first: bool = False) -> bool:
-        """Record what delivery did so far; with ``first``, only when nothing was recorded
-        yet (False then: another worker is delivering this job's outcome)."""
-        condition = [export_jobs.c.id == job_id]
-        if first:
-            condition.append(export_jobs.c.delivery.is_(None))
-        with self.engine.begin() as conn:
-            done = conn.execute(update(export_jobs).where(*condition)
-                                .values(delivery=orjson.dumps(dict(delivery)).decode()))
-            return done.rowcount == 1
-
-    def _public_request(self, job_id: int) -> str | None:
-        """Read before the writing transaction: SQLite cannot turn a reader into a writer
-        while another connection writes ("database is locked")."""
+    def deliveries_due(self, *, stale_before: datetime) -> list[int]:
+        """Finished jobs owing a delivery that nobody delivers: not claimed yet, or claimed by
+        a worker whose delivery heartbeat is older than ``stale_before`` (it died)."""
         with self.engine.connect() as conn:
-            return _public_request(conn, job_id)
+            return list(conn.execute(select(export_jobs.c.id)
+                                     .where(*_delivery_free(stale_before))
+                                     .order_by(export_jobs.c.id)).scalars())
+
+    def claim_delivery(self, job_id: int, worker: str, *, stale_before: datetime) -> bool:
+        """Make ``worker`` the one delivering ``job_id``'s outcome when it is owed and free
+        (`deliveries_due`); False for every other caller, so it is delivered by one."""
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(export_jobs)
+                .where(export_jobs.c.id == job_id, *_delivery_free(stale_before))
+                .values(delivery_worker=worker, delivery_heartbeat_at=now()))
+            return claimed.rowcount == 1
+
+    def delivery_heartbeat(self, job_id: int, worker: str) -> bool:
+        """``worker`` is alive and still delivering ``job_id``'s outcome; False when it is not
+        (nothing owed, or claimed away from it after its heartbeat went stale): stop then."""
+        with self.engine.begin() as conn:
+            touched = conn.execute(update(export_jobs).where(*_delivering(job_id, worker))
+                                   .values(delivery_heartbeat_at=now()))
+            return touched.rowcount == 1
+
+    def record_delivery(self, job_id: int, delivery: Mapping[str, Any], *, worker: str,
+                        done: bool = False) -> bool:
+        """Record what ``worker``'s delivery did so far (with ``done``, all it will do: the
+        delivery is owed no more); False when the delivery is no longer ``worker``'s."""
+        with self.engine.begin() as conn:
+            saved = conn.execute(update(export_jobs).where(*_delivering(job_id, worker)).values(
+                delivery=orjson.dumps(dict(delivery)).decode(),
+                delivery_heartbeat_at=None if done else now()))
+            return saved.rowcount == 1
+
+    def _finishing(self, job_id: int, status: JobStatus) -> dict[str, Any]:
+        """What the UPDATE finishing ``job_id`` as ``status`` writes besides: its request
+        without secrets, and since when it owes a delivery (None: nothing to deliver; a shard
+        never does, its export delivers). Read before the writing transaction: SQLite cannot
+        turn a reader into a writer while another connection writes ("database is locked")."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(export_jobs.c.request, export_jobs.c.parent_id)
+                               .where(export_jobs.c.id == job_id)).first()
+        if row is None:
+            return {"request": None, "delivery_heartbeat_at": None}
+        request = orjson.loads(row.request)
+        owed = row.parent_id is None and bool(
+            request.get(WEBHOOK) or (status is JobStatus.COMPLETED and request.get(DESTINATION)))
+        return {"request": orjson.dumps({k: v for k, v in request.items()
+                                         if k not in SECRET_KEYS}).decode(),
+                "delivery_heartbeat_at": now() if owed else None}
 
     def forget_artifact(self, job_id: int) -> None:
         """The artifact was removed: the job stays in the history, not downloadable."""
@@ -372,14 +419,16 @@ def _owned(job_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
             export_jobs.c.worker == worker)
 
 
-def _public_request(conn: Connection, job_id: int) -> str | None:
-    """The request without its secrets: what a finished job keeps."""
-    text = conn.execute(select(export_jobs.c.request)
-                        .where(export_jobs.c.id == job_id)).scalar_one_or_none()
-    if text is None:
-        return None
-    document = orjson.loads(text)
-    return orjson.dumps({k: v for k, v in document.items() if k not in SECRET_KEYS}).decode()
+def _delivery_free(stale_before: datetime) -> tuple[ColumnElement[bool], ...]:
+    """An owed delivery nobody alive makes."""
+    return (export_jobs.c.delivery_heartbeat_at.is_not(None),
+            export_jobs.c.delivery_worker.is_(None)
+            | (export_jobs.c.delivery_heartbeat_at < stale_before))
+
+
+def _delivering(job_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
+    return (export_jobs.c.id == job_id, export_jobs.c.delivery_heartbeat_at.is_not(None),
+            export_jobs.c.delivery_worker == worker)
 
 
 def _select() -> Any:

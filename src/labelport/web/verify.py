@@ -28,7 +28,7 @@ from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Sou
 from labelport.domain.schema import LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.errors import InputError, LabelportError, UnsupportedError
-from labelport.export.manifest import MANIFEST_NAME
+from labelport.export.manifest import MANIFEST_NAME, archive_manifest
 from labelport.export.mapping import ClassMapping
 from labelport.export.verify import (
     accounted,
@@ -170,19 +170,11 @@ def read_manifest(settings: JobSettings, job: JobInfo,
 
 
 def _manifest_of(stream: IO[bytes], job: JobInfo, password: str | None) -> dict[str, Any] | None:
-    if (job.artifact_name or "").endswith(".tar.gz"):
-        with tarfile.open(fileobj=stream, mode="r:gz") as tar:
-            member = tar.extractfile(MANIFEST_NAME)
-            text = member.read() if member is not None else b"null"
-    else:
-        if is_encrypted(stream) and not password:
-            return None
-        stream.seek(0)
-        with pyzipper.AESZipFile(stream) as zipped:
-            if password:
-                zipped.setpassword(password.encode())
-            text = zipped.read(MANIFEST_NAME)
-    manifest = orjson.loads(text)
+    name = job.artifact_name or ""
+    if not name.endswith(".tar.gz") and is_encrypted(stream) and not password:
+        return None
+    stream.seek(0)
+    manifest = orjson.loads(archive_manifest(stream, name, password=password))
     return manifest if isinstance(manifest, dict) else None
 
 
