@@ -361,7 +361,8 @@ class ExportCreate(Strict):
         "this folder or fsspec URL (s3://bucket/prefix/), which must lie under a root the "
         "operator allows (LABELPORT_DELIVERY_ROOTS); 422 otherwise.")
     webhook: str | None = Field(
-        default=None, description="When the job ends (succeeded or failed), POST its outcome "
+        default=None, description="When the job ends (succeeded, failed or cancelled), POST its "
+        "outcome "
         "as JSON to this http(s) URL, which must lie under a prefix the operator allows "
         "(LABELPORT_WEBHOOK_URLS); 422 otherwise.")
 
