@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from labelport import Client
@@ -124,3 +125,21 @@ def test_python_client_asks_for_delivery_and_reads_it(api: Api, listener: Listen
         client.create_schedule(api.project, "bad", "coco", cron="0 3 * * *",
                                webhook=f"{listener.url}/elsewhere")
     assert refused.value.status == 422 and refused.value.code == "not_allowed"
+
+
+def test_cancel_through_the_api_calls_the_webhook(api: Api, listener: Listener) -> None:
+    """A queued export no worker will take (stored, never dispatched) cancelled by ``DELETE``:
+    the answer comes at once, the webhook gets ``cancelled`` once and the GET shows it."""
+    job_id = api.store.jobs.create(api.project, {"format": "coco",
+                                                 "webhook": f"{listener.url}/hooks/c"})
+    export = f"/api/projects/{api.project}/exports/{job_id}"
+    api.ok("alice", "DELETE", export, 204)
+    deadline = time.monotonic() + 30
+    while (done := api.ok("alice", "GET", export))["delivery"] is None or done["delivery"][
+            "webhook"]["status"] == "pending":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.05)
+    assert done["status"] == "cancelled"
+    assert done["delivery"]["webhook"]["status"] == "delivered"
+    assert [call.path for call in listener.received] == ["/hooks/c"]
+    assert orjson.loads(listener.received[0].body)["status"] == "cancelled"
