@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,11 @@ import orjson
 import pytest
 import pyzipper
 
+from labelport.export import package as package_module
+from labelport.export import prepack
 from labelport.export.manifest import MANIFEST_NAME, content_hash, file_checksums
 from labelport.export.package import PackageKind, package
+from labelport.jobs import shards
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
 from labelport.store import Store
@@ -87,3 +92,40 @@ def test_shards_merge_from_archive_to_archive_into_the_packagers_bytes(
             with zipfile.ZipFile(_artifact(settings, merged)) as zf:
                 assert all(info.flag_bits & 0x1 for info in zf.infolist()
                            if not info.is_dir())
+
+
+@sqlite_only
+def test_merged_files_packed_as_they_are_written_give_the_packagers_bytes(
+        store: Store, settings: JobSettings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One-file formats' merges deflate their files while writing them (`prepack`), here from
+    64 bytes on so the small project's files take that path: the archive is still what the
+    packager writes from the extracted files, and the files those of the export written
+    whole."""
+    monkeypatch.setattr(package_module, "PARALLEL_FROM", 64)
+    packed: list[str] = []
+    original = prepack.prepacking
+
+    @contextmanager
+    def watched(folder: Path, scratch: Path) -> Iterator[prepack.Prepacking]:
+        with original(folder, scratch) as state:
+            yield state
+        packed.extend(state.files)
+
+    monkeypatch.setattr(shards, "prepacking", watched)
+    requests: list[tuple[str, dict[str, Any]]] = [
+        (GENERATED, {"format": fmt, "name": "x", "package": "zip", "split": SPLITS["random"]})
+        for fmt in ("coco", "labelstudio", "datagym")]
+    whole = run(store, settings, requests, shard_items=0)
+    sharded = run(store, settings, requests, shard_items=SHARD)
+    assert "annotations/instances_train.json" in packed
+    for (_, request), one, merged in zip(requests, whole, sharded, strict=True):
+        assert merged.shards > 1, merged
+        label = request["format"]
+        _, one_root = _unpacked(_artifact(settings, one), PackageKind.ZIP,
+                                tmp_path / f"one-{label}", None)
+        _, root = _unpacked(_artifact(settings, merged), PackageKind.ZIP,
+                            tmp_path / f"merged-{label}", None)
+        assert file_checksums(root) == file_checksums(one_root), label
+        again = package(root, PackageKind.ZIP, tmp_path / f"again-{label}.zip")
+        assert again.path.read_bytes() == _artifact(settings, merged).read_bytes(), label

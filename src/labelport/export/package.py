@@ -25,7 +25,7 @@ import struct
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ _CHUNK = 1 << 20
 _STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic", ".mp4",
                               ".zip", ".gz", ".npz"})
 """Files that deflate would only slow down: they are compressed already."""
-_PARALLEL_FROM = 4 * PIECE
+PARALLEL_FROM = 4 * PIECE
 """Entries from this size deflate on every core (`ParallelDeflate`)."""
 _LOCAL_HEADER = 30
 """Bytes of a zip entry's local header before its name and extra field."""
@@ -328,24 +328,46 @@ def _write_zip(target: Path, entries: Sequence[Entry], password: str | None) -> 
         info_cls = archive.zipinfo_cls
     with archive:
         for entry in entries:
-            info = info_cls(entry.name + "/" if entry.is_dir else entry.name,
-                            date_time=ZIP_DATE_TIME)
-            info.create_system = 3  # Unix, so the modes below are read, on every platform
+            info = _entry_info(info_cls, entry)
             if entry.is_dir:
-                info.external_attr = ((stat.S_IFDIR | DIR_MODE) << 16) | 0x10
                 archive.writestr(info, b"")
-                continue
-            info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
-            info.compress_type = entry.compress_type
-            if password is None and entry.member is not None \
-                    and _copy_member(archive, *entry.member, like=info):
-                continue
-            info.file_size = entry.size  # lets zipfile choose zip64 up front
-            with entry.source() as source, _deflater(entry, password) as deflater, \
-                    archive.open(info, "w") as sink:
-                if deflater is not None:
-                    sink._compressor = deflater  # zipfile's writer calls compress and flush
-                shutil.copyfileobj(source, sink, _CHUNK)
+            elif not (password is None and entry.member is not None
+                      and _copy_member(archive, *entry.member, like=info)):
+                with entry.source() as source, \
+                        _entry_writer(archive, info, entry, password) as sink:
+                    shutil.copyfileobj(source, sink, _CHUNK)
+
+
+@contextmanager
+def zip_entry_writer(archive: zipfile.ZipFile, entry: Entry) -> Iterator[IO[bytes]]:
+    """A writer of the file ``entry`` (its ``size`` known, or 0) into ``archive``, a zip
+    without a password, giving the bytes `write_archive` writes for it: for a file packed as it
+    is written, then copied into the export's archive as it is (`Entry.member`)."""
+    import zipfile
+
+    with _entry_writer(archive, _entry_info(zipfile.ZipInfo, entry), entry, None) as sink:
+        yield sink
+
+
+def _entry_info(info_cls: Any, entry: Entry) -> zipfile.ZipInfo:
+    info = info_cls(entry.name + "/" if entry.is_dir else entry.name, date_time=ZIP_DATE_TIME)
+    info.create_system = 3  # Unix, so the modes below are read, on every platform
+    if entry.is_dir:
+        info.external_attr = ((stat.S_IFDIR | DIR_MODE) << 16) | 0x10
+    else:
+        info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
+        info.compress_type = entry.compress_type
+        info.file_size = entry.size  # lets zipfile choose zip64 up front
+    return info
+
+
+@contextmanager
+def _entry_writer(archive: Any, info: zipfile.ZipInfo, entry: Entry, password: str | None
+                  ) -> Iterator[IO[bytes]]:
+    with _deflater(entry, password) as deflater, archive.open(info, "w") as sink:
+        if deflater is not None:
+            sink._compressor = deflater  # zipfile's writer calls compress and flush
+        yield sink
 
 
 def _deflater(entry: Entry, password: str | None
@@ -354,7 +376,7 @@ def _deflater(entry: Entry, password: str | None
     zip's encrypter wraps zipfile's own compressor); its bytes do not depend on the cores."""
     import zipfile
 
-    if (password is None and entry.size >= _PARALLEL_FROM
+    if (password is None and entry.size >= PARALLEL_FROM
             and entry.compress_type == zipfile.ZIP_DEFLATED):
         return ParallelDeflate()
     return nullcontext(None)

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from functools import partial
@@ -45,6 +45,7 @@ from labelport.export.export_type import ExportType
 from labelport.export.manifest import MANIFEST_NAME, content_hash, file_checksums, manifest_bytes
 from labelport.export.package import PackageKind
 from labelport.export.pipeline import prepare
+from labelport.export.prepack import Prepacking, prepacking
 from labelport.export.request import PlannedExport
 from labelport.export.run import run_export
 from labelport.export.splits import SplitPlan
@@ -215,9 +216,11 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
                   for part in sorted(parts, key=lambda p: p.shard or 0)]
         merged = work / "merged"
         merged.mkdir()
-        handled = set(spec.merge_shards([shard.root for shard in opened], merged))
-        entries = {entry.name: entry for entry in packager.folder_entries(merged)}
-        checksums = file_checksums(merged)
+        with _prepacking(merged, work / "prepacked", package, password) as packed:
+            handled = set(spec.merge_shards([shard.root for shard in opened], merged))
+        entries = {entry.name: packed.entry(entry, stack)
+                   for entry in packager.folder_entries(merged)}
+        checksums = file_checksums(merged, known=packed.digests())
         holders: dict[str, list[_Shard]] = {}
         for shard in opened:
             for relative in shard.files:
@@ -240,6 +243,15 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
     return {**manifest["counts"], "report": manifest["report"]["counts"],
             "content_hash": manifest["content_hash"], "shards": len(parts),
             "encrypted": password is not None}
+
+
+def _prepacking(merged: Path, scratch: Path, package: PackageKind, password: str | None
+                ) -> AbstractContextManager[Prepacking]:
+    """The merged files packed as the merge writes them (deflated while it computes them),
+    into a zip without a password; for another archive, nothing packed."""
+    if package is PackageKind.ZIP and password is None:
+        return prepacking(merged, scratch)
+    return nullcontext(Prepacking(folder=merged, scratch=scratch))
 
 
 @dataclass(frozen=True, slots=True)

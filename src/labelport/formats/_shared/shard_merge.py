@@ -24,6 +24,7 @@ from typing import IO, Any
 import orjson
 
 from labelport.errors import InputError
+from labelport.export.prepack import archive_file
 
 _BATCH_BYTES = 1 << 20
 
@@ -174,28 +175,31 @@ def copy_entries(f: IO[bytes], src: IO[bytes], closing: bytes, *, written: int, 
                  shift: IdShift | None = None, offsets: tuple[int, ...] = ()) -> int:
     """Copy the entries of an array, from ``src`` (open after the array's opening line) up to
     its line ``closing``, after ``written`` entries already in ``f``; their leading ids shifted
-    by ``offsets``. Lines are read and rewritten a megabyte at a time. The entries written in
-    all."""
-    end = closing + b"\n"
+    by ``offsets``. Read a megabyte at a time and cut after its last whole line (an entry is
+    one line: JSON escapes line breaks in strings, so only the closing line is ``closing``).
+    The entries written in all."""
+    end = b"\n" + closing + b"\n"
+    carry = b"\n"  # the line break before the first line, so the closing line is found alike
     first = True
     while True:
-        batch = src.readlines(_BATCH_BYTES)
-        if not batch:
+        block = src.read(_BATCH_BYTES)
+        data = carry + block
+        found = data.find(end)
+        cut = found + 1 if found >= 0 else data.rfind(b"\n") + 1
+        if found < 0 and not block:
             raise InputError(f"shard file {where} ended before its line {closing.decode()!r}")
-        closed = end in batch
-        if closed:
-            batch = batch[:batch.index(end)]
-        if batch:
-            chunk = b"".join(batch)
+        chunk, carry = data[1:cut], data[cut - 1:]  # whole lines; the next starts after "\n"
+        if chunk:
+            lines = chunk.count(b"\n")
             if shift is not None:
-                chunk = shift.sub(chunk, offsets, lines=len(batch), where=where)
+                chunk = shift.sub(chunk, offsets, lines=lines, where=where)
             # each line ends with ",\n" but the array's last: its "\n" is written only when
             # another line follows (b"\n" + the next chunk), never after the shard's last
             f.write((b"\n" if written == 0 else b",\n") if first else b"\n")
             f.write(memoryview(chunk)[:-1])
             first = False
-            written += len(batch)
-        if closed:
+            written += lines
+        if found >= 0:
             return written
 
 
@@ -208,7 +212,7 @@ def merge_entries(parts: Sequence[Path], target: Path, *, opening: bytes | None,
     (default: the entries of the parts before it, for ids that number the array's entries).
     The entries before each part."""
     before: list[int] = []
-    with target.open("wb") as f:
+    with archive_file(target) as f:
         head = read_lines(parts[0])
         first = next(head)
         if opening is None:

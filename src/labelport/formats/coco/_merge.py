@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 from labelport.errors import InputError
+from labelport.export.prepack import archive_file
 from labelport.formats._shared.shard_merge import (
     IdShift,
     copy_entries,
@@ -66,7 +67,7 @@ def _latest_info(shards: Sequence[Path], pattern: str) -> bytes:
 def _merge_split(parts: list[Path], target: Path, info: bytes, shift: IdShift,
                  keys: tuple[str, ...]) -> int:
     """One split's file from the shards' files; its number of images."""
-    with target.open("wb") as f:
+    with archive_file(target) as f:
         head = read_lines(parts[0])
         next(head)
         f.write(_INFO_LINE + info + b",\n")

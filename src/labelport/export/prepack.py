@@ -1,0 +1,138 @@
+"""Packing a large file into the archive's form while it is written, so that deflating it
+overlaps with whatever computes its bytes (a sharded export's merge shifting ids).
+
+Within `prepacking` (the caller is about to package ``folder`` as a zip without a password),
+`archive_file` opens a file for writing that also hashes it and, once it passes the size from
+which the packager deflates on every core (`package.PARALLEL_FROM`), feeds it to a one-entry
+zip written as `package.write_archive` would write that entry. The packager then copies that
+entry's bytes as they are (`package.Entry.member`) instead of deflating the file again after
+the writer is done. A file that stays small, or grows past what a zip entry holds without
+zip64 fields, is left to the packager; the archive's bytes are the same either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from labelport.export import package
+from labelport.export.package import Entry, archive_entry_name, zip_entry_writer
+
+
+@dataclass(frozen=True, slots=True)
+class Prepacked:
+    """A file of the folder, packed: a one-entry zip holding it, the file's identity
+    (``(st_dev, st_ino)``) and its sha256."""
+
+    archive: Path
+    file_id: tuple[int, int]
+    sha256: str
+
+
+@dataclass(slots=True)
+class Prepacking:
+    """The files of ``folder`` packed as they were written, by archive entry name."""
+
+    folder: Path
+    scratch: Path
+    files: dict[str, Prepacked] = field(default_factory=dict)
+    opened: Iterator[int] = field(default_factory=count)
+
+    def digests(self) -> dict[tuple[int, int], str]:
+        """The packed files' sha256 by file identity (`manifest.file_checksums`'s ``known``)."""
+        return {packed.file_id: packed.sha256 for packed in self.files.values()}
+
+    def entry(self, entry: Entry, stack: ExitStack) -> Entry:
+        """``entry`` (a file of the folder), taking its packed bytes when it has them; the
+        packed zip stays open until ``stack`` closes."""
+        packed = self.files.get(entry.name)
+        if packed is None:
+            return entry
+        archive = stack.enter_context(zipfile.ZipFile(packed.archive))
+        return Entry(name=entry.name, is_dir=False, size=entry.size, open=entry.open,
+                     member=(archive, archive.getinfo(entry.name)))
+
+
+_active: ContextVar[Prepacking | None] = ContextVar("labelport_prepacking", default=None)
+
+
+@contextmanager
+def prepacking(folder: Path, scratch: Path) -> Iterator[Prepacking]:
+    """Pack the large files `archive_file` writes under ``folder`` (the one-entry zips go in
+    ``scratch``) until the block ends."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    state = Prepacking(folder=folder, scratch=scratch)
+    token = _active.set(state)
+    try:
+        yield state
+    finally:
+        _active.reset(token)
+
+
+@contextmanager
+def archive_file(path: Path) -> Iterator[IO[bytes]]:
+    """``path`` opened for writing (replaced); packed as it is written within `prepacking`."""
+    state = _active.get()
+    with path.open("wb") as f:
+        if state is None or not path.is_relative_to(state.folder):
+            yield f
+            return
+        name = archive_entry_name(PurePosixPath(path.relative_to(state.folder).as_posix()))
+        with _Packer(f, state, name) as packer:
+            yield packer  # type: ignore[misc]  # a writer: write() is all writers call
+
+
+class _Packer:
+    """Writes to the file, hashes, and packs from `package.PARALLEL_FROM` bytes on."""
+
+    def __init__(self, file: IO[bytes], state: Prepacking, name: str) -> None:
+        self._file, self._state, self._name = file, state, name
+        self._digest = hashlib.sha256()
+        self._head = bytearray()
+        self._size = 0
+        self._stack = ExitStack()
+        self._sink: IO[bytes] | None = None
+        self._archive = state.scratch / f"{next(state.opened)}.zip"
+
+    def __enter__(self) -> _Packer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        with self._stack:  # closes the entry (its header completed) and the zip
+            pass
+        small = self._sink is None
+        if kind is None and not small and self._size * 1.05 <= zipfile.ZIP64_LIMIT:
+            found = os.fstat(self._file.fileno())
+            self._state.files[self._name] = Prepacked(self._archive,
+                                                      (found.st_dev, found.st_ino),
+                                                      self._digest.hexdigest())
+        else:
+            self._archive.unlink(missing_ok=True)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        written = self._file.write(data)
+        self._digest.update(data)
+        self._size += len(data)
+        if self._sink is None:
+            self._head += data
+            if len(self._head) >= package.PARALLEL_FROM:
+                self._open()
+        elif self._size * 1.05 <= zipfile.ZIP64_LIMIT:  # past it: left to the packager
+            self._sink.write(data)
+        return written
+
+    def _open(self) -> None:
+        archive = self._stack.enter_context(zipfile.ZipFile(self._archive, "w",
+                                                            allowZip64=True))
+        entry = Entry(name=self._name, is_dir=False, size=len(self._head))
+        self._sink = self._stack.enter_context(zip_entry_writer(archive, entry))
+        self._sink.write(self._head)
+        self._head = bytearray()
