@@ -183,6 +183,12 @@ class FormatSpec:
     merged_report: MergedReport | None = None
     """Counts of the merged export that are not the sum of its shards' (`MergedReport`)."""
 
+    @property
+    def merge_unpacks(self) -> tuple[str, ...] | None:
+        """What a merge unpacks from each shard's archive (`merge_reads`): nothing when it
+        merges by copying (`merge_by_copying` reads no file)."""
+        return () if self.merge_shards is merge_by_copying else self.merge_reads
+
     def resolve_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The format's options with defaults filled in; unknown names are refused."""
         from labelport.errors import InputError

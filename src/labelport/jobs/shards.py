@@ -209,10 +209,9 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
     if package is PackageKind.DIR:
         raise InputError("a sharded export is packaged as an archive (zip or tar.gz)")
-    reads = () if spec.merge_shards is merge_by_copying else spec.merge_reads
     work.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        opened = [_open_shard(storage, part, work, reads, stack)
+        opened = [_open_shard(storage, part, work, spec.merge_unpacks, stack)
                   for part in sorted(parts, key=lambda p: p.shard or 0)]
         merged = work / "merged"
         merged.mkdir()
@@ -346,7 +345,7 @@ def _merged_manifest(manifests: list[dict[str, Any]], checksums: dict[str, str],
                               "per_split": {}}
     per_class: dict[str, int] = {}
     report: dict[str, int] = dict(plan.reported.counts) if plan else {}
-    messages: list[str] = list(plan.reported.messages) if plan else []
+    messages = dict.fromkeys(plan.reported.messages if plan else ())  # in order, once
     renamed: list[Any] = []
     for shard in manifests:
         for key in ("items", "items_without_objects", "annotations"):
@@ -357,7 +356,7 @@ def _merged_manifest(manifests: list[dict[str, Any]], checksums: dict[str, str],
             per_class[entry["label"]] = per_class.get(entry["label"], 0) + entry["objects"]
         for kind, n in shard["report"]["counts"].items():
             report[kind] = report.get(kind, 0) + n
-        messages.extend(m for m in shard["report"]["messages"] if m not in messages)
+        messages.update(dict.fromkeys(shard["report"]["messages"]))
         renamed.extend(shard["report"].get("renamed", []))
     for kind, n in schema_counts.items():
         report[kind] = max(0, report.get(kind, 0) - n * (len(manifests) - 1))
@@ -373,6 +372,6 @@ def _merged_manifest(manifests: list[dict[str, Any]], checksums: dict[str, str],
             "options": {**first["options"], "package": package.value,
                         "encrypted": password is not None},
             "selection": selection, "counts": counts,
-            "report": {"counts": dict(sorted(report.items())), "messages": messages,
+            "report": {"counts": dict(sorted(report.items())), "messages": list(messages),
                        "renamed": renamed},
             "files": checksums, "content_hash": content_hash(checksums), "shards": len(manifests)}
