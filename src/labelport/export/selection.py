@@ -36,7 +36,7 @@ import csv
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from labelport.domain.model import (
     Source,
     TaskStatus,
 )
+from labelport.domain.moments import assume_utc
 from labelport.domain.source import ExportSource, StreamSource
 from labelport.errors import InputError
 from labelport.export.stage import PassCounter, StageReport, StageSource
@@ -188,7 +189,7 @@ def parse_date(text: str, option: str = "date") -> datetime:
     except ValueError:
         raise InputError(f"{option} {text!r}: expected a date YYYY-MM-DD or an ISO 8601 "
                          "time such as 2024-05-06T09:00:00+02:00") from None
-    return _aware(value)
+    return assume_utc(value)
 
 
 def parse_statuses(values: Iterable[str]) -> frozenset[TaskStatus]:
@@ -381,11 +382,7 @@ def _outside(when: datetime | None, after: datetime | None, before: datetime | N
 
 
 def _stamps(values: Iterable[datetime | None]) -> list[datetime]:
-    return [_aware(v) for v in values if v is not None]
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return [assume_utc(v) for v in values if v is not None]
 
 
 def _date_option(text: str | None, option: str) -> datetime | None:

@@ -63,7 +63,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,6 +98,7 @@ from labelport.domain.model import (
     Task,
     TaskStatus,
 )
+from labelport.domain.moments import assume_utc
 from labelport.domain.schema import (
     AttributeDef,
     AttributeType,
@@ -290,7 +291,7 @@ class _SegmentsWriter:
     def _seen(self, *moments: datetime | None) -> None:
         for m in moments:
             if m is not None:
-                key = (m if m.tzinfo else m.replace(tzinfo=UTC))
+                key = assume_utc(m)
                 if self.latest is None or key > self.latest:
                     self.latest = key
 

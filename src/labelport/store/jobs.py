@@ -30,6 +30,7 @@ from sqlalchemy import Engine, Row, and_, delete, exists, func, insert, select, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from labelport.domain.moments import assume_utc
 from labelport.errors import NotFoundError
 from labelport.store.tables import export_jobs, projects
 
@@ -116,9 +117,7 @@ def now() -> datetime:
 
 def aware(value: datetime | None) -> datetime | None:
     """SQLite gives back naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return None if value is None else assume_utc(value)
 
 
 class JobStore:

@@ -23,6 +23,7 @@ from labelport.domain.construct import new_item as _new_item
 from labelport.domain.construct import new_record as _new_record
 from labelport.domain.geometry import GeometryKind
 from labelport.domain.model import Annotation, Item, ItemRecord, Source, Task, TaskStatus
+from labelport.domain.moments import assume_utc
 from labelport.domain.schema import ClassificationDef, LabelClass
 from labelport.errors import InputError
 from labelport.store import tables as t
@@ -61,7 +62,7 @@ def from_db_time(value: str | datetime | None) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return assume_utc(value)
 
 
 _SOURCES = {s.value: s for s in Source}

@@ -17,12 +17,13 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from labelport.domain.moments import assume_utc
 from labelport.errors import InputError
 from labelport.export.prepack import archive_file
 
@@ -57,7 +58,7 @@ def shard_options(shard: Path) -> dict[str, Any]:
 
 def sort_key(moment: datetime) -> float:
     """A datetime's instant, a naive one taken as UTC."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return assume_utc(moment).timestamp()
 
 
 def latest(moments: Sequence[str | None]) -> int:
