@@ -139,10 +139,14 @@ def leave_as_a_dead_worker(store: Store, job_id: int, record: dict[str, Any] | N
             delivery_heartbeat_at=now() - timedelta(seconds=seconds_ago)))
 
 
-@pytest.fixture
-def artifacts_elsewhere(settings: JobSettings) -> Iterator[JobSettings]:
-    """Artifacts in fsspec's memory filesystem: not on this machine's disk, so a resumed
-    delivery downloads the stored artifact."""
+@pytest.fixture(params=["on disk", "elsewhere"])
+def artifacts_kept(request: pytest.FixtureRequest,
+                   settings: JobSettings) -> Iterator[JobSettings]:
+    """Artifacts in the test's folder, or in fsspec's memory filesystem: not on this
+    machine's disk, so a resumed delivery downloads the stored artifact."""
+    if request.param == "on disk":
+        yield settings
+        return
     root = f"memory://lp-{uuid.uuid4().hex[:8]}"
     try:
         yield replace(settings, artifacts=f"{root}/artifacts")
@@ -169,11 +173,11 @@ def completed_with_delivery(store: Store, project_id: int, settings: JobSettings
 
 @pytest.mark.parametrize("left", ["nothing recorded", "copy pending"])
 def test_a_delivery_whose_worker_died_is_resumed_once_from_the_stored_artifact(
-        sample_store: Store, project_id: int, artifacts_elsewhere: JobSettings,
+        sample_store: Store, project_id: int, artifacts_kept: JobSettings,
         tmp_path: Path, runner: LocalRunner, left: str) -> None:
     drop = tmp_path / "drop"
     with webhook_listener() as listener:
-        settings = delivering(artifacts_elsewhere, roots=str(drop), hooks=listener.url)
+        settings = delivering(artifacts_kept, roots=str(drop), hooks=listener.url)
         runner.settings = settings
         job = completed_with_delivery(sample_store, project_id, settings, drop, listener)
         record = None if left == "nothing recorded" else {"runs": 1, "destination": {
