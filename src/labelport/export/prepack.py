@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -61,6 +63,8 @@ class Prepacking:
                      member=(archive, archive.getinfo(entry.name)))
 
 
+_SAVES_AHEAD = 8
+"""Writes handed to the saving thread and not yet done, at most (a few megabytes)."""
 _active: ContextVar[Prepacking | None] = ContextVar("labelport_prepacking", default=None)
 
 
@@ -91,11 +95,15 @@ def archive_file(path: Path) -> Iterator[IO[bytes]]:
 
 
 class _Packer:
-    """Writes to the file, hashes, and packs from `package.PARALLEL_FROM` bytes on."""
+    """Packs from `package.PARALLEL_FROM` bytes on; the file's writes and hashing run on a
+    thread of their own, in order (both release the GIL), so the caller's thread only computes
+    the bytes and hands them over."""
 
     def __init__(self, file: IO[bytes], state: Prepacking, name: str) -> None:
         self._file, self._state, self._name = file, state, name
         self._digest = hashlib.sha256()
+        self._saving = ThreadPoolExecutor(1, thread_name_prefix="labelport-prepack")
+        self._saved: deque[Future[None]] = deque()
         self._head = bytearray()
         self._size = 0
         self._stack = ExitStack()
@@ -106,8 +114,11 @@ class _Packer:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        with self._stack:  # closes the entry (its header completed) and the zip
-            pass
+        try:
+            with self._stack:  # closes the entry (its header completed) and the zip
+                self._wait(0)
+        finally:
+            self._saving.shutdown(wait=True)
         small = self._sink is None
         if kind is None and not small and self._size * 1.05 <= zipfile.ZIP64_LIMIT:
             found = os.fstat(self._file.fileno())
@@ -118,8 +129,9 @@ class _Packer:
             self._archive.unlink(missing_ok=True)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        written = self._file.write(data)
-        self._digest.update(data)
+        data = data if isinstance(data, bytes) else bytes(data)  # the thread keeps it
+        self._saved.append(self._saving.submit(self._save, data))
+        self._wait(_SAVES_AHEAD)
         self._size += len(data)
         if self._sink is None:
             self._head += data
@@ -127,7 +139,16 @@ class _Packer:
                 self._open()
         elif self._size * 1.05 <= zipfile.ZIP64_LIMIT:  # past it: left to the packager
             self._sink.write(data)
-        return written
+        return len(data)
+
+    def _save(self, data: bytes) -> None:
+        self._file.write(data)
+        self._digest.update(data)
+
+    def _wait(self, ahead: int) -> None:
+        """Until at most ``ahead`` writes wait (a failed one raised here)."""
+        while len(self._saved) > ahead or (self._saved and self._saved[0].done()):
+            self._saved.popleft().result()
 
     def _open(self) -> None:
         archive = self._stack.enter_context(zipfile.ZipFile(self._archive, "w",

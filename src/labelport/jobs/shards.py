@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -64,6 +65,8 @@ SHARD_KEYS = (RANGE_KEY, PLAN_KEY)
 SHARD_PACKAGE = PackageKind.ZIP
 """How a shard travels from its worker to the merging one."""
 _LIST_SUFFIX = ".txt"
+_UNPACKING = 4
+"""Shards opened (downloaded, unpacked) at once by a merge."""
 _PLAN_FILE = "split-plan.bin"
 
 
@@ -211,8 +214,11 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         raise InputError("a sharded export is packaged as an archive (zip or tar.gz)")
     work.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        opened = [_open_shard(storage, part, work, spec.merge_unpacks, stack)
-                  for part in sorted(parts, key=lambda p: p.shard or 0)]
+        with ThreadPoolExecutor(_UNPACKING, thread_name_prefix="labelport-unpack") as pool:
+            # downloads, inflating and writing release the GIL: the shards' at once
+            opened = list(pool.map(partial(_open_shard, storage, work=work,
+                                           reads=spec.merge_unpacks, stack=stack),
+                                   sorted(parts, key=lambda p: p.shard or 0)))
         merged = work / "merged"
         merged.mkdir()
         with _prepacking(merged, work / "prepacked", package, password) as packed:
@@ -265,7 +271,7 @@ class _Shard:
     root: Path
 
 
-def _open_shard(storage: ArtifactStorage, part: JobInfo, work: Path,
+def _open_shard(storage: ArtifactStorage, part: JobInfo, *, work: Path,
                 reads: tuple[str, ...] | None, stack: ExitStack) -> _Shard:
     """Open the shard's archive (where it is, when on this machine's disk: no copy) and unpack
     under ``work`` the files matching ``reads`` (None: every file)."""
