@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="Scratch folder (default: a temporary one); "
                         "needs ~3 GB for 500k images")
     args = parser.parse_args()
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
         coco = work / "instances.json"
