@@ -264,3 +264,42 @@ def test_a_delivery_claimed_away_stops_its_old_worker(
     assert not sample_store.jobs.record_delivery(job_id, {"runs": 1}, worker=DEAD)
     assert sample_store.jobs.record_delivery(job_id, {"runs": 1}, worker="new:1:1", done=True)
     assert sample_store.jobs.deliveries_due(stale_before=later) == []
+
+
+class _Died(BaseException):
+    """The process delivering was killed mid-copy: nothing after it runs, not even a save."""
+
+
+def test_a_delivery_whose_workers_die_mid_copy_is_still_given_up(
+        sample_store: Store, project_id: int, settings: JobSettings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed during its first copy attempt (before it recorded anything) still
+    counts its run, so a delivery that kills every worker is given up after ``max_attempts``
+    runs instead of being resumed by every tick for ever."""
+    drop = tmp_path / "drop"
+    with webhook_listener() as listener:
+        settings = delivering(settings, roots=str(drop), hooks=listener.url)
+        job = completed_with_delivery(sample_store, project_id, settings, drop, listener)
+        leave_as_a_dead_worker(sample_store, job.id, None, seconds_ago=60)
+
+        def killed(*args: object, **kwargs: object) -> None:
+            raise _Died
+
+        with monkeypatch.context() as patched:
+            patched.setattr(delivery.ArtifactStorage, "upload", killed)
+            for run_number in range(1, settings.max_attempts + 1):
+                worker = f"doomed:{run_number}:1"
+                assert sample_store.jobs.claim_delivery(job.id, worker,
+                                                        stale_before=now() + timedelta(1))
+                with pytest.raises(_Died):
+                    delivery.deliver(sample_store, job.id, settings, worker)
+                assert (sample_store.jobs.get(job.id).delivery or {}).get("runs") == run_number
+        assert sample_store.jobs.claim_delivery(job.id, "last:1:1",
+                                                stale_before=now() + timedelta(1))
+        delivery.deliver(sample_store, job.id, settings, "last:1:1")
+        ended = sample_store.jobs.get(job.id)
+    copy = (ended.delivery or {})["destination"]
+    assert copy["status"] == "failed" and copy["last_error"] == (
+        f"the worker delivering this export stopped responding ({settings.max_attempts} runs)")
+    assert list(drop.iterdir()) == []
+    assert len(listener.received) == 1 and body_of(listener)["delivery"]["status"] == "failed"

@@ -178,11 +178,12 @@ def deliver(store: Store, job_id: int, settings: JobSettings, worker: str, *,
     call its webhook. A run after the worker of an earlier one died goes on where that one
     stopped; past the job's ``max_attempts`` runs the copy is given up as failed (the webhook
     gets one run more, to say so)."""
-    if not store.jobs.delivery_heartbeat(job_id, worker):
-        return  # nothing owed, or not this worker's to deliver
     job = store.jobs.get(job_id)
     record: Record = dict(job.delivery or {})
     record["runs"] = runs = int(record.get("runs", 0)) + 1
+    # counted before any work: a run killed mid-copy still counts towards giving up
+    if not store.jobs.record_delivery(job_id, record, worker=worker):
+        return  # nothing owed, or not this worker's to deliver
     stopped = f"the worker delivering this export stopped responding ({runs - 1} runs)"
     target, hook = job.request.get(DESTINATION), job.request.get(WEBHOOK)
 
