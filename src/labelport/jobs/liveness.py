@@ -4,10 +4,13 @@ heartbeat, a delivery's), so a recoverer can tell a slow worker from a dead one.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
@@ -16,7 +19,9 @@ def worker_name() -> str:
 
 
 class Beating:
-    """Calls ``beat`` every ``every`` seconds from a thread of its own while the block runs."""
+    """Calls ``beat`` every ``every`` seconds from a thread of its own while the block runs;
+    a beat that fails (the database away for a moment) is logged and the next one made, since
+    a worker that stops beating is taken for dead and its work done again."""
 
     def __init__(self, every: float, beat: Callable[[], object], *, name: str) -> None:
         self.every, self.beat = every, beat
@@ -33,4 +38,7 @@ class Beating:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self.beat()
+            try:
+                self.beat()
+            except Exception:
+                log.exception("heartbeat %s failed; beating on", self._thread.name)
