@@ -4,6 +4,8 @@ data and options."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -108,3 +110,13 @@ def test_manifest_checksums_are_those_of_the_files(sample: MemorySource, tmp_pat
     on_disk = {p.relative_to(result.path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                for p in sorted(result.path.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME}
     assert result.manifest["files"] == on_disk
+
+
+def test_exporting_loads_no_aes_zip_module() -> None:
+    """pyzipper (and the cryptography under it) loads only when an archive is read or an AES
+    zip written: most exports are folders, and the CLI starts on every command."""
+    code = ("import sys, labelport.cli, labelport.export.run, labelport.export.manifest; "
+            "print('pyzipper' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "False"

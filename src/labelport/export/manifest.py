@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tarfile
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import pyzipper
 
 from labelport import __version__
 from labelport.formats.base import FormatSpec, Report
@@ -153,6 +151,10 @@ def archive_manifest(archive: IO[bytes], name: str, *, password: str | None = No
     """The manifest inside the packaged export ``archive`` named ``name`` (a ``.tar.gz``, else
     a zip, AES-encrypted ones opened with ``password``), byte for byte; a `KeyError` when it
     holds none."""
+    import tarfile  # archive modules load only for archives (most exports are folders)
+
+    import pyzipper
+
     if name.endswith(".tar.gz"):
         with tarfile.open(fileobj=archive, mode="r:gz") as tar:
             member = tar.extractfile(MANIFEST_NAME)  # None: not a file
