@@ -303,3 +303,21 @@ def test_a_delivery_whose_workers_die_mid_copy_is_still_given_up(
         f"the worker delivering this export stopped responding ({settings.max_attempts} runs)")
     assert list(drop.iterdir()) == []
     assert len(listener.received) == 1 and body_of(listener)["delivery"]["status"] == "failed"
+
+
+def test_a_webhook_called_late_says_when_the_export_finished(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """A call made by a later tick (the canceller died an hour ago) carries the job's own
+    ``finished_at``, not the moment of the call: every call of one outcome says the same."""
+    with webhook_listener() as listener:
+        settings = delivering(settings, hooks=listener.url)
+        job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                       "webhook": f"{listener.url}/x"})
+        assert sample_store.jobs.cancel(job_id)
+        with sample_store.jobs.engine.begin() as conn:
+            conn.execute(update(export_jobs).where(export_jobs.c.id == job_id).values(
+                finished_at=now() - timedelta(hours=1)))
+        assert delivery.deliver_due(sample_store, settings) == [job_id]
+        job = wait_for(sample_store, job_id, hook_done, timeout=10)
+    assert job.finished_at is not None
+    assert body_of(listener)["finished_at"] == job.finished_at.isoformat()

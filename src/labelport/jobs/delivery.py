@@ -269,7 +269,7 @@ def payload(job: JobInfo, *, destination: Record | None = None) -> dict[str, Any
         "locations": _locations(destination),
         "delivery": None if destination is None else {
             "status": destination["status"], "error": destination.get("last_error")},
-        "finished_at": now().isoformat()}
+        "finished_at": (job.finished_at or now()).isoformat()}  # the job's: calls may be late
 
 
 def _locations(destination: Record | None) -> dict[str, str] | None:
