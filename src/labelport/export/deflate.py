@@ -21,7 +21,8 @@ PIECE = 1 << 20
 _WINDOW = 32 * 1024
 """Deflate's window: how far back a piece may match into the one before."""
 _LEVEL = 6
-"""zipfile's and gzip's default level, so an entry deflates about as small as before."""
+"""zipfile's default level (zlib's; the packager's tar.gz uses it too), so an entry deflates
+about as small as before."""
 
 
 def _deflate(piece: bytes, primer: bytes, last: bool) -> bytes:
