@@ -147,6 +147,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
             source, spec, staging, sizes, **checked) if sizes else verify_export(
             source, spec, staging, media_in_export=media is not MediaMode.NONE, **checked)
         checksums = file_checksums(staging, known=written)
+        del written  # a digest per file: not held through the manifest and the packaging
         pipeline_options = {"media": media.value, "paths": paths.value,
                             "outside": outside.value, "package": package.value,
                             "encrypted": password is not None,

@@ -55,7 +55,8 @@ class FileSink:
             self._pending = []
 
     def close(self) -> dict[FileId, str]:
-        """Wait for every file to be written; the sha256 of each by file identity."""
+        """Wait for every file to be written; the sha256 of each by file identity, handed
+        over (a digest per file of a large export: the sink keeps none once closed)."""
         if self._queue is not None and self._thread is not None:
             if self._pending:
                 self._queue.put(self._pending)
@@ -64,7 +65,8 @@ class FileSink:
             self._thread.join()
             self._queue = None
         self._raise_error()
-        return self._digests
+        digests, self._digests = self._digests, {}
+        return digests
 
     def __enter__(self) -> FileSink:
         return self
