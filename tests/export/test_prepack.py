@@ -65,3 +65,20 @@ def test_outside_prepacking_or_the_folder_a_file_is_only_written(tmp_path: Path)
         f.write(BIG)
     assert state.files == {}
     assert (folder / "a.json").read_bytes() == BIG == (tmp_path / "elsewhere.json").read_bytes()
+
+
+def test_a_packed_file_written_again_or_removed_is_left_to_the_packager(tmp_path: Path) -> None:
+    """What the folder holds at packaging time is what the archive holds: a file written
+    again after it was packed (or removed, its inode free for another) is not taken packed."""
+    folder = _folder(tmp_path)
+    with prepacking(folder, tmp_path / "scratch") as state:
+        for name in ("again.json", "gone.json"):
+            with archive_file(folder / name) as f:
+                f.write(BIG)
+    assert sorted(state.files) == ["again.json", "gone.json"]
+    (folder / "again.json").write_bytes(BIG[:-1] + b"!")
+    (folder / "gone.json").unlink()
+    assert state.digests() == {}
+    with ExitStack() as stack:
+        entries = [state.entry(entry, stack) for entry in packager.folder_entries(folder)]
+        assert all(entry.member is None for entry in entries)

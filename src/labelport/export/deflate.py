@@ -1,7 +1,7 @@
-"""Deflate on every core, with bytes that do not depend on how many there are.
+"""Deflate on several cores, with bytes that do not depend on how many there are.
 
-A large file (a COCO JSON of a million annotations) is deflated in pieces of a fixed size, each
-on a thread of its own (zlib works without the GIL), as pigz does: every piece starts a new
+A large file (a COCO JSON of a million annotations) is deflated in pieces of a fixed size on a
+few threads (zlib works without the GIL), as pigz does: every piece starts a new
 compressor primed with the 32 KiB before it (so matches reach back across pieces as in one
 stream), ends byte-aligned with a sync flush, and the last one ends the stream. The pieces join
 into one raw deflate stream any inflater reads; cut at fixed offsets of the input, the bytes
@@ -20,6 +20,9 @@ PIECE = 1 << 20
 """Bytes of input per piece: big enough that the sync flushes cost nothing (5 bytes each)."""
 _WINDOW = 32 * 1024
 """Deflate's window: how far back a piece may match into the one before."""
+_THREADS = 4
+"""Threads per deflater at most, whatever the cores: a worker may run several jobs that each
+deflate, and past a few threads the writer feeding one entry, not deflate, sets the pace."""
 _LEVEL = 6
 """zipfile's default level (zlib's; the packager's tar.gz uses it too), so an entry deflates
 about as small as before."""
@@ -38,7 +41,7 @@ class ParallelDeflate:
     are held at once. ``close`` (or the context's end) stops the threads."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._threads = threads or min(_THREADS, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="labelport-deflate")
         self._pending: deque[Future[bytes]] = deque()
         self._buffer = bytearray()

@@ -47,7 +47,7 @@ _STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic",
                               ".zip", ".gz", ".npz"})
 """Files that deflate would only slow down: they are compressed already."""
 PARALLEL_FROM = 4 * PIECE
-"""Entries from this size deflate on every core (`ParallelDeflate`)."""
+"""Entries from this size deflate on several cores (`ParallelDeflate`)."""
 _LOCAL_HEADER = 30
 """Bytes of a zip entry's local header before its name and extra field."""
 _NAME_LIMIT = 120
@@ -372,7 +372,7 @@ def _entry_writer(archive: Any, info: zipfile.ZipInfo, entry: Entry, password: s
 
 def _deflater(entry: Entry, password: str | None
               ) -> AbstractContextManager[ParallelDeflate | None]:
-    """A deflater on every core for a large deflated entry of a zip without a password (an AES
+    """A deflater on several cores for a large deflated entry of a zip without a password (an AES
     zip's encrypter wraps zipfile's own compressor); its bytes do not depend on the cores."""
     import zipfile
 

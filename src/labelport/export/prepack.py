@@ -3,7 +3,7 @@ overlaps with whatever computes its bytes (a sharded export's merge shifting ids
 
 Within `prepacking` (the caller is about to package ``folder`` as a zip without a password),
 `archive_file` opens a file for writing that also hashes it and, once it passes the size from
-which the packager deflates on every core (`package.PARALLEL_FROM`), feeds it to a one-entry
+which the packager deflates on several cores (`package.PARALLEL_FROM`), feeds it to a one-entry
 zip written as `package.write_archive` would write that entry. The packager then copies that
 entry's bytes as they are (`package.Entry.member`) instead of deflating the file again after
 the writer is done. A file that stays small, or grows past what a zip entry holds without
@@ -28,14 +28,26 @@ from typing import IO
 from labelport.export import package
 from labelport.export.package import Entry, archive_entry_name, zip_entry_writer
 
+FileState = tuple[int, int, int, int]
+"""``(st_dev, st_ino, st_size, st_mtime_ns)``: the file as it was packed; a file removed,
+replaced or written again since no longer matches, and is packed by the packager."""
+
+
+def _state(path: Path) -> FileState | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
+
 
 @dataclass(frozen=True, slots=True)
 class Prepacked:
-    """A file of the folder, packed: a one-entry zip holding it, the file's identity
-    (``(st_dev, st_ino)``) and its sha256."""
+    """A file of the folder, packed: a one-entry zip holding it, the file as it was packed
+    (`FileState`) and its sha256."""
 
     archive: Path
-    file_id: tuple[int, int]
+    state: FileState
     sha256: str
 
 
@@ -49,18 +61,23 @@ class Prepacking:
     opened: Iterator[int] = field(default_factory=count)
 
     def digests(self) -> dict[tuple[int, int], str]:
-        """The packed files' sha256 by file identity (`manifest.file_checksums`'s ``known``)."""
-        return {packed.file_id: packed.sha256 for packed in self.files.values()}
+        """The packed files' sha256 by file identity (`manifest.file_checksums`'s ``known``),
+        of those still as they were packed."""
+        return {packed.state[:2]: packed.sha256 for packed in self._current().values()}
 
     def entry(self, entry: Entry, stack: ExitStack) -> Entry:
-        """``entry`` (a file of the folder), taking its packed bytes when it has them; the
-        packed zip stays open until ``stack`` closes."""
-        packed = self.files.get(entry.name)
+        """``entry`` (a file of the folder), taking its packed bytes when it has them and the
+        file is as it was packed; the packed zip stays open until ``stack`` closes."""
+        packed = self._current().get(entry.name)
         if packed is None:
             return entry
         archive = stack.enter_context(zipfile.ZipFile(packed.archive))
         return Entry(name=entry.name, is_dir=False, size=entry.size, open=entry.open,
                      member=(archive, archive.getinfo(entry.name)))
+
+    def _current(self) -> dict[str, Prepacked]:
+        return {name: packed for name, packed in self.files.items()
+                if _state(self.folder / name) == packed.state}
 
 
 _SAVES_AHEAD = 8
@@ -85,13 +102,14 @@ def prepacking(folder: Path, scratch: Path) -> Iterator[Prepacking]:
 def archive_file(path: Path) -> Iterator[IO[bytes]]:
     """``path`` opened for writing (replaced); packed as it is written within `prepacking`."""
     state = _active.get()
-    with path.open("wb") as f:
-        if state is None or not path.is_relative_to(state.folder):
+    if state is None or not path.is_relative_to(state.folder):
+        with path.open("wb") as f:
             yield f
-            return
-        name = archive_entry_name(PurePosixPath(path.relative_to(state.folder).as_posix()))
-        with _Packer(f, state, name) as packer:
-            yield packer  # type: ignore[misc]  # a writer: write() is all writers call
+        return
+    name = archive_entry_name(PurePosixPath(path.relative_to(state.folder).as_posix()))
+    with path.open("wb") as f, _Packer(f, state, name) as packer:
+        yield packer  # type: ignore[misc]  # a writer: write() is all writers call
+    packer.seal(path)
 
 
 class _Packer:
@@ -100,7 +118,7 @@ class _Packer:
     the bytes and hands them over."""
 
     def __init__(self, file: IO[bytes], state: Prepacking, name: str) -> None:
-        self._file, self._state, self._name = file, state, name
+        self._file, self._packing, self._name = file, state, name
         self._digest = hashlib.sha256()
         self._saving = ThreadPoolExecutor(1, thread_name_prefix="labelport-prepack")
         self._saved: deque[Future[None]] = deque()
@@ -119,14 +137,19 @@ class _Packer:
                 self._wait(0)
         finally:
             self._saving.shutdown(wait=True)
-        small = self._sink is None
-        if kind is None and not small and self._size * 1.05 <= zipfile.ZIP64_LIMIT:
-            found = os.fstat(self._file.fileno())
-            self._state.files[self._name] = Prepacked(self._archive,
-                                                      (found.st_dev, found.st_ino),
-                                                      self._digest.hexdigest())
-        else:
+        if kind is not None or not self._packed():
             self._archive.unlink(missing_ok=True)
+
+    def seal(self, path: Path) -> None:
+        """Record the packed file, once closed (its size and time final)."""
+        found = _state(path)
+        if self._packed() and found is not None:
+            self._packing.files[self._name] = Prepacked(self._archive, found,
+                                                      self._digest.hexdigest())
+
+    def _packed(self) -> bool:
+        """Whether the zip holds the whole file (not too small, not too large for it)."""
+        return self._sink is not None and self._size * 1.05 <= zipfile.ZIP64_LIMIT
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         data = data if isinstance(data, bytes) else bytes(data)  # the thread keeps it

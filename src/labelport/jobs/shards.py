@@ -212,6 +212,9 @@ def merge(storage: ArtifactStorage, parts: list[JobInfo], work: Path, out: Path,
         raise InputError(f"format {spec.name!r} cannot merge shards: {spec.unshardable}")
     if package is PackageKind.DIR:
         raise InputError("a sharded export is packaged as an archive (zip or tar.gz)")
+    for part in parts:  # before any shard is downloaded
+        if part.artifact_uri is None:
+            raise InputError(f"shard {part.shard} of the export has no artifact to merge")
     work.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         with ThreadPoolExecutor(_UNPACKING, thread_name_prefix="labelport-unpack") as pool:
@@ -275,8 +278,7 @@ def _open_shard(storage: ArtifactStorage, part: JobInfo, *, work: Path,
                 reads: tuple[str, ...] | None, stack: ExitStack) -> _Shard:
     """Open the shard's archive (where it is, when on this machine's disk: no copy) and unpack
     under ``work`` the files matching ``reads`` (None: every file)."""
-    if part.artifact_uri is None:
-        raise InputError(f"shard {part.shard} of the export has no artifact to merge")
+    assert part.artifact_uri is not None  # checked by merge
     local = storage.local_path(part.artifact_uri)
     if local is None:
         local = work / f"shard-{part.shard}.zip"
