@@ -263,7 +263,7 @@ def test_a_delivery_claimed_away_stops_its_old_worker(
     assert not sample_store.jobs.delivery_heartbeat(job_id, DEAD)
     assert not sample_store.jobs.record_delivery(job_id, {"runs": 1}, worker=DEAD)
     assert sample_store.jobs.record_delivery(job_id, {"runs": 1}, worker="new:1:1", done=True)
-    assert sample_store.jobs.deliveries_due(stale_before=later) == []
+    assert sample_store.jobs.deliveries_due(stale_before=later, limit=10) == []
 
 
 class _Died(BaseException):
@@ -321,3 +321,21 @@ def test_a_webhook_called_late_says_when_the_export_finished(
         job = wait_for(sample_store, job_id, hook_done, timeout=10)
     assert job.finished_at is not None
     assert body_of(listener)["finished_at"] == job.finished_at.isoformat()
+
+
+def test_a_tick_starts_a_bounded_number_of_owed_deliveries(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """After an outage many deliveries may be owed: a tick starts `DUE_PER_TICK` threads, the
+    next tick the rest, and each outcome is called once."""
+    with webhook_listener() as listener:
+        settings = delivering(settings, hooks=listener.url)
+        ids = [sample_store.jobs.create(project_id, {"format": "yolo",
+                                                     "webhook": f"{listener.url}/x"})
+               for _ in range(delivery.DUE_PER_TICK + 2)]
+        for job_id in ids:
+            assert sample_store.jobs.cancel(job_id)
+        assert delivery.deliver_due(sample_store, settings) == ids[:delivery.DUE_PER_TICK]
+        assert delivery.deliver_due(sample_store, settings) == ids[delivery.DUE_PER_TICK:]
+        for job_id in ids:
+            wait_for(sample_store, job_id, hook_done, timeout=30)
+    assert sorted(orjson.loads(r.body)["export_id"] for r in listener.received) == ids

@@ -65,6 +65,8 @@ SIGNATURE_HEADER = "X-Labelport-Signature-256"
 EVENT_HEADER = "X-Labelport-Event"
 EVENT = "export.finished"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+DUE_PER_TICK = 8
+"""Owed deliveries one tick starts at most, each on a thread."""
 """How long a webhook call may take, from connecting (TLS included) to the end of the answer
 (each read waiting less than that is not enough: a listener sending a byte now and then is
 cut)."""
@@ -221,12 +223,14 @@ def deliver_owed(store: Store, job_id: int, settings: JobSettings) -> None:
 
 
 def deliver_due(store: Store, settings: JobSettings) -> list[int]:
-    """Claim every owed delivery nobody alive makes (a cancelled job's webhook whose canceller
-    died, a delivery whose worker died) and make each on a thread of its own, so a slow
-    listener holds no tick; the jobs claimed."""
+    """Claim owed deliveries nobody alive makes (a cancelled job's webhook whose canceller
+    died, a delivery whose worker died), at most `DUE_PER_TICK` (after an outage, the next
+    ticks take the rest), and make each on a thread of its own, so a slow listener holds no
+    tick; the jobs claimed."""
     worker = worker_name()
     stale_before = _stale_before(settings)
-    claimed = [job_id for job_id in store.jobs.deliveries_due(stale_before=stale_before)
+    due = store.jobs.deliveries_due(stale_before=stale_before, limit=DUE_PER_TICK)
+    claimed = [job_id for job_id in due
                if store.jobs.claim_delivery(job_id, worker, stale_before=stale_before)]
     for job_id in claimed:
         threading.Thread(target=deliver, args=(store, job_id, settings, worker), daemon=True,

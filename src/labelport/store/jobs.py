@@ -341,13 +341,14 @@ class JobStore:
         with self.engine.connect() as conn:
             return [(job_id, uri) for job_id, uri in conn.execute(query)]
 
-    def deliveries_due(self, *, stale_before: datetime) -> list[int]:
-        """Finished jobs owing a delivery that nobody delivers: not claimed yet, or claimed by
-        a worker whose delivery heartbeat is older than ``stale_before`` (it died)."""
+    def deliveries_due(self, *, stale_before: datetime, limit: int) -> list[int]:
+        """The first ``limit`` finished jobs owing a delivery that nobody delivers: not claimed
+        yet, or claimed by a worker whose delivery heartbeat is older than ``stale_before``
+        (it died)."""
         with self.engine.connect() as conn:
             return list(conn.execute(select(export_jobs.c.id)
                                      .where(*_delivery_free(stale_before))
-                                     .order_by(export_jobs.c.id)).scalars())
+                                     .order_by(export_jobs.c.id).limit(limit)).scalars())
 
     def claim_delivery(self, job_id: int, worker: str, *, stale_before: datetime) -> bool:
         """Make ``worker`` the one delivering ``job_id``'s outcome when it is owed and free
