@@ -341,3 +341,19 @@ def test_a_large_entry_deflated_on_every_core_opens_everywhere(tmp_path: Path) -
     if shutil.which("7z") is None:
         unavailable("7-Zip (7z) is not installed (.ci/run installs p7zip-full)")
     subprocess.run(["7z", "t", str(tmp_path / "a.zip")], check=True, capture_output=True)
+
+
+def test_files_named_stored_are_archived_without_compression(tmp_path: Path) -> None:
+    """A shard's files its merge rewrites travel uncompressed (`stored`); the rest as ever."""
+    folder = tmp_path / "export"
+    (folder / "annotations").mkdir(parents=True)
+    (folder / MANIFEST_NAME).write_bytes(b"{}")
+    (folder / "annotations" / "instances_train.json").write_bytes(b'{"images": []}\n' * 100)
+    (folder / "labels.txt").write_bytes(b"cat\n" * 100)
+    package(folder, PackageKind.ZIP, tmp_path / "x.zip",
+            stored=("annotations/instances_*.json",))
+    with zipfile.ZipFile(tmp_path / "x.zip") as archive:
+        kinds = {info.filename: info.compress_type for info in archive.infolist()}
+        assert archive.read("annotations/instances_train.json") == b'{"images": []}\n' * 100
+    assert kinds["annotations/instances_train.json"] == zipfile.ZIP_STORED
+    assert kinds["labels.txt"] == kinds[MANIFEST_NAME] == zipfile.ZIP_DEFLATED

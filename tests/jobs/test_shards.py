@@ -18,6 +18,7 @@ from labelport.domain.schema import LabelSchema
 from labelport.domain.source import MemorySource
 from labelport.formats.base import merge_by_copying
 from labelport.formats.registry import get_format, writable_formats
+from labelport.jobs import shards
 from labelport.jobs.config import JobSettings
 from labelport.jobs.local import LocalRunner
 from labelport.sample import build_sample
@@ -172,3 +173,10 @@ def test_shardable_formats_are_declared() -> None:
     """Every writable format says how it shards, or why it cannot."""
     for spec in writable_formats():
         assert (spec.merge_shards is None) == bool(spec.unshardable), spec.name
+
+
+def test_a_shard_holds_what_its_merge_rewrites_uncompressed() -> None:
+    """COCO's merge writes its JSONs again: deflating them in the shard would be wasted;
+    a format merged by copying keeps every file as the export's archive holds it."""
+    assert shards.rewritten(get_format("coco")) == ("annotations/instances_*.json",)
+    assert shards.rewritten(get_format("voc")) == ()

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
@@ -213,19 +214,22 @@ def refuse_foreign_target(target: Path, kind: PackageKind) -> None:
 
 
 def package(folder: Path, kind: PackageKind, archive_path: Path, *,
-            password: str | None = None) -> PackageResult:
+            password: str | None = None, stored: tuple[str, ...] = ()) -> PackageResult:
     """Publish the finished export ``folder`` at ``archive_path`` as ``kind``.
 
     A folder is moved into place (replacing an earlier export there); an archive is written to
     a temporary file beside ``archive_path`` and renamed over it only once complete, and
     ``folder`` is left for the caller to remove. ``password`` (zip only) encrypts every entry
-    with AES-256 (WinZip AE-2, which 7-Zip and pyzipper open)."""
+    with AES-256 (WinZip AE-2, which 7-Zip and pyzipper open). Files matching ``stored``
+    (`fnmatch` patterns of relative POSIX paths) are not compressed: a shard's files that its
+    merge reads and writes again, whose deflating would be wasted."""
     refuse_impossible(kind, media=MediaMode.NONE, paths=PathMode.RELATIVE, password=password)
     if kind is PackageKind.DIR:
         _publish_folder(folder, archive_path)
         return PackageResult(path=archive_path, kind=kind, sha256=None, size_bytes=None,
                              encrypted=False)
-    return write_archive(list(folder_entries(folder)), kind, archive_path, password=password)
+    return write_archive(list(folder_entries(folder, stored=stored)), kind, archive_path,
+                         password=password)
 
 
 def write_archive(entries: Sequence[Entry], kind: PackageKind, archive_path: Path, *,
@@ -261,14 +265,17 @@ class Entry:
     member: tuple[zipfile.ZipFile, zipfile.ZipInfo] | None = None
     """The same file in a zip this packager wrote (a shard's): a zip without a password takes
     its bytes as they are there (`_copy_member`)."""
+    stored: bool = False
+    """Not compressed, whatever its kind (`package`'s ``stored``)."""
 
     @property
     def compress_type(self) -> int:
-        """Stored for what is compressed already (`_STORED_SUFFIXES`), else deflated."""
+        """Stored when asked or compressed already (`_STORED_SUFFIXES`), else deflated."""
         import zipfile
 
         suffix = os.path.splitext(self.name)[1].lower()
-        return zipfile.ZIP_STORED if suffix in _STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+        return (zipfile.ZIP_STORED if self.stored or suffix in _STORED_SUFFIXES
+                else zipfile.ZIP_DEFLATED)
 
     def source(self) -> IO[bytes]:
         if self.open is None:
@@ -282,9 +289,9 @@ def entry_order(name: str) -> tuple[str, ...]:
     return ("",) if name == MANIFEST_NAME else ("/", *name.split("/"))
 
 
-def folder_entries(folder: Path) -> Iterator[Entry]:
+def folder_entries(folder: Path, *, stored: tuple[str, ...] = ()) -> Iterator[Entry]:
     """The folder's contents in archive order: the manifest, then by path parts (a folder right
-    before what it holds)."""
+    before what it holds); files matching ``stored`` are not to be compressed."""
     found: list[tuple[tuple[str, ...], Entry]] = []
     for path in folder.rglob("*"):
         relative = PurePosixPath(path.relative_to(folder).as_posix())
@@ -299,9 +306,9 @@ def folder_entries(folder: Path) -> Iterator[Entry]:
         if stat.S_ISDIR(mode):
             found.append((entry_order(name), Entry(name=name, is_dir=True)))
         else:
-            found.append((entry_order(name), Entry(name=name, is_dir=False,
-                                                   size=path.stat().st_size,
-                                                   open=_opener(path))))
+            found.append((entry_order(name), Entry(
+                name=name, is_dir=False, size=path.stat().st_size, open=_opener(path),
+                stored=any(fnmatch(name, pattern) for pattern in stored))))
     found.sort(key=lambda pair: pair[0])
     for _, entry in found:
         yield entry

@@ -116,12 +116,14 @@ def prepare(source: ExportSource, request: ExportRequest, *,
 def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
                  extra_selection: Mapping[str, Any] | None = None,
                  prepared: PreparedExport | None = None,
+                 stored: tuple[str, ...] = (),
                  progress: Progress = no_progress) -> ExportResult:
     """Export ``source`` as ``request`` asks into ``out`` (a folder or an archive file).
 
     ``extra_selection`` adds to the manifest's selection what the caller chose before the
     pipeline (the project, a release, a delta); pass ``prepared`` when the caller already ran
-    `prepare` (to show progress against its size)."""
+    `prepare` (to show progress against its size). ``stored``: files an archive holds
+    uncompressed (`package.package`)."""
     spec = get_format(request.format)
     ready = prepared or prepare(source, request)
     selection = dict(request.selection.to_json() if request.selection else {"all": True})
@@ -140,7 +142,7 @@ def run_pipeline(source: ExportSource, request: ExportRequest, out: Path, *,
     }
     return run_export(ready.source, spec, out, options=request.options, selection=selection,
                       media=request.media, paths=request.paths, outside=request.outside,
-                      package=request.package, password=request.password, name=request.name,
-                      report=ready.report, summaries=summaries, progress=progress,
-                      media_access=request.media_access, verify=request.verify,
+                      package=request.package, password=request.password, stored=stored,
+                      name=request.name, report=ready.report, summaries=summaries,
+                      progress=progress, media_access=request.media_access, verify=request.verify,
                       export_type=request.export_type)

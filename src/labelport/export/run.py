@@ -91,6 +91,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                outside: OutsidePolicy = OutsidePolicy.CLIP,
                package: PackageKind = PackageKind.DIR,
                password: str | None = None,
+               stored: tuple[str, ...] = (),
                name: str | None = None,
                report: Report | None = None,
                summaries: Mapping[str, Mapping[str, Any]] | None = None,
@@ -108,7 +109,8 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
     (default: the user's own machine; the service passes its `MediaAccess`). ``verify`` reads
     the staged artifact back with the format's reader and compares it with ``source`` before
     anything is published (`labelport.export.verify`). ``export_type`` says whether the export
-    holds the annotations, the images, or both (`labelport.export.export_type`)."""
+    holds the annotations, the images, or both (`labelport.export.export_type`). ``stored``
+    names files an archive holds uncompressed (`package.package`)."""
     if spec.writer is None:
         raise UnsupportedError(f"format {spec.name!r} can be read but not written")
     resolved = spec.resolve_options(options or {})
@@ -158,7 +160,7 @@ def run_export(source: ExportSource, spec: FormatSpec, out: Path, *,
                                   verification=verification.to_json() if verification else None,
                                   **(summaries or {}))
         write_manifest(staging, manifest)
-        packaged = packager.package(staging, package, out, password=password)
+        packaged = packager.package(staging, package, out, password=password, stored=stored)
     finally:
         if staging.exists():  # an archive was written from it, or the export failed
             shutil.rmtree(staging, ignore_errors=True)

@@ -145,10 +145,12 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
             return
     kind: PackageKind = options.package
     plan = None
+    stored: tuple[str, ...] = ()
     if job.shard is not None:
         source = shards.slice_source(source, raw[shards.RANGE_KEY])
         plan = shards.load_plan(storage, raw)
         kind = shards.SHARD_PACKAGE
+        stored = shards.rewritten(planned.spec)
     prepared = prepare(source, planned.request, split_plan=plan)
     if unsharded is not None:
         prepared.report.warn(unsharded)
@@ -159,7 +161,7 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
         out = artifact_path(Path(tmp), name, kind)
         result = run_pipeline(source, replace(planned.request, package=kind), out,
                               extra_selection=planned.extra_selection, prepared=prepared,
-                              progress=beat.progress)
+                              stored=stored, progress=beat.progress)
         beat.done = beat.total
         counts = {**result.manifest["counts"], "report": result.manifest["report"]["counts"],
                   "content_hash": result.manifest["content_hash"],
