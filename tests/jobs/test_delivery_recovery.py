@@ -339,3 +339,15 @@ def test_a_tick_starts_a_bounded_number_of_owed_deliveries(
         for job_id in ids:
             wait_for(sample_store, job_id, hook_done, timeout=30)
     assert sorted(orjson.loads(r.body)["export_id"] for r in listener.received) == ids
+
+
+def test_a_job_removed_after_its_delivery_was_claimed_ends_quietly(
+        sample_store: Store, project_id: int, settings: JobSettings) -> None:
+    """The job is gone by the time its deliverer reads it (removed through the API): nothing
+    is owed, nothing raised on the delivering thread."""
+    job_id = sample_store.jobs.create(project_id, {"format": "yolo",
+                                                   "webhook": "http://127.0.0.1:9/x"})
+    assert sample_store.jobs.cancel(job_id)
+    assert sample_store.jobs.claim_delivery(job_id, "w:1:1", stale_before=now())
+    sample_store.jobs.delete(job_id)
+    delivery.deliver(sample_store, job_id, settings, "w:1:1")

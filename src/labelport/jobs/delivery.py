@@ -48,7 +48,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import orjson
 
-from labelport.errors import NotAllowedError
+from labelport.errors import NotAllowedError, NotFoundError
 from labelport.export.manifest import archive_manifest
 from labelport.export.media_access import MediaAccess, MediaDeniedError, split_entries
 from labelport.jobs.artifacts import ArtifactStorage
@@ -180,7 +180,11 @@ def deliver(store: Store, job_id: int, settings: JobSettings, worker: str, *,
     call its webhook. A run after the worker of an earlier one died goes on where that one
     stopped; past the job's ``max_attempts`` runs the copy is given up as failed (the webhook
     gets one run more, to say so)."""
-    job = store.jobs.get(job_id)
+    try:
+        job = store.jobs.get(job_id)
+    except NotFoundError:  # removed since it was claimed: nothing is owed any more
+        log.info("export job %s was removed before its delivery", job_id)
+        return
     record: Record = dict(job.delivery or {})
     record["runs"] = runs = int(record.get("runs", 0)) + 1
     # counted before any work: a run killed mid-copy still counts towards giving up
@@ -209,7 +213,8 @@ def deliver(store: Store, job_id: int, settings: JobSettings, worker: str, *,
                     body = payload(job, destination=record.get("destination"))
                     _call(str(hook), body, settings, record, save)
     except _Lost:
-        log.warning("delivery of export job %s stopped: taken over by another worker", job_id)
+        log.warning("delivery of export job %s stopped: taken over by another worker, or the "
+                    "job was removed", job_id)
         return
     store.jobs.record_delivery(job_id, record, worker=worker, done=True)
 
