@@ -88,7 +88,7 @@ from labelport.formats._shared.image_files import readable_file
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
-from labelport.formats._shared.shard_merge import IdShift, merge_entries
+from labelport.formats._shared.shard_merge import IdShift, merge_entries, write_entries, write_lines
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 ANNOTATIONS_DIR = "annotations"
@@ -316,8 +316,10 @@ class _InnotescusWriter:
             _write_list(folder / ANNOTATION_DEFINITIONS, (orjson.dumps(d) for d in definitions))
             for file_name, spool in ((ITEMS, dataset.items), (ANNOTATIONS, dataset.annotations)):
                 spool.close()
-                with open(spool.name, "rb") as lines:
-                    _write_list(folder / file_name, (line.rstrip(b"\n") for line in lines))
+                with open(spool.name, "rb") as lines, (folder / file_name).open("wb") as f:
+                    f.write(b"[")
+                    write_lines(f, lines)
+                    f.write(b"\n]\n")
             fields = [_definition(key, value_type(values), classes=[])
                       for key, values in dataset.metadata.items()]
             (folder / ITEM_DEFINITIONS).write_bytes(
@@ -327,8 +329,7 @@ class _InnotescusWriter:
 def _write_list(path: Path, entries: Iterator[bytes]) -> None:
     with path.open("wb") as f:
         f.write(b"[")
-        for i, entry in enumerate(entries):
-            f.write((b"\n" if i == 0 else b",\n") + entry)
+        write_entries(f, entries)
         f.write(b"\n]\n")
 
 

@@ -161,6 +161,27 @@ def write_entries(f: IO[bytes], items: Iterable[bytes], *, start: int = 0) -> in
     return n
 
 
+def write_lines(f: IO[bytes], src: IO[bytes], *, start: int = 0) -> int:
+    """`write_entries` of the lines of ``src`` (a spool of one entry per line, each ending
+    with ``\n``), a megabyte at a time: each block's line breaks become the entries'
+    separators in one ``bytes.replace``, where a loop per line costs ~1 us each. The number
+    of entries written in all."""
+    n, carry = start, b""
+    while True:
+        block = src.read(_BATCH_BYTES)
+        data = carry + block
+        cut = data.rfind(b"\n") + 1 if block else len(data)
+        whole, carry = data[:cut], data[cut:]
+        if whole:
+            if not whole.endswith(b"\n"):  # a last line without its line break
+                whole += b"\n"
+            f.write(b"\n" if n == 0 else b",\n")
+            f.write(whole[:-1].replace(b"\n", b",\n"))
+            n += whole.count(b"\n")
+        if not block:
+            return n
+
+
 @contextmanager
 def opened_after(path: Path, opening: bytes | None) -> Iterator[IO[bytes]]:
     """The file open after its line ``opening`` (None: after its first line)."""

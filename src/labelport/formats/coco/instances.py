@@ -106,7 +106,7 @@ from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
-from labelport.formats._shared.shard_merge import sort_key, write_entries
+from labelport.formats._shared.shard_merge import sort_key, write_entries, write_lines
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 from labelport.formats.coco._merge import merge_split_files
 from labelport.formats.coco._reader import INSTANCE_ID_KEY, box_outline, read
@@ -421,7 +421,9 @@ class _CocoWriter:
                 for key, spool in (("images", split.images), ("annotations", split.annotations)):
                     spool.close()
                     with open(spool.name, "rb") as lines:
-                        _write_array(f, key, (line.rstrip(b"\n") for line in lines))
+                        f.write(orjson.dumps(key) + b": [")
+                        write_lines(f, lines)
+                        f.write(b"\n]")
                     f.write(b",\n" if key == "images" else b"}\n")
 
 

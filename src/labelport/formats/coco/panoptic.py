@@ -74,6 +74,7 @@ from labelport.formats._shared.raster import (
     render_all,
     rgb_to_id,
 )
+from labelport.formats._shared.shard_merge import write_lines
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 from labelport.formats.coco._merge import merge_split_files
 
@@ -190,8 +191,7 @@ class _Writer:
                     spool.close()
                     f.write(b',\n"' + key.encode() + b'": [')
                     with open(spool.name, "rb") as lines:
-                        for i, line in enumerate(lines):
-                            f.write((b"\n" if i == 0 else b",\n") + line.rstrip(b"\n"))
+                        write_lines(f, lines)
                     f.write(b"\n]")
                 f.write(b"}\n")
 
