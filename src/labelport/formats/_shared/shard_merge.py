@@ -56,11 +56,6 @@ def shard_options(shard: Path) -> dict[str, Any]:
     return _summary(shard, "options")
 
 
-def sort_key(moment: datetime) -> float:
-    """A datetime's instant, a naive one taken as UTC."""
-    return assume_utc(moment).timestamp()
-
-
 def latest(moments: Sequence[str | None]) -> int:
     """The position of the latest of the shards' ISO 8601 moments (a document's creation
     time, which one writer takes as the latest it met): the first on a tie, the first shard's
@@ -68,7 +63,7 @@ def latest(moments: Sequence[str | None]) -> int:
     chosen, when = 0, None
     for position, text in enumerate(moments):
         if text is not None:
-            moment = sort_key(datetime.fromisoformat(text))
+            moment = assume_utc(datetime.fromisoformat(text))
             if when is None or moment > when:
                 chosen, when = position, moment
     return chosen

@@ -102,11 +102,12 @@ from labelport.domain.geometry import (
 )
 from labelport.domain.geometry_ops import area, bounding_box, rotated_box_corners
 from labelport.domain.model import DEFAULT_LABELSET, Annotation, ItemRecord, Source
+from labelport.domain.moments import assume_utc
 from labelport.domain.schema import LabelClass, LabelSchema
 from labelport.domain.source import ExportSource
 from labelport.formats._shared.geometry import fit_to_image
 from labelport.formats._shared.naming import FileNamer
-from labelport.formats._shared.shard_merge import sort_key, write_entries, write_lines
+from labelport.formats._shared.shard_merge import write_entries, write_lines
 from labelport.formats.base import Conventions, FormatSpec, OptionSpec, WriteContext
 from labelport.formats.coco._merge import merge_split_files
 from labelport.formats.coco._reader import INSTANCE_ID_KEY, box_outline, read
@@ -333,7 +334,7 @@ class _CocoWriter:
     def _seen(self, *moments: datetime | None) -> None:
         for moment in moments:
             if moment is not None and (self.latest is None
-                                       or sort_key(moment) > sort_key(self.latest)):
+                                       or assume_utc(moment) > assume_utc(self.latest)):
                 self.latest = moment
 
     def add(self, record: ItemRecord) -> None:
