@@ -122,6 +122,7 @@ from labelport.formats._shared.shard_merge import (
     latest,
     opened_after,
     read_lines,
+    write_lines,
 )
 from labelport.formats._shared.values import encode_value
 from labelport.formats.base import (
@@ -437,8 +438,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
         with (out_dir / FILE_NAME).open("wb") as f, spool_path.open("rb") as lines:
             f.write(orjson.dumps(head)[:-1] + b',\n"dataset": ' + orjson.dumps(dataset)[:-1]
                     + b",\n" + _SAMPLES_LINE)
-            for i, line in enumerate(lines):
-                f.write((b"\n" if i == 0 else b",\n") + line.rstrip(b"\n"))
+            write_lines(f, lines)
             f.write(b"\n]}}\n")
     finally:
         spool_path.unlink(missing_ok=True)
