@@ -160,7 +160,7 @@ class _Packer:
             self._head += data
             if len(self._head) >= package.PARALLEL_FROM:
                 self._open()
-        elif self._size * 1.05 <= zipfile.ZIP64_LIMIT:  # past it: left to the packager
+        elif self._packed():  # past zip64's size: left to the packager
             self._sink.write(data)
         return len(data)
 
