@@ -71,10 +71,8 @@ class ParallelDeflate:
         return self._collect(block=True, every=True)
 
     def close(self) -> None:
-        for future in self._pending:
-            future.cancel()
         self._pending.clear()
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, piece: bytes, *, last: bool) -> None:
         self._pending.append(self._pool.submit(_deflate, piece, self._primer, last))
