@@ -65,11 +65,11 @@ SIGNATURE_HEADER = "X-Labelport-Signature-256"
 EVENT_HEADER = "X-Labelport-Event"
 EVENT = "export.finished"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
-DUE_PER_TICK = 8
-"""Owed deliveries one tick starts at most, each on a thread."""
 """How long a webhook call may take, from connecting (TLS included) to the end of the answer
 (each read waiting less than that is not enough: a listener sending a byte now and then is
 cut)."""
+DUE_PER_TICK = 8
+"""Owed deliveries one tick starts at most, each on a thread."""
 ERROR_LIMIT = 500
 """Characters of an attempt's error kept in the job's record (a listener's status line or
 reason phrase, quoted in it, may be 64 KiB)."""
