@@ -79,7 +79,7 @@ class Heartbeat:
     alive; `progress` raises `Cancelled` once a heartbeat finds the job is not ours."""
 
     def __init__(self, store: Store, job_id: int, worker: str, every: float) -> None:
-        self.store, self.job_id, self.worker, self.every = store, job_id, worker, every
+        self.store, self.job_id, self.worker = store, job_id, worker
         self.done = 0
         self.total: int | None = None
         self.lost = False
