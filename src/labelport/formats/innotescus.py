@@ -320,10 +320,8 @@ class _InnotescusWriter:
                     f.write(b"[")
                     write_lines(f, lines)
                     f.write(b"\n]\n")
-            fields = [_definition(key, value_type(values), classes=[])
-                      for key, values in dataset.metadata.items()]
-            (folder / ITEM_DEFINITIONS).write_bytes(
-                b'{"fields": ' + orjson.dumps(fields) + b"}\n")
+            _write_item_definitions(folder, {key: value_type(values)
+                                             for key, values in dataset.metadata.items()})
 
 
 def _write_list(path: Path, entries: Iterator[bytes]) -> None:
@@ -331,6 +329,12 @@ def _write_list(path: Path, entries: Iterator[bytes]) -> None:
         f.write(b"[")
         write_entries(f, entries)
         f.write(b"\n]\n")
+
+
+def _write_item_definitions(folder: Path, types: Mapping[str, str]) -> None:
+    """The folder's metadata definitions: a field per key, of its Innotescus type."""
+    fields = [_definition(key, kind, classes=[]) for key, kind in types.items()]
+    (folder / ITEM_DEFINITIONS).write_bytes(b'{"fields": ' + orjson.dumps(fields) + b"}\n")
 
 
 def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
@@ -352,10 +356,8 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
         for part in parts:
             for found in orjson.loads((part / ITEM_DEFINITIONS).read_bytes())["fields"]:
                 types.setdefault(found["name"], set()).add(found["type"])
-        fields = [_definition(key, _merged_type(kinds), classes=[])
-                  for key, kinds in types.items()]
-        (out / folder / ITEM_DEFINITIONS).write_bytes(
-            b'{"fields": ' + orjson.dumps(fields) + b"}\n")
+        _write_item_definitions(out / folder, {key: _merged_type(kinds)
+                                               for key, kinds in types.items()})
     return [f"{folder}/{name}" for folder in folders
             for name in (ITEMS, ANNOTATIONS, ITEM_DEFINITIONS)]
 
