@@ -368,7 +368,7 @@ class _Media:
             return None
         if not isinstance(path, str):  # not text in the raw JSON: the join fails as before
             _ = self.root / path
-        name = file_name if plain else image_path(file_name)
+        name = image_path(file_name)
         if split is not None:
             found = self._file(self.root, "images", split, name)
             if found is not None:
