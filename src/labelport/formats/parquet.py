@@ -131,6 +131,8 @@ DEFAULT_SPLIT = "train"
 PARQUET = "parquet"
 IMAGEFOLDER = "imagefolder"
 _PROGRESS_EVERY = 256
+_MERGED = (f"{DATA_DIR}/*.parquet", f"*/{METADATA_FILE}")
+"""The split files `merge_shards` rewrites, as globs under a shard's folder."""
 _SHARD = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}$")
 
 _ANNOTATION_COLUMNS = frozenset({"label", "geometry", "attributes", "score", "crowd"})
@@ -435,8 +437,7 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
     writer leaves it out; the card merges by copying."""
     row_group_size = int(shard_options(shards[0])["row_group_size"])
     names = sorted({path.relative_to(shard).as_posix() for shard in shards
-                    for path in (*shard.glob(f"{DATA_DIR}/*.parquet"),
-                                 *shard.glob(f"*/{METADATA_FILE}"))})
+                    for pattern in _MERGED for path in shard.glob(pattern)})
     rows: dict[str, int] = {}
     for name in names:
         parts = [shard / name for shard in shards if (shard / name).exists()]
@@ -878,5 +879,5 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
-    merge_reads=(f"{DATA_DIR}/*.parquet", f"*/{METADATA_FILE}"),
+    merge_reads=_MERGED,
 )
