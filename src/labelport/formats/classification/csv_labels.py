@@ -54,6 +54,8 @@ from labelport.formats.classification._images import (
 
 IMAGE_COLUMN = "image"
 LABEL_COLUMN = "label"
+_MERGED = "*.csv"
+"""The split tables `merge_shards` concatenates, as a glob under a shard's folder."""
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
@@ -84,7 +86,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 
 def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
     """Each split's table: its header once, then the shards' rows in shard order."""
-    return concatenate(shards, out, "*.csv",
+    return concatenate(shards, out, _MERGED,
                        header=lambda table: csv_header(table, delimiter=",")[1])
 
 
@@ -182,5 +184,5 @@ SPEC = spec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
-    merge_reads=("*.csv",),
+    merge_reads=(_MERGED,),
 )

@@ -61,6 +61,8 @@ from labelport.formats.classification._images import (
 )
 
 METADATA_FILE = "metadata.jsonl"
+_MERGED = f"*/{METADATA_FILE}"
+"""The split files `merge_shards` concatenates, as a glob under a shard's folder."""
 
 
 def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
@@ -92,7 +94,7 @@ def write(source: ExportSource, out_dir: Path, options: Mapping[str, Any],
 def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
     """Each split's ``metadata.jsonl``: the shards' lines in shard order (the dataset card,
     from the schema alone, is the same in every shard and merges by copying)."""
-    return concatenate(shards, out, f"*/{METADATA_FILE}")
+    return concatenate(shards, out, _MERGED)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -193,5 +195,5 @@ SPEC = spec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
-    merge_reads=(f"*/{METADATA_FILE}",),
+    merge_reads=(_MERGED,),
 )
