@@ -100,6 +100,8 @@ ITEMS = "dataset_items.json"
 ITEM_DEFINITIONS = "dataset_item_metadata_definitions.json"
 _INDEX = IdShift("index")
 _ITEM_INDEX = IdShift("dataset_item_index")
+_MERGED = (ITEMS, ANNOTATIONS, ITEM_DEFINITIONS)
+"""The files of a dataset's folder that `merge_shards` rewrites."""
 _PROGRESS_EVERY = 256
 
 TYPE_OF = {AttributeType.SELECT: "Select", AttributeType.INT: "Int",
@@ -359,7 +361,7 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
         _write_item_definitions(out / folder, {key: _merged_type(kinds)
                                                for key, kinds in types.items()})
     return [f"{folder}/{name}" for folder in folders
-            for name in (ITEMS, ANNOTATIONS, ITEM_DEFINITIONS)]
+            for name in _MERGED]
 
 
 def _merged_type(kinds: set[str]) -> str:
@@ -598,6 +600,5 @@ SPEC = FormatSpec(
     writer=write,
     reader=read,
     merge_shards=merge_shards,
-    merge_reads=tuple(f"{ANNOTATIONS_DIR}/*/{name}" for name in (ITEMS, ANNOTATIONS,
-                                                                ITEM_DEFINITIONS)),
+    merge_reads=tuple(f"{ANNOTATIONS_DIR}/*/{name}" for name in _MERGED),
 )
