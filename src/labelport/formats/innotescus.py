@@ -88,7 +88,13 @@ from labelport.formats._shared.image_files import readable_file
 from labelport.formats._shared.input_files import read_bytes
 from labelport.formats._shared.json_input import convert, decode_json, gc_paused
 from labelport.formats._shared.naming import FileNamer, safe_file_name
-from labelport.formats._shared.shard_merge import IdShift, merge_entries, write_entries, write_lines
+from labelport.formats._shared.shard_merge import (
+    IdShift,
+    merge_entries,
+    shard_parts,
+    write_entries,
+    write_lines,
+)
 from labelport.formats.base import Conventions, FormatSpec, WriteContext
 
 ANNOTATIONS_DIR = "annotations"
@@ -345,10 +351,9 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
     its ``dataset_item_index`` likewise, the metadata fields of every shard (in the order
     they first came, each typed from all its values); the classes and attribute definitions,
     from the schema alone, merge by copying."""
-    folders = sorted({path.parent.relative_to(shard).as_posix() for shard in shards
-                      for path in shard.glob(f"{ANNOTATIONS_DIR}/*/{ITEMS}")})
-    for folder in folders:
-        parts = [shard / folder for shard in shards if (shard / folder / ITEMS).exists()]
+    folders = {name.rpartition("/")[0]: [items.parent for items in found] for name, found
+               in shard_parts(shards, f"{ANNOTATIONS_DIR}/*/{ITEMS}").items()}
+    for folder, parts in folders.items():
         (out / folder).mkdir(parents=True)
         before = merge_entries([p / ITEMS for p in parts], out / folder / ITEMS, opening=None,
                                closing=b"]", shift=_INDEX)

@@ -114,7 +114,7 @@ from labelport.formats._shared.image_files import image_size, local_reference, r
 from labelport.formats._shared.input_files import open_binary, regular_file
 from labelport.formats._shared.json_input import decode_json
 from labelport.formats._shared.naming import FileNamer
-from labelport.formats._shared.shard_merge import shard_options
+from labelport.formats._shared.shard_merge import shard_options, shard_parts
 from labelport.formats.base import (
     Conventions,
     FormatSpec,
@@ -436,11 +436,9 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
     split file of a shard without items is left out when other splits have rows, as one
     writer leaves it out; the card merges by copying."""
     row_group_size = int(shard_options(shards[0])["row_group_size"])
-    names = sorted({path.relative_to(shard).as_posix() for shard in shards
-                    for pattern in _MERGED for path in shard.glob(pattern)})
+    found = shard_parts(shards, *_MERGED)
     rows: dict[str, int] = {}
-    for name in names:
-        parts = [shard / name for shard in shards if (shard / name).exists()]
+    for name, parts in found.items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         merge = _merge_lines if name.endswith(METADATA_FILE) else partial(
             _merge_parquet, row_group_size=row_group_size)
@@ -449,7 +447,7 @@ def merge_shards(shards: Sequence[Path], out: Path) -> list[str]:
         for name, n in rows.items():
             if not n:
                 (out / name).unlink()
-    return names
+    return list(found)
 
 
 def _merge_parquet(parts: list[Path], target: Path, *, row_group_size: int) -> int:

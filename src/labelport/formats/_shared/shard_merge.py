@@ -93,15 +93,22 @@ def has_bom(path: Path) -> bool:
         return f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
 
 
+def shard_parts(shards: Sequence[Path], *patterns: str) -> dict[str, list[Path]]:
+    """Every path matching one of ``patterns`` (globs under a shard's folder) in any shard,
+    relative and sorted, with the shards' files of that path in shard order."""
+    names = sorted({path.relative_to(shard).as_posix() for shard in shards
+                    for pattern in patterns for path in shard.glob(pattern)})
+    return {name: [shard / name for shard in shards if (shard / name).exists()]
+            for name in names}
+
+
 def concatenate(shards: Sequence[Path], out: Path, pattern: str, *,
                 header: Callable[[Path], bytes] | None = None) -> list[str]:
     """Every file matching ``pattern`` (a glob under a shard's folder) in the shards, once
     under ``out``: the shards' files of that path in shard order, each after its ``header``
     (its first bytes, the same in every shard, written once); the merged files' paths."""
-    names = sorted({path.relative_to(shard).as_posix() for shard in shards
-                    for path in shard.glob(pattern)})
-    for name in names:
-        parts = [shard / name for shard in shards if (shard / name).exists()]
+    found = shard_parts(shards, pattern)
+    for name, parts in found.items():
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as f:
@@ -113,7 +120,7 @@ def concatenate(shards: Sequence[Path], out: Path, pattern: str, *,
                         raise InputError(f"shard file {part} does not start with the header "
                                          f"of {parts[0]}; export without sharding")
                     shutil.copyfileobj(src, f, _BATCH_BYTES)
-    return names
+    return list(found)
 
 
 def read_lines(path: Path) -> Iterator[bytes]:

@@ -25,6 +25,7 @@ from labelport.formats._shared.shard_merge import (
     latest,
     opened_after,
     read_lines,
+    shard_parts,
     until,
 )
 
@@ -41,19 +42,17 @@ def merge_split_files(shards: Sequence[Path], out: Path, *, pattern: str,
     integer fields an annotation starts with (``id``: counted across the file, ``image_id``:
     its image's); the merged files' paths."""
     info = _latest_info(shards, pattern)
-    names = sorted({path.name for shard in shards
-                    for path in (shard / ANNOTATIONS_DIR).glob(pattern)})
+    found = shard_parts(shards, f"{ANNOTATIONS_DIR}/{pattern}")
     (out / ANNOTATIONS_DIR).mkdir(parents=True, exist_ok=True)
     images: dict[str, int] = {}
-    for name in names:
-        parts = [path for path in (s / ANNOTATIONS_DIR / name for s in shards) if path.exists()]
-        images[name] = _merge_split(parts, out / ANNOTATIONS_DIR / name, info,
-                                    IdShift(*annotation_ids), annotation_ids)
+    for name, parts in found.items():
+        images[name] = _merge_split(parts, out / name, info, IdShift(*annotation_ids),
+                                    annotation_ids)
     if any(images.values()):
         for name, n in images.items():
             if not n:
-                (out / ANNOTATIONS_DIR / name).unlink()
-    return [f"{ANNOTATIONS_DIR}/{name}" for name in names]
+                (out / name).unlink()
+    return list(found)
 
 
 def _latest_info(shards: Sequence[Path], pattern: str) -> bytes:
