@@ -38,6 +38,7 @@ from labelport.export.request import ExportOptions, parse_options, plan_export
 from labelport.export.run import ExportResult, run_export
 from labelport.export.selection import Selection, select
 from labelport.export.splits import SplitSpec
+from labelport.export.stage import size_bound
 from labelport.formats._shared.class_list import load_schema
 from labelport.formats.base import FormatSpec, OutsidePolicy, Report
 from labelport.formats.registry import all_formats, get_format
@@ -333,7 +334,7 @@ def export(
     if name is not None and export_path.is_dir():
         export_path = artifact_path(export_path, name, package)
     prepared = prepare(source, request)
-    with progress_bar(f"exporting {format}", len(prepared.source)) as progress:
+    with progress_bar(f"exporting {format}", size_bound(prepared.source)) as progress:
         result = run_pipeline(source, request, export_path,
                               extra_selection=planned.extra_selection,
                               prepared=prepared, progress=progress)

@@ -114,9 +114,10 @@ def test_records_stream_by_keyset_across_batches(store: Store, make_boxes: Boxes
     assert [len(r.annotations) for r in records] == [3] * 10
     assert all(r.annotations[0].geometry.y == i for i, r in enumerate(records))  # type: ignore[union-attr]
     ids = [r.item.id for r in records]
-    assert [p for _, p in pages] == [{"last": 0, "rows": 3}, {"last": ids[2], "rows": 3},
-                                     {"last": ids[5], "rows": 3}, {"last": ids[8], "rows": 1},
-                                     {"last": ids[9], "rows": 0}]
+    assert [p for _, p in pages] == [
+        {"last": 0, "size": 3, "rows": 3}, {"last": ids[2], "size": 3, "rows": 3},
+        {"last": ids[5], "size": 3, "rows": 3}, {"last": ids[8], "size": 3, "rows": 1},
+        {"last": ids[9], "size": 3, "rows": 0}]
     sql = pages[0][0]
     assert "items.id >" in sql and "LIMIT" in sql
     # SQLAlchemy's SQLite dialect always renders an OFFSET; its value is 0

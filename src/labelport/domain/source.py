@@ -62,14 +62,19 @@ class StreamSource:
     open_records: Callable[[], Iterable[ItemRecord]]
     datasets: tuple[Dataset, ...] = ()
     labelsets: tuple[Labelset, ...] = field(default=())
-    open_from: Callable[[int], Iterable[ItemRecord]] | None = None
-    """The records from a position on, for a source that can seek there without reading the
-    records before it (a store query by keyset): a shard of a large export reads its own
-    items only. Without it, `records_from` reads and skips."""
+    open_from: Callable[[int, int | None], Iterable[ItemRecord]] | None = None
+    """The records from a position on (up to a stop, None: to the end), for a source that can
+    seek there without reading the records before it (a store query by keyset): a shard of a
+    large export reads its own items only, and none past them. Without it, `records_from`
+    reads and skips."""
     open_items: Callable[[], Iterable[Item]] | None = None
     """The items alone, in the records' order, for a source that can read them without their
     annotations (a store query): a pass over file names costs a fraction of one over records.
     Without it, `items` takes them from the records."""
+    videos: bool | None = None
+    """Whether any record is a video, when the source knows it without reading the records (a
+    store's query); None when it does not. An export of a source without videos skips the
+    frames stage, so its size is known without a pass of its own."""
 
     def __len__(self) -> int:
         return self.count
@@ -77,11 +82,12 @@ class StreamSource:
     def records(self) -> Iterator[ItemRecord]:
         return iter(self.open_records())
 
-    def records_from(self, start: int) -> Iterator[ItemRecord]:
-        """The records from position ``start`` (0-based) on, in `records`' order."""
+    def records_from(self, start: int, stop: int | None = None) -> Iterator[ItemRecord]:
+        """The records from position ``start`` (0-based) up to ``stop`` (None: every one
+        after), in `records`' order."""
         if self.open_from is not None:
-            return iter(self.open_from(start))
-        return islice(self.records(), start, None)
+            return iter(self.open_from(start, stop))
+        return islice(self.records(), start, stop)
 
     def items(self) -> Iterator[Item]:
         """Every record's item, in `records`' order."""

@@ -257,10 +257,10 @@ def check(source: ExportSource, policies: CheckPolicies, report: Report, *,
         for line in checker.summary().lines():
             counter.warn(line)
 
-    drops_items = policies.missing_media is Policy.FIX
     return StageSource(project=source.project, schema=source.schema, datasets=source.datasets,
                        labelsets=source.labelsets, stage=stage, report=StageReport(report),
-                       count=None if drops_items else source.__len__)
+                       count=None if policies.missing_media is Policy.FIX else source.__len__,
+                       within=source)
 
 
 def run_checks(source: ExportSource, policies: CheckPolicies, *,

@@ -21,7 +21,8 @@ then ``frame_step`` N keeps the frames whose index is a multiple of N.
 
 The media stage extracts a frame when a writer places a `FrameItem` (`FrameExtractor`; in an
 export, on several threads: `labelport.export.frame_pool`); images in the same project pass
-through unchanged."""
+through unchanged. A source that surely holds no video (`may_hold_videos`) skips the stage, which
+would change nothing and, since it can add records, would make the export's size cost a pass."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from labelport.domain.frames import FrameItem, frame_item_path
 from labelport.domain.model import Annotation, ItemRecord
-from labelport.domain.source import ExportSource
+from labelport.domain.source import ExportSource, MemorySource, StreamSource
 from labelport.domain.tracks import TrackShape, expand_track, split_tracks, visible_frames
 from labelport.errors import InputError
 from labelport.export.stage import PassCounter, StageReport, StageSource
@@ -100,6 +101,14 @@ def _on_frame(shape: TrackShape) -> Annotation:
     annotation = shape.annotation
     return replace(annotation, frame=shape.frame,
                    attributes={**annotation.attributes, "track_id": annotation.instance_id})
+
+
+def may_hold_videos(source: ExportSource) -> bool:
+    """False when ``source`` surely holds no video: it says so (a store's query,
+    `StreamSource.videos`) or holds its records in memory."""
+    if isinstance(source, MemorySource):
+        return any(record.item.is_video for record in source.items)
+    return not (isinstance(source, StreamSource) and source.videos is False)
 
 
 def video_frames(source: ExportSource, report: Report, *,

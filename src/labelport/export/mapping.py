@@ -147,7 +147,7 @@ def apply_mapping(source: ExportSource, mapping: ClassMapping, report: Report) -
 
     return StageSource(project=source.project, schema=schema, datasets=source.datasets,
                        labelsets=source.labelsets, stage=stage, report=StageReport(report),
-                       count=source.__len__)
+                       count=source.__len__, within=source)
 
 
 def _relabel(annotations: tuple[Annotation, ...], targets: Mapping[str, str | None],

@@ -13,7 +13,7 @@ from typing import Any
 from labelport.domain.source import ExportSource
 from labelport.export.checks import CheckPolicies, check
 from labelport.export.export_type import ExportType
-from labelport.export.frames import FrameSelection, video_frames
+from labelport.export.frames import FrameSelection, may_hold_videos, video_frames
 from labelport.export.mapping import ClassMapping, apply_mapping
 from labelport.export.media import MediaMode, PathMode
 from labelport.export.media_access import MediaAccess
@@ -96,7 +96,7 @@ def prepare(source: ExportSource, request: ExportRequest, *,
         delta = delta_source(staged, request.since.name, request.since.hashes)
         staged = delta.source
     staged = apply_mapping(staged, request.mapping, report)
-    as_frames = not get_format(request.format).video
+    as_frames = not get_format(request.format).video and may_hold_videos(source)
     if as_frames and request.split_by_frame:
         staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
     plan = None

@@ -265,7 +265,8 @@ def select(source: ExportSource, selection: Selection, report: Report) -> Export
                        datasets=tuple(d for d in source.datasets
                                       if not selection.datasets or d.name in selection.datasets),
                        labelsets=restricted.labelsets, stage=stage, report=StageReport(report),
-                       count=None if selection.drops_items else source.__len__)
+                       count=None if selection.drops_items else source.__len__,
+                       within=source)
 
 
 def _check_names(source: ExportSource, selection: Selection) -> None:

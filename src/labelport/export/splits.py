@@ -57,8 +57,9 @@ from typing import Any
 import orjson
 
 from labelport.domain.model import ItemRecord
-from labelport.domain.source import ExportSource, StreamSource
+from labelport.domain.source import ExportSource
 from labelport.errors import InputError
+from labelport.export.stage import PassCounter, StageReport, StageSource
 from labelport.formats.base import Report
 
 GROUP_BY_DATASET = "dataset"
@@ -234,13 +235,16 @@ def apply_plan(source: ExportSource, plan: SplitPlan, *, count: int | None = Non
     records when the caller knows it (else ``len(source)``)."""
     assign = plan.assign
 
-    def records() -> Iterator[ItemRecord]:
+    def stage(_: PassCounter) -> Iterator[ItemRecord]:
         for record in source.records():
             yield replace(record, split=assign(record))
 
-    return StreamSource(project=source.project, schema=source.schema,
-                        count=len(source) if count is None else count, open_records=records,
-                        datasets=source.datasets, labelsets=source.labelsets)
+    def size() -> int:  # asked for only when needed: ``len(source)`` may cost a pass
+        return len(source) if count is None else count
+
+    return StageSource(project=source.project, schema=source.schema, datasets=source.datasets,
+                       labelsets=source.labelsets, stage=stage, report=StageReport(Report()),
+                       count=size, within=source)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

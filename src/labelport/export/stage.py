@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from labelport.domain.model import Dataset, ItemRecord, Labelset, ProjectInfo
 from labelport.domain.schema import LabelSchema
+from labelport.domain.source import ExportSource
 from labelport.formats.base import Report
 
 
@@ -66,7 +67,9 @@ class StageSource:
 
     ``len()`` is computed on its first call and kept: ``count`` gives it when the stage cannot
     change the number of records (its input's ``len``); with ``count=None`` the source counts a
-    pass of its own (bounded memory, one more read of the input, only when ``len()`` is asked)."""
+    pass of its own (bounded memory, one more read of the input, only when ``len()`` is asked).
+    ``within``, the input of a stage that adds no record, bounds ``len()`` without that pass
+    (`size_bound`)."""
 
     project: ProjectInfo
     schema: LabelSchema
@@ -75,6 +78,7 @@ class StageSource:
     stage: Stage
     report: StageReport
     count: Callable[[], int] | None = None
+    within: ExportSource | None = None
     _len: int | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
@@ -84,3 +88,14 @@ class StageSource:
 
     def records(self) -> Iterator[ItemRecord]:
         return self.stage(self.report.open_pass())
+
+
+def size_bound(source: ExportSource) -> int:
+    """``len(source)`` when it costs no pass over the records; else, when one is known without
+    a pass (`StageSource.within`), an upper bound: a progress total, which counting exactly
+    would make an export read every record twice (a default selection leaves out items by
+    task status)."""
+    if isinstance(source, StageSource) and source._len is None and source.within is not None:
+        return size_bound(source.within)
+    return len(source)
+

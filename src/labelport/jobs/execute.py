@@ -32,6 +32,7 @@ from labelport.export.package import (
 )
 from labelport.export.pipeline import prepare, run_pipeline
 from labelport.export.request import ExportOptions, plan_export
+from labelport.export.stage import size_bound
 from labelport.jobs import delivery, shards
 from labelport.jobs.artifacts import ArtifactStorage
 from labelport.jobs.config import JobSettings
@@ -154,7 +155,7 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
     prepared = prepare(source, planned.request, split_plan=plan)
     if unsharded is not None:
         prepared.report.warn(unsharded)
-    beat.total = len(prepared.source)
+    beat.total = size_bound(prepared.source)
     remove_leftovers(Path(tempfile.gettempdir()), jobs=True)  # of killed jobs on this machine
     with tempfile.TemporaryDirectory(prefix=f"labelport-job-{job.id}-{owner()}-") as tmp:
         name = options.name or f"{job.project}-{planned.spec.name}-{job.id}"
@@ -162,7 +163,7 @@ def _export(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
         result = run_pipeline(source, replace(planned.request, package=kind), out,
                               extra_selection=planned.extra_selection, prepared=prepared,
                               stored=stored, progress=beat.progress)
-        beat.done = beat.total
+        beat.done = beat.total = result.counts.items  # the total was a bound (`size_bound`)
         counts = {**result.manifest["counts"], "report": result.manifest["report"]["counts"],
                   "content_hash": result.manifest["content_hash"],
                   "encrypted": result.manifest["options"]["encrypted"]}

@@ -119,17 +119,18 @@ def rewritten(spec: FormatSpec) -> tuple[str, ...]:
 
 def slice_source(source: ExportSource, bounds: list[int]) -> ExportSource:
     """The shard's records: a store's source seeks to the first (`StreamSource.open_from`),
-    so a shard reads its own items, not every item before them."""
+    so a shard reads its own items, not every item before or after them."""
     start, stop = bounds
 
     def records() -> Iterator[ItemRecord]:
         if isinstance(source, StreamSource):
-            return islice(source.records_from(start), stop - start)
+            return source.records_from(start, stop)
         return islice(source.records(), start, stop)
 
     return StreamSource(project=source.project, schema=source.schema,
                         count=max(0, min(stop, len(source)) - start), open_records=records,
-                        datasets=source.datasets, labelsets=source.labelsets)
+                        datasets=source.datasets, labelsets=source.labelsets,
+                        videos=_videos(source))
 
 
 def load_plan(storage: ArtifactStorage, request: dict[str, Any]) -> SplitPlan | None:
@@ -170,7 +171,11 @@ def _watched(source: ExportSource, names: _NameWatch) -> ExportSource:
 
     return StreamSource(project=source.project, schema=source.schema, count=len(source),
                         open_records=records, datasets=source.datasets,
-                        labelsets=source.labelsets)
+                        labelsets=source.labelsets, videos=_videos(source))
+
+
+def _videos(source: ExportSource) -> bool | None:
+    return source.videos if isinstance(source, StreamSource) else None
 
 
 def _items(source: ExportSource) -> Iterator[Item]:

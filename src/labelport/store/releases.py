@@ -2,7 +2,7 @@
 releases), stored so that later edits and imports of the project never change them.
 
 A release holds, as of its creation, the native format's header (project, schema, datasets,
-labelsets) and one row per item with the native format's item JSON
+labelsets, and whether an item is a video) and one row per item with the native format's item JSON
 (`labelport.formats.labelport_native.record_to_item_json`, keys sorted) and its content hash.
 So a release reads back as the very records it froze, and written out it is a native JSON Lines
 file. Rows are only ever inserted: there is nothing to update.
@@ -43,8 +43,11 @@ from labelport.errors import InputError, unknown
 from labelport.formats.labelport_native import header_to_json, record_to_item_json
 from labelport.store import projects, rows
 from labelport.store import tables as t
+from labelport.store.streaming import page_sizes
 
 _SORTED = orjson.OPT_SORT_KEYS
+_VIDEOS = "videos"
+"""The header's key saying whether the release holds a video (`StreamSource.videos`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,8 +123,10 @@ def create_release(conn: Connection, project: str, name: str, source: ExportSour
     ).returning(r.id)).scalar_one()
     pending: list[dict[str, Any]] = []
     items = annotations = 0
+    videos = False
     try:
         for record in source.records():
+            videos = videos or record.item.is_video
             item_json = record_to_item_json(record)
             data = orjson.dumps(item_json, option=_SORTED)
             pending.append({
@@ -139,8 +144,10 @@ def create_release(conn: Connection, project: str, name: str, source: ExportSour
         raise InputError(f"release {name!r}: an item key (dataset/path) appears more than "
                          "once in the selection; each item can be released once") from None
     # the row is not visible before the transaction commits: this completes its creation
+    header = {**header_to_json(source), _VIDEOS: videos}
     conn.execute(update(t.releases).where(r.id == release_id).values(
-        item_count=items, annotation_count=annotations))
+        item_count=items, annotation_count=annotations,
+        header=orjson.dumps(header, option=_SORTED).decode()))
     return release_info(conn, project, name)
 
 
@@ -194,15 +201,17 @@ def open_release_source(engine: Engine, project: str, name: str, *,
         open_records=partial(_records, engine, row.id, batch_size),
         open_from=partial(_records, engine, row.id, batch_size),
         open_items=partial(_items, engine, row.id, batch_size),
+        videos=header.get(_VIDEOS),  # unknown in a release frozen before it was kept
         datasets=tuple(Dataset(**d) for d in header["datasets"]),
         labelsets=tuple(Labelset(**ls) for ls in header["labelsets"]),
     )
 
 
-def _records(engine: Engine, release_id: int, batch_size: int, start: int = 0
-             ) -> Iterator[ItemRecord]:
-    """The records from position ``start`` on, found by the index."""
-    for item_id, data in _stored(engine, release_id, batch_size, start):
+def _records(engine: Engine, release_id: int, batch_size: int, start: int = 0,
+             stop: int | None = None) -> Iterator[ItemRecord]:
+    """The records from position ``start`` up to ``stop`` (None: to the end), found by the
+    index."""
+    for item_id, data in _stored(engine, release_id, batch_size, start, stop):
         yield _record(orjson.loads(data), item_id)
 
 
@@ -212,13 +221,15 @@ def _items(engine: Engine, release_id: int, batch_size: int) -> Iterator[Item]:
         yield _item(orjson.loads(data), item_id)
 
 
-def _stored(engine: Engine, release_id: int, batch_size: int, start: int
-            ) -> Iterator[tuple[int | None, str]]:
-    """Item id and stored JSON of the release's items from position ``start`` on."""
+def _stored(engine: Engine, release_id: int, batch_size: int, start: int,
+            stop: int | None = None) -> Iterator[tuple[int | None, str]]:
+    """Item id and stored JSON of the release's items from position ``start`` up to
+    ``stop``."""
     ri = t.release_items.c
     page = (select(ri.id, ri.item_id, ri.data)
             .where(ri.release_id == release_id, ri.id > bindparam("last"))
-            .order_by(ri.id).limit(batch_size))
+            .order_by(ri.id).limit(bindparam("size")))
+    sizes = page_sizes(batch_size, None if stop is None else stop - start)
     with engine.connect() as conn:
         last = 0
         if start > 0:  # the keyset of the record before ``start``
@@ -227,7 +238,8 @@ def _stored(engine: Engine, release_id: int, batch_size: int, start: int
             if before is None:
                 return
             last = before
-        while batch := conn.execute(page, {"last": last}).all():
+        while (size := next(sizes)) and (batch := conn.execute(page, {"last": last,
+                                                                      "size": size}).all()):
             last = batch[-1].id
             for _, item_id, data in batch:
                 yield item_id, data

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select
@@ -51,6 +52,9 @@ def open_source(engine: Engine, project: str, *, labelsets: list[str] | None = N
         labelset_rows = _named(conn, t.labelsets.c, row.id)
         count = conn.execute(select(func.count()).where(t.items.c.project_id == row.id)
                              ).scalar_one()
+        videos = conn.execute(select(t.items.c.id).where(t.items.c.project_id == row.id,
+                                                         t.items.c.frame_count.is_not(None))
+                              .limit(1)).first() is not None
         class_names = dict(conn.execute(
             select(t.label_classes.c.id, t.label_classes.c.name)
             .where(t.label_classes.c.project_id == row.id)).all())
@@ -72,6 +76,7 @@ def open_source(engine: Engine, project: str, *, labelsets: list[str] | None = N
         open_records=partial(_records, engine, stream),
         open_from=partial(_records, engine, stream),
         open_items=partial(_items, engine, stream),
+        videos=videos,
         datasets=tuple(Dataset(name=n, description=d) for _, n, d in dataset_rows),
         labelsets=tuple(Labelset(name=n, description=d) for _, n, d in chosen_rows),
     )
@@ -90,12 +95,13 @@ class _Stream:
                  dataset_names: dict[int, str], labelset_names: dict[int, str]) -> None:
         self.class_names, self.dataset_names = class_names, dataset_names
         self.labelset_names = labelset_names
+        self.batch_size = batch_size
         i, a, ts = t.items.c, t.annotations.c, t.tasks.c
         chosen = list(labelset_names)
         self.items: Select[Any] = (
             select(*rows.ITEM_COLUMNS)
             .where(i.project_id == project_id, i.id > bindparam("last"))
-            .order_by(i.id).limit(batch_size))
+            .order_by(i.id).limit(bindparam("size")))
         self.position: Select[Any] = (  # the index's order: the database skips ids only
             select(i.id).where(i.project_id == project_id)
             .order_by(i.id).offset(bindparam("skip")).limit(1))
@@ -137,13 +143,15 @@ _Page = tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]
 """One page's item, task, annotation and extra-annotation rows."""
 
 
-def _records(engine: Engine, stream: _Stream, start: int = 0) -> Iterator[ItemRecord]:
-    """The records from position ``start`` on (found by the index, not by reading the records
-    before it), a page at a time. On PostgreSQL the next page is fetched in a thread while
-    this one is decoded: the server runs the queries and the driver receives the rows (the
-    GIL released while waiting) on the other core, so the stream costs about what decoding
-    does. SQLite's driver works in this process, holding the GIL for each row it builds, so
-    there it fetches in turn."""
+def _records(engine: Engine, stream: _Stream, start: int = 0, stop: int | None = None
+             ) -> Iterator[ItemRecord]:
+    """The records from position ``start`` up to ``stop`` (None: to the end), found by the
+    index, not by reading the records before it, a page at a time, the last one cut at
+    ``stop`` (a shard reads no page past its own items). On PostgreSQL the next page is
+    fetched in a thread while this one is decoded: the server runs the queries and the driver
+    receives the rows (the GIL released while waiting) on the other core, so the stream costs
+    about what decoding does. SQLite's driver works in this process, holding the GIL for each
+    row it builds, so there it fetches in turn."""
     with engine.connect() as conn, conn.begin():
         items, tasks, annotations, extras = (
             _RawQuery(q, conn)
@@ -154,9 +162,10 @@ def _records(engine: Engine, stream: _Stream, start: int = 0) -> Iterator[ItemRe
             if not before:
                 return
             after = before[0][0]
+        sizes = page_sizes(stream.batch_size, None if stop is None else stop - start)
 
-        def page(last: int) -> _Page:
-            item_rows = items.fetch(conn, last=last)
+        def page(last: int, size: int) -> _Page:
+            item_rows = items.fetch(conn, last=last, size=size) if size else ()
             if not item_rows:
                 return (), (), (), ()
             bounds = {"first": item_rows[0][0], "last": item_rows[-1][0]}
@@ -167,17 +176,29 @@ def _records(engine: Engine, stream: _Stream, start: int = 0) -> Iterator[ItemRe
 
         if conn.dialect.name != "postgresql":
             last = after
-            while (current := page(last))[0]:
+            while (current := page(last, next(sizes)))[0]:
                 last = current[0][-1][0]
                 yield from _decoded(stream, current)
             return
         # one page ahead at most; leaving the block waits for the page being fetched, so the
         # connection is idle when it is released, also when the reader stops early
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(page, after)
+            ahead = pool.submit(page, after, next(sizes))
             while (current := ahead.result())[0]:
-                ahead = pool.submit(page, current[0][-1][0])
+                ahead = pool.submit(page, current[0][-1][0], next(sizes))
                 yield from _decoded(stream, current)
+
+
+def page_sizes(batch_size: int, count: int | None) -> Iterator[int]:
+    """Each page's LIMIT for a pass over ``count`` records (None: all): ``batch_size``, the
+    last page cut to what is left, then 0 (no page)."""
+    if count is None:
+        yield from repeat(batch_size)
+    left = count or 0
+    while left > 0:
+        yield min(batch_size, left)
+        left -= batch_size
+    yield from repeat(0)
 
 
 def _items(engine: Engine, stream: _Stream) -> Iterator[Item]:
@@ -185,7 +206,7 @@ def _items(engine: Engine, stream: _Stream) -> Iterator[Item]:
     with engine.connect() as conn, conn.begin():
         items = _RawQuery(stream.items, conn)
         last = 0
-        while item_rows := items.fetch(conn, last=last):
+        while item_rows := items.fetch(conn, last=last, size=stream.batch_size):
             last = item_rows[-1][0]
             for row in item_rows:
                 yield rows.item_from_row(row, stream.dataset_names)
