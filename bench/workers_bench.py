@@ -8,12 +8,13 @@ by default): one without sharding (the reference), two with ``LABELPORT_SHARD_IT
 (``--shard-items``). For each format, only the workers a run is for take jobs (Celery's
 add/cancel consumer), so every worker stays warm; after one unmeasured run each, one worker
 without shards runs once, then one and two sharding workers run alternately, ``--runs`` times
-each. A run is timed from submit to completed. Artifacts go to a temporary folder, or with
+each. A run is timed from submit to the job's recorded end (polled every quarter second). Artifacts go to a temporary folder, or with
 ``--s3`` to a bucket on a moto server this bench starts.
 
 Every run must give the same content hash (the files, manifest aside) as the reference, and
 every sharded run the same artifact bytes (sha256). The table gives medians: wall, the
-workers' CPU (user+sys, each worker's process), the speedup of two workers over one with the
+workers' CPU (user+sys, each worker's process), PostgreSQL's CPU (every
+``postgres`` process on this machine, so run it on an otherwise idle server), the speedup of two workers over one with the
 same sharding, and the phases of a sharded job: planning (submit to shards queued), shards
 (first shard queued to last shard done), waiting for the merge to start, merge.
 
@@ -39,6 +40,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from labelport.jobs.celery_app import CeleryRunner
@@ -53,6 +55,10 @@ from stream_bench import import_size, project_name  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE = "workers_bench"
 TICKS = os.sysconf("SC_CLK_TCK")
+POLL_SECONDS = 0.25
+"""How often the bench asks whether a job has ended: a run is timed by the job's own end
+(``finished_at``), so polling less often does not blur the figure, and it does not take CPU
+(the bench's and the database's) from the workers it measures."""
 
 
 class Worker:
@@ -91,10 +97,28 @@ class Worker:
             self.process.wait()
 
 
+def server_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on this machine so far, ended backends
+    included (counted in the postmaster's children's time): the database's share of a run,
+    on the cores the workers share with it."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        if name == "postgres":
+            fields = rest.split()
+            total += sum(int(f) for f in fields[11:15])
+    return total / TICKS
+
+
 @dataclass
 class Run:
     wall: float
     cpu: list[float]
+    server: float
     sha256: str
     content_hash: str
     phases: dict[str, float] = field(default_factory=dict)
@@ -137,22 +161,25 @@ class Bench:
         job_id = self.store.jobs.create(self.project_id, {"format": fmt, "package": "zip",
                                                           "name": f"bench-{fmt}"})
         cpu = [w.cpu_seconds() for w in workers]
-        started = time.perf_counter()
+        server = server_cpu_seconds()
+        submitted = datetime.now(UTC)
         runner.submit(job_id)
         while not (job := self.store.jobs.get(job_id)).status.finished:
-            time.sleep(0.02)
-        wall = time.perf_counter() - started
+            time.sleep(POLL_SECONDS)
         if job.status is not JobStatus.COMPLETED or job.artifact_sha256 is None:
             raise RuntimeError(f"job {job_id} ended {job.status}: {job.error}")
+        assert job.finished_at is not None
+        wall = (job.finished_at - submitted).total_seconds()
         cpu = [w.cpu_seconds() - before for w, before in zip(workers, cpu, strict=True)]
+        server = server_cpu_seconds() - server
         assert job.counts is not None
-        run = Run(wall=wall, cpu=cpu, sha256=job.artifact_sha256,
+        run = Run(wall=wall, cpu=cpu, server=server, sha256=job.artifact_sha256,
                   content_hash=job.counts["content_hash"], phases=self._phases(job))
         self.store.jobs.delete(job_id)  # its artifact stays in the temporary storage
         phases = ", ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
         each = " + ".join(f"{c:.1f}" for c in cpu)
         print(f"{fmt}{' (warming up)' if warming else ''}: {len(workers)} worker(s), "
-              f"{job.shards} shards: {wall:.1f} s, CPU {each} s"
+              f"{job.shards} shards: {wall:.1f} s, CPU {each} s, PostgreSQL {server:.1f} s"
               f"{'; ' + phases if phases else ''}; load {os.getloadavg()[0]:.1f}", flush=True)
         return run
 
@@ -236,11 +263,12 @@ def median(values: list[float]) -> float:
 def row(label: str, runs: list[Run], one: list[Run] | None) -> str:
     wall = median([r.wall for r in runs])
     cpu = "+".join(f"{median([r.cpu[i] for r in runs]):.1f}" for i in range(len(runs[0].cpu)))
+    server = median([r.server for r in runs])
     speedup = f"{median([r.wall for r in one]) / wall:.2f}" if one else ""
     phases = " / ".join(f"{median([r.phases[k] for r in runs]):.1f}"
                         for k in runs[0].phases) or "-"
     walls = ", ".join(f"{r.wall:.1f}" for r in runs)
-    return f"| {label} | {wall:.1f} ({walls}) | {cpu} | {speedup} | {phases} |"
+    return f"| {label} | {wall:.1f} ({walls}) | {cpu} | {server:.1f} | {speedup} | {phases} |"
 
 
 def bench_format(bench: Bench, workers: dict[str, Worker], fmt: str, runs: int,
@@ -311,9 +339,9 @@ def main() -> None:
           f"{args.tmpdir or tempfile.gettempdir()}; load average "
           f"{load[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
           f"git {_commit()}\n")
-    print("| run | wall s, median (runs) | worker CPU s | speedup | "
+    print("| run | wall s, median (runs) | worker CPU s | PostgreSQL CPU s | speedup | "
           "plan / shards / to merge / merge s |")
-    print("| --- | --- | --- | ---: | --- |")
+    print("| --- | --- | --- | ---: | ---: | --- |")
     print("\n".join(lines))
 
 
