@@ -15,7 +15,6 @@ archive points at the extracting machine (export media with ``copy`` to package 
 
 from __future__ import annotations
 
-import copy
 import enum
 import os
 import re
@@ -99,13 +98,15 @@ def artifact_path(folder: Path, name: str, kind: PackageKind) -> Path:
     return folder / f"{export_name(name)}{kind.suffix}"
 
 
-def archive_entry_name(relative: PurePosixPath) -> str:
+def archive_entry_name(relative: PurePosixPath | str) -> str:
     """``relative`` as an archive entry name, refused (`InputError`) unless it stays inside the
     folder it is extracted into on any system: no absolute path or drive, no ``.``/``..`` or
-    empty part, no backslash (a separator on Windows) or NUL."""
-    name = relative.as_posix()
+    empty part, no backslash (a separator on Windows) or NUL. A name given as text (an entry
+    of an archive read back) is checked as it is, without a path object's cost or its
+    normalising (``a//b`` is refused, not read as ``a/b``)."""
+    name = relative if isinstance(relative, str) else relative.as_posix()
     parts = name.split("/")
-    if (relative.is_absolute() or _DRIVE.match(name) or "\\" in name or "\0" in name
+    if (name.startswith("/") or _DRIVE.match(name) or "\\" in name or "\0" in name
             or any(p in ("", ".", "..") for p in parts)):
         raise InputError(f"{name!r} cannot be an archive entry: entries are relative paths "
                          "that stay inside their folder")
@@ -389,6 +390,12 @@ def _deflater(entry: Entry, password: str | None
     return nullcontext(None)
 
 
+_WRITTEN_FIELDS = ("CRC", "compress_size", "file_size", "flag_bits", "extract_version",
+                   "create_version", "extra", "reserved", "volume", "internal_attr", "comment")
+"""What zipfile sets on an entry's `zipfile.ZipInfo` as it writes the entry, beyond what
+`_entry_info` gives it (which `_copy_member` checks is the member's)."""
+
+
 def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipfile.ZipInfo, *,
                  like: zipfile.ZipInfo) -> bool:
     """Append ``member`` of ``source`` to ``archive`` as its bytes (local header, compressed
@@ -408,7 +415,9 @@ def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipf
     if header[:4] != b"PK\x03\x04":
         return False
     name_size, extra_size = struct.unpack("<HH", header[26:30])
-    copied = copy.copy(member)
+    copied = like  # what writing it gives, with what writing it found: cheaper than a copy
+    for field in _WRITTEN_FIELDS:
+        setattr(copied, field, getattr(member, field))
     copied.header_offset = writer.start_dir
     writer.fp.write(header)
     remaining = name_size + extra_size + member.compress_size

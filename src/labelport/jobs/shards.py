@@ -33,7 +33,7 @@ from fnmatch import fnmatch
 from functools import partial
 from hashlib import sha256
 from itertools import islice
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -302,7 +302,7 @@ def _open_shard(storage: ArtifactStorage, part: JobInfo, *, work: Path,
     files: dict[str, zipfile.ZipInfo] = {}
     folders: set[str] = set()
     for info in archive.infolist():
-        relative = packager.archive_entry_name(PurePosixPath(info.filename.rstrip("/")))
+        relative = packager.archive_entry_name(info.filename.rstrip("/"))
         if info.is_dir():
             folders.add(relative)
         elif relative == MANIFEST_NAME:
