@@ -75,6 +75,23 @@ def test_bad_options_fail_with_the_message(sample_store: Store, project_id: int,
 
 
 @sqlite_only
+def test_an_internal_error_keeps_its_details_in_the_log(
+        sample_store: Store, project_id: int, runner: LocalRunner,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise OSError("[Errno 5] Input/output error: '/srv/labelport/secret/store.db'")
+
+    monkeypatch.setattr(execute_module, "run_pipeline", broken)
+    job_id = sample_store.jobs.create(project_id, {"format": "coco"})
+    runner.submit(job_id)
+    job = wait_for(sample_store, job_id, finished)
+    assert job.status is JobStatus.FAILED
+    assert job.error == (f"internal error (OSError); the worker's log has the details "
+                         f"(export job {job_id})")
+    assert "/srv/labelport/secret/store.db" in caplog.text
+
+
+@sqlite_only
 def test_password_is_never_kept_once_finished(sample_store: Store, project_id: int,
                                               runner: LocalRunner) -> None:
     job_id = sample_store.jobs.create(project_id, {"format": "yolo", "password": "s3cret"})

@@ -69,8 +69,11 @@ def execute(store: Store, job_id: int, settings: JobSettings, submit: Submit) ->
             delivery.deliver_owed(store, job.parent_id or job_id, settings)
     except Exception as exc:
         log.error("export job %s failed:\n%s", job_id, traceback.format_exc())
-        if store.jobs.fail(job_id, f"internal error ({type(exc).__name__}: {exc}); the "
-                                   "worker's log has the details", worker=worker):
+        # the exception's text stays in the log: it may name the server's paths or hosts,
+        # which the job's error (the API, the web page, the webhook) shows to its users
+        if store.jobs.fail(job_id, f"internal error ({type(exc).__name__}); the worker's "
+                                   f"log has the details (export job {job_id})",
+                           worker=worker):
             delivery.deliver_owed(store, job.parent_id or job_id, settings)
 
 
