@@ -1,11 +1,13 @@
 """An export of a store's project reads its records once: the store says whether the project
-holds a video (a query), so a project without one skips the frames stage, and the progress
-total is bounded without a pass (`size_bound`) when a default selection may leave items out.
-With a video, the frames stage still runs and its size is counted."""
+holds a video (a query), so over a project without one the frames stage keeps its input's
+size, and the progress total is bounded without a pass (`size_bound`) when a default selection
+may leave items out. With a video, its size is counted; a video added after the source was
+opened still becomes frames."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from labelport.domain.frames import FrameItem
@@ -100,3 +102,23 @@ def test_a_video_project_still_counts_its_frames(every_value: MemorySource) -> N
     records = list(prepared.source.records())
     assert sum(isinstance(r.item, FrameItem) for r in records) == 3  # frames 0, 100, 200
     assert size_bound(prepared.source) == len(prepared.source) == len(records) == 5
+
+
+def test_a_video_added_after_the_source_was_opened_still_becomes_frames(
+        store: Store, every_value: MemorySource) -> None:
+    """The store says "no video" when the source is opened; a job's records are read later
+    (keyset pages see items added since), so a video imported meanwhile must not reach an
+    image format's writer as an image."""
+    images = replace(every_value, items=tuple(r for r in every_value.items
+                                              if not r.item.is_video))
+    videos = replace(every_value, items=tuple(r for r in every_value.items if r.item.is_video))
+    store.create_project("p", every_value.schema)
+    store.import_source("p", images)
+    source = store.source("p")
+    assert source.videos is False
+    store.import_source("p", videos)
+    prepared = prepare(source, ExportRequest(format="coco", selection=None,
+                                             frames=FrameSelection.ALL, frame_step=100))
+    records = list(prepared.source.records())
+    assert not any(r.item.is_video for r in records)
+    assert sum(isinstance(r.item, FrameItem) for r in records) == 3  # frames 0, 100, 200

@@ -21,8 +21,9 @@ then ``frame_step`` N keeps the frames whose index is a multiple of N.
 
 The media stage extracts a frame when a writer places a `FrameItem` (`FrameExtractor`; in an
 export, on several threads: `labelport.export.frame_pool`); images in the same project pass
-through unchanged. A source that surely holds no video (`may_hold_videos`) skips the stage, which
-would change nothing and, since it can add records, would make the export's size cost a pass."""
+through unchanged. Over a source that said it held no video when opened (`may_hold_videos`) the
+stage keeps its input's size, known without a pass; it still runs, since a store's records are
+read later and a video imported meanwhile must become frames too."""
 
 from __future__ import annotations
 
@@ -113,8 +114,10 @@ def may_hold_videos(source: ExportSource) -> bool:
 
 def video_frames(source: ExportSource, report: Report, *,
                  selection: FrameSelection = FrameSelection.LABELED,
-                 step: int = 1) -> ExportSource:
-    """``source`` with every video replaced by its chosen frames (see the module docstring)."""
+                 step: int = 1, no_videos: bool = False) -> ExportSource:
+    """``source`` with every video replaced by its chosen frames (see the module docstring).
+    ``no_videos``: the source said it holds none, so the size is its input's (`size_bound`
+    too), without a pass."""
     if step < 1:
         raise InputError(f"frame step must be 1 or more, got {step}")
 
@@ -127,7 +130,8 @@ def video_frames(source: ExportSource, report: Report, *,
 
     return StageSource(project=source.project, schema=source.schema, datasets=source.datasets,
                        labelsets=source.labelsets, stage=stage, report=StageReport(report),
-                       count=None)
+                       count=source.__len__ if no_videos else None,
+                       within=source if no_videos else None)
 
 
 class FrameExtractor:

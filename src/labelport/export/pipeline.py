@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,11 @@ def prepare(source: ExportSource, request: ExportRequest, *,
         delta = delta_source(staged, request.since.name, request.since.hashes)
         staged = delta.source
     staged = apply_mapping(staged, request.mapping, report)
-    as_frames = not get_format(request.format).video and may_hold_videos(source)
+    as_frames = not get_format(request.format).video
+    frames = partial(video_frames, report=report, selection=request.frames,
+                     step=request.frame_step, no_videos=not may_hold_videos(source))
     if as_frames and request.split_by_frame:
-        staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
+        staged = frames(staged)
     plan = None
     if request.split is not None:
         # Before the checks, so the split's first pass does not run them too: the summary's
@@ -107,7 +110,7 @@ def prepare(source: ExportSource, request: ExportRequest, *,
         staged = apply_plan(staged, plan, count=None if split_plan else
                             sum(plan.summary.items.values()))
     if as_frames and not request.split_by_frame:  # a video's frames keep the video's split
-        staged = video_frames(staged, report, selection=request.frames, step=request.frame_step)
+        staged = frames(staged)
     staged = check(staged, request.checks, report, media_access=request.media_access)
     return PreparedExport(source=staged, report=report, delta=delta, split_plan=plan,
                           split=plan.summary if plan else None)
