@@ -73,8 +73,8 @@ class StreamSource:
     Without it, `items` takes them from the records."""
     videos: bool | None = None
     """Whether any record is a video, when the source knows it without reading the records (a
-    store's query); None when it does not. An export of a source without videos skips the
-    frames stage, so its size is known without a pass of its own."""
+    store's query, as of opening it); None when it does not. Over a source without videos the
+    frames stage keeps its input's size, so the export's is known without a pass of its own."""
 
     def __len__(self) -> int:
         return self.count
