@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import orjson
@@ -23,8 +24,10 @@ from labelport.export.package import (
     archive_entry_name,
     artifact_path,
     export_name,
+    folder_entries,
     package,
     refuse_foreign_target,
+    write_archive,
 )
 from labelport.export.run import ExportResult, run_export
 from labelport.formats.registry import get_format
@@ -364,3 +367,53 @@ def test_files_named_stored_are_archived_without_compression(tmp_path: Path) -> 
         assert archive.read("annotations/instances_train.json") == b'{"images": []}\n' * 100
     assert kinds["annotations/instances_train.json"] == zipfile.ZIP_STORED
     assert kinds["labels.txt"] == kinds[MANIFEST_NAME] == zipfile.ZIP_DEFLATED
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_members_copied_from_another_archive_give_the_bytes_written_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zip64: bool) -> None:
+    """A merge appends a shard's members as they are (`Entry.member`) at other offsets: the
+    archive is the one written from the files, also with non-ASCII names (flag 0x800), empty
+    files, stored and deflated entries, and zip64 records (limits lowered to reach them)."""
+    if zip64:
+        monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 3000)
+        monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 3)
+    folder = tmp_path / "export"
+    (folder / "sub" / "日本").mkdir(parents=True)
+    (folder / MANIFEST_NAME).write_bytes(b"{}")
+    (folder / "sub" / "日本" / "ä b.txt").write_text("grüße " * 2000, encoding="utf-8")
+    (folder / "sub" / "empty.txt").write_bytes(b"")
+    (folder / "sub" / "empty.png").write_bytes(b"")
+    (folder / "sub" / "x.png").write_bytes(bytes(range(256)) * 40)
+    entries = list(folder_entries(folder))
+    whole = write_archive(entries, PackageKind.ZIP, tmp_path / "whole.zip")
+    files = [e for e in entries if not e.is_dir and e.name != MANIFEST_NAME]
+    write_archive(files, PackageKind.ZIP, tmp_path / "part.zip")  # other offsets
+    names = {e.name for e in files}
+    with zipfile.ZipFile(tmp_path / "part.zip") as part:
+        merged = [replace(e, member=(part, part.getinfo(e.name))) if e.name in names else e
+                  for e in entries]
+        copied = write_archive(merged, PackageKind.ZIP, tmp_path / "merged.zip")
+    assert copied.sha256 == whole.sha256
+
+
+def test_a_member_copied_to_a_lower_offset_keeps_no_zip64_record_of_its_shard(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shard holds the files its merge rewrites uncompressed (`stored`), so a member after
+    them can sit past 4 GiB there (a zip64 record of its offset, version 4.5) and below it in
+    the merged archive: there it is written as the whole export writes it, without them."""
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 3000)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(b"0" * 20_000)
+    (folder / "b.png").write_bytes(bytes(range(256)) * 4)
+    entries = list(folder_entries(folder))
+    whole = write_archive(entries, PackageKind.ZIP, tmp_path / "whole.zip")
+    write_archive(list(folder_entries(folder, stored=("a.json",))), PackageKind.ZIP,
+                  tmp_path / "shard.zip")
+    with zipfile.ZipFile(tmp_path / "shard.zip") as shard:
+        assert shard.getinfo("b.png").extract_version == 45  # its offset needed zip64 there
+        merged = [replace(e, member=(shard, shard.getinfo(e.name))) if e.name == "b.png"
+                  else e for e in entries]
+        copied = write_archive(merged, PackageKind.ZIP, tmp_path / "merged.zip")
+    assert copied.sha256 == whole.sha256

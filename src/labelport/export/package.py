@@ -390,10 +390,12 @@ def _deflater(entry: Entry, password: str | None
     return nullcontext(None)
 
 
-_WRITTEN_FIELDS = ("CRC", "compress_size", "file_size", "flag_bits", "extract_version",
-                   "create_version", "extra", "reserved", "volume", "internal_attr", "comment")
+_WRITTEN_FIELDS = ("CRC", "compress_size", "file_size", "flag_bits", "reserved", "volume",
+                   "internal_attr", "comment")
 """What zipfile sets on an entry's `zipfile.ZipInfo` as it writes the entry, beyond what
-`_entry_info` gives it (which `_copy_member` checks is the member's)."""
+`_entry_info` gives it (which `_copy_member` checks is the member's). Not the versions or the
+extra field the source's central directory gives: they also record the member's offset there
+(zip64 past 4 GiB), not the one it gets; writing sets the versions in the local header."""
 
 
 def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipfile.ZipInfo, *,
@@ -418,6 +420,7 @@ def _copy_member(archive: zipfile.ZipFile, source: zipfile.ZipFile, member: zipf
     copied = like  # what writing it gives, with what writing it found: cheaper than a copy
     for field in _WRITTEN_FIELDS:
         setattr(copied, field, getattr(member, field))
+    copied.extract_version = copied.create_version = struct.unpack("<H", header[4:6])[0]
     copied.header_offset = writer.start_dir
     writer.fp.write(header)
     remaining = name_size + extra_size + member.compress_size
