@@ -98,4 +98,3 @@ def size_bound(source: ExportSource) -> int:
     if isinstance(source, StageSource) and source._len is None and source.within is not None:
         return size_bound(source.within)
     return len(source)
-
