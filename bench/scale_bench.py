@@ -37,7 +37,8 @@ LABELPORT = str(Path(sys.executable).with_name("labelport"))
 
 
 def _measured(label: str, command: list[str]) -> None:
-    """Run ``command``, print one table row: wall s, CPU s, peak RSS MB of that process."""
+    """Run ``command``, print one table row: wall s, CPU s (and its system part: file
+    creation, which some disks make costly), peak RSS MB of that process."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -46,7 +47,8 @@ def _measured(label: str, command: list[str]) -> None:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{label} failed:\n{error}")
     print(f"| {label} | {wall:.1f} | {usage.ru_utime + usage.ru_stime:.1f} | "
-          f"{usage.ru_maxrss / 1024:.0f} | {os.getloadavg()[0]:.1f} |", flush=True)
+          f"{usage.ru_stime:.1f} | {usage.ru_maxrss / 1024:.0f} | {os.getloadavg()[0]:.1f} |",
+          flush=True)
 
 
 def _run_store(label: str, db: str, coco: Path, work: Path) -> None:
@@ -77,8 +79,8 @@ def main() -> None:
         annotations = args.images * formats_floor.BOXES_PER_IMAGE
         print(f"{args.images:,} images, {annotations:,} annotations; load average at start "
               f"{os.getloadavg()[0]:.1f}\n")
-        print("| step | wall s | CPU s | peak RSS MB | load (1 min) |")
-        print("| --- | ---: | ---: | ---: | ---: |", flush=True)
+        print("| step | wall s | CPU s | of which system s | peak RSS MB | load (1 min) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |", flush=True)
         _measured("generate", [sys.executable, str(Path(__file__).with_name("formats_floor.py")),
                                "generate", str(coco), str(args.images)])
         print(f"<!-- {coco.stat().st_size / 1e6:,.0f} MB of COCO -->", flush=True)
