@@ -144,3 +144,32 @@ def test_cancel_through_the_api_calls_the_webhook(api: Api, listener: Listener) 
     assert done["delivery"]["webhook"]["status"] == "delivered"
     assert [call.path for call in listener.received] == ["/hooks/c"]
     assert orjson.loads(listener.received[0].body)["status"] == "cancelled"
+
+
+def test_an_export_is_removed_only_once_its_webhook_is_called(api: Api,
+                                                             listener: Listener) -> None:
+    """A ``DELETE`` that cancels, then one that would remove the job while its webhook is
+    still retried (the listener's first answer is a 503): a 409 saying so, nothing lost;
+    once the call is delivered, the removal goes through."""
+    listener.statuses.append(503)
+    job_id = api.store.jobs.create(api.project, {"format": "coco",
+                                                 "webhook": f"{listener.url}/hooks/r"})
+    export = f"/api/projects/{api.project}/exports/{job_id}"
+    api.ok("alice", "DELETE", export, 204)
+    deadline = time.monotonic() + 30
+    while not listener.received:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    refused = api.call("alice", "DELETE", export)
+    assert refused.status_code == 409, refused.text
+    assert "still being delivered" in refused.json()["error"]["message"]
+    while (api.ok("alice", "GET", export)["delivery"] or {}).get(
+            "webhook", {}).get("status") != "delivered":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    while api.call("alice", "DELETE", export).status_code == 409:  # the record, then done
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert api.call("alice", "GET", export).status_code == 404
+    assert [orjson.loads(call.body)["status"] for call in listener.received] == [
+        "cancelled", "cancelled"]  # the 503, then the retry that was delivered

@@ -54,9 +54,15 @@ def submit_export(store: Store, runner: Runner, project_id: int, request: Mappin
 
 
 def remove_export(store: Store, runner: Runner, settings: JobSettings, job: JobInfo) -> None:
-    """Cancel a queued or running export; remove a finished one with its artifact."""
+    """Cancel a queued or running export; remove a finished one with its artifact, once its
+    delivery has ended: its webhook is called, whatever the job became, before the job can go
+    (a `ConflictError` until then: a cancel followed at once by a removal would lose it)."""
     if not job.status.finished and runner.cancel(job.id):
         return
+    if store.jobs.owes_delivery(job.id):
+        raise ConflictError(f"export {job.id} is still being delivered (its copy to its "
+                            "destination or its webhook call); remove it once its delivery "
+                            "has ended")
     storage = ArtifactStorage(settings.artifacts)
     for uri in store.jobs.delete(job.id):
         storage.delete(uri)

@@ -251,6 +251,14 @@ class JobStore:
             self.fail(parent, f"shard {shard} failed: {message}")
         return True
 
+    def owes_delivery(self, job_id: int) -> bool:
+        """Whether ``job_id``'s destination copy or webhook call is still to be made (or being
+        made): set by the UPDATE that finished the job, cleared when the delivery ends."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(export_jobs.c.id).where(
+                export_jobs.c.id == job_id, export_jobs.c.delivery_heartbeat_at.is_not(None))
+            ).first() is not None
+
     def delete(self, job_id: int) -> list[str]:
         """Remove a finished job and its shards; the artifact URIs the caller must delete."""
         with self.engine.connect() as conn:  # reads apart: SQLite cannot upgrade to a writer
