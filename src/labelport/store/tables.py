@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -40,6 +41,8 @@ NAMING_CONVENTION = {
 }
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+VIDEO_ROWS = "frame_count IS NOT NULL"
+"""The items that are videos (`ItemRow.frame_count`), as a partial index's condition."""
 """64-bit ids on PostgreSQL; on SQLite ``INTEGER PRIMARY KEY`` (the rowid, 64-bit already)."""
 
 Timestamp = DateTime(timezone=True)
@@ -115,6 +118,8 @@ class ItemRow(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "path"),
         Index(None, "project_id", "id"),
+        Index("ix_items_videos", "project_id", sqlite_where=text(VIDEO_ROWS),
+              postgresql_where=text(VIDEO_ROWS)),  # whether a project holds a video
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
