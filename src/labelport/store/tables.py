@@ -41,9 +41,9 @@ NAMING_CONVENTION = {
 }
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit ids on PostgreSQL; on SQLite ``INTEGER PRIMARY KEY`` (the rowid, 64-bit already)."""
 VIDEO_ROWS = "frame_count IS NOT NULL"
 """The items that are videos (`ItemRow.frame_count`), as a partial index's condition."""
-"""64-bit ids on PostgreSQL; on SQLite ``INTEGER PRIMARY KEY`` (the rowid, 64-bit already)."""
 
 Timestamp = DateTime(timezone=True)
 Name = String(255)
