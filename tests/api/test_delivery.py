@@ -173,3 +173,23 @@ def test_an_export_is_removed_only_once_its_webhook_is_called(api: Api,
     assert api.call("alice", "GET", export).status_code == 404
     assert [orjson.loads(call.body)["status"] for call in listener.received] == [
         "cancelled", "cancelled"]  # the 503, then the retry that was delivered
+
+
+def test_a_project_is_not_deleted_while_an_export_of_it_owes_a_webhook(
+        api: Api, listener: Listener) -> None:
+    """A cancelled export whose webhook nobody has called yet (its canceller died: the tick
+    calls it) keeps its project: deleting it is a 409, as removing the export is; the
+    project goes once the call is made."""
+    job_id = api.store.jobs.create(api.project, {"format": "coco",
+                                                 "webhook": f"{listener.url}/hooks/p"})
+    assert api.store.jobs.cancel(job_id)  # the store's: no thread calls the webhook
+    refused = api.call("alice", "DELETE", f"/api/projects/{api.project}")
+    assert refused.status_code == 409, refused.text
+    assert "still being delivered" in refused.json()["error"]["message"]
+    assert api.store.jobs.get(job_id).status.value == "cancelled"
+    deadline = time.monotonic() + 30
+    while api.store.jobs.owes_delivery(job_id):  # the tick calls it
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    api.ok("alice", "DELETE", f"/api/projects/{api.project}", 204)
+    assert [orjson.loads(call.body)["status"] for call in listener.received] == ["cancelled"]

@@ -256,8 +256,7 @@ class JobStore:
         made): set by the UPDATE that finished the job, cleared when the delivery ends."""
         with self.engine.connect() as conn:
             return conn.execute(select(export_jobs.c.id).where(
-                export_jobs.c.id == job_id, export_jobs.c.delivery_heartbeat_at.is_not(None))
-            ).first() is not None
+                export_jobs.c.id == job_id, owing_delivery())).first() is not None
 
     def delete(self, job_id: int) -> list[str]:
         """Remove a finished job and its shards; the artifact URIs the caller must delete."""
@@ -420,6 +419,12 @@ def _insert(conn: Connection, project_id: int, request: Mapping[str, Any], *,
         shard=shard)).inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def owing_delivery() -> ColumnElement[bool]:
+    """The jobs whose delivery is still to be made (`JobStore.owes_delivery`): they cannot be
+    removed, nor their project, before it ends."""
+    return export_jobs.c.delivery_heartbeat_at.is_not(None)
 
 
 def _owned(job_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
