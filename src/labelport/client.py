@@ -215,7 +215,8 @@ class Export:
         return target
 
     def cancel(self) -> None:
-        """Cancel while queued or running; remove once finished."""
+        """Cancel while queued or running; remove once finished and delivered (an `ApiError`
+        409 while its copy to ``deliver_to`` or its webhook call is still to be made)."""
         self.client.request("DELETE", self._path)
 
     @property
