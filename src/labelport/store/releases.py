@@ -118,8 +118,7 @@ def create_release(conn: Connection, project: str, name: str, source: ExportSour
     release_id: int = conn.execute(insert(t.releases).values(
         project_id=stored.id, name=name, version=version, description=description,
         selection=rows.dump_json(dict(selection or {})),
-        header=orjson.dumps(header_to_json(source), option=_SORTED).decode(),
-        item_count=0, annotation_count=0,
+        header="{}", item_count=0, annotation_count=0,  # completed below
     ).returning(r.id)).scalar_one()
     pending: list[dict[str, Any]] = []
     items = annotations = 0
