@@ -63,21 +63,25 @@ class Prepacking:
     def digests(self) -> dict[tuple[int, int], str]:
         """The packed files' sha256 by file identity (`manifest.file_checksums`'s ``known``),
         of those still as they were packed."""
-        return {packed.state[:2]: packed.sha256 for packed in self._current().values()}
+        return {packed.state[:2]: packed.sha256 for name in self.files
+                if (packed := self._current(name)) is not None}
 
     def entry(self, entry: Entry, stack: ExitStack) -> Entry:
         """``entry`` (a file of the folder), taking its packed bytes when it has them and the
         file is as it was packed; the packed zip stays open until ``stack`` closes."""
-        packed = self._current().get(entry.name)
+        packed = self._current(entry.name)
         if packed is None:
             return entry
         archive = stack.enter_context(zipfile.ZipFile(packed.archive))
         return Entry(name=entry.name, is_dir=False, size=entry.size, open=entry.open,
                      member=(archive, archive.getinfo(entry.name)))
 
-    def _current(self) -> dict[str, Prepacked]:
-        return {name: packed for name, packed in self.files.items()
-                if _state(self.folder / name) == packed.state}
+    def _current(self, name: str) -> Prepacked | None:
+        """The file ``name`` packed, if the folder still holds it as it was packed."""
+        packed = self.files.get(name)
+        if packed is None or _state(self.folder / name) != packed.state:
+            return None
+        return packed
 
 
 _SAVES_AHEAD = 8
