@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import count
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
 from labelport.export import package
@@ -110,7 +110,7 @@ def archive_file(path: Path) -> Iterator[IO[bytes]]:
         with path.open("wb") as f:
             yield f
         return
-    name = archive_entry_name(PurePosixPath(path.relative_to(state.folder).as_posix()))
+    name = archive_entry_name(path.relative_to(state.folder).as_posix())
     with path.open("wb") as f, _Packer(f, state, name) as packer:
         yield packer  # type: ignore[misc]  # a writer: write() is all writers call
     packer.seal(path)
