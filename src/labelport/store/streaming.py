@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select
@@ -193,12 +193,9 @@ def page_sizes(batch_size: int, count: int | None) -> Iterator[int]:
     """Each page's LIMIT for a pass over ``count`` records (None: all): ``batch_size``, the
     last page cut to what is left, then 0 (no page)."""
     if count is None:
-        yield from repeat(batch_size)
-    left = count or 0
-    while left > 0:
-        yield min(batch_size, left)
-        left -= batch_size
-    yield from repeat(0)
+        return repeat(batch_size)
+    cut = (min(batch_size, count - done) for done in range(0, count, batch_size))
+    return chain(cut, repeat(0))
 
 
 def _items(engine: Engine, stream: _Stream) -> Iterator[Item]:
