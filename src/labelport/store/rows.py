@@ -48,11 +48,7 @@ def unstorable(error: orjson.JSONEncodeError) -> InputError:
 
 def to_utc(value: datetime | None) -> datetime | None:
     """The UTC time to store; a naive datetime is taken to be UTC already."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return None if value is None else assume_utc(value).astimezone(UTC)
 
 
 def from_db_time(value: str | datetime | None) -> datetime | None:
