@@ -256,7 +256,7 @@ class JobStore:
         made): set by the UPDATE that finished the job, cleared when the delivery ends."""
         with self.engine.connect() as conn:
             return conn.execute(select(export_jobs.c.id).where(
-                export_jobs.c.id == job_id, owing_delivery())).first() is not None
+                export_jobs.c.id == job_id, _owing())).first() is not None
 
     def delete(self, job_id: int) -> list[str]:
         """Remove a finished job and its shards; the artifact URIs the caller must delete."""
@@ -421,9 +421,14 @@ def _insert(conn: Connection, project_id: int, request: Mapping[str, Any], *,
     return int(key[0])
 
 
-def owing_delivery() -> ColumnElement[bool]:
-    """The jobs whose delivery is still to be made (`JobStore.owes_delivery`): they cannot be
-    removed, nor their project, before it ends."""
+def owing_deliveries(conn: Connection, project_id: int) -> list[int]:
+    """The project's jobs whose delivery is still to be made (`JobStore.owes_delivery`): the
+    project cannot be removed before it ends."""
+    return list(conn.execute(select(export_jobs.c.id).where(
+        export_jobs.c.project_id == project_id, _owing())).scalars())
+
+
+def _owing() -> ColumnElement[bool]:
     return export_jobs.c.delivery_heartbeat_at.is_not(None)
 
 
@@ -434,14 +439,12 @@ def _owned(job_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
 
 def _delivery_free(stale_before: datetime) -> tuple[ColumnElement[bool], ...]:
     """An owed delivery nobody alive makes."""
-    return (export_jobs.c.delivery_heartbeat_at.is_not(None),
-            export_jobs.c.delivery_worker.is_(None)
+    return (_owing(), export_jobs.c.delivery_worker.is_(None)
             | (export_jobs.c.delivery_heartbeat_at < stale_before))
 
 
 def _delivering(job_id: int, worker: str) -> tuple[ColumnElement[bool], ...]:
-    return (export_jobs.c.id == job_id, export_jobs.c.delivery_heartbeat_at.is_not(None),
-            export_jobs.c.delivery_worker == worker)
+    return (export_jobs.c.id == job_id, _owing(), export_jobs.c.delivery_worker == worker)
 
 
 def _select() -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from labelport.domain.model import ProjectInfo
 from labelport.domain.schema import LabelSchema
@@ -17,12 +17,11 @@ from labelport.store import importer, projects, releases, streaming, users
 from labelport.store.annotations import AnnotationStore
 from labelport.store.importer import ImportSummary
 from labelport.store.items import ItemStore
-from labelport.store.jobs import JobStore, owing_delivery
+from labelport.store.jobs import JobStore, owing_deliveries
 from labelport.store.project_settings import ProjectSettingsStore
 from labelport.store.projects import ProjectStats, ProjectSummary
 from labelport.store.releases import ReleaseDiff, ReleaseInfo
 from labelport.store.schedules import ScheduleStore
-from labelport.store.tables import export_jobs
 from labelport.store.users import UserStore
 
 
@@ -66,8 +65,7 @@ class Store:
     def delete_project(self, name: str) -> None:
         with self.engine.begin() as conn:
             project_id = projects.find_project(conn, name).id
-            owing = list(conn.execute(select(export_jobs.c.id).where(
-                export_jobs.c.project_id == project_id, owing_delivery())).scalars())
+            owing = owing_deliveries(conn, project_id)
             if owing:  # the cascade would remove them with their webhook calls unmade
                 raise ConflictError(f"project {name!r} has exports still being delivered "
                                     f"({', '.join(map(str, owing))}: their copy to a "
