@@ -65,16 +65,21 @@ def execute(store: Store, job_id: int, settings: JobSettings, submit: Submit) ->
     except Cancelled:
         log.info("export job %s stopped: cancelled or taken over", job_id)
     except LabelportError as exc:
-        if store.jobs.fail(job_id, str(exc), worker=worker):
-            delivery.deliver_owed(store, job.parent_id or job_id, settings)
+        _fail(store, job, str(exc), worker, settings)
     except Exception as exc:
         log.error("export job %s failed:\n%s", job_id, traceback.format_exc())
         # the exception's text stays in the log: it may name the server's paths or hosts,
         # which the job's error (the API, the web page, the webhook) shows to its users
-        if store.jobs.fail(job_id, f"internal error ({type(exc).__name__}); the worker's "
-                                   f"log has the details (export job {job_id})",
-                           worker=worker):
-            delivery.deliver_owed(store, job.parent_id or job_id, settings)
+        _fail(store, job, f"internal error ({type(exc).__name__}); the worker's log has the "
+                          f"details (export job {job_id})", worker, settings)
+
+
+def _fail(store: Store, job: JobInfo, message: str, worker: str,
+          settings: JobSettings) -> None:
+    """Fail ``job`` if it is still ``worker``'s, then call the webhook its export (a shard's
+    parent, failed with it) owes."""
+    if store.jobs.fail(job.id, message, worker=worker):
+        delivery.deliver_owed(store, job.parent_id or job.id, settings)
 
 
 class Heartbeat:
