@@ -99,7 +99,11 @@ class Heartbeat:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._beating.__exit__(*exc)
+        self.stop()
+
+    def stop(self) -> None:
+        """No more beats (again at the block's end does nothing): the run has ended."""
+        self._beating.__exit__()
 
     def beat(self) -> None:
         if not self.store.jobs.heartbeat(self.job_id, self.worker, done=self.done,
@@ -222,4 +226,5 @@ def _publish(store: Store, job: JobInfo, settings: JobSettings, beat: Heartbeat,
                                expires_at=expires):
         storage.delete(artifact.uri)  # cancelled while uploading
         raise Cancelled
+    beat.stop()  # the job is completed: its delivery beats on its own, for as long as it takes
     delivery.deliver(store, job.id, settings, beat.worker, out=out)
